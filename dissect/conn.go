@@ -1,0 +1,399 @@
+package dissect
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+)
+
+// phase is the state of a connection as a whole.
+type phase uint8
+
+const (
+	phaseHTTP     phase = iota // reading HTTP requests; no upgrade seen yet
+	phaseAwait101              // upgrade request seen, response awaited
+	phaseWS                    // 101 seen: both directions carry frames
+	phaseDone                  // rejected, not WebSocket, or unparseable: ignore the rest
+)
+
+// Conn is the dissection state of one TCP connection. Its methods are
+// called in input order by one goroutine (the reassembly of its shard).
+type Conn struct {
+	d       *Dissector
+	info    ConnInfo
+	phase   phase
+	swapped bool // the reassembly's "client" turned out to be the server
+	known   bool // numbered: a handshake attempt or frames were seen
+
+	hs      Handshake
+	hsSent  bool
+	sum     Summary
+	ended   bool
+	dirs    [2]dirState
+	deflate deflateParams
+
+	pending    []byte // client bytes after the request, before the 101
+	pendingPos Pos
+	pendingGap int64 // client bytes lost or dropped while pending
+}
+
+// Info returns the connection's identity; ID is 0 until it is recognised as
+// WebSocket.
+func (c *Conn) Info() ConnInfo { return c.info }
+
+// Active reports whether the connection's bytes still matter. When it
+// returns false, reassembly may stop buffering and delivering them.
+func (c *Conn) Active() bool { return c.phase != phaseDone }
+
+// IsWebSocket reports whether the connection was numbered as WebSocket.
+func (c *Conn) IsWebSocket() bool { return c.known }
+
+func (c *Conn) mapDir(dir Direction) Direction {
+	if c.swapped {
+		return dir ^ 1
+	}
+	return dir
+}
+
+// Data hands the connection in-order stream bytes sent in direction dir
+// (as the caller of NewConn sees it) by the packet at p. Data may modify b
+// (client frames are unmasked in place) and does not keep it.
+func (c *Conn) Data(dir Direction, p Pos, b []byte) {
+	if c.ended || len(b) == 0 {
+		return
+	}
+	c.sum.End = p
+	dir = c.mapDir(dir)
+	switch c.phase {
+	case phaseHTTP:
+		if dir == ClientToServer || !c.dirs[ClientToServer].sawHTTP {
+			c.httpData(dir, p, b)
+		}
+		// Server bytes before any upgrade request answer earlier requests.
+	case phaseAwait101:
+		if dir == ServerToClient {
+			c.responseData(p, b)
+			return
+		}
+		c.pendingData(p, b)
+	case phaseWS:
+		c.dirs[dir].feedFrames(c, dir, p, b)
+	}
+}
+
+// Gap tells the connection that n bytes of direction dir were not captured
+// just before the next Data.
+func (c *Conn) Gap(dir Direction, p Pos, n int64) { c.gap(dir, p, n, false) }
+
+// Truncated tells the connection that the packet at p was cut by the
+// capture's snapshot length: its last n payload bytes are missing.
+func (c *Conn) Truncated(dir Direction, p Pos, n int64) { c.gap(dir, p, n, true) }
+
+func (c *Conn) gap(dir Direction, p Pos, n int64, cut bool) {
+	if c.ended || n <= 0 {
+		return
+	}
+	c.sum.End = p
+	dir = c.mapDir(dir)
+	switch c.phase {
+	case phaseWS:
+		if cut {
+			c.d.finding(c, p, CodeTruncated, dir, false, "the packet was cut by the snapshot length: %d payload bytes from the %s are missing", n, dir)
+		} else {
+			c.d.finding(c, p, CodeGap, dir, false, "%d bytes from the %s were not captured", n, dir)
+		}
+		c.dirs[dir].gap(c, dir, p, n)
+	case phaseAwait101:
+		if dir == ClientToServer {
+			c.pendingGap += n
+			return
+		}
+		c.d.finding(c, p, CodeGap, dir, false, "%d bytes of the handshake response were not captured", n)
+		c.phase = phaseDone
+	case phaseHTTP:
+		// Loss before any upgrade: the HTTP parse cannot resume safely.
+		if c.known {
+			c.d.finding(c, p, CodeGap, dir, false, "%d bytes from the %s were not captured", n, dir)
+		}
+		c.phase = phaseDone
+	}
+}
+
+// End closes the connection: the TCP connection finished (reason FIN or
+// RST), went idle, or the input ended. Incomplete messages are flushed, the
+// closing handshake is judged, and a KindConnection event is emitted for a
+// WebSocket connection.
+func (c *Conn) End(p Pos, reason EndReason) {
+	if c.ended {
+		return
+	}
+	c.ended = true
+	if p.Before(c.sum.End) {
+		p = c.sum.End
+	}
+	c.sum.End = p
+	if !c.known {
+		return
+	}
+	if c.phase == phaseAwait101 && !c.hsSent {
+		c.d.finding(c, p, CodeNoResponse, ServerToClient, false, "the connection ended before the server answered the upgrade request")
+		c.emitHandshake(p)
+	}
+	if c.phase == phaseWS {
+		for d := ClientToServer; d <= ServerToClient; d++ {
+			c.dirs[d].flush(c, d, p)
+		}
+		cl, sv := c.sum.Client.CloseSent, c.sum.Server.CloseSent
+		switch {
+		case cl && sv:
+			if reason == EndFIN || reason == EndRST {
+				reason = EndClose
+			}
+		case cl || sv:
+			by := ClientToServer
+			if sv {
+				by = ServerToClient
+			}
+			if reason == EndCaptureEnd || reason == EndIdle {
+				c.d.finding(c, p, CodeOpenAtEnd, by, false, "the capture ended while the %s's Close was unanswered", by)
+			} else {
+				c.d.finding(c, p, CodeCloseUnanswered, by.Reverse(), true, "the %s sent Close, the %s never answered it before the connection ended (%s)", by, by.Reverse(), reason)
+			}
+		default:
+			if reason == EndCaptureEnd || reason == EndIdle {
+				c.d.finding(c, p, CodeOpenAtEnd, 0, false, "the capture ended while the connection was open")
+			} else {
+				c.d.finding(c, p, CodeCloseMissing, 0, false, "the TCP connection ended (%s) without a closing handshake", reason)
+			}
+		}
+	}
+	if c.phase == phaseDone && c.hsSent && c.hs.Status != 101 && c.hs.Status != 0 {
+		reason = EndRejected
+	}
+	c.sum.Reason = reason
+	c.sum.Handshake = &c.hs
+	d := c.d
+	d.ev = Event{Kind: KindConnection, Conn: &c.info, Pos: p, Summary: &c.sum}
+	d.emit(&d.ev)
+}
+
+// recognise numbers the connection as WebSocket.
+func (c *Conn) recognise() {
+	if c.known {
+		return
+	}
+	c.known = true
+	c.d.nextID++
+	c.info.ID = c.d.nextID
+}
+
+// swap makes the reassembly's second peer the client.
+func (c *Conn) swap() {
+	c.swapped = !c.swapped
+	c.info.Client, c.info.Server = c.info.Server, c.info.Client
+	c.dirs[0], c.dirs[1] = c.dirs[1], c.dirs[0]
+}
+
+// httpData parses HTTP request heads in the client direction until one asks
+// for a WebSocket upgrade.
+func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
+	s := &c.dirs[dir]
+	for len(b) > 0 && c.phase == phaseHTTP {
+		if s.bodyLeft > 0 { // skip the body of an ordinary request
+			n := int64(len(b))
+			if n > s.bodyLeft {
+				n = s.bodyLeft
+			}
+			s.bodyLeft -= n
+			b = b[n:]
+			continue
+		}
+		if len(s.http) == 0 && !s.sawHTTP {
+			if !LooksLikeHTTPRequest(b) || bytes.HasPrefix(b, []byte("HTTP/")) {
+				if dir == ClientToServer {
+					c.dirs[ServerToClient].notHTTP = true
+				}
+				s.notHTTP = true
+				if c.dirs[ClientToServer].notHTTP && c.dirs[ServerToClient].notHTTP {
+					c.phase = phaseDone
+				}
+				return
+			}
+		}
+		if dir == ServerToClient {
+			// The "server" side speaks first with a request: it is the client.
+			c.swap()
+			dir = ClientToServer
+			s = &c.dirs[dir]
+		}
+		s.sawHTTP = true
+		head, rest, ok := c.takeHead(s, p, b)
+		if !ok {
+			return
+		}
+		b = rest
+		req, _, err := ParseRequestHead(head, c.d.opts.MaxHandshake)
+		if err != nil {
+			if isUpgradeAttempt(head) {
+				c.recognise()
+				c.hs.RequestPos = p
+				c.d.finding(c, p, CodeMalformedHandshake, ClientToServer, true, "the upgrade request is not valid HTTP: %v", err)
+				c.phase = phaseAwait101
+				c.emitHandshake(p)
+			}
+			c.phase = phaseDone
+			return
+		}
+		if !wantsWebSocket(req) {
+			s.bodyLeft = requestBodyLength(req)
+			if s.bodyLeft < 0 {
+				c.phase = phaseDone // a body we cannot delimit (chunked): give up on this connection
+			}
+			continue
+		}
+		c.recognise()
+		c.hs.Captured = true
+		c.hs.RequestPos = p
+		c.checkRequest(p, req)
+		c.phase = phaseAwait101
+		c.pendingData(p, b)
+		return
+	}
+}
+
+// takeHead accumulates b into s.http until a complete HTTP head is there.
+// It returns the head and the bytes after it, or ok=false when more bytes
+// are needed (or the head is too large, which ends the connection).
+func (c *Conn) takeHead(s *dirState, p Pos, b []byte) (head, rest []byte, ok bool) {
+	buf := b
+	if len(s.http) > 0 {
+		s.http = append(s.http, b...)
+		buf = s.http
+	}
+	end := HeadEnd(buf, s.scan)
+	if end < 0 {
+		if len(buf) > c.d.opts.MaxHandshake {
+			if c.known || isUpgradeAttempt(buf) {
+				c.recognise()
+				c.d.finding(c, p, CodeHandshakeTooLarge, 0, false, "an HTTP head is longer than %d bytes; the connection is not decoded", c.d.opts.MaxHandshake)
+			}
+			c.phase = phaseDone
+			s.http = nil
+			return nil, nil, false
+		}
+		if len(s.http) == 0 {
+			s.http = append(s.http, b...)
+		}
+		s.scan = max(0, len(buf)-3)
+		return nil, nil, false
+	}
+	s.scan = 0
+	if len(s.http) > 0 {
+		head = s.http[:end]
+		used := end - (len(s.http) - len(b))
+		rest = b[used:]
+		s.http = s.http[:0:0] // head stays valid: a new array is started next time
+		return head, rest, true
+	}
+	return b[:end], b[end:], true
+}
+
+// pendingData keeps client bytes sent before the 101 arrived.
+func (c *Conn) pendingData(p Pos, b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if len(c.pending) == 0 && c.pendingGap == 0 {
+		c.pendingPos = p
+	}
+	room := maxPending - len(c.pending)
+	if len(b) > room {
+		c.pendingGap += int64(len(b) - room)
+		b = b[:room]
+	}
+	c.pending = append(c.pending, b...)
+}
+
+// responseData reads the server's answer to the upgrade request.
+func (c *Conn) responseData(p Pos, b []byte) {
+	s := &c.dirs[ServerToClient]
+	for len(b) > 0 && c.phase == phaseAwait101 {
+		head, rest, ok := c.takeHead(s, p, b)
+		if !ok {
+			return
+		}
+		b = rest
+		resp, _, err := ParseResponseHead(head, c.d.opts.MaxHandshake)
+		if err != nil {
+			c.d.finding(c, p, CodeMalformedHandshake, ServerToClient, true, "the upgrade response is not valid HTTP: %v", err)
+			c.emitHandshake(p)
+			c.phase = phaseDone
+			return
+		}
+		if resp.Status >= 100 && resp.Status < 200 && resp.Status != 101 {
+			continue // an interim response (103 Early Hints, ...)
+		}
+		c.checkResponse(p, resp)
+		c.emitHandshake(p)
+		if resp.Status != 101 {
+			c.phase = phaseDone
+			return
+		}
+		c.phase = phaseWS
+		c.dirs[ClientToServer].startFrames(c, ClientToServer)
+		c.dirs[ServerToClient].startFrames(c, ServerToClient)
+		if len(c.pending) > 0 || c.pendingGap > 0 {
+			c.d.finding(c, c.pendingPos, CodeDataBefore101, ClientToServer, true, "the client sent %d bytes before the 101 response arrived", int64(len(c.pending))+c.pendingGap)
+			pend := c.pending
+			c.pending = nil
+			c.dirs[ClientToServer].feedFrames(c, ClientToServer, p, pend)
+			if c.pendingGap > 0 {
+				c.Gap(c.mapDir(ClientToServer), p, c.pendingGap)
+			}
+		}
+		c.dirs[ServerToClient].feedFrames(c, ServerToClient, p, b)
+		return
+	}
+}
+
+func (c *Conn) emitHandshake(p Pos) {
+	if c.hsSent {
+		return
+	}
+	c.hsSent = true
+	c.sum.Handshake = &c.hs
+	d := c.d
+	d.ev = Event{Kind: KindHandshake, Conn: &c.info, Pos: p, Handshake: &c.hs}
+	d.emit(&d.ev)
+}
+
+// isUpgradeAttempt reports whether a raw head mentions a WebSocket upgrade,
+// for heads too broken to parse.
+func isUpgradeAttempt(head []byte) bool {
+	s := strings.ToLower(string(head[:min(len(head), 8192)]))
+	return strings.Contains(s, "websocket")
+}
+
+// wantsWebSocket reports whether a request is a WebSocket handshake
+// attempt: an Upgrade header with the token "websocket", or a
+// Sec-WebSocket-Key (RFC 6455 §4.1).
+func wantsWebSocket(req *RequestHead) bool {
+	return req.Header.HasToken("Upgrade", "websocket") || req.Header.Count("Sec-WebSocket-Key") > 0
+}
+
+// requestBodyLength returns the length of an ordinary request's body: its
+// Content-Length, 0 without one, -1 when it cannot be known here.
+func requestBodyLength(req *RequestHead) int64 {
+	if _, ok := req.Header.Get("Transfer-Encoding"); ok {
+		return -1
+	}
+	v, ok := req.Header.Get("Content-Length")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}

@@ -1,0 +1,226 @@
+package dissect
+
+import (
+	"compress/flate"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// deflateParams is the negotiated permessage-deflate state (RFC 7692 §7.1),
+// indexed by Direction where it differs per direction.
+type deflateParams struct {
+	on         bool
+	perFrame   bool    // x-webkit-deflate-frame: every frame is compressed on its own
+	noTakeover [2]bool // [ClientToServer] = client_no_context_takeover
+	bits       [2]int  // LZ77 window bits of each sender: [ClientToServer] = client_max_window_bits
+}
+
+// negotiateDeflate reads the accepted permessage-deflate element and checks
+// it against the client's offers (RFC 7692 §7.1).
+func negotiateDeflate(acc Extension, offers []Extension, f func(Code, string, ...any)) deflateParams {
+	dp := deflateParams{on: true, bits: [2]int{15, 15}}
+	seen := map[string]bool{}
+	for _, prm := range acc.Params {
+		name := strings.ToLower(prm.Name)
+		if seen[name] {
+			f(CodeDeflateParam, "permessage-deflate parameter %s appears twice in the response", name)
+			continue
+		}
+		seen[name] = true
+		switch name {
+		case "server_no_context_takeover", "client_no_context_takeover":
+			if prm.HasValue {
+				f(CodeDeflateParam, "%s takes no value, got %q", name, prm.Value)
+			}
+			if name == "server_no_context_takeover" {
+				dp.noTakeover[ServerToClient] = true
+			} else {
+				dp.noTakeover[ClientToServer] = true
+			}
+		case "server_max_window_bits", "client_max_window_bits":
+			bits, ok := windowBits(prm)
+			if !ok {
+				f(CodeDeflateParam, "%s must have a value from 8 to 15 in a response, got %q", name, prm.Value)
+				continue
+			}
+			dir := ServerToClient
+			if name == "client_max_window_bits" {
+				dir = ClientToServer
+				if !anyOfferHas(offers, name) {
+					f(CodeDeflateNotOffered, "the server set client_max_window_bits=%d, which the client did not offer", bits)
+				}
+			} else if o, ok := offerBits(offers, name); ok && bits > o {
+				f(CodeDeflateParam, "server_max_window_bits=%d exceeds the %d the client offered", bits, o)
+			}
+			dp.bits[dir] = bits
+		default:
+			f(CodeDeflateParam, "unknown permessage-deflate parameter %q in the response", prm.Name)
+		}
+	}
+	return dp
+}
+
+func windowBits(p ExtensionParam) (int, bool) {
+	if !p.HasValue {
+		return 0, false
+	}
+	n, err := strconv.Atoi(p.Value)
+	if err != nil || n < 8 || n > 15 || strconv.Itoa(n) != p.Value {
+		return 0, false
+	}
+	return n, true
+}
+
+func anyOfferHas(offers []Extension, name string) bool {
+	for _, o := range offers {
+		if _, ok := o.Param(name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// offerBits returns the largest value offered for name.
+func offerBits(offers []Extension, name string) (int, bool) {
+	best, found := 0, false
+	for _, o := range offers {
+		p, ok := o.Param(name)
+		if !ok {
+			continue
+		}
+		if !p.HasValue {
+			return 15, true
+		}
+		if b, ok := windowBits(p); ok && b > best {
+			best, found = b, true
+		}
+	}
+	return best, found
+}
+
+// deflateTail ends a permessage-deflate message for a raw DEFLATE reader:
+// the 00 00 ff ff the sender removed (RFC 7692 §7.2.2), then an empty final
+// stored block so that the reader reports io.EOF instead of waiting.
+var deflateTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+
+// inflateSource reads a message's compressed bytes followed by deflateTail.
+// It implements io.ByteReader so that flate does not wrap it in a bufio.Reader.
+type inflateSource struct {
+	a, b []byte
+}
+
+func (s *inflateSource) Read(p []byte) (int, error) {
+	if len(s.a) == 0 {
+		s.a, s.b = s.b, nil
+		if len(s.a) == 0 {
+			return 0, io.EOF
+		}
+	}
+	n := copy(p, s.a)
+	s.a = s.a[n:]
+	return n, nil
+}
+
+func (s *inflateSource) ReadByte() (byte, error) {
+	if len(s.a) == 0 {
+		s.a, s.b = s.b, nil
+		if len(s.a) == 0 {
+			return 0, io.EOF
+		}
+	}
+	c := s.a[0]
+	s.a = s.a[1:]
+	return c, nil
+}
+
+// inflater is the one DEFLATE reader a Dissector shares between all its
+// connections: it is re-primed per message with the sending direction's
+// history as dictionary, so a connection costs only the history it has.
+type inflater struct {
+	r     io.ReadCloser
+	src   inflateSource
+	out   []byte // reused output buffer
+	chunk []byte // scratch for output past the cap
+}
+
+// inflate decompresses one message. It keeps at most max bytes of output
+// (returned in out, valid until the next call), counts the full length, and
+// updates hist to the last window bytes of history + output. A message that
+// does not inflate returns err; hist is then unknown and the caller forgets it.
+func (in *inflater) inflate(wire []byte, hist *[]byte, window int, max int64) (out []byte, total int64, err error) {
+	in.src = inflateSource{a: wire, b: deflateTail}
+	if in.r == nil {
+		in.r = flate.NewReader(&in.src)
+		in.r.(flate.Resetter).Reset(&in.src, *hist)
+	} else if err := in.r.(flate.Resetter).Reset(&in.src, *hist); err != nil {
+		return nil, 0, err
+	}
+	if cap(in.out) > 1<<20 {
+		in.out = nil // do not keep a huge buffer after a huge message
+	}
+	if in.out == nil {
+		in.out = make([]byte, 0, 4096)
+	}
+	in.out = in.out[:0]
+	// tail keeps the last window bytes of output once output passes max.
+	var tail []byte
+	for {
+		if int64(len(in.out)) < max {
+			if len(in.out) == cap(in.out) {
+				in.out = append(in.out, 0)[:len(in.out)]
+			}
+			room := in.out[len(in.out):cap(in.out)]
+			if int64(len(room)) > max-int64(len(in.out)) {
+				room = room[:max-int64(len(in.out))]
+			}
+			n, rerr := in.r.Read(room)
+			in.out = in.out[:len(in.out)+n]
+			total += int64(n)
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				return in.out, total, rerr
+			}
+			continue
+		}
+		if in.chunk == nil {
+			in.chunk = make([]byte, 32<<10)
+		}
+		n, rerr := in.r.Read(in.chunk)
+		total += int64(n)
+		tail = appendWindow(tail, in.chunk[:n], window)
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return in.out, total, rerr
+		}
+	}
+	if tail == nil {
+		*hist = appendWindow(*hist, in.out, window)
+	} else {
+		*hist = appendWindow((*hist)[:0], tail, window)
+	}
+	return in.out, total, nil
+}
+
+// appendWindow appends b to h and keeps only the last window bytes. h never
+// holds more than window bytes, so a connection's history costs what it has
+// seen, up to the window.
+func appendWindow(h, b []byte, window int) []byte {
+	if len(b) >= window {
+		if cap(h) < window {
+			h = make([]byte, window)
+		}
+		h = h[:window]
+		copy(h, b[len(b)-window:])
+		return h
+	}
+	if len(h)+len(b) > window {
+		drop := len(h) + len(b) - window
+		h = h[:copy(h, h[drop:])]
+	}
+	return append(h, b...)
+}

@@ -1,0 +1,107 @@
+package dissect
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// Options configure a Dissector. The zero value gives the defaults.
+type Options struct {
+	// MaxMessage caps the payload bytes kept of one message (after
+	// decompression); beyond it the message is Truncated. Default 64 MiB.
+	MaxMessage int64
+	// MaxFrame: a frame header announcing more payload than this is treated
+	// as garbage and frame parsing resynchronises. Default 4 GiB.
+	MaxFrame uint64
+	// MaxHandshake caps one HTTP head of the opening handshake. Default 64 KiB.
+	MaxHandshake int
+	// Frames asks for a KindFrame event per frame instead of KindMessage
+	// events per message.
+	Frames bool
+}
+
+const (
+	defaultMaxMessage   = 64 << 20
+	defaultMaxFrame     = 4 << 30
+	defaultMaxHandshake = 64 << 10
+	// maxPending caps client bytes buffered while the 101 is awaited.
+	maxPending = 1 << 20
+)
+
+func (o *Options) setDefaults() {
+	if o.MaxMessage <= 0 {
+		o.MaxMessage = defaultMaxMessage
+	}
+	if o.MaxFrame == 0 {
+		o.MaxFrame = defaultMaxFrame
+	}
+	if o.MaxHandshake <= 0 {
+		o.MaxHandshake = defaultMaxHandshake
+	}
+}
+
+// A Dissector creates the Conns of one pipeline shard and hands their events,
+// in the order they complete, to one Sink. It is not safe for concurrent use:
+// one goroutine feeds all of its connections.
+type Dissector struct {
+	opts   Options
+	sink   Sink
+	nextID int
+	err    error
+
+	ev  Event // reused for every Emit
+	fnd Finding
+	inf inflater
+}
+
+// New returns a Dissector that emits to sink.
+func New(opts Options, sink Sink) *Dissector {
+	opts.setDefaults()
+	return &Dissector{opts: opts, sink: sink}
+}
+
+// Err returns the first error a Sink returned. After it the Dissector still
+// accepts input but emits nothing.
+func (d *Dissector) Err() error { return d.err }
+
+// Connections returns how many WebSocket connections were numbered so far.
+func (d *Dissector) Connections() int { return d.nextID }
+
+// NewConn starts tracking one TCP connection. a is the peer believed to be
+// the client (the sender of the SYN, or of the first packet seen); the
+// handshake request, when seen, decides. start is the connection's first
+// packet.
+func (d *Dissector) NewConn(a, b netip.AddrPort, start Pos) *Conn {
+	c := &Conn{d: d}
+	c.info.Client, c.info.Server = a, b
+	c.sum.Start = start
+	c.sum.End = start
+	return c
+}
+
+func (d *Dissector) emit(ev *Event) {
+	if d.err != nil {
+		return
+	}
+	if err := d.sink.Emit(ev); err != nil {
+		d.err = err
+	}
+}
+
+// finding emits one finding of connection c.
+func (d *Dissector) finding(c *Conn, p Pos, code Code, from Direction, blame bool, format string, args ...any) {
+	r, ok := RuleFor(code)
+	if !ok {
+		panic("dissect: unknown finding code " + string(code))
+	}
+	c.sum.Findings[r.Severity]++
+	f := &d.fnd
+	*f = Finding{Code: code, Severity: r.Severity, RFC: r.RFC, From: from, Blame: blame}
+	if len(args) == 0 {
+		f.Detail = format
+	} else {
+		f.Detail = fmt.Sprintf(format, args...)
+	}
+	d.ev = Event{Kind: KindFinding, Conn: &c.info, Pos: p, Finding: f}
+	d.emit(&d.ev)
+}

@@ -1,0 +1,159 @@
+package dissect
+
+import "time"
+
+// Kind says which record an Event carries.
+type Kind uint8
+
+const (
+	KindHandshake Kind = iota + 1
+	KindMessage
+	KindFrame
+	KindFinding
+	KindConnection
+)
+
+var kindNames = [...]string{KindHandshake: "handshake", KindMessage: "message", KindFrame: "frame", KindFinding: "finding", KindConnection: "connection"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return "kind?"
+}
+
+// Event is one record handed to a Sink. Exactly one of the pointers matching
+// Kind is set. Everything an Event points to, and every slice in it, is
+// borrowed: valid only until Emit returns. A sink that keeps data copies it.
+type Event struct {
+	Kind Kind
+	Conn *ConnInfo
+	Pos  Pos
+
+	Handshake *Handshake
+	Message   *Message
+	Frame     *Frame
+	Finding   *Finding
+	Summary   *Summary
+}
+
+// A Sink receives the events of every connection in input order.
+type Sink interface {
+	Emit(*Event) error
+}
+
+// Handshake is the opening handshake of a connection (RFC 6455 §4), or, when
+// Captured is false, what is known about a connection whose handshake was
+// not in the capture.
+type Handshake struct {
+	Captured bool
+	Request  *RequestHead  // nil when not captured
+	Response *ResponseHead // nil when no response was seen
+
+	Method, Path, Host, Origin, UserAgent, Server string
+	Key, Accept, ExpectedAccept                   string
+	AcceptValid                                   bool
+	Version                                       string
+	Status                                        int // 0 when no response was seen
+
+	OfferedSubprotocols []string
+	Subprotocol         string
+	OfferedExtensions   []Extension
+	Extensions          []Extension // accepted by the server
+	RequestPos          Pos         // packet that completed the request
+}
+
+// Message is one complete (or incomplete) WebSocket message: a data message
+// assembled from its frames, or a single control frame (RFC 6455 §5.4-§5.6).
+type Message struct {
+	From       Direction
+	Opcode     Opcode
+	Frames     int
+	Payload    []byte // unmasked and, when Compressed, inflated; borrowed
+	Length     int64  // payload length after unmasking and decompression (may exceed len(Payload) when Truncated)
+	WireLength int64  // payload bytes on the wire, summed over the frames
+	Compressed bool
+	// TextValid reports whether a text message's payload is valid UTF-8.
+	TextValid bool
+
+	CloseCode   int // 0 when absent
+	CloseReason string
+
+	Truncated   bool // Payload holds fewer than Length bytes (a cap, or a snaplen cut)
+	Incomplete  bool // bytes of the message were lost (a gap, or the capture ended)
+	Undecodable bool // compressed and could not be inflated: Length is unknown
+
+	Start Pos // packet that carried the first byte of the message
+}
+
+// Frame is one WebSocket frame (RFC 6455 §5.2).
+type Frame struct {
+	From      Direction
+	Fin       bool
+	RSV       uint8 // the three RSV bits, RSV1 = 4
+	Opcode    Opcode
+	Masked    bool
+	Key       [4]byte
+	Length    uint64 // payload length as announced by the header
+	HeaderLen int
+	Payload   []byte // unmasked payload bytes (still compressed for a compressed message); borrowed
+	Truncated bool   // Payload holds fewer than Length bytes
+}
+
+// EndReason is how a connection's record came to be emitted.
+type EndReason uint8
+
+const (
+	EndCaptureEnd EndReason = iota // the input ended
+	EndClose                       // closing handshake completed and TCP finished
+	EndFIN
+	EndRST
+	EndIdle     // no packet for --idle-timeout
+	EndRejected // the upgrade was refused
+)
+
+var endNames = [...]string{EndCaptureEnd: "end-of-capture", EndClose: "close-handshake", EndFIN: "fin", EndRST: "rst", EndIdle: "idle-timeout", EndRejected: "rejected"}
+
+func (e EndReason) String() string {
+	if int(e) < len(endNames) {
+		return endNames[e]
+	}
+	return "end?"
+}
+
+// DirStats counts what one direction sent.
+type DirStats struct {
+	Messages    int64
+	Bytes       int64 // message payload bytes after decompression
+	WireBytes   int64 // message payload bytes on the wire
+	Frames      int64
+	ByOpcode    [16]int64 // messages by opcode
+	Largest     int64
+	Compressed  int64 // compressed messages
+	CloseCode   int   // code of this peer's Close, 0 if none or empty
+	CloseSent   bool
+	CloseReason string
+}
+
+// Summary is the record of a connection when it ends.
+type Summary struct {
+	Handshake *Handshake
+	Start     Pos
+	End       Pos
+	Reason    EndReason
+	Client    DirStats
+	Server    DirStats
+	// ClosedBy is the peer whose Close came first; valid when ClosedFirst.
+	ClosedBy    Direction
+	ClosedFirst bool
+	Findings    [3]int64 // by severity
+	RTTs        []time.Duration
+}
+
+// Dir returns the stats of direction d.
+func (s *Summary) Dir(d Direction) *DirStats {
+	if d == ClientToServer {
+		return &s.Client
+	}
+	return &s.Server
+}

@@ -1,0 +1,200 @@
+package dissect
+
+import "fmt"
+
+// Severity ranks findings. The meaning of each level is fixed so that tools
+// built on wscap can rely on it.
+type Severity uint8
+
+const (
+	// Info is an observation that blames no peer: handshake not captured,
+	// capture ended while the connection was open, a rejected upgrade, loss.
+	Info Severity = iota
+	// Warning is allowed by the letter but suspicious, or a broken SHOULD.
+	Warning
+	// Error means a peer broke a MUST or MUST NOT of RFC 6455 or RFC 7692.
+	Error
+)
+
+var severityNames = [...]string{Info: "info", Warning: "warning", Error: "error"}
+
+func (s Severity) String() string {
+	if int(s) < len(severityNames) {
+		return severityNames[s]
+	}
+	return fmt.Sprintf("severity(%d)", uint8(s))
+}
+
+// Code is the stable kebab-case identifier of a rule. Codes never change
+// meaning; new ones may be added.
+type Code string
+
+// Rule describes one Code: its severity, the RFC section it checks and a
+// one-line summary. Rules lists them all.
+type Rule struct {
+	Code     Code
+	Severity Severity
+	RFC      string // "6455 §5.3"; empty for observations about the capture
+	Summary  string
+}
+
+// The codes wscap reports. README.md documents them from Rules (a test keeps
+// the two in step).
+const (
+	// Opening handshake (RFC 6455 §4).
+	CodeMethodNotGet          Code = "handshake-method-not-get"
+	CodeHTTPVersion           Code = "handshake-http-version"
+	CodeHostMissing           Code = "handshake-host-missing"
+	CodeUpgradeMissing        Code = "handshake-upgrade-missing"
+	CodeConnectionMissing     Code = "handshake-connection-missing"
+	CodeKeyMissing            Code = "handshake-key-missing"
+	CodeKeyDuplicate          Code = "handshake-key-duplicate"
+	CodeKeyInvalid            Code = "handshake-key-invalid"
+	CodeVersionMissing        Code = "handshake-version-missing"
+	CodeVersionUnsupported    Code = "handshake-version-unsupported"
+	CodeMalformedHandshake    Code = "handshake-malformed"
+	CodeHandshakeTooLarge     Code = "handshake-too-large"
+	CodeRejected              Code = "handshake-rejected"
+	CodeResponseUpgrade       Code = "handshake-response-upgrade"
+	CodeResponseConnection    Code = "handshake-response-connection"
+	CodeAcceptMissing         Code = "handshake-accept-missing"
+	CodeAcceptDuplicate       Code = "handshake-accept-duplicate"
+	CodeAcceptMismatch        Code = "handshake-accept-mismatch"
+	CodeSubprotocolNotOffered Code = "handshake-subprotocol-not-offered"
+	CodeExtensionNotOffered   Code = "handshake-extension-not-offered"
+	CodeExtensionMalformed    Code = "handshake-extension-malformed"
+	CodeDataBefore101         Code = "handshake-client-data-before-101"
+	CodeNoResponse            Code = "handshake-no-response"
+	CodeNotCaptured           Code = "handshake-not-captured"
+
+	// Frames (RFC 6455 §5).
+	CodeRSVNotNegotiated      Code = "frame-rsv-not-negotiated"
+	CodeRSV1Continuation      Code = "frame-rsv1-on-continuation"
+	CodeRSV1Control           Code = "frame-rsv1-on-control"
+	CodeReservedOpcode        Code = "frame-reserved-opcode"
+	CodeClientUnmasked        Code = "frame-client-unmasked"
+	CodeServerMasked          Code = "frame-server-masked"
+	CodeControlTooLong        Code = "frame-control-too-long"
+	CodeControlFragmented     Code = "frame-control-fragmented"
+	CodeContinuationNoMessage Code = "frame-continuation-without-message"
+	CodeMessageInterleaved    Code = "frame-data-inside-message"
+	CodeLengthNotMinimal      Code = "frame-length-not-minimal"
+	CodeLengthMSB             Code = "frame-length-msb-set"
+	CodeFrameAfterClose       Code = "frame-after-close"
+
+	// Messages and closing (RFC 6455 §5.5.1, §7, §8.1).
+	CodeInvalidUTF8         Code = "message-text-invalid-utf8"
+	CodeClosePayloadOneByte Code = "close-payload-one-byte"
+	CodeCloseCodeInvalid    Code = "close-code-invalid"
+	CodeCloseReasonUTF8     Code = "close-reason-invalid-utf8"
+	CodeCloseUnanswered     Code = "close-unanswered"
+	CodeCloseMissing        Code = "close-handshake-missing"
+	CodeOpenAtEnd           Code = "connection-open-at-end"
+
+	// permessage-deflate (RFC 7692).
+	CodeDeflateParam      Code = "deflate-param-invalid"
+	CodeDeflateNotOffered Code = "deflate-param-not-offered"
+	CodeInflateError      Code = "deflate-inflate-error"
+	CodeContextLost       Code = "deflate-context-lost"
+
+	// The capture and TCP.
+	CodeGap             Code = "tcp-gap"
+	CodeOverlapConflict Code = "tcp-overlap-conflict"
+	CodeResync          Code = "frame-resync"
+	CodeTruncated       Code = "packet-truncated"
+
+	// Caps (resource limits of wscap itself).
+	CodeMessageCapped Code = "cap-message"
+	CodeFrameCapped   Code = "cap-frame"
+)
+
+// Rules is the table of every code wscap reports, in documentation order.
+var Rules = []Rule{
+	{CodeMethodNotGet, Error, "6455 §4.1", "the handshake request method is not GET"},
+	{CodeHTTPVersion, Error, "6455 §4.1", "the handshake uses an HTTP version below 1.1"},
+	{CodeHostMissing, Error, "6455 §4.1", "the handshake request has no Host header"},
+	{CodeUpgradeMissing, Error, "6455 §4.1", "the request's Upgrade header lacks the token websocket"},
+	{CodeConnectionMissing, Error, "6455 §4.1", "the request's Connection header lacks the token Upgrade"},
+	{CodeKeyMissing, Error, "6455 §4.1", "the request has no Sec-WebSocket-Key"},
+	{CodeKeyDuplicate, Error, "6455 §4.1", "the request has more than one Sec-WebSocket-Key"},
+	{CodeKeyInvalid, Error, "6455 §4.1", "Sec-WebSocket-Key is not the base64 encoding of 16 bytes"},
+	{CodeVersionMissing, Error, "6455 §4.1", "the request has no Sec-WebSocket-Version"},
+	{CodeVersionUnsupported, Error, "6455 §4.1", "Sec-WebSocket-Version is not 13"},
+	{CodeMalformedHandshake, Error, "6455 §4.1", "a handshake message is not valid HTTP/1.1"},
+	{CodeHandshakeTooLarge, Warning, "", "a handshake head exceeds wscap's header limit; the connection is not decoded"},
+	{CodeRejected, Info, "6455 §4.2.2", "the server answered the upgrade with a status other than 101"},
+	{CodeResponseUpgrade, Error, "6455 §4.2.2", "the 101 response's Upgrade header lacks the token websocket"},
+	{CodeResponseConnection, Error, "6455 §4.2.2", "the 101 response's Connection header lacks the token Upgrade"},
+	{CodeAcceptMissing, Error, "6455 §4.2.2", "the 101 response has no Sec-WebSocket-Accept"},
+	{CodeAcceptDuplicate, Error, "6455 §4.2.2", "the 101 response has more than one Sec-WebSocket-Accept"},
+	{CodeAcceptMismatch, Error, "6455 §4.2.2", "Sec-WebSocket-Accept is not base64(SHA-1(key + GUID))"},
+	{CodeSubprotocolNotOffered, Error, "6455 §4.1", "the server chose a subprotocol the client did not offer"},
+	{CodeExtensionNotOffered, Error, "6455 §9.1", "the server accepted an extension the client did not offer"},
+	{CodeExtensionMalformed, Error, "6455 §9.1", "a Sec-WebSocket-Extensions header does not follow the grammar"},
+	{CodeDataBefore101, Error, "6455 §4.1", "the client sent data before the server's 101 response arrived"},
+	{CodeNoResponse, Info, "", "the connection ended before the server answered the upgrade request"},
+	{CodeNotCaptured, Info, "", "frames were found on a connection whose handshake was not captured"},
+
+	{CodeRSVNotNegotiated, Error, "6455 §5.2", "an RSV bit is set that no negotiated extension defines"},
+	{CodeRSV1Continuation, Error, "7692 §6.1", "RSV1 is set on a continuation frame"},
+	{CodeRSV1Control, Error, "7692 §6.1", "RSV1 is set on a control frame"},
+	{CodeReservedOpcode, Error, "6455 §5.2", "a frame uses a reserved opcode"},
+	{CodeClientUnmasked, Error, "6455 §5.3", "a client frame is not masked"},
+	{CodeServerMasked, Error, "6455 §5.1", "a server frame is masked"},
+	{CodeControlTooLong, Error, "6455 §5.5", "a control frame carries more than 125 bytes"},
+	{CodeControlFragmented, Error, "6455 §5.5", "a control frame has FIN clear"},
+	{CodeContinuationNoMessage, Error, "6455 §5.4", "a continuation frame arrived with no message open"},
+	{CodeMessageInterleaved, Error, "6455 §5.4", "a text or binary frame arrived while a fragmented message was open"},
+	{CodeLengthNotMinimal, Error, "6455 §5.2", "the payload length does not use the minimal encoding"},
+	{CodeLengthMSB, Error, "6455 §5.2", "a 64-bit payload length has its most significant bit set"},
+	{CodeFrameAfterClose, Error, "6455 §5.5.1", "a frame was sent after that peer's Close frame"},
+
+	{CodeInvalidUTF8, Error, "6455 §8.1", "a text message is not valid UTF-8"},
+	{CodeClosePayloadOneByte, Error, "6455 §5.5.1", "a Close frame carries exactly one byte"},
+	{CodeCloseCodeInvalid, Error, "6455 §7.4", "a Close status code that must not be sent"},
+	{CodeCloseReasonUTF8, Error, "6455 §5.5.1", "a Close reason is not valid UTF-8"},
+	{CodeCloseUnanswered, Warning, "6455 §5.5.1", "one peer sent Close and the connection ended without the other's Close"},
+	{CodeCloseMissing, Warning, "6455 §7.1.1", "the TCP connection ended (FIN/RST) without a closing handshake"},
+	{CodeOpenAtEnd, Info, "", "the capture ended while the connection was open"},
+
+	{CodeDeflateParam, Error, "7692 §7.1", "a permessage-deflate parameter is malformed or repeated"},
+	{CodeDeflateNotOffered, Error, "7692 §5", "the server accepted a permessage-deflate parameter the client did not offer"},
+	{CodeInflateError, Error, "7692 §7.2.2", "a compressed message does not inflate"},
+	{CodeContextLost, Info, "7692 §7.2.2", "compressed messages after a loss cannot be inflated (context takeover)"},
+
+	{CodeGap, Info, "", "bytes of a TCP stream were not captured"},
+	{CodeOverlapConflict, Warning, "", "retransmitted TCP data differs from the first copy (possible evasion); the first copy is kept"},
+	{CodeResync, Info, "", "frame parsing lost its place and resumed at a plausible frame header"},
+	{CodeTruncated, Info, "", "a packet was cut by the capture's snapshot length"},
+
+	{CodeMessageCapped, Warning, "", "a message exceeds --max-message; its kept payload is truncated"},
+	{CodeFrameCapped, Warning, "", "a frame header announces more than --max-frame bytes; treated as garbage"},
+}
+
+var ruleIndex = func() map[Code]*Rule {
+	m := make(map[Code]*Rule, len(Rules))
+	for i := range Rules {
+		m[Rules[i].Code] = &Rules[i]
+	}
+	return m
+}()
+
+// RuleFor returns the rule of code c.
+func RuleFor(c Code) (Rule, bool) {
+	r, ok := ruleIndex[c]
+	if !ok {
+		return Rule{}, false
+	}
+	return *r, true
+}
+
+// Finding is one rule broken, or one observation, at one place of a
+// connection. Detail is written for a person ("client frame not masked").
+type Finding struct {
+	Code     Code
+	Severity Severity
+	RFC      string
+	From     Direction // the peer at fault; meaningful only when Blame is set
+	Blame    bool
+	Detail   string
+}

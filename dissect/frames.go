@@ -1,0 +1,601 @@
+package dissect
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"unicode/utf8"
+)
+
+// dirState is what one direction of a connection carries between calls:
+// the HTTP head being read, the frame being decoded and the message being
+// assembled.
+type dirState struct {
+	// HTTP phase.
+	http     []byte // a head that arrived in pieces
+	scan     int    // where the search for the head's end resumes
+	bodyLeft int64  // bytes of an ordinary request body still to skip
+	sawHTTP  bool
+	notHTTP  bool
+
+	// Frame reader (RFC 6455 §5.2).
+	hdr      [MaxHeaderLen]byte // a header that arrived in pieces
+	hdrN     int
+	inFrame  bool
+	fh       FrameHeader
+	left     uint64 // payload bytes of the current frame still to come
+	key      uint32 // masking key, rotated to the next payload byte
+	fStart   int    // offset of the current frame's payload in its buffer
+	borrowed []byte // the current frame's payload when it was not copied
+	fLost    bool   // bytes of the current frame were lost
+	resync   bool   // looking for a frame header after a loss
+	skipped  int64  // bytes passed over while resynchronising
+	resyncAt Pos
+
+	// Message assembler (RFC 6455 §5.4).
+	mOpen       bool
+	mOp         Opcode
+	mCompressed bool
+	mFrames     int
+	mWire       int64
+	mBuf        []byte // kept payload bytes (still compressed when mCompressed)
+	mTrunc      bool
+	mLost       bool
+	mStart      Pos
+	ctrl        []byte // payload of the current control frame
+
+	closed       bool   // this direction sent a Close frame
+	hist         []byte // permessage-deflate history (at most the window)
+	histLost     bool   // history unknown after a loss
+	lostReported bool
+	msg          Message
+	frame        Frame
+}
+
+func (s *dirState) startFrames(c *Conn, dir Direction) {
+	s.http = nil
+}
+
+// feedFrames decodes the frames in b, which follows the bytes fed before.
+func (s *dirState) feedFrames(c *Conn, dir Direction, p Pos, b []byte) {
+	for len(b) > 0 {
+		if s.resync {
+			b = s.resyncScan(c, dir, p, b)
+			continue
+		}
+		if !s.inFrame {
+			var h FrameHeader
+			var err error
+			var n int
+			if s.hdrN > 0 {
+				k := copy(s.hdr[s.hdrN:], b)
+				h, n, err = ParseFrameHeader(s.hdr[:s.hdrN+k])
+				if err != nil {
+					s.hdrN += k
+					b = b[k:]
+					continue
+				}
+				b = b[n-s.hdrN:]
+				s.hdrN = 0
+			} else {
+				h, n, err = ParseFrameHeader(b)
+				if err != nil {
+					s.hdrN = copy(s.hdr[:], b)
+					return
+				}
+				b = b[n:]
+			}
+			if !s.frameStart(c, dir, p, h) {
+				continue
+			}
+			if h.Length <= uint64(len(b)) {
+				pl := b[:h.Length]
+				b = b[h.Length:]
+				if h.Masked {
+					mask(s.key, pl)
+				}
+				s.payload(c, pl, true)
+				s.frameEnd(c, dir, p)
+				continue
+			}
+		}
+		n := uint64(len(b))
+		if n > s.left {
+			n = s.left
+		}
+		pl := b[:n]
+		b = b[n:]
+		if s.fh.Masked {
+			s.key = mask(s.key, pl)
+		}
+		s.left -= n
+		s.payload(c, pl, false)
+		if s.left == 0 {
+			s.frameEnd(c, dir, p)
+		}
+	}
+}
+
+// frameStart checks a new frame header against RFC 6455 §5 and the
+// negotiated extensions, and opens the frame. It returns false when the
+// header is garbage and parsing must resynchronise.
+func (s *dirState) frameStart(c *Conn, dir Direction, p Pos, h FrameHeader) bool {
+	d := c.d
+	f := func(code Code, format string, args ...any) {
+		d.finding(c, p, code, dir, true, format, args...)
+	}
+	if h.Length > d.opts.MaxFrame {
+		d.finding(c, p, CodeFrameCapped, dir, false, "a %s frame header announces %d bytes, more than --max-frame %d; treated as garbage", dir, h.Length, d.opts.MaxFrame)
+		s.startResync(c, dir, p)
+		return false
+	}
+	s.fh = h
+	s.inFrame = true
+	s.left = h.Length
+	s.key = maskKey(h.Key)
+	s.borrowed = nil
+	s.fLost = false
+
+	if s.closed {
+		f(CodeFrameAfterClose, "the %s sent a %s frame after its Close frame", dir, h.Opcode)
+	}
+	if h.Opcode.IsReserved() {
+		f(CodeReservedOpcode, "%s frame with reserved opcode %s", dir, h.Opcode)
+	}
+	if dir == ClientToServer && !h.Masked {
+		f(CodeClientUnmasked, "client frame not masked (%s, %d bytes)", h.Opcode, h.Length)
+	}
+	if dir == ServerToClient && h.Masked {
+		f(CodeServerMasked, "server frame masked (%s, %d bytes)", h.Opcode, h.Length)
+	}
+	if h.MSB {
+		f(CodeLengthMSB, "a 64-bit payload length with the most significant bit set (%#x)", h.Length)
+	} else if h.NonMinimal {
+		f(CodeLengthNotMinimal, "payload length %d encoded in %d bytes; the minimal encoding is required", h.Length, h.Len-2-4*btoi(h.Masked))
+	}
+	dp := &c.deflate
+	rsv := h.RSV
+	if h.Opcode.IsControl() {
+		if h.Length > 125 {
+			f(CodeControlTooLong, "%s frame with a %d-byte payload; control frames carry at most 125", h.Opcode, h.Length)
+		}
+		if !h.Fin {
+			f(CodeControlFragmented, "%s frame with FIN clear; control frames must not be fragmented", h.Opcode)
+		}
+		if rsv&4 != 0 && dp.on {
+			f(CodeRSV1Control, "RSV1 set on a %s frame; control frames are never compressed", h.Opcode)
+			rsv &^= 4
+		}
+		s.ctrl = s.ctrl[:0]
+		s.fStart = 0
+	} else {
+		if h.Opcode == OpContinuation {
+			if !s.mOpen {
+				f(CodeContinuationNoMessage, "a continuation frame with no fragmented message open")
+				s.openMessage(h, p, false)
+			}
+			if rsv&4 != 0 && dp.on && !dp.perFrame {
+				f(CodeRSV1Continuation, "RSV1 set on a continuation frame; only a message's first frame carries it")
+				rsv &^= 4
+			}
+		} else {
+			if s.mOpen {
+				f(CodeMessageInterleaved, "a %s frame started while a fragmented %s message was open", h.Opcode, s.mOp)
+				s.mLost = true
+				s.finishMessage(c, dir, p)
+			}
+			s.openMessage(h, p, rsv&4 != 0 && dp.on)
+		}
+		if dp.on && rsv&4 != 0 {
+			rsv &^= 4
+		}
+		s.fStart = len(s.mBuf)
+		s.mFrames++
+		s.mWire += int64(h.Length)
+	}
+	if rsv != 0 {
+		f(CodeRSVNotNegotiated, "RSV bits %03b set on a %s frame without a negotiated extension that defines them", rsv, h.Opcode)
+	}
+	return true
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (s *dirState) openMessage(h FrameHeader, p Pos, compressed bool) {
+	s.mOpen = true
+	s.mOp = h.Opcode
+	s.mCompressed = compressed
+	s.mFrames = 0
+	s.mWire = 0
+	s.mBuf = s.mBuf[:0]
+	s.mTrunc = false
+	s.mLost = false
+	s.mStart = p
+}
+
+// payload takes unmasked payload bytes of the current frame. whole means b
+// is the frame's entire payload, in which case it may be used in place.
+func (s *dirState) payload(c *Conn, b []byte, whole bool) {
+	max := c.d.opts.MaxMessage
+	if s.fh.Opcode.IsControl() {
+		if whole {
+			s.borrowed = b
+			return
+		}
+		room := max - int64(len(s.ctrl))
+		if int64(len(b)) > room {
+			b = b[:room]
+		}
+		s.ctrl = append(s.ctrl, b...)
+		return
+	}
+	if whole && s.mFrames == 1 && s.fh.Fin && len(s.mBuf) == 0 && int64(len(b)) <= max {
+		s.borrowed = b
+		return
+	}
+	room := max - int64(len(s.mBuf))
+	if int64(len(b)) > room {
+		b = b[:room]
+		s.mTrunc = true
+	}
+	s.mBuf = append(s.mBuf, b...)
+}
+
+// framePayload returns the current frame's payload as far as it was kept.
+func (s *dirState) framePayload() []byte {
+	if s.borrowed != nil {
+		return s.borrowed
+	}
+	if s.fh.Opcode.IsControl() {
+		return s.ctrl
+	}
+	return s.mBuf[s.fStart:]
+}
+
+// frameEnd completes the current frame.
+func (s *dirState) frameEnd(c *Conn, dir Direction, p Pos) {
+	s.inFrame = false
+	d := c.d
+	st := c.sum.Dir(dir)
+	st.Frames++
+	pl := s.framePayload()
+	if d.opts.Frames {
+		fr := &s.frame
+		*fr = Frame{From: dir, Fin: s.fh.Fin, RSV: s.fh.RSV, Opcode: s.fh.Opcode, Masked: s.fh.Masked, Key: s.fh.Key,
+			Length: s.fh.Length, HeaderLen: s.fh.Len, Payload: pl, Truncated: s.fLost || uint64(len(pl)) < s.fh.Length}
+		d.ev = Event{Kind: KindFrame, Conn: &c.info, Pos: p, Frame: fr}
+		d.emit(&d.ev)
+	}
+	if s.fh.Opcode.IsControl() {
+		s.controlMessage(c, dir, p, pl)
+		s.borrowed = nil
+		return
+	}
+	if s.fLost {
+		s.mLost = true
+	}
+	if s.fh.Fin {
+		s.finishMessage(c, dir, p)
+	}
+}
+
+// controlMessage emits a control frame as a message (RFC 6455 §5.5).
+func (s *dirState) controlMessage(c *Conn, dir Direction, p Pos, pl []byte) {
+	m := &s.msg
+	*m = Message{From: dir, Opcode: s.fh.Opcode, Frames: 1, Payload: pl, Length: int64(s.fh.Length),
+		WireLength: int64(s.fh.Length), Start: p, Incomplete: s.fLost, Truncated: uint64(len(pl)) < s.fh.Length}
+	if m.Incomplete {
+		m.Length = int64(len(pl))
+	}
+	if s.fh.Opcode == OpClose && !s.fLost {
+		s.closeFrame(c, dir, p, m)
+	}
+	s.emitMessage(c, dir, p, m)
+}
+
+// closeFrame decodes and checks a Close payload (RFC 6455 §5.5.1, §7.4).
+func (s *dirState) closeFrame(c *Conn, dir Direction, p Pos, m *Message) {
+	d := c.d
+	pl := m.Payload
+	st := c.sum.Dir(dir)
+	if !st.CloseSent {
+		st.CloseSent = true
+		if other := c.sum.Dir(dir.Reverse()); !other.CloseSent {
+			c.sum.ClosedBy = dir
+			c.sum.ClosedFirst = true
+		}
+	}
+	s.closed = true
+	switch {
+	case len(pl) == 1:
+		d.finding(c, p, CodeClosePayloadOneByte, dir, true, "a Close frame with a 1-byte payload; a status code takes 2")
+		return
+	case len(pl) < 2:
+		return
+	}
+	code := int(binary.BigEndian.Uint16(pl))
+	m.CloseCode = code
+	if !validCloseCode(code) {
+		d.finding(c, p, CodeCloseCodeInvalid, dir, true, "Close status code %d must not be sent", code)
+	}
+	reason := pl[2:]
+	if utf8.Valid(reason) {
+		m.CloseReason = string(reason)
+	} else {
+		d.finding(c, p, CodeCloseReasonUTF8, dir, true, "the Close reason is not valid UTF-8")
+	}
+	if st.CloseCode == 0 {
+		st.CloseCode = code
+		st.CloseReason = m.CloseReason
+	}
+}
+
+// validCloseCode reports whether code may be sent in a Close frame (RFC
+// 6455 §7.4.1, §7.4.2, and the IANA registry: 1012-1014 are assigned).
+func validCloseCode(code int) bool {
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014:
+		return true
+	case code >= 3000 && code <= 4999:
+		return true
+	}
+	return false
+}
+
+// finishMessage completes the open data message: inflate, check UTF-8, emit.
+func (s *dirState) finishMessage(c *Conn, dir Direction, p Pos) {
+	if !s.mOpen {
+		return
+	}
+	s.mOpen = false
+	d := c.d
+	m := &s.msg
+	pl := s.mBuf
+	if s.borrowed != nil {
+		pl = s.borrowed
+		s.borrowed = nil
+	}
+	*m = Message{From: dir, Opcode: s.mOp, Frames: s.mFrames, Payload: pl, Length: s.mWire, WireLength: s.mWire,
+		Compressed: s.mCompressed, Truncated: s.mTrunc, Incomplete: s.mLost, Start: s.mStart}
+	if s.mCompressed {
+		s.inflateMessage(c, dir, p, m)
+	}
+	if m.Opcode == OpText && !m.Undecodable {
+		v := m.Payload
+		if m.Truncated || m.Incomplete {
+			v = trimPartialRune(v)
+		}
+		m.TextValid = utf8.Valid(v)
+		if !m.TextValid && !m.Incomplete {
+			d.finding(c, p, CodeInvalidUTF8, dir, true, "a %d-byte text message is not valid UTF-8", m.Length)
+		}
+	}
+	s.emitMessage(c, dir, p, m)
+	if cap(s.mBuf) > 1<<20 {
+		s.mBuf = nil // a big message's buffer is not kept for the connection's life
+	}
+	s.mBuf = s.mBuf[:0]
+}
+
+// inflateMessage decompresses a permessage-deflate message (RFC 7692 §7.2.2).
+func (s *dirState) inflateMessage(c *Conn, dir Direction, p Pos, m *Message) {
+	d := c.d
+	dp := &c.deflate
+	takeover := !dp.noTakeover[dir]
+	if !takeover {
+		s.hist = s.hist[:0]
+		s.histLost = false
+	}
+	if m.Incomplete || m.Truncated {
+		m.Undecodable = true
+		if takeover {
+			s.loseContext(c, dir, p, "a compressed message was not captured whole")
+		}
+		return
+	}
+	out, total, err := d.inf.inflate(m.Payload, &s.hist, 1<<dp.bits[dir], d.opts.MaxMessage)
+	if err != nil {
+		m.Undecodable = true
+		m.Payload = nil
+		if s.histLost {
+			// Expected: the message refers to history that was not captured.
+			return
+		}
+		d.finding(c, p, CodeInflateError, dir, true, "a compressed %s message does not inflate: %v", m.Opcode, err)
+		if takeover {
+			s.loseContext(c, dir, p, "")
+		}
+		return
+	}
+	s.histLost = false // every reference resolved: this output is exact
+	m.Payload = out
+	m.Length = total
+	if total > int64(len(out)) {
+		m.Truncated = true
+		d.finding(c, p, CodeMessageCapped, dir, false, "a message inflates to %d bytes, more than --max-message %d; kept the first %d", total, d.opts.MaxMessage, len(out))
+	}
+	if !takeover {
+		s.hist = s.hist[:0]
+	}
+}
+
+// loseContext forgets a takeover direction's history. Later messages are
+// still tried with what is known: a reference into the lost part fails to
+// inflate (and is marked undecodable), so whatever inflates is exact.
+func (s *dirState) loseContext(c *Conn, dir Direction, p Pos, why string) {
+	s.hist = s.hist[:0]
+	s.histLost = true
+	if !s.lostReported {
+		s.lostReported = true
+		if why == "" {
+			why = "a compressed message could not be inflated"
+		}
+		c.d.finding(c, p, CodeContextLost, dir, false, "%s; the %s's later compressed messages that depend on it are undecodable", why, dir)
+	}
+}
+
+func (s *dirState) emitMessage(c *Conn, dir Direction, p Pos, m *Message) {
+	st := c.sum.Dir(dir)
+	st.Messages++
+	st.ByOpcode[m.Opcode&0xf]++
+	st.WireBytes += m.WireLength
+	if !m.Undecodable {
+		st.Bytes += m.Length
+	}
+	if m.Length > st.Largest {
+		st.Largest = m.Length
+	}
+	if m.Compressed {
+		st.Compressed++
+	}
+	d := c.d
+	if d.opts.Frames {
+		return
+	}
+	d.ev = Event{Kind: KindMessage, Conn: &c.info, Pos: p, Message: m}
+	d.emit(&d.ev)
+}
+
+// trimPartialRune drops an incomplete UTF-8 sequence at the end of b.
+func trimPartialRune(b []byte) []byte {
+	for i := 1; i <= 3 && i <= len(b); i++ {
+		c := b[len(b)-i]
+		if c < 0x80 {
+			return b
+		}
+		if c >= 0xC0 { // a leading byte
+			if !utf8.FullRune(b[len(b)-i:]) {
+				return b[:len(b)-i]
+			}
+			return b
+		}
+	}
+	return b
+}
+
+// gap handles n lost bytes (RFC 6455 has no way to resume; we do what can
+// be done): inside a frame's payload the frame continues; anywhere else
+// parsing resynchronises on the next plausible header.
+func (s *dirState) gap(c *Conn, dir Direction, p Pos, n int64) {
+	if s.resync {
+		s.skipped += n
+		return
+	}
+	if s.inFrame && uint64(n) < s.left {
+		s.left -= uint64(n)
+		s.key = bits.RotateLeft32(s.key, -8*int(n%4))
+		s.fLost = true
+		return
+	}
+	if s.inFrame {
+		n -= int64(s.left)
+		s.left = 0
+		s.fLost = true
+		s.frameEnd(c, dir, p)
+		if n == 0 {
+			return // the loss ended exactly at a frame boundary
+		}
+	}
+	s.skipped = n + int64(s.hdrN)
+	s.startResync(c, dir, p)
+}
+
+func (s *dirState) startResync(c *Conn, dir Direction, p Pos) {
+	s.resync = true
+	s.resyncAt = p
+	s.hdrN = 0
+	s.inFrame = false
+	if s.mOpen {
+		s.mLost = true
+	}
+}
+
+// resyncScan looks in b for the next plausible frame header: a valid opcode
+// and RSV bits, the mask bit this direction must use, a minimal length, and
+// a frame end that falls on the end of b or on another plausible header.
+// It returns b from that header on, or nothing when there is none.
+func (s *dirState) resyncScan(c *Conn, dir Direction, p Pos, b []byte) []byte {
+	for i := 0; i+2 <= len(b); i++ {
+		if !s.plausible(c, dir, b[i:], i == 0, true) {
+			continue
+		}
+		s.skipped += int64(i)
+		s.resync = false
+		if s.mOpen {
+			if h, _, _ := ParseFrameHeader(b[i:]); h.Opcode != OpContinuation {
+				s.finishMessage(c, dir, p)
+			}
+		}
+		c.d.finding(c, p, CodeResync, dir, false, "frame parsing resumed after skipping %d bytes from the %s", s.skipped, dir)
+		s.skipped = 0
+		return b[i:]
+	}
+	s.skipped += int64(len(b))
+	return nil
+}
+
+// plausible reports whether b starts with a header this direction could
+// send here. atStart accepts a frame running past the end of b when b
+// starts with it; follow checks the header after it.
+func (s *dirState) plausible(c *Conn, dir Direction, b []byte, atStart, follow bool) bool {
+	h, n, err := ParseFrameHeader(b)
+	if err != nil {
+		return false
+	}
+	if h.Opcode.IsReserved() || h.NonMinimal || h.MSB || h.Length > c.d.opts.MaxFrame {
+		return false
+	}
+	if h.Masked != (dir == ClientToServer) {
+		return false
+	}
+	if h.Opcode.IsControl() && (!h.Fin || h.Length > 125) {
+		return false
+	}
+	switch h.RSV {
+	case 0:
+	case 4:
+		if !c.deflate.on || h.Opcode.IsControl() || h.Opcode == OpContinuation {
+			return false
+		}
+	default:
+		return false
+	}
+	if h.Opcode == OpContinuation && !s.mOpen {
+		return false
+	}
+	end := uint64(n) + h.Length
+	switch {
+	case end == uint64(len(b)):
+		return true
+	case end > uint64(len(b)):
+		return atStart
+	case !follow:
+		return true
+	}
+	rest := b[end:]
+	if len(rest) < 2 {
+		return true
+	}
+	return s.plausible(c, dir, rest, false, false)
+}
+
+// flush reports what is still open in this direction when the connection
+// ends: a partial frame and an unfinished message are emitted incomplete.
+func (s *dirState) flush(c *Conn, dir Direction, p Pos) {
+	if s.inFrame || s.hdrN > 0 {
+		if s.inFrame {
+			s.fLost = true
+			s.left = 0
+			s.frameEnd(c, dir, p)
+		}
+		s.hdrN = 0
+	}
+	if s.mOpen {
+		s.mLost = true
+		s.finishMessage(c, dir, p)
+	}
+}

@@ -1,0 +1,165 @@
+package dissect
+
+import (
+	"slices"
+	"strings"
+)
+
+// checkRequest records the opening handshake request and reports every rule
+// of RFC 6455 §4.1 it breaks.
+func (c *Conn) checkRequest(p Pos, req *RequestHead) {
+	hs := &c.hs
+	hs.Request = req
+	h := req.Header
+	hs.Method = req.Method
+	hs.Path = req.Target
+	hs.Host, _ = h.Get("Host")
+	hs.Origin, _ = h.Get("Origin")
+	hs.UserAgent, _ = h.Get("User-Agent")
+	hs.Key, _ = h.Get("Sec-WebSocket-Key")
+	hs.Version, _ = h.Get("Sec-WebSocket-Version")
+	hs.OfferedSubprotocols = ParseTokenList(h.Values("Sec-WebSocket-Protocol"))
+
+	f := func(code Code, format string, args ...any) {
+		c.d.finding(c, p, code, ClientToServer, true, format, args...)
+	}
+	if req.Method != "GET" {
+		f(CodeMethodNotGet, "the handshake request method is %q, not GET", req.Method)
+	}
+	if req.ProtoMajor < 1 || (req.ProtoMajor == 1 && req.ProtoMinor < 1) {
+		f(CodeHTTPVersion, "the handshake request uses %s; HTTP/1.1 or later is required", req.Proto)
+	}
+	if h.Count("Host") == 0 {
+		f(CodeHostMissing, "the handshake request has no Host header")
+	}
+	if !h.HasToken("Upgrade", "websocket") {
+		v, _ := h.Get("Upgrade")
+		f(CodeUpgradeMissing, "the request's Upgrade header is %q; it must contain the token websocket", v)
+	}
+	if !h.HasToken("Connection", "Upgrade") {
+		v, _ := h.Get("Connection")
+		f(CodeConnectionMissing, "the request's Connection header is %q; it must contain the token Upgrade", v)
+	}
+	switch n := h.Count("Sec-WebSocket-Key"); {
+	case n == 0:
+		f(CodeKeyMissing, "the handshake request has no Sec-WebSocket-Key")
+	case n > 1:
+		f(CodeKeyDuplicate, "the handshake request has %d Sec-WebSocket-Key headers", n)
+	case !ValidKey(hs.Key):
+		f(CodeKeyInvalid, "Sec-WebSocket-Key %q is not the base64 encoding of 16 bytes", hs.Key)
+	}
+	switch vs := h.Values("Sec-WebSocket-Version"); {
+	case len(vs) == 0:
+		f(CodeVersionMissing, "the handshake request has no Sec-WebSocket-Version")
+	case len(vs) > 1 || strings.TrimSpace(vs[0]) != "13":
+		f(CodeVersionUnsupported, "Sec-WebSocket-Version is %q; it must be 13", strings.Join(vs, ", "))
+	}
+	if vs := h.Values("Sec-WebSocket-Extensions"); len(vs) > 0 {
+		exts, err := ParseExtensions(vs)
+		hs.OfferedExtensions = exts
+		if err != nil {
+			f(CodeExtensionMalformed, "the offered Sec-WebSocket-Extensions is malformed: %v", err)
+		}
+	}
+	if hs.Key != "" {
+		hs.ExpectedAccept = ComputeAccept(hs.Key)
+	}
+}
+
+// checkResponse records the server's answer and reports every rule of RFC
+// 6455 §4.2.2 and RFC 7692 §7.1 it breaks.
+func (c *Conn) checkResponse(p Pos, resp *ResponseHead) {
+	hs := &c.hs
+	hs.Response = resp
+	hs.Status = resp.Status
+	h := resp.Header
+	hs.Server, _ = h.Get("Server")
+	f := func(code Code, format string, args ...any) {
+		c.d.finding(c, p, code, ServerToClient, true, format, args...)
+	}
+	if resp.Status != 101 {
+		detail := ""
+		if resp.Status == 426 {
+			if v, ok := h.Get("Sec-WebSocket-Version"); ok {
+				detail = "; the server supports Sec-WebSocket-Version " + v
+			}
+		}
+		c.d.finding(c, p, CodeRejected, ServerToClient, false, "the server answered the upgrade with %d %s%s", resp.Status, resp.Reason, detail)
+		return
+	}
+	if !h.HasToken("Upgrade", "websocket") {
+		v, _ := h.Get("Upgrade")
+		f(CodeResponseUpgrade, "the 101 response's Upgrade header is %q; it must contain websocket", v)
+	}
+	if !h.HasToken("Connection", "Upgrade") {
+		v, _ := h.Get("Connection")
+		f(CodeResponseConnection, "the 101 response's Connection header is %q; it must contain Upgrade", v)
+	}
+	accepts := h.Values("Sec-WebSocket-Accept")
+	switch {
+	case len(accepts) == 0:
+		f(CodeAcceptMissing, "the 101 response has no Sec-WebSocket-Accept")
+	case len(accepts) > 1:
+		f(CodeAcceptDuplicate, "the 101 response has %d Sec-WebSocket-Accept headers", len(accepts))
+		hs.Accept = strings.TrimSpace(accepts[0])
+	default:
+		hs.Accept = strings.TrimSpace(accepts[0])
+		hs.AcceptValid = hs.Key != "" && hs.Accept == hs.ExpectedAccept
+		if !hs.AcceptValid {
+			if hs.Key == "" {
+				f(CodeAcceptMismatch, "Sec-WebSocket-Accept is %s, but the request had no key to check it against", hs.Accept)
+			} else {
+				f(CodeAcceptMismatch, "Sec-WebSocket-Accept is %s, expected %s", hs.Accept, hs.ExpectedAccept)
+			}
+		}
+	}
+	if vs := h.Values("Sec-WebSocket-Protocol"); len(vs) > 0 {
+		chosen := ParseTokenList(vs)
+		hs.Subprotocol = strings.Join(chosen, ", ")
+		if len(chosen) != 1 || !slices.Contains(hs.OfferedSubprotocols, chosen[0]) {
+			f(CodeSubprotocolNotOffered, "the server chose subprotocol %q; the client offered %q", hs.Subprotocol, strings.Join(hs.OfferedSubprotocols, ", "))
+		}
+	}
+	if vs := h.Values("Sec-WebSocket-Extensions"); len(vs) > 0 {
+		exts, err := ParseExtensions(vs)
+		hs.Extensions = exts
+		if err != nil {
+			f(CodeExtensionMalformed, "the accepted Sec-WebSocket-Extensions is malformed: %v", err)
+		}
+		c.checkExtensions(p)
+	}
+}
+
+// checkExtensions matches the accepted extensions with the offered ones and
+// sets up permessage-deflate (RFC 7692 §7.1).
+func (c *Conn) checkExtensions(p Pos) {
+	hs := &c.hs
+	f := func(code Code, format string, args ...any) {
+		c.d.finding(c, p, code, ServerToClient, true, format, args...)
+	}
+	var rsvUsed uint8
+	for i, e := range hs.Extensions {
+		var offers []Extension
+		for _, o := range hs.OfferedExtensions {
+			if strings.EqualFold(o.Name, e.Name) {
+				offers = append(offers, o)
+			}
+		}
+		if len(offers) == 0 {
+			f(CodeExtensionNotOffered, "the server accepted extension %q, which the client did not offer", e.Name)
+		}
+		switch strings.ToLower(e.Name) {
+		case "permessage-deflate", "x-webkit-deflate-frame":
+			if rsvUsed&4 != 0 {
+				f(CodeExtensionMalformed, "extension %q uses RSV1, which extension %q already took", e.Name, hs.Extensions[i-1].Name)
+				continue
+			}
+			rsvUsed |= 4
+			if strings.EqualFold(e.Name, "x-webkit-deflate-frame") {
+				c.deflate = deflateParams{on: true, perFrame: true, bits: [2]int{15, 15}}
+				continue
+			}
+			c.deflate = negotiateDeflate(e, offers, func(code Code, format string, args ...any) { f(code, format, args...) })
+		}
+	}
+}

@@ -1,0 +1,78 @@
+package output
+
+import (
+	"encoding/hex"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// SafeText returns s with every rune that could act on a terminal escaped:
+// C0 and C1 controls (ESC among them), DEL, and Unicode format characters
+// such as bidi overrides. Newline and tab are shown as \n and \t. At most
+// max display runes are produced (0: no limit); a cut is marked with "…".
+func SafeText(s string, max int) string {
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		var piece string
+		switch {
+		case r == utf8.RuneError && size == 1:
+			piece = `\x` + hex.EncodeToString([]byte{s[i]})
+		case r == '\n':
+			piece = `\n`
+		case r == '\t':
+			piece = `\t`
+		case r == '\r':
+			piece = `\r`
+		case r == '\\':
+			piece = `\\`
+		case r < 0x20 || r == 0x7f:
+			piece = `\x` + hex.EncodeToString([]byte{byte(r)})
+		case r >= 0x80 && r < 0xa0, unicode.Is(unicode.Cf, r), unicode.Is(unicode.Co, r), r == 0x2028, r == 0x2029:
+			piece = `\u{` + strings.ToUpper(hexRune(r)) + `}`
+		default:
+			piece = s[i : i+size]
+		}
+		w := utf8.RuneCountInString(piece)
+		if max > 0 && n+w > max-1 && i+size < len(s) {
+			b.WriteString("…")
+			return b.String()
+		}
+		b.WriteString(piece)
+		n += w
+		i += size
+	}
+	return b.String()
+}
+
+func hexRune(r rune) string {
+	const digits = "0123456789abcdef"
+	if r == 0 {
+		return "0"
+	}
+	var buf [8]byte
+	i := len(buf)
+	for r > 0 {
+		i--
+		buf[i] = digits[r&0xf]
+		r >>= 4
+	}
+	return string(buf[i:])
+}
+
+// HexPreview returns up to max characters of b as hex digits.
+func HexPreview(b []byte, max int) string {
+	n := len(b)
+	cut := false
+	if max > 0 && 2*n > max {
+		n = (max - 1) / 2
+		cut = true
+	}
+	s := hex.EncodeToString(b[:n])
+	if cut {
+		s += "…"
+	}
+	return s
+}

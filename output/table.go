@@ -1,0 +1,191 @@
+package output
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/wscap/wscap/dissect"
+)
+
+// TableOptions configure a Table.
+type TableOptions struct {
+	Frames     bool // rows are frames, not messages
+	MaxPayload int  // payload preview width in characters; 0 = 60
+	Flush      bool // flush every row (streaming input)
+	Unicode    bool // box-drawing symbols instead of ASCII
+}
+
+// Table writes one row per message (or frame), handshake, finding and
+// connection end, streamed as events arrive. Payload previews are escaped
+// so that no payload byte can act on the terminal.
+type Table struct {
+	t       *tablewriter.Table
+	opts    TableOptions
+	started bool
+	err     error
+	first   bool
+}
+
+type flusher interface{ Flush() error }
+
+// NewTable returns a Table writing to w.
+func NewTable(w io.Writer, opts TableOptions) *Table {
+	if opts.MaxPayload <= 0 {
+		opts.MaxPayload = 60
+	}
+	sym := tw.NewSymbols(tw.StyleASCII)
+	if opts.Unicode {
+		sym = tw.NewSymbols(tw.StyleLight)
+	}
+	widths := tw.NewMapper[int, int]()
+	for i, wd := range []int{26, 4, 13, 11, 7, opts.MaxPayload} {
+		widths.Set(i, wd+2)
+	}
+	t := tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Symbols: sym})),
+		tablewriter.WithConfig(tablewriter.Config{
+			Widths: tw.CellWidth{PerColumn: widths},
+			Header: tw.CellConfig{Formatting: tw.CellFormatting{AutoFormat: tw.Off}, Alignment: tw.CellAlignment{Global: tw.AlignLeft}},
+			Row: tw.CellConfig{Formatting: tw.CellFormatting{AutoWrap: tw.WrapNormal}, Alignment: tw.CellAlignment{Global: tw.AlignLeft,
+				PerColumn: []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft}}},
+		}),
+		tablewriter.WithStreaming(tw.StreamConfig{Enable: true}),
+	)
+	return &Table{t: t, opts: opts}
+}
+
+func (t *Table) row(cells ...string) error {
+	if !t.started {
+		t.started = true
+		if err := t.t.Start(); err != nil {
+			return err
+		}
+		t.t.Header("TIME", "CONN", "FROM", "TYPE", "LENGTH", "PAYLOAD / DETAIL")
+	}
+	if err := t.t.Append(cells); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Emit writes the row of one event.
+func (t *Table) Emit(ev *dissect.Event) error {
+	ts := ev.Pos.TS.UTC().Format("2006-01-02 15:04:05.000000")
+	conn := ""
+	if ev.Conn != nil {
+		conn = strconv.Itoa(ev.Conn.ID)
+	}
+	switch ev.Kind {
+	case dissect.KindHandshake:
+		h := ev.Handshake
+		verdict := "no response"
+		if h.Status != 0 {
+			verdict = strconv.Itoa(h.Status)
+			if h.Status == 101 {
+				if h.AcceptValid {
+					verdict += ", accept ok"
+				} else {
+					verdict += ", ACCEPT INVALID"
+				}
+			}
+		}
+		detail := fmt.Sprintf("%s → %s %s %s host=%s (%s)", ev.Conn.Client, ev.Conn.Server, h.Method, h.Path, h.Host, verdict)
+		if !h.Captured {
+			detail = fmt.Sprintf("%s → %s (handshake not captured)", ev.Conn.Client, ev.Conn.Server)
+		}
+		if h.Subprotocol != "" {
+			detail += " protocol=" + h.Subprotocol
+		}
+		for _, x := range h.Extensions {
+			detail += " ext=" + x.String()
+		}
+		return t.row(ts, conn, "", "handshake", "", SafeText(detail, 0))
+	case dissect.KindMessage:
+		m := ev.Message
+		return t.row(ts, conn, m.From.Arrow(), t.msgType(m), t.msgLen(m), t.msgPreview(m))
+	case dissect.KindFrame:
+		f := ev.Frame
+		typ := f.Opcode.String()
+		flags := ""
+		if f.Fin {
+			flags += "FIN "
+		}
+		if f.RSV != 0 {
+			flags += fmt.Sprintf("RSV=%03b ", f.RSV)
+		}
+		if f.Masked {
+			flags += fmt.Sprintf("mask=%x ", f.Key)
+		}
+		return t.row(ts, conn, f.From.Arrow(), typ, strconv.FormatUint(f.Length, 10), flags+HexPreview(f.Payload, t.opts.MaxPayload-len(flags)))
+	case dissect.KindFinding:
+		f := ev.Finding
+		from := ""
+		if f.Blame {
+			from = f.From.String()
+		}
+		return t.row(ts, conn, from, "!"+f.Severity.String(), "", SafeText(string(f.Code)+": "+f.Detail, 0))
+	case dissect.KindConnection:
+		s := ev.Summary
+		detail := fmt.Sprintf("ended (%s): client sent %d messages/%d bytes, server %d/%d; findings %d error, %d warning, %d info",
+			s.Reason, s.Client.Messages, s.Client.Bytes, s.Server.Messages, s.Server.Bytes,
+			s.Findings[dissect.Error], s.Findings[dissect.Warning], s.Findings[dissect.Info])
+		return t.row(ts, conn, "", "end", "", detail)
+	}
+	return nil
+}
+
+func (t *Table) msgType(m *dissect.Message) string {
+	s := m.Opcode.String()
+	if m.Frames > 1 {
+		s += fmt.Sprintf("[%d]", m.Frames)
+	}
+	if m.Compressed {
+		s += "+z"
+	}
+	return s
+}
+
+func (t *Table) msgLen(m *dissect.Message) string {
+	if m.Undecodable {
+		return "?"
+	}
+	return strconv.FormatInt(m.Length, 10)
+}
+
+func (t *Table) msgPreview(m *dissect.Message) string {
+	var flags string
+	switch {
+	case m.Undecodable:
+		return fmt.Sprintf("(undecodable: %d compressed bytes)", m.WireLength)
+	case m.Incomplete:
+		flags = "(incomplete) "
+	case m.Truncated:
+		flags = "(truncated) "
+	}
+	max := t.opts.MaxPayload - len(flags)
+	switch {
+	case m.Opcode == dissect.OpClose:
+		if m.CloseCode == 0 {
+			return flags + "(no status)"
+		}
+		return flags + SafeText(fmt.Sprintf("%d %s", m.CloseCode, m.CloseReason), max)
+	case m.Opcode == dissect.OpText && m.TextValid:
+		return flags + SafeText(string(m.Payload), max)
+	case m.Opcode == dissect.OpText:
+		return flags + "(invalid UTF-8) " + HexPreview(m.Payload, max-16)
+	}
+	return flags + HexPreview(m.Payload, max)
+}
+
+// Close ends the table.
+func (t *Table) Close() error {
+	if !t.started {
+		return nil
+	}
+	return t.t.Close()
+}
