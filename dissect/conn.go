@@ -12,6 +12,7 @@ type phase uint8
 const (
 	phaseHTTP     phase = iota // reading HTTP requests; no upgrade seen yet
 	phaseAwait101              // upgrade request seen, response awaited
+	phaseProbe                 // no HTTP: looking for frames of a capture that started mid-stream
 	phaseWS                    // 101 seen: both directions carry frames
 	phaseDone                  // rejected, not WebSocket, or unparseable: ignore the rest
 )
@@ -32,6 +33,7 @@ type Conn struct {
 	dirs    [2]dirState
 	deflate deflateParams
 
+	probe      *probeState
 	pending    []byte // client bytes after the request, before the 101
 	pendingPos Pos
 	pendingGap int64 // client bytes lost or dropped while pending
@@ -55,6 +57,9 @@ func (c *Conn) mapDir(dir Direction) Direction {
 	return dir
 }
 
+// unmapDir is the inverse of mapDir (which is its own inverse).
+func (c *Conn) unmapDir(dir Direction) Direction { return c.mapDir(dir) }
+
 // Data hands the connection in-order stream bytes sent in direction dir
 // (as the caller of NewConn sees it) by the packet at p. Data may modify b
 // (client frames are unmasked in place) and does not keep it.
@@ -76,6 +81,8 @@ func (c *Conn) Data(dir Direction, p Pos, b []byte) {
 			return
 		}
 		c.pendingData(p, b)
+	case phaseProbe:
+		c.probeData(dir, p, b)
 	case phaseWS:
 		c.dirs[dir].feedFrames(c, dir, p, b)
 	}
@@ -96,6 +103,8 @@ func (c *Conn) gap(dir Direction, p Pos, n int64, cut bool) {
 	c.sum.End = p
 	dir = c.mapDir(dir)
 	switch c.phase {
+	case phaseProbe:
+		c.probeGap(dir, p, n, cut)
 	case phaseWS:
 		if cut {
 			c.d.finding(c, p, CodeTruncated, dir, false, "the packet was cut by the snapshot length: %d payload bytes from the %s are missing", n, dir)
@@ -210,12 +219,9 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 		}
 		if len(s.http) == 0 && !s.sawHTTP {
 			if !LooksLikeHTTPRequest(b) || bytes.HasPrefix(b, []byte("HTTP/")) {
-				if dir == ClientToServer {
-					c.dirs[ServerToClient].notHTTP = true
-				}
-				s.notHTTP = true
-				if c.dirs[ClientToServer].notHTTP && c.dirs[ServerToClient].notHTTP {
-					c.phase = phaseDone
+				if !c.dirs[ClientToServer].sawHTTP && !c.dirs[ServerToClient].sawHTTP {
+					c.phase = phaseProbe
+					c.probeData(c.unmapDir(dir), p, b)
 				}
 				return
 			}

@@ -18,6 +18,14 @@ type Options struct {
 	// Frames asks for a KindFrame event per frame instead of KindMessage
 	// events per message.
 	Frames bool
+	// WSPorts are server ports whose connections are decoded as WebSocket
+	// even when no handshake was captured.
+	WSPorts []uint16
+	// AssumeExtensions and AssumeSubprotocol state what the uncaptured
+	// handshake of such a connection negotiated ("permessage-deflate;
+	// client_no_context_takeover").
+	AssumeExtensions  string
+	AssumeSubprotocol string
 }
 
 const (

@@ -15,7 +15,6 @@ type dirState struct {
 	scan     int    // where the search for the head's end resumes
 	bodyLeft int64  // bytes of an ordinary request body still to skip
 	sawHTTP  bool
-	notHTTP  bool
 
 	// Frame reader (RFC 6455 §5.2).
 	hdr      [MaxHeaderLen]byte // a header that arrived in pieces
@@ -123,6 +122,11 @@ func (s *dirState) frameStart(c *Conn, dir Direction, p Pos, h FrameHeader) bool
 	f := func(code Code, format string, args ...any) {
 		d.finding(c, p, code, dir, true, format, args...)
 	}
+	if h.MSB {
+		f(CodeLengthMSB, "a 64-bit payload length with the most significant bit set (%#x); the frame is treated as garbage", h.Length)
+		s.startResync(c, dir, p)
+		return false
+	}
 	if h.Length > d.opts.MaxFrame {
 		d.finding(c, p, CodeFrameCapped, dir, false, "a %s frame header announces %d bytes, more than --max-frame %d; treated as garbage", dir, h.Length, d.opts.MaxFrame)
 		s.startResync(c, dir, p)
@@ -147,9 +151,7 @@ func (s *dirState) frameStart(c *Conn, dir Direction, p Pos, h FrameHeader) bool
 	if dir == ServerToClient && h.Masked {
 		f(CodeServerMasked, "server frame masked (%s, %d bytes)", h.Opcode, h.Length)
 	}
-	if h.MSB {
-		f(CodeLengthMSB, "a 64-bit payload length with the most significant bit set (%#x)", h.Length)
-	} else if h.NonMinimal {
+	if h.NonMinimal {
 		f(CodeLengthNotMinimal, "payload length %d encoded in %d bytes; the minimal encoding is required", h.Length, h.Len-2-4*btoi(h.Masked))
 	}
 	dp := &c.deflate
@@ -403,6 +405,7 @@ func (s *dirState) inflateMessage(c *Conn, dir Direction, p Pos, m *Message) {
 		m.Payload = nil
 		if s.histLost {
 			// Expected: the message refers to history that was not captured.
+			s.loseContext(c, dir, p, "the compression history of this direction is unknown")
 			return
 		}
 		d.finding(c, p, CodeInflateError, dir, true, "a compressed %s message does not inflate: %v", m.Opcode, err)
@@ -489,7 +492,12 @@ func (s *dirState) gap(c *Conn, dir Direction, p Pos, n int64) {
 		s.left -= uint64(n)
 		s.key = bits.RotateLeft32(s.key, -8*int(n%4))
 		s.fLost = true
-		return
+		return // inside a known frame: no message was lost whole
+	}
+	// Whole frames may have been lost: in a takeover direction, a lost
+	// compressed message leaves the compression history unknown.
+	if c.deflate.on && !c.deflate.noTakeover[dir] {
+		s.loseContext(c, dir, p, "bytes were lost between frames")
 	}
 	if s.inFrame {
 		n -= int64(s.left)
@@ -500,7 +508,7 @@ func (s *dirState) gap(c *Conn, dir Direction, p Pos, n int64) {
 			return // the loss ended exactly at a frame boundary
 		}
 	}
-	s.skipped = n + int64(s.hdrN)
+	s.skipped = int64(s.hdrN) // bytes of a header cut by the loss
 	s.startResync(c, dir, p)
 }
 
@@ -530,7 +538,9 @@ func (s *dirState) resyncScan(c *Conn, dir Direction, p Pos, b []byte) []byte {
 				s.finishMessage(c, dir, p)
 			}
 		}
-		c.d.finding(c, p, CodeResync, dir, false, "frame parsing resumed after skipping %d bytes from the %s", s.skipped, dir)
+		if s.skipped > 0 {
+			c.d.finding(c, p, CodeResync, dir, false, "frame parsing resumed after skipping %d bytes from the %s", s.skipped, dir)
+		}
 		s.skipped = 0
 		return b[i:]
 	}

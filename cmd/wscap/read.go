@@ -23,6 +23,9 @@ type pipelineFlags struct {
 	maxHandshake int
 	maxBuffered  int
 	idleTimeout  time.Duration
+	wsPorts      []uint
+	assumeExt    string
+	assumeProto  string
 }
 
 func (f *pipelineFlags) register(fs *pflag.FlagSet) {
@@ -34,10 +37,18 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.maxHandshake, "max-handshake", 64<<10, "bytes of one HTTP head of the opening handshake")
 	fs.IntVar(&f.maxBuffered, "max-buffered", 4<<20, "out-of-order TCP bytes buffered per connection")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 0, "end connections idle this long (packet time); 0 = never")
+	fs.UintSliceVar(&f.wsPorts, "ws-port", nil, "decode TCP port N as WebSocket even without a captured handshake (repeatable)")
+	fs.StringVar(&f.assumeExt, "assume-extensions", "", `extensions the uncaptured handshakes negotiated, e.g. "permessage-deflate"`)
+	fs.StringVar(&f.assumeProto, "assume-subprotocol", "", "subprotocol the uncaptured handshakes negotiated")
 }
 
 func (f *pipelineFlags) dissectOptions() dissect.Options {
-	return dissect.Options{MaxMessage: f.maxMessage, MaxFrame: f.maxFrame, MaxHandshake: f.maxHandshake, Frames: f.frames}
+	o := dissect.Options{MaxMessage: f.maxMessage, MaxFrame: f.maxFrame, MaxHandshake: f.maxHandshake, Frames: f.frames,
+		AssumeExtensions: f.assumeExt, AssumeSubprotocol: f.assumeProto}
+	for _, p := range f.wsPorts {
+		o.WSPorts = append(o.WSPorts, uint16(p))
+	}
+	return o
 }
 
 const readExamples = `  wscap read capture.pcap

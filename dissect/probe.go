@@ -1,0 +1,194 @@
+package dissect
+
+import "strings"
+
+// Detection of WebSocket traffic whose opening handshake was not captured
+// (a capture that started mid-stream).
+//
+// The rule: the bytes of each direction are walked as a chain of frame
+// headers, each header's length pointing at the next, across segments. A
+// header is plausible when its opcode is defined, its RSV bits are 0 (or
+// RSV1 on a text or binary frame), its length uses the minimal encoding,
+// a control frame is final and at most 125 bytes, and every frame of one
+// direction has the same mask bit (and not both directions masked). The
+// connection is WebSocket once the chain held for probeAccept headers with
+// few misses; it is not after probeMaxFails misses or probeMaxBytes bytes.
+// HTTP and TLS never pass: an HTTP request is parsed as such before
+// probing, and a TLS record (16 03 0x) reads as a reserved opcode.
+const (
+	probeAccept   = 3
+	probeMaxFails = 4
+	probeMaxBytes = 256 << 10
+)
+
+type probeSeg struct {
+	dir  Direction
+	pos  Pos
+	data []byte
+	gap  int64 // lost bytes (data is nil)
+	cut  bool  // the loss was a snaplen cut
+}
+
+type probeState struct {
+	segs    []probeSeg
+	size    int
+	left    [2]uint64 // payload of the frame in progress, per direction
+	aligned [2]bool   // left is meaningful
+	masked  [2]int    // plausible headers per direction with the mask bit set
+	plain   [2]int    // ... and clear
+	headers int
+	fails   int
+}
+
+// probeData looks at stream bytes of a connection that did not start with
+// an HTTP request.
+func (c *Conn) probeData(dir Direction, p Pos, b []byte) {
+	if server, ok := c.forcedServer(); ok {
+		if server == ClientToServer { // the reassembly's "client" has the WebSocket port
+			c.swap()
+		}
+		c.startWithoutHandshake(p)
+		c.dirs[c.mapDir(dir)].feedFrames(c, c.mapDir(dir), p, b)
+		return
+	}
+	ps := c.probe
+	if ps == nil {
+		ps = &probeState{}
+		c.probe = ps
+	}
+	ps.segs = append(ps.segs, probeSeg{dir: dir, pos: p, data: append([]byte(nil), b...)})
+	ps.size += len(b)
+	ps.walk(c, dir, b)
+	switch {
+	case ps.masked[0] > 0 && ps.masked[1] > 0:
+		c.giveUp()
+	case ps.headers-2*ps.fails >= probeAccept:
+		c.acceptProbe(p)
+	case ps.fails >= probeMaxFails || ps.size > probeMaxBytes:
+		c.giveUp()
+	}
+}
+
+// walk follows the chain of frame headers through b.
+func (ps *probeState) walk(c *Conn, dir Direction, b []byte) {
+	i := uint64(0)
+	if ps.aligned[dir] {
+		i = ps.left[dir]
+	}
+	for i < uint64(len(b)) {
+		h, n, err := ParseFrameHeader(b[i:])
+		if err != nil { // a header cut by the segment end: resume unaligned
+			ps.aligned[dir] = false
+			return
+		}
+		if !probePlausible(h, c.d.opts.MaxFrame) {
+			ps.fails++
+			ps.aligned[dir] = false
+			return
+		}
+		ps.headers++
+		if h.Masked {
+			ps.masked[dir]++
+		} else {
+			ps.plain[dir]++
+		}
+		if ps.masked[dir] > 0 && ps.plain[dir] > 0 {
+			ps.fails += probeMaxFails // one peer both masks and does not: not WebSocket
+			return
+		}
+		i += uint64(n) + h.Length
+	}
+	ps.left[dir] = i - uint64(len(b))
+	ps.aligned[dir] = true
+}
+
+// probeGap records lost bytes while probing.
+func (c *Conn) probeGap(dir Direction, p Pos, n int64, cut bool) {
+	ps := c.probe
+	if ps == nil {
+		return
+	}
+	ps.segs = append(ps.segs, probeSeg{dir: dir, pos: p, gap: n, cut: cut})
+	ps.aligned[dir] = false
+}
+
+func probePlausible(h FrameHeader, maxFrame uint64) bool {
+	if h.Opcode.IsReserved() || h.NonMinimal || h.MSB || h.Length > maxFrame {
+		return false
+	}
+	if h.Opcode.IsControl() {
+		return h.Fin && h.Length <= 125 && h.RSV == 0
+	}
+	return h.RSV == 0 || (h.RSV == 4 && h.Opcode != OpContinuation)
+}
+
+func (c *Conn) giveUp() {
+	c.probe = nil
+	c.phase = phaseDone
+}
+
+// acceptProbe starts decoding a connection detected without handshake and
+// replays the bytes seen while probing.
+func (c *Conn) acceptProbe(p Pos) {
+	ps := c.probe
+	c.probe = nil
+	// The peer that masks is the client (RFC 6455 §5.1).
+	if ps.masked[ServerToClient] > 0 {
+		c.swap()
+	}
+	c.startWithoutHandshake(ps.segs[0].pos)
+	for _, sg := range ps.segs {
+		if sg.data == nil {
+			c.gap(sg.dir, sg.pos, sg.gap, sg.cut)
+			continue
+		}
+		d := c.mapDir(sg.dir)
+		c.dirs[d].feedFrames(c, d, sg.pos, sg.data)
+	}
+}
+
+// forcedServer reports which side (as the reassembly sees it) is the server
+// when one of the connection's ports was given with --ws-port.
+func (c *Conn) forcedServer() (Direction, bool) {
+	for _, port := range c.d.opts.WSPorts {
+		if c.info.Server.Port() == port {
+			return ServerToClient, true
+		}
+		if c.info.Client.Port() == port {
+			return ClientToServer, true
+		}
+	}
+	return 0, false
+}
+
+// startWithoutHandshake numbers a connection found without its handshake,
+// emits its handshake record (Captured false) and starts frame decoding.
+// Each direction starts by looking for a frame header, since the capture
+// may begin inside a frame.
+func (c *Conn) startWithoutHandshake(p Pos) {
+	c.recognise()
+	c.hs = Handshake{Captured: false, Subprotocol: c.d.opts.AssumeSubprotocol}
+	if ext := c.d.opts.AssumeExtensions; ext != "" {
+		exts, err := ParseExtensions([]string{ext})
+		if err == nil {
+			c.hs.Extensions = exts
+			for _, e := range exts {
+				if strings.EqualFold(e.Name, "permessage-deflate") {
+					c.deflate = negotiateDeflate(e, []Extension{e}, func(Code, string, ...any) {})
+				}
+			}
+		}
+	} else {
+		// Without a handshake, RSV1 on a data message is taken for
+		// permessage-deflate with context takeover, whose history is unknown.
+		c.deflate = deflateParams{on: true, unknown: true, bits: [2]int{15, 15}}
+		c.dirs[0].histLost, c.dirs[1].histLost = true, true
+	}
+	c.emitHandshake(p)
+	c.d.finding(c, p, CodeNotCaptured, 0, false, "the opening handshake was not captured; frames are decoded from the stream (%s is the client)", c.info.Client)
+	c.phase = phaseWS
+	for d := range c.dirs {
+		c.dirs[d].resync = true
+		c.dirs[d].resyncAt = p
+	}
+}
