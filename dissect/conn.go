@@ -339,8 +339,10 @@ func (c *Conn) responseData(p Pos, b []byte) {
 		if resp.Status >= 100 && resp.Status < 200 && resp.Status != 101 {
 			continue // an interim response (103 Early Hints, ...)
 		}
+		c.d.holdFindings()
 		c.checkResponse(p, resp)
 		c.emitHandshake(p)
+		c.d.releaseFindings()
 		if resp.Status != 101 {
 			c.phase = phaseDone
 			return

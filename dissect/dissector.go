@@ -59,6 +59,9 @@ type Dissector struct {
 
 	ev  Event // reused for every Emit
 	fnd Finding
+	// hold queues findings instead of emitting them (see holdFindings).
+	hold bool
+	held []heldFinding
 	inf inflater
 }
 
@@ -103,13 +106,37 @@ func (d *Dissector) finding(c *Conn, p Pos, code Code, from Direction, blame boo
 		panic("dissect: unknown finding code " + string(code))
 	}
 	c.sum.Findings[r.Severity]++
-	f := &d.fnd
-	*f = Finding{Code: code, Severity: r.Severity, RFC: r.RFC, From: from, Blame: blame}
+	f := Finding{Code: code, Severity: r.Severity, RFC: r.RFC, From: from, Blame: blame}
 	if len(args) == 0 {
 		f.Detail = format
 	} else {
 		f.Detail = fmt.Sprintf(format, args...)
 	}
-	d.ev = Event{Kind: KindFinding, Conn: &c.info, Pos: p, Finding: f}
+	if d.hold {
+		d.held = append(d.held, heldFinding{c, p, f})
+		return
+	}
+	d.fnd = f
+	d.ev = Event{Kind: KindFinding, Conn: &c.info, Pos: p, Finding: &d.fnd}
 	d.emit(&d.ev)
+}
+
+type heldFinding struct {
+	c *Conn
+	p Pos
+	f Finding
+}
+
+// holdFindings queues findings until releaseFindings, so that a record can
+// be emitted before the findings about it.
+func (d *Dissector) holdFindings() { d.hold = true }
+
+func (d *Dissector) releaseFindings() {
+	d.hold = false
+	for _, h := range d.held {
+		d.fnd = h.f
+		d.ev = Event{Kind: KindFinding, Conn: &h.c.info, Pos: h.p, Finding: &d.fnd}
+		d.emit(&d.ev)
+	}
+	d.held = d.held[:0]
 }
