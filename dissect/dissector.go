@@ -62,7 +62,7 @@ type Dissector struct {
 	// hold queues findings instead of emitting them (see holdFindings).
 	hold bool
 	held []heldFinding
-	inf inflater
+	inf  inflater
 }
 
 // New returns a Dissector that emits to sink.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -69,15 +67,31 @@ func runRead(args []string, e *env) int {
 		return exitError
 	}
 	streaming := false
-	for _, f := range files {
-		if f == "-" {
+	var inputs []input
+	for _, name := range files {
+		if name == "-" {
 			streaming = true
 		}
+		inputs = append(inputs, input{name: name, open: func() (pcap.Source, error) { return pcap.Open(name) }})
 	}
+	return analyse(e, &pf, inputs, streaming)
+}
+
+// input is one packet source of a run, opened when its turn comes.
+type input struct {
+	name string
+	open func() (pcap.Source, error)
+}
+
+// analyse runs the pipeline over inputs, in order, as one run: connection
+// numbers continue from one input to the next. streaming makes every
+// record reach the output as soon as it is complete (standard input, live
+// capture). It returns the exit status.
+func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	var sink sinkCloser
 	switch pf.format {
 	case "jsonl":
-		sink = output.NewJSONL(e.stdout, len(files) > 1, streaming)
+		sink = output.NewJSONL(e.stdout, len(inputs) > 1, streaming)
 	case "table":
 		sink = output.NewTable(e.stdout, output.TableOptions{Frames: pf.frames, Flush: streaming})
 	default:
@@ -89,8 +103,8 @@ func runRead(args []string, e *env) int {
 	asm := reassembly.New(d, reassembly.Options{MaxBuffered: pf.maxBuffered, IdleTimeout: pf.idleTimeout})
 	in := reassembly.NewInput(asm)
 	status := exitOK
-	for i, name := range files {
-		src, err := pcap.Open(name)
+	for i, inp := range inputs {
+		src, err := inp.open()
 		if err != nil {
 			e.errorf("%v", err)
 			status = exitError
@@ -106,7 +120,7 @@ func runRead(args []string, e *env) int {
 			status = exitError
 		}
 		for _, lt := range in.UnsupportedLinkTypes() {
-			e.errorf("%s: unsupported link type %s; its packets were not decoded", name, lt)
+			e.errorf("%s: unsupported link type %s; its packets were not decoded", inp.name, lt)
 			status = exitError
 		}
 	}
@@ -149,6 +163,3 @@ func (c *countingSink) Emit(ev *dissect.Event) error {
 	}
 	return c.next.Emit(ev)
 }
-
-var _ = errors.New
-var _ = fmt.Sprint
