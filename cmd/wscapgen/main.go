@@ -32,7 +32,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	conns := fs.Int("conns", 0, "connections (medium, many; 0 is the scenario default)")
 	messages := fs.Int("messages", 0, "data messages per connection (medium, many; 0 is the default)")
 	snaplen := fs.Int("snaplen", 0, "snapshot length; longer packets are cut (0 is 262144)")
-	manifest := fs.String("manifest", "", "manifest file (default FILE.manifest.json; - for stdout)")
+	manifest := fs.String("manifest", "", "manifest file (default FILE.manifest.json; - for stdout); indented up to 1,000 connections")
 	list := fs.Bool("messages-list", false, "list every message in the manifest")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing on success")
 	fs.Usage = func() {
@@ -140,7 +140,9 @@ func writeManifest(m *gen.Manifest, path string, stdout io.Writer) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", " ")
+	if len(m.Conns) <= 1000 {
+		enc.SetIndent("", " ")
+	}
 	err := enc.Encode(m)
 	if ferr := bw.Flush(); err == nil {
 		err = ferr
