@@ -57,8 +57,11 @@ type Dissector struct {
 	nextID int
 	err    error
 
-	ev  Event // reused for every Emit
-	fnd Finding
+	ev    Event // reused for every Emit
+	fnd   Finding
+	msg   Message
+	frame Frame
+	pool  bufPool
 	// hold queues findings instead of emitting them (see holdFindings).
 	hold bool
 	held []heldFinding

@@ -46,8 +46,6 @@ type dirState struct {
 	hist         []byte // permessage-deflate history (at most the window)
 	histLost     bool   // history unknown after a loss
 	lostReported bool
-	msg          Message
-	frame        Frame
 }
 
 func (s *dirState) startFrames(c *Conn, dir Direction) {
@@ -213,7 +211,6 @@ func (s *dirState) openMessage(h FrameHeader, p Pos, compressed bool) {
 	s.mCompressed = compressed
 	s.mFrames = 0
 	s.mWire = 0
-	s.mBuf = s.mBuf[:0]
 	s.mTrunc = false
 	s.mLost = false
 	s.mStart = p
@@ -223,6 +220,7 @@ func (s *dirState) openMessage(h FrameHeader, p Pos, compressed bool) {
 // is the frame's entire payload, in which case it may be used in place.
 func (s *dirState) payload(c *Conn, b []byte, whole bool) {
 	max := c.d.opts.MaxMessage
+	pool := &c.d.pool
 	if s.fh.Opcode.IsControl() {
 		if whole {
 			s.borrowed = b
@@ -232,7 +230,7 @@ func (s *dirState) payload(c *Conn, b []byte, whole bool) {
 		if int64(len(b)) > room {
 			b = b[:room]
 		}
-		s.ctrl = append(s.ctrl, b...)
+		s.ctrl = pool.grow(s.ctrl, b, int(min(s.left, 125)))
 		return
 	}
 	if whole && s.mFrames == 1 && s.fh.Fin && len(s.mBuf) == 0 && int64(len(b)) <= max {
@@ -244,7 +242,7 @@ func (s *dirState) payload(c *Conn, b []byte, whole bool) {
 		b = b[:room]
 		s.mTrunc = true
 	}
-	s.mBuf = append(s.mBuf, b...)
+	s.mBuf = pool.grow(s.mBuf, b, int(min(s.left, uint64(max))))
 }
 
 // framePayload returns the current frame's payload as far as it was kept.
@@ -266,7 +264,7 @@ func (s *dirState) frameEnd(c *Conn, dir Direction, p Pos) {
 	st.Frames++
 	pl := s.framePayload()
 	if d.opts.Frames {
-		fr := &s.frame
+		fr := &d.frame
 		*fr = Frame{From: dir, Fin: s.fh.Fin, RSV: s.fh.RSV, Opcode: s.fh.Opcode, Masked: s.fh.Masked, Key: s.fh.Key,
 			Length: s.fh.Length, HeaderLen: s.fh.Len, Payload: pl, Truncated: s.fLost || uint64(len(pl)) < s.fh.Length}
 		d.ev = Event{Kind: KindFrame, Conn: &c.info, Pos: p, Frame: fr}
@@ -275,6 +273,8 @@ func (s *dirState) frameEnd(c *Conn, dir Direction, p Pos) {
 	if s.fh.Opcode.IsControl() {
 		s.controlMessage(c, dir, p, pl)
 		s.borrowed = nil
+		d.pool.put(s.ctrl)
+		s.ctrl = nil
 		return
 	}
 	if s.fLost {
@@ -287,7 +287,7 @@ func (s *dirState) frameEnd(c *Conn, dir Direction, p Pos) {
 
 // controlMessage emits a control frame as a message (RFC 6455 §5.5).
 func (s *dirState) controlMessage(c *Conn, dir Direction, p Pos, pl []byte) {
-	m := &s.msg
+	m := &c.d.msg
 	*m = Message{From: dir, Opcode: s.fh.Opcode, Frames: 1, Payload: pl, Length: int64(s.fh.Length),
 		WireLength: int64(s.fh.Length), Start: p, Incomplete: s.fLost, Truncated: uint64(len(pl)) < s.fh.Length}
 	if m.Incomplete {
@@ -355,7 +355,7 @@ func (s *dirState) finishMessage(c *Conn, dir Direction, p Pos) {
 	}
 	s.mOpen = false
 	d := c.d
-	m := &s.msg
+	m := &d.msg
 	pl := s.mBuf
 	if s.borrowed != nil {
 		pl = s.borrowed
@@ -377,10 +377,8 @@ func (s *dirState) finishMessage(c *Conn, dir Direction, p Pos) {
 		}
 	}
 	s.emitMessage(c, dir, p, m)
-	if cap(s.mBuf) > 1<<20 {
-		s.mBuf = nil // a big message's buffer is not kept for the connection's life
-	}
-	s.mBuf = s.mBuf[:0]
+	d.pool.put(s.mBuf)
+	s.mBuf = nil
 }
 
 // inflateMessage decompresses a permessage-deflate message (RFC 7692 §7.2.2).

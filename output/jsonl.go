@@ -5,9 +5,11 @@ package output
 
 import (
 	"bufio"
-	"encoding/hex"
 	"encoding/json"
 	"io"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wscap/wscap/dissect"
@@ -20,22 +22,248 @@ const TimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
 
 // JSONL writes one JSON object per event and line. The schema is documented
-// in README.md; field names may be added, never change meaning.
+// in README.md and defined by the Record types below; field names may be
+// added, never change meaning.
+//
+// Encoding is split in two so that it can run on several cores: a
+// JSONLEncoder (one per pipeline shard) appends the body of each record
+// after its "conn" field, and JSONL (one per run) writes records in order
+// with their kind and final connection number.
 type JSONL struct {
 	w     *bufio.Writer
-	enc   *json.Encoder
-	files bool // several input files: records carry "file"
-	flush bool // flush after every record (live and stdin streaming)
+	enc   JSONLEncoder
+	buf   []byte
+	flush bool
 }
 
-// NewJSONL returns a JSONL sink writing to w. multiFile adds a "file" field
-// (the 0-based input index) to every record; flush makes every record
-// reach w as soon as it is written.
+// NewJSONL returns a JSONL writer to w. multiFile adds a "file" field (the
+// 0-based input index) to every record; flush makes every record reach w
+// as soon as it is written.
 func NewJSONL(w io.Writer, multiFile, flush bool) *JSONL {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
+	return &JSONL{w: bufio.NewWriterSize(w, 64<<10), enc: JSONLEncoder{MultiFile: multiFile}, flush: flush}
+}
+
+// Encoder returns the encoder whose output WriteRecord takes.
+func (j *JSONL) Encoder() Encoder { return &JSONLEncoder{MultiFile: j.enc.MultiFile} }
+
+// Emit encodes and writes one event (a dissect.Sink for a single shard).
+func (j *JSONL) Emit(ev *dissect.Event) error {
+	j.buf = j.enc.AppendRecord(j.buf[:0], ev)
+	if j.buf == nil {
+		return nil
+	}
+	conn := 0
+	if ev.Conn != nil {
+		conn = ev.Conn.ID
+	}
+	return j.WriteRecord(ev.Kind, conn, j.buf)
+}
+
+// WriteRecord writes a record encoded by a JSONLEncoder, with its kind and
+// connection number.
+func (j *JSONL) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
+	j.w.WriteString(`{"kind":"`)
+	j.w.WriteString(kind.String())
+	j.w.WriteString(`","conn":`)
+	var num [20]byte
+	j.w.Write(strconv.AppendInt(num[:0], int64(conn), 10))
+	_, err := j.w.Write(body)
+	if err == nil && j.flush {
+		err = j.w.Flush()
+	}
+	return err
+}
+
+// WriteValue writes one extra JSON object as a line (the run's totals).
+func (j *JSONL) WriteValue(v any) error {
+	enc := json.NewEncoder(j.w)
 	enc.SetEscapeHTML(false)
-	return &JSONL{w: bw, enc: enc, files: multiFile, flush: flush}
+	return enc.Encode(v)
+}
+
+// Close flushes buffered output.
+func (j *JSONL) Close() error { return j.w.Flush() }
+
+// An Encoder turns events into record bodies on a pipeline shard.
+type Encoder interface {
+	// AppendRecord appends the body of ev's record to dst. It returns nil
+	// for an event that has no record.
+	AppendRecord(dst []byte, ev *dissect.Event) []byte
+}
+
+// JSONLEncoder appends JSON Lines record bodies: everything after the
+// "conn" field, through the closing brace and newline.
+type JSONLEncoder struct {
+	MultiFile bool
+}
+
+// AppendRecord appends ev's record body.
+func (e *JSONLEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
+	if dst == nil {
+		dst = make([]byte, 0, 512)
+	}
+	dst = appendKey(dst, "ts")
+	dst = appendTime(dst, ev.Pos.TS)
+	dst = appendOptInt(dst, "pkt", int64(ev.Pos.Pkt))
+	if e.MultiFile {
+		dst = appendInt(dst, "file", int64(ev.Pos.File))
+	}
+	switch ev.Kind {
+	case dissect.KindHandshake:
+		dst = appendHandshake(dst, ev)
+	case dissect.KindMessage:
+		dst = appendMessage(dst, ev.Message)
+	case dissect.KindFrame:
+		dst = appendFrame(dst, ev.Frame)
+	case dissect.KindFinding:
+		f := ev.Finding
+		dst = appendStrField(dst, "code", string(f.Code))
+		dst = appendStrField(dst, "severity", f.Severity.String())
+		dst = appendOptStr(dst, "rfc", f.RFC)
+		if f.Blame {
+			dst = appendStrField(dst, "from", f.From.String())
+		}
+		dst = appendStrField(dst, "detail", f.Detail)
+	case dissect.KindConnection:
+		dst = appendConnection(dst, ev)
+	default:
+		return nil
+	}
+	return append(dst, '}', '\n')
+}
+
+func appendHandshake(dst []byte, ev *dissect.Event) []byte {
+	h := ev.Handshake
+	dst = appendStrField(dst, "client", ev.Conn.Client.String())
+	dst = appendStrField(dst, "server", ev.Conn.Server.String())
+	dst = appendBool(dst, "captured", h.Captured)
+	dst = appendOptInt(dst, "status", int64(h.Status))
+	dst = appendOptStr(dst, "method", h.Method)
+	dst = appendOptStr(dst, "path", h.Path)
+	dst = appendOptStr(dst, "host", h.Host)
+	dst = appendOptStr(dst, "origin", h.Origin)
+	dst = appendOptStr(dst, "user_agent", h.UserAgent)
+	dst = appendOptStr(dst, "server_header", h.Server)
+	dst = appendOptStr(dst, "version", h.Version)
+	dst = appendOptStr(dst, "key", h.Key)
+	dst = appendOptStr(dst, "accept", h.Accept)
+	dst = appendOptStr(dst, "expected_accept", h.ExpectedAccept)
+	dst = appendBool(dst, "accept_valid", h.AcceptValid)
+	dst = appendOptStr(dst, "subprotocol", h.Subprotocol)
+	dst = appendExtensions(dst, "extensions", h.Extensions)
+	dst = appendStrings(dst, "offered_subprotocols", h.OfferedSubprotocols)
+	return appendExtensions(dst, "offered_extensions", h.OfferedExtensions)
+}
+
+func appendMessage(dst []byte, m *dissect.Message) []byte {
+	dst = appendStrField(dst, "from", m.From.String())
+	dst = appendStrField(dst, "opcode", m.Opcode.String())
+	dst = appendInt(dst, "frames", int64(m.Frames))
+	if !m.Undecodable {
+		dst = appendInt(dst, "length", m.Length)
+	}
+	dst = appendInt(dst, "wire_length", m.WireLength)
+	dst = appendBool(dst, "compressed", m.Compressed)
+	if !m.Undecodable {
+		switch {
+		case m.Opcode == dissect.OpText && m.TextValid:
+			dst = appendString(appendKey(dst, "text"), m.Payload)
+		case m.Opcode != dissect.OpClose || m.CloseCode == 0:
+			dst = appendBase64(dst, "data", m.Payload)
+		}
+	}
+	if m.Opcode == dissect.OpClose && m.CloseCode != 0 {
+		dst = appendInt(dst, "close_code", int64(m.CloseCode))
+		dst = appendStrField(dst, "close_reason", m.CloseReason)
+	}
+	dst = appendOptBool(dst, "truncated", m.Truncated)
+	dst = appendOptBool(dst, "incomplete", m.Incomplete)
+	return appendOptBool(dst, "undecodable", m.Undecodable)
+}
+
+func appendFrame(dst []byte, f *dissect.Frame) []byte {
+	dst = appendStrField(dst, "from", f.From.String())
+	dst = appendBool(dst, "fin", f.Fin)
+	dst = appendInt(dst, "rsv", int64(f.RSV))
+	dst = appendStrField(dst, "opcode", f.Opcode.String())
+	dst = appendBool(dst, "masked", f.Masked)
+	if f.Masked {
+		dst = appendHex(dst, "masking_key", f.Key[:])
+	}
+	dst = appendInt(dst, "length", int64(f.Length))
+	dst = appendInt(dst, "header_length", int64(f.HeaderLen))
+	dst = appendBase64(dst, "data", f.Payload)
+	return appendOptBool(dst, "truncated", f.Truncated)
+}
+
+// opcodesByName lists the 16 opcodes sorted by their names, the order in
+// which encoding/json writes the keys of a map.
+var opcodesByName = func() []dissect.Opcode {
+	ops := make([]dissect.Opcode, 16)
+	for i := range ops {
+		ops[i] = dissect.Opcode(i)
+	}
+	slices.SortFunc(ops, func(a, b dissect.Opcode) int { return strings.Compare(a.String(), b.String()) })
+	return ops
+}()
+
+func appendDir(dst []byte, key string, s *dissect.DirStats) []byte {
+	dst = append(appendKey(dst, key), `{"messages":`...)
+	dst = strconv.AppendInt(dst, s.Messages, 10)
+	dst = appendInt(dst, "bytes", s.Bytes)
+	dst = appendInt(dst, "wire_bytes", s.WireBytes)
+	dst = appendInt(dst, "frames", s.Frames)
+	first := true
+	for _, op := range opcodesByName {
+		c := s.ByOpcode[op]
+		if c == 0 {
+			continue
+		}
+		if first {
+			dst = append(appendKey(dst, "by_opcode"), '{')
+			first = false
+		} else {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, dissect.Opcode(op).String())
+		dst = append(dst, ':')
+		dst = strconv.AppendInt(dst, c, 10)
+	}
+	if !first {
+		dst = append(dst, '}')
+	}
+	dst = appendOptInt(dst, "compressed", s.Compressed)
+	dst = appendInt(dst, "largest", s.Largest)
+	dst = appendOptInt(dst, "close_code", int64(s.CloseCode))
+	dst = appendOptStr(dst, "close_reason", s.CloseReason)
+	dst = appendBool(dst, "sent_close", s.CloseSent)
+	return append(dst, '}')
+}
+
+func appendConnection(dst []byte, ev *dissect.Event) []byte {
+	s := ev.Summary
+	dst = appendStrField(dst, "client", ev.Conn.Client.String())
+	dst = appendStrField(dst, "server", ev.Conn.Server.String())
+	if s.Handshake != nil {
+		dst = appendOptStr(dst, "host", s.Handshake.Host)
+		dst = appendOptStr(dst, "path", s.Handshake.Path)
+	}
+	dst = appendKey(dst, "start")
+	dst = appendTime(dst, s.Start.TS)
+	dst = appendFloat(dst, "duration", s.End.TS.Sub(s.Start.TS).Seconds())
+	dst = appendStrField(dst, "end", s.Reason.String())
+	if s.ClosedFirst {
+		dst = appendStrField(dst, "closed_by", s.ClosedBy.String())
+	}
+	dst = appendDir(dst, "client_sent", &s.Client)
+	dst = appendDir(dst, "server_sent", &s.Server)
+	dst = append(appendKey(dst, "findings"), `{"error":`...)
+	dst = strconv.AppendInt(dst, s.Findings[dissect.Error], 10)
+	dst = append(dst, `,"info":`...)
+	dst = strconv.AppendInt(dst, s.Findings[dissect.Info], 10)
+	dst = append(dst, `,"warning":`...)
+	dst = strconv.AppendInt(dst, s.Findings[dissect.Warning], 10)
+	return append(dst, '}')
 }
 
 // Record heads every JSON line.
@@ -81,7 +309,7 @@ type MessageRecord struct {
 	WireLength  int64   `json:"wire_length"`
 	Compressed  bool    `json:"compressed"`
 	Text        *string `json:"text,omitempty"`
-	Data        []byte  `json:"data,omitempty"`
+	Data        *[]byte `json:"data,omitempty"`
 	CloseCode   int     `json:"close_code,omitempty"`
 	CloseReason *string `json:"close_reason,omitempty"`
 	Truncated   bool    `json:"truncated,omitempty"`
@@ -100,7 +328,7 @@ type FrameRecord struct {
 	MaskingKey string `json:"masking_key,omitempty"`
 	Length     uint64 `json:"length"`
 	HeaderLen  int    `json:"header_length"`
-	Data       []byte `json:"data,omitempty"`
+	Data       []byte `json:"data"`
 	Truncated  bool   `json:"truncated,omitempty"`
 }
 
@@ -145,144 +373,3 @@ type ConnectionRecord struct {
 	Findings    map[string]int `json:"findings"`
 }
 
-func (j *JSONL) head(kind string, ev *dissect.Event) Record {
-	r := Record{Kind: kind, TS: FormatTime(ev.Pos.TS), Pkt: ev.Pos.Pkt}
-	if ev.Conn != nil {
-		r.Conn = ev.Conn.ID
-	}
-	if j.files {
-		f := ev.Pos.File
-		r.File = &f
-	}
-	return r
-}
-
-// Emit writes one event.
-func (j *JSONL) Emit(ev *dissect.Event) error {
-	var v any
-	switch ev.Kind {
-	case dissect.KindHandshake:
-		v = j.handshake(ev)
-	case dissect.KindMessage:
-		v = j.message(ev)
-	case dissect.KindFrame:
-		v = j.frame(ev)
-	case dissect.KindFinding:
-		f := ev.Finding
-		r := FindingRecord{Record: j.head("finding", ev), Code: string(f.Code), Severity: f.Severity.String(), RFC: f.RFC, Detail: f.Detail}
-		if f.Blame {
-			r.From = f.From.String()
-		}
-		v = r
-	case dissect.KindConnection:
-		v = j.connection(ev)
-	default:
-		return nil
-	}
-	if err := j.enc.Encode(v); err != nil {
-		return err
-	}
-	if j.flush {
-		return j.w.Flush()
-	}
-	return nil
-}
-
-// WriteValue writes one extra JSON object as a line (the run's final
-// counters).
-func (j *JSONL) WriteValue(v any) error { return j.enc.Encode(v) }
-
-// Close flushes buffered output.
-func (j *JSONL) Close() error { return j.w.Flush() }
-
-func (j *JSONL) handshake(ev *dissect.Event) HandshakeRecord {
-	h := ev.Handshake
-	r := HandshakeRecord{Record: j.head("handshake", ev), Client: ev.Conn.Client.String(), Server: ev.Conn.Server.String(),
-		Captured: h.Captured, Status: h.Status, Method: h.Method, Path: h.Path, Host: h.Host, Origin: h.Origin,
-		UserAgent: h.UserAgent, ServerHeader: h.Server, Version: h.Version, Key: h.Key, Accept: h.Accept,
-		ExpectedAccept: h.ExpectedAccept, AcceptValid: h.AcceptValid, Subprotocol: h.Subprotocol,
-		OfferedSubprotocols: h.OfferedSubprotocols}
-	r.Extensions = extStrings(h.Extensions)
-	r.OfferedExtensions = extStrings(h.OfferedExtensions)
-	return r
-}
-
-func extStrings(exts []dissect.Extension) []string {
-	if len(exts) == 0 {
-		return nil
-	}
-	s := make([]string, len(exts))
-	for i, e := range exts {
-		s[i] = e.String()
-	}
-	return s
-}
-
-func (j *JSONL) message(ev *dissect.Event) MessageRecord {
-	m := ev.Message
-	r := MessageRecord{Record: j.head("message", ev), From: m.From.String(), Opcode: m.Opcode.String(), Frames: m.Frames,
-		WireLength: m.WireLength, Compressed: m.Compressed, Truncated: m.Truncated, Incomplete: m.Incomplete, Undecodable: m.Undecodable}
-	if !m.Undecodable {
-		l := m.Length
-		r.Length = &l
-		if m.Opcode == dissect.OpText && m.TextValid {
-			t := string(m.Payload)
-			r.Text = &t
-		} else if m.Opcode != dissect.OpClose || m.CloseCode == 0 {
-			r.Data = nonNil(m.Payload)
-		}
-	}
-	if m.Opcode == dissect.OpClose && m.CloseCode != 0 {
-		r.CloseCode = m.CloseCode
-		reason := m.CloseReason
-		r.CloseReason = &reason
-	}
-	return r
-}
-
-// nonNil makes an empty payload appear as "data": "" rather than vanish.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-func (j *JSONL) frame(ev *dissect.Event) FrameRecord {
-	f := ev.Frame
-	r := FrameRecord{Record: j.head("frame", ev), From: f.From.String(), Fin: f.Fin, RSV: f.RSV, Opcode: f.Opcode.String(),
-		Masked: f.Masked, Length: f.Length, HeaderLen: f.HeaderLen, Data: nonNil(f.Payload), Truncated: f.Truncated}
-	if f.Masked {
-		r.MaskingKey = hex.EncodeToString(f.Key[:])
-	}
-	return r
-}
-
-func dirRecord(s *dissect.DirStats) DirRecord {
-	r := DirRecord{Messages: s.Messages, Bytes: s.Bytes, WireBytes: s.WireBytes, Frames: s.Frames, Compressed: s.Compressed,
-		Largest: s.Largest, CloseCode: s.CloseCode, CloseReason: s.CloseReason, Closed: s.CloseSent}
-	for op, n := range s.ByOpcode {
-		if n > 0 {
-			if r.ByOpcode == nil {
-				r.ByOpcode = make(map[string]int)
-			}
-			r.ByOpcode[dissect.Opcode(op).String()] = int(n)
-		}
-	}
-	return r
-}
-
-func (j *JSONL) connection(ev *dissect.Event) ConnectionRecord {
-	s := ev.Summary
-	r := ConnectionRecord{Record: j.head("connection", ev), Client: ev.Conn.Client.String(), Server: ev.Conn.Server.String(),
-		Start: FormatTime(s.Start.TS), End: s.Reason.String(), DurationSec: s.End.TS.Sub(s.Start.TS).Seconds(),
-		FromClient: dirRecord(&s.Client), FromServer: dirRecord(&s.Server),
-		Findings: map[string]int{"error": int(s.Findings[dissect.Error]), "warning": int(s.Findings[dissect.Warning]), "info": int(s.Findings[dissect.Info])}}
-	if s.Handshake != nil {
-		r.Host, r.Path = s.Handshake.Host, s.Handshake.Path
-	}
-	if s.ClosedFirst {
-		r.ClosedBy = s.ClosedBy.String()
-	}
-	return r
-}

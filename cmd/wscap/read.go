@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -24,6 +26,8 @@ type pipelineFlags struct {
 	wsPorts      []uint
 	assumeExt    string
 	assumeProto  string
+	cpuProfile   string
+	memProfile   string
 }
 
 func (f *pipelineFlags) register(fs *pflag.FlagSet) {
@@ -38,6 +42,8 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet) {
 	fs.UintSliceVar(&f.wsPorts, "ws-port", nil, "decode TCP port N as WebSocket even without a captured handshake (repeatable)")
 	fs.StringVar(&f.assumeExt, "assume-extensions", "", `extensions the uncaptured handshakes negotiated, e.g. "permessage-deflate"`)
 	fs.StringVar(&f.assumeProto, "assume-subprotocol", "", "subprotocol the uncaptured handshakes negotiated")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
+	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile to this file at the end")
 }
 
 func (f *pipelineFlags) dissectOptions() dissect.Options {
@@ -88,6 +94,24 @@ type input struct {
 // record reach the output as soon as it is complete (standard input, live
 // capture). It returns the exit status.
 func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
+	if pf.cpuProfile != "" {
+		f, err := os.Create(pf.cpuProfile)
+		if err != nil {
+			e.errorf("%v", err)
+			return exitError
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	if pf.memProfile != "" {
+		defer func() {
+			if f, err := os.Create(pf.memProfile); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}()
+	}
 	var sink sinkCloser
 	switch pf.format {
 	case "jsonl":

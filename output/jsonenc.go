@@ -1,0 +1,227 @@
+package output
+
+import (
+	"encoding/base64"
+	"math"
+	"encoding/hex"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wscap/wscap/dissect"
+)
+
+// The JSON Lines records are appended by hand, field by field: encoding a
+// message is on the hot path (encoding/json's reflection and escaping cost
+// about as much as the rest of the pipeline). The Record types in jsonl.go
+// define the schema; a test checks that both encodings give the same bytes.
+
+// jsonSafe marks the ASCII bytes a JSON string may hold unescaped.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string, escaped as encoding/json does
+// with SetEscapeHTML(false): invalid UTF-8 becomes U+FFFD, and U+2028 and
+// U+2029 are escaped.
+func appendString[T string | []byte](dst []byte, s T) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		var r rune
+		var size int
+		switch v := any(s).(type) {
+		case string:
+			r, size = utf8.DecodeRuneInString(v[i:])
+		case []byte:
+			r, size = utf8.DecodeRune(v[i:])
+		}
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+func appendKey(dst []byte, key string) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, key...)
+	return append(dst, '"', ':')
+}
+
+func appendStrField(dst []byte, key, v string) []byte {
+	return appendString(appendKey(dst, key), v)
+}
+
+func appendOptStr(dst []byte, key, v string) []byte {
+	if v == "" {
+		return dst
+	}
+	return appendStrField(dst, key, v)
+}
+
+func appendInt(dst []byte, key string, v int64) []byte {
+	return strconv.AppendInt(appendKey(dst, key), v, 10)
+}
+
+func appendOptInt(dst []byte, key string, v int64) []byte {
+	if v == 0 {
+		return dst
+	}
+	return appendInt(dst, key, v)
+}
+
+func appendBool(dst []byte, key string, v bool) []byte {
+	return strconv.AppendBool(appendKey(dst, key), v)
+}
+
+func appendOptBool(dst []byte, key string, v bool) []byte {
+	if !v {
+		return dst
+	}
+	return appendBool(dst, key, v)
+}
+
+func appendBase64(dst []byte, key string, b []byte) []byte {
+	dst = append(appendKey(dst, key), '"')
+	dst = base64.StdEncoding.AppendEncode(dst, b)
+	return append(dst, '"')
+}
+
+func appendStrings(dst []byte, key string, ss []string) []byte {
+	if len(ss) == 0 {
+		return dst
+	}
+	dst = append(appendKey(dst, key), '[')
+	for i, s := range ss {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, s)
+	}
+	return append(dst, ']')
+}
+
+func appendExtensions(dst []byte, key string, exts []dissect.Extension) []byte {
+	if len(exts) == 0 {
+		return dst
+	}
+	dst = append(appendKey(dst, key), '[')
+	for i, e := range exts {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, e.String())
+	}
+	return append(dst, ']')
+}
+
+// appendTime appends t as TimeFormat, without time.Format's allocations.
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	dst = append(dst, '"')
+	dst = appendDigits(dst, y, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(mo), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, d, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, h, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, mi, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, s, 2)
+	dst = append(dst, '.')
+	dst = appendDigits(dst, t.Nanosecond(), 9)
+	return append(dst, 'Z', '"')
+}
+
+func appendDigits(dst []byte, v, width int) []byte {
+	if v < 0 || width == 4 && v > 9999 {
+		return strconv.AppendInt(dst, int64(v), 10)
+	}
+	var buf [9]byte
+	for i := width - 1; i >= 0; i-- {
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(dst, buf[:width]...)
+}
+
+// appendFloat appends v as encoding/json formats a float64.
+func appendFloat(dst []byte, key string, v float64) []byte {
+	dst = appendKey(dst, key)
+	return appendJSONFloat(dst, v)
+}
+
+// appendJSONFloat formats v as encoding/json does (ES6 number formatting).
+func appendJSONFloat(dst []byte, f float64) []byte {
+	abs := math.Abs(f)
+	fmt := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		fmt = 'e'
+	}
+	n := len(dst)
+	dst = strconv.AppendFloat(dst, f, fmt, -1, 64)
+	if fmt == 'e' {
+		// clean up e-09 to e-9
+		if m := len(dst) - n; m >= 4 && dst[len(dst)-4] == 'e' && dst[len(dst)-3] == '-' && dst[len(dst)-2] == '0' {
+			dst[len(dst)-2] = dst[len(dst)-1]
+			dst = dst[:len(dst)-1]
+		}
+	}
+	return dst
+}
+
+func appendHex(dst []byte, key string, b []byte) []byte {
+	dst = append(appendKey(dst, key), '"')
+	dst = hex.AppendEncode(dst, b)
+	return append(dst, '"')
+}

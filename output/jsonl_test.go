@@ -1,0 +1,123 @@
+package output
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wscap/wscap/dissect"
+)
+
+// The Record types are the schema; encoding them with encoding/json must
+// give exactly what the hand-written encoder writes.
+
+func recordOf(ev *dissect.Event, multi bool) any {
+	r := Record{Kind: ev.Kind.String(), Conn: ev.Conn.ID, TS: FormatTime(ev.Pos.TS), Pkt: ev.Pos.Pkt}
+	if multi {
+		f := ev.Pos.File
+		r.File = &f
+	}
+	exts := func(es []dissect.Extension) []string {
+		var s []string
+		for _, e := range es {
+			s = append(s, e.String())
+		}
+		return s
+	}
+	switch ev.Kind {
+	case dissect.KindHandshake:
+		h := ev.Handshake
+		return HandshakeRecord{Record: r, Client: ev.Conn.Client.String(), Server: ev.Conn.Server.String(), Captured: h.Captured,
+			Status: h.Status, Method: h.Method, Path: h.Path, Host: h.Host, Origin: h.Origin, UserAgent: h.UserAgent,
+			ServerHeader: h.Server, Version: h.Version, Key: h.Key, Accept: h.Accept, ExpectedAccept: h.ExpectedAccept,
+			AcceptValid: h.AcceptValid, Subprotocol: h.Subprotocol, Extensions: exts(h.Extensions),
+			OfferedSubprotocols: h.OfferedSubprotocols, OfferedExtensions: exts(h.OfferedExtensions)}
+	case dissect.KindMessage:
+		m := ev.Message
+		mr := MessageRecord{Record: r, From: m.From.String(), Opcode: m.Opcode.String(), Frames: m.Frames, WireLength: m.WireLength,
+			Compressed: m.Compressed, Truncated: m.Truncated, Incomplete: m.Incomplete, Undecodable: m.Undecodable}
+		if !m.Undecodable {
+			l := m.Length
+			mr.Length = &l
+			if m.Opcode == dissect.OpText && m.TextValid {
+				t := string(m.Payload)
+				mr.Text = &t
+			} else if m.Opcode != dissect.OpClose || m.CloseCode == 0 {
+				d := append([]byte{}, m.Payload...)
+				mr.Data = &d
+			}
+		}
+		if m.Opcode == dissect.OpClose && m.CloseCode != 0 {
+			mr.CloseCode = m.CloseCode
+			reason := m.CloseReason
+			mr.CloseReason = &reason
+		}
+		return mr
+	case dissect.KindFinding:
+		f := ev.Finding
+		fr := FindingRecord{Record: r, Code: string(f.Code), Severity: f.Severity.String(), RFC: f.RFC, Detail: f.Detail}
+		if f.Blame {
+			fr.From = f.From.String()
+		}
+		return fr
+	case dissect.KindFrame:
+		f := ev.Frame
+		fr := FrameRecord{Record: r, From: f.From.String(), Fin: f.Fin, RSV: f.RSV, Opcode: f.Opcode.String(), Masked: f.Masked,
+			Length: f.Length, HeaderLen: f.HeaderLen, Data: append([]byte{}, f.Payload...), Truncated: f.Truncated}
+		if f.Masked {
+			fr.MaskingKey = hex.EncodeToString(f.Key[:])
+		}
+		return fr
+	}
+	return nil
+}
+
+func TestJSONLMatchesSchema(t *testing.T) {
+	conn := &dissect.ConnInfo{ID: 7, Client: netip.MustParseAddrPort("[2001:db8::1]:50000"), Server: netip.MustParseAddrPort("10.0.0.2:443")}
+	pos := dissect.Pos{File: 1, Pkt: 42, TS: time.Date(2024, 1, 2, 3, 4, 5, 6789, time.UTC)}
+	texts := []string{"", "plain", "quote \" backslash \\ newline \n tab \t", "\x00\x01\x1f\x7f", "é€🌍", "\u2028\u2029", "<&>", "\x1b[31mred"}
+	var events []*dissect.Event
+	for _, s := range texts {
+		events = append(events,
+			&dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: pos, Message: &dissect.Message{From: dissect.ClientToServer, Opcode: dissect.OpText, Frames: 2, Payload: []byte(s), Length: int64(len(s)), WireLength: 9, TextValid: true}},
+			&dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: pos, Message: &dissect.Message{From: dissect.ServerToClient, Opcode: dissect.OpBinary, Frames: 1, Payload: []byte(s), Length: int64(len(s)), Compressed: true, Truncated: true}},
+			&dissect.Event{Kind: dissect.KindFinding, Conn: conn, Pos: pos, Finding: &dissect.Finding{Code: "x-y", Severity: dissect.Error, RFC: "6455 §5.3", Blame: true, Detail: s}},
+			&dissect.Event{Kind: dissect.KindHandshake, Conn: conn, Pos: pos, Handshake: &dissect.Handshake{Captured: true, Status: 101, Method: "GET", Path: s, Host: s,
+				OfferedSubprotocols: []string{"a", s}, Extensions: []dissect.Extension{{Name: "permessage-deflate", Params: []dissect.ExtensionParam{{Name: "client_max_window_bits", Value: "10", HasValue: true}}}}}},
+		)
+	}
+	events = append(events,
+		&dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: pos, Message: &dissect.Message{Opcode: dissect.OpClose, CloseCode: 1000, CloseReason: "bye", Length: 5}},
+		&dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: pos, Message: &dissect.Message{Opcode: dissect.OpText, Undecodable: true, Compressed: true, WireLength: 3}},
+		&dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: pos, Message: &dissect.Message{Opcode: dissect.OpText, Payload: []byte("\xff"), Length: 1}},
+		&dissect.Event{Kind: dissect.KindFrame, Conn: conn, Pos: pos, Frame: &dissect.Frame{Fin: true, RSV: 4, Opcode: dissect.OpPing, Masked: true, Key: [4]byte{1, 2, 3, 4}, Length: 3, HeaderLen: 6, Payload: []byte("abc")}},
+	)
+	for i, ev := range events {
+		var got bytes.Buffer
+		j := NewJSONL(&got, true, false)
+		if err := j.Emit(ev); err != nil {
+			t.Fatal(err)
+		}
+		j.Close()
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		enc.Encode(recordOf(ev, true))
+		if got.String() != want.String() {
+			t.Errorf("event %d:\n got %s\nwant %s", i, strings.TrimSpace(got.String()), strings.TrimSpace(want.String()))
+		}
+	}
+}
+
+func TestAppendJSONFloat(t *testing.T) {
+	for _, f := range []float64{0, 1, 0.5, 123.456, 1e-7, 2.5e-9, 1e21, 3600.000001} {
+		want, _ := json.Marshal(f)
+		if got := appendJSONFloat(nil, f); string(got) != string(want) {
+			t.Errorf("%v: got %s want %s", f, got, want)
+		}
+	}
+}
