@@ -187,13 +187,16 @@ func (c *Conn) End(p Pos, reason EndReason) {
 }
 
 // recognise numbers the connection as WebSocket.
-func (c *Conn) recognise() {
+func (c *Conn) recognise(p Pos) {
 	if c.known {
 		return
 	}
 	c.known = true
-	c.d.nextID++
-	c.info.ID = c.d.nextID
+	d := c.d
+	d.nextID++
+	c.info.ID = d.nextID
+	d.ev = Event{Kind: KindRecognised, Conn: &c.info, Pos: p}
+	d.emit(&d.ev)
 }
 
 // swap makes the reassembly's second peer the client.
@@ -241,7 +244,7 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 		req, _, err := ParseRequestHead(head, c.d.opts.MaxHandshake)
 		if err != nil {
 			if isUpgradeAttempt(head) {
-				c.recognise()
+				c.recognise(p)
 				c.hs.RequestPos = p
 				c.d.finding(c, p, CodeMalformedHandshake, ClientToServer, true, "the upgrade request is not valid HTTP: %v", err)
 				c.phase = phaseAwait101
@@ -257,7 +260,7 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 			}
 			continue
 		}
-		c.recognise()
+		c.recognise(p)
 		c.hs.Captured = true
 		c.hs.RequestPos = p
 		c.checkRequest(p, req)
@@ -280,7 +283,7 @@ func (c *Conn) takeHead(s *dirState, p Pos, b []byte) (head, rest []byte, ok boo
 	if end < 0 {
 		if len(buf) > c.d.opts.MaxHandshake {
 			if c.known || isUpgradeAttempt(buf) {
-				c.recognise()
+				c.recognise(p)
 				c.d.finding(c, p, CodeHandshakeTooLarge, 0, false, "an HTTP head is longer than %d bytes; the connection is not decoded", c.d.opts.MaxHandshake)
 			}
 			c.phase = phaseDone

@@ -88,6 +88,7 @@ func (d *Dissector) Connections() int { return d.nextID }
 func (d *Dissector) NewConn(a, b netip.AddrPort, start Pos) *Conn {
 	c := &Conn{d: d}
 	c.info.Client, c.info.Server = a, b
+	c.info.First = start
 	c.sum.Start = start
 	c.sum.End = start
 	return c

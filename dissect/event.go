@@ -11,9 +11,14 @@ const (
 	KindFrame
 	KindFinding
 	KindConnection
+	// KindRecognised marks the moment a connection was recognised as
+	// WebSocket and numbered: ConnInfo.ID is set from then on. It carries
+	// no record; a pipeline that runs on several shards uses it to number
+	// connections across shards in input order. Other sinks ignore it.
+	KindRecognised
 )
 
-var kindNames = [...]string{KindHandshake: "handshake", KindMessage: "message", KindFrame: "frame", KindFinding: "finding", KindConnection: "connection"}
+var kindNames = [...]string{KindHandshake: "handshake", KindMessage: "message", KindFrame: "frame", KindFinding: "finding", KindConnection: "connection", KindRecognised: "recognised"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {

@@ -166,7 +166,7 @@ func (c *Conn) forcedServer() (Direction, bool) {
 // Each direction starts by looking for a frame header, since the capture
 // may begin inside a frame.
 func (c *Conn) startWithoutHandshake(p Pos) {
-	c.recognise()
+	c.recognise(p)
 	c.hs = Handshake{Captured: false, Subprotocol: c.d.opts.AssumeSubprotocol}
 	if ext := c.d.opts.AssumeExtensions; ext != "" {
 		exts, err := ParseExtensions([]string{ext})

@@ -117,4 +117,5 @@ type ConnInfo struct {
 	ID     int            // 1, 2, 3, ... in the order the connections were recognised
 	Client netip.AddrPort // the peer that sent the handshake request
 	Server netip.AddrPort
+	First  Pos // the TCP connection's first packet
 }

@@ -2,8 +2,9 @@ package output
 
 import (
 	"encoding/base64"
-	"math"
+	"encoding/binary"
 	"encoding/hex"
+	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -30,9 +31,14 @@ const hexDigits = "0123456789abcdef"
 // with SetEscapeHTML(false): invalid UTF-8 becomes U+FFFD, and U+2028 and
 // U+2029 are escaped.
 func appendString[T string | []byte](dst []byte, s T) []byte {
-	dst = append(dst, '"')
+	return appendStringFrom(append(dst, '"'), s, 0)
+}
+
+// appendStringFrom continues appendString after the opening quote, knowing
+// that s[:from] needs no escaping.
+func appendStringFrom[T string | []byte](dst []byte, s T, from int) []byte {
 	start := 0
-	for i := 0; i < len(s); {
+	for i := from; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if jsonSafe[c] {
@@ -83,6 +89,82 @@ func appendString[T string | []byte](dst []byte, s T) []byte {
 			continue
 		}
 		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// textEsc marks the bytes appendValidText must look at: those below 0x20,
+// the quote, the backslash, and 0xE2 (the lead byte of U+2028 and U+2029).
+var textEsc = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'], t[0xe2] = true, true, true
+	return t
+}()
+
+// appendValidText appends s, which must be valid UTF-8, as a JSON string,
+// testing eight bytes at a time for one that needs escaping. It writes
+// exactly what appendString writes.
+func appendValidText(dst []byte, s []byte) []byte {
+	const (
+		lo = 0x0101010101010101
+		hi = 0x8080808080808080
+	)
+	dst = append(dst, '"')
+	start := 0
+	i := 0
+	n := len(s)
+	for i < n {
+		if i+8 <= n {
+			x := binary.LittleEndian.Uint64(s[i:])
+			q, b, e := x^(0x22*lo), x^(0x5c*lo), x^(0xe2*lo)
+			special := (x - 0x20*lo) & ^x & hi
+			special |= (q - lo) & ^q & hi
+			special |= (b - lo) & ^b & hi
+			special |= (e - lo) & ^e & hi
+			if special == 0 {
+				i += 8
+				continue
+			}
+		}
+		end := min(i+8, n)
+		for ; i < end; i++ {
+			if !textEsc[s[i]] {
+				continue
+			}
+			c := s[i]
+			if c == 0xe2 {
+				if i+2 >= n || s[i+1] != 0x80 || (s[i+2] != 0xa8 && s[i+2] != 0xa9) {
+					continue
+				}
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, '\\', 'u', '2', '0', '2', '8'+s[i+2]-0xa8)
+				i += 2
+				start = i + 1
+				end = max(end, start)
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			start = i + 1
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+		}
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')

@@ -167,7 +167,7 @@ func appendMessage(dst []byte, m *dissect.Message) []byte {
 	if !m.Undecodable {
 		switch {
 		case m.Opcode == dissect.OpText && m.TextValid:
-			dst = appendString(appendKey(dst, "text"), m.Payload)
+			dst = appendValidText(appendKey(dst, "text"), m.Payload)
 		case m.Opcode != dissect.OpClose || m.CloseCode == 0:
 			dst = appendBase64(dst, "data", m.Payload)
 		}
@@ -372,4 +372,3 @@ type ConnectionRecord struct {
 	FromServer  DirRecord      `json:"server_sent"`
 	Findings    map[string]int `json:"findings"`
 }
-

@@ -79,7 +79,7 @@ func recordOf(ev *dissect.Event, multi bool) any {
 func TestJSONLMatchesSchema(t *testing.T) {
 	conn := &dissect.ConnInfo{ID: 7, Client: netip.MustParseAddrPort("[2001:db8::1]:50000"), Server: netip.MustParseAddrPort("10.0.0.2:443")}
 	pos := dissect.Pos{File: 1, Pkt: 42, TS: time.Date(2024, 1, 2, 3, 4, 5, 6789, time.UTC)}
-	texts := []string{"", "plain", "quote \" backslash \\ newline \n tab \t", "\x00\x01\x1f\x7f", "é€🌍", "\u2028\u2029", "<&>", "\x1b[31mred"}
+	texts := []string{"", "plain", "eight by", "sixteen bytes!!!", "0123456789abcdef\"q", strings.Repeat("long ascii text ", 9) + "\u2028", strings.Repeat("é", 30) + "\n", "quote \" backslash \\ newline \n tab \t", "\x00\x01\x1f\x7f", "é€🌍", "\u2028\u2029", "<&>", "\x1b[31mred"}
 	var events []*dissect.Event
 	for _, s := range texts {
 		events = append(events,

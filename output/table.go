@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -73,13 +74,56 @@ func (t *Table) row(cells ...string) error {
 	return nil
 }
 
-// Emit writes the row of one event.
+// Encoder returns an encoder whose output WriteRecord takes.
+func (t *Table) Encoder() Encoder { return &TableEncoder{opts: t.opts} }
+
+// Emit writes the row of one event (a dissect.Sink for a single shard).
 func (t *Table) Emit(ev *dissect.Event) error {
-	ts := ev.Pos.TS.UTC().Format("2006-01-02 15:04:05.000000")
-	conn := ""
-	if ev.Conn != nil {
-		conn = strconv.Itoa(ev.Conn.ID)
+	enc := TableEncoder{opts: t.opts}
+	body := enc.AppendRecord(nil, ev)
+	if body == nil {
+		return nil
 	}
+	return t.WriteRecord(ev.Kind, ev.Conn.ID, body)
+}
+
+// WriteRecord writes a row encoded by a TableEncoder, with its connection
+// number.
+func (t *Table) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
+	cells := strings.Split(string(body), "\x00")
+	if len(cells) != 5 {
+		return fmt.Errorf("output: bad table record %q", body)
+	}
+	return t.row(cells[0], strconv.Itoa(conn), cells[1], cells[2], cells[3], cells[4])
+}
+
+// TableEncoder encodes the cells of a table row (all but the connection
+// number), NUL-separated, on a pipeline shard.
+type TableEncoder struct {
+	opts TableOptions
+}
+
+// AppendRecord appends ev's row, or returns nil when ev has none.
+func (t *TableEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
+	cells := t.cells(ev)
+	if cells == nil {
+		return nil
+	}
+	for i, c := range cells {
+		if i > 0 {
+			dst = append(dst, 0)
+		}
+		dst = append(dst, strings.ReplaceAll(c, "\x00", "")...)
+	}
+	if dst == nil {
+		dst = []byte{}
+	}
+	return dst
+}
+
+// cells returns the row of an event: time, from, type, length, detail.
+func (t *TableEncoder) cells(ev *dissect.Event) []string {
+	ts := ev.Pos.TS.UTC().Format("2006-01-02 15:04:05.000000")
 	switch ev.Kind {
 	case dissect.KindHandshake:
 		h := ev.Handshake
@@ -104,10 +148,10 @@ func (t *Table) Emit(ev *dissect.Event) error {
 		for _, x := range h.Extensions {
 			detail += " ext=" + x.String()
 		}
-		return t.row(ts, conn, "", "handshake", "", SafeText(detail, 0))
+		return []string{ts, "", "handshake", "", SafeText(detail, 0)}
 	case dissect.KindMessage:
 		m := ev.Message
-		return t.row(ts, conn, m.From.Arrow(), t.msgType(m), t.msgLen(m), t.msgPreview(m))
+		return []string{ts, m.From.Arrow(), t.msgType(m), t.msgLen(m), t.msgPreview(m)}
 	case dissect.KindFrame:
 		f := ev.Frame
 		typ := f.Opcode.String()
@@ -121,25 +165,25 @@ func (t *Table) Emit(ev *dissect.Event) error {
 		if f.Masked {
 			flags += fmt.Sprintf("mask=%x ", f.Key)
 		}
-		return t.row(ts, conn, f.From.Arrow(), typ, strconv.FormatUint(f.Length, 10), flags+HexPreview(f.Payload, t.opts.MaxPayload-len(flags)))
+		return []string{ts, f.From.Arrow(), typ, strconv.FormatUint(f.Length, 10), flags + HexPreview(f.Payload, t.opts.MaxPayload-len(flags))}
 	case dissect.KindFinding:
 		f := ev.Finding
 		from := ""
 		if f.Blame {
 			from = f.From.String()
 		}
-		return t.row(ts, conn, from, "!"+f.Severity.String(), "", SafeText(string(f.Code)+": "+f.Detail, 0))
+		return []string{ts, from, "!" + f.Severity.String(), "", SafeText(string(f.Code)+": "+f.Detail, 0)}
 	case dissect.KindConnection:
 		s := ev.Summary
 		detail := fmt.Sprintf("ended (%s): client sent %d messages/%d bytes, server %d/%d; findings %d error, %d warning, %d info",
 			s.Reason, s.Client.Messages, s.Client.Bytes, s.Server.Messages, s.Server.Bytes,
 			s.Findings[dissect.Error], s.Findings[dissect.Warning], s.Findings[dissect.Info])
-		return t.row(ts, conn, "", "end", "", detail)
+		return []string{ts, "", "end", "", detail}
 	}
 	return nil
 }
 
-func (t *Table) msgType(m *dissect.Message) string {
+func (t *TableEncoder) msgType(m *dissect.Message) string {
 	s := m.Opcode.String()
 	if m.Frames > 1 {
 		s += fmt.Sprintf("[%d]", m.Frames)
@@ -150,14 +194,14 @@ func (t *Table) msgType(m *dissect.Message) string {
 	return s
 }
 
-func (t *Table) msgLen(m *dissect.Message) string {
+func (t *TableEncoder) msgLen(m *dissect.Message) string {
 	if m.Undecodable {
 		return "?"
 	}
 	return strconv.FormatInt(m.Length, 10)
 }
 
-func (t *Table) msgPreview(m *dissect.Message) string {
+func (t *TableEncoder) msgPreview(m *dissect.Message) string {
 	var flags string
 	switch {
 	case m.Undecodable:

@@ -65,8 +65,6 @@ type Assembler struct {
 	dead     conn // sentinel of the list of finished connections
 	buffered int  // out-of-order bytes held over all connections
 	stats    Stats
-	now      time.Time
-	lastScan time.Time
 }
 
 // New returns an Assembler that feeds the connections it finds to d.
@@ -89,9 +87,14 @@ func (a *Assembler) Stats() Stats { return a.stats }
 // Open returns the number of connections currently tracked.
 func (a *Assembler) Open() int { return len(a.conns) }
 
-// scanEvery is how often, in packet time, idle and finished connections
-// are looked for.
-func (a *Assembler) scanEvery() time.Duration {
+// Tick does the periodic work due at packet time p, before the packet at p:
+// it ends idle connections and forgets finished ones. The caller calls it
+// every ScanInterval of packet time, so that the work happens at the same
+// packets however the input is spread over Assemblers.
+func (a *Assembler) Tick(p dissect.Pos) { a.expire(p) }
+
+// ScanInterval is how often, in packet time, Tick should run.
+func (a *Assembler) ScanInterval() time.Duration {
 	if a.opts.IdleTimeout > 0 && a.opts.IdleTimeout/4 < tombstoneTTL/4 {
 		return a.opts.IdleTimeout / 4
 	}
@@ -100,11 +103,6 @@ func (a *Assembler) scanEvery() time.Duration {
 
 // Packet processes one TCP segment, the packet at p.
 func (a *Assembler) Packet(p dissect.Pos, seg *pcap.Segment) {
-	a.now = p.TS
-	if p.TS.Sub(a.lastScan) > a.scanEvery() {
-		a.expire(p)
-		a.lastScan = p.TS
-	}
 	k := keyOf(seg.Src, seg.Dst)
 	c := a.conns[k]
 	syn := seg.Flags&pcap.FlagSYN != 0

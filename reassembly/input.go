@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/gopacket/gopacket/layers"
 
@@ -30,6 +31,7 @@ type Input struct {
 	c   Counters
 	// unsupported link types met, in order
 	badLinks []layers.LinkType
+	lastTick time.Time
 	// Last is the position of the last packet read.
 	Last dissect.Pos
 }
@@ -66,6 +68,10 @@ func (in *Input) Packet(p dissect.Pos, rec pcap.Record) {
 	in.c.Read++
 	switch in.dec.Decode(rec.LinkType, rec.Data, &in.seg) {
 	case pcap.ClassTCP:
+		if p.TS.Sub(in.lastTick) > in.a.ScanInterval() {
+			in.a.Tick(p)
+			in.lastTick = p.TS
+		}
 		in.a.Packet(p, &in.seg)
 	case pcap.ClassNotTCP:
 		in.c.NotTCP++

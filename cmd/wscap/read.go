@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"time"
 
@@ -26,6 +27,7 @@ type pipelineFlags struct {
 	wsPorts      []uint
 	assumeExt    string
 	assumeProto  string
+	workers      int
 	cpuProfile   string
 	memProfile   string
 }
@@ -42,6 +44,7 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet) {
 	fs.UintSliceVar(&f.wsPorts, "ws-port", nil, "decode TCP port N as WebSocket even without a captured handshake (repeatable)")
 	fs.StringVar(&f.assumeExt, "assume-extensions", "", `extensions the uncaptured handshakes negotiated, e.g. "permessage-deflate"`)
 	fs.StringVar(&f.assumeProto, "assume-subprotocol", "", "subprotocol the uncaptured handshakes negotiated")
+	fs.IntVar(&f.workers, "workers", min(runtime.NumCPU(), 8), "connections are spread over this many goroutines (output does not depend on it)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile to this file at the end")
 }
@@ -112,20 +115,25 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 			}
 		}()
 	}
-	var sink sinkCloser
+	var w interface {
+		recordWriter
+		Encoder() output.Encoder
+	}
 	switch pf.format {
 	case "jsonl":
-		sink = output.NewJSONL(e.stdout, len(inputs) > 1, streaming)
+		w = output.NewJSONL(e.stdout, len(inputs) > 1, streaming)
 	case "table":
-		sink = output.NewTable(e.stdout, output.TableOptions{Frames: pf.frames, Flush: streaming})
+		w = output.NewTable(e.stdout, output.TableOptions{Frames: pf.frames, Flush: streaming})
 	default:
 		e.errorf("unknown --format %q: use table or jsonl", pf.format)
 		return exitError
 	}
-	counted := &countingSink{next: sink}
-	d := dissect.New(pf.dissectOptions(), counted)
-	asm := reassembly.New(d, reassembly.Options{MaxBuffered: pf.maxBuffered, IdleTimeout: pf.idleTimeout})
-	in := reassembly.NewInput(asm)
+	batch := batchPackets
+	if streaming {
+		batch = 1 // every packet's records reach the output at once
+	}
+	eng := newEngine(engineOptions{shards: pf.workers, batchSize: batch, dissect: pf.dissectOptions(),
+		reasm: reassembly.Options{MaxBuffered: pf.maxBuffered, IdleTimeout: pf.idleTimeout}, newEnc: w.Encoder, writer: w})
 	status := exitOK
 	for i, inp := range inputs {
 		src, err := inp.open()
@@ -134,56 +142,40 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 			status = exitError
 			continue
 		}
-		err = in.ReadAll(src, i)
+		err = eng.readAll(src, i)
 		src.Close()
 		if err != nil {
-			if d.Err() != nil {
-				break
-			}
 			e.errorf("%v", err)
 			status = exitError
 		}
-		for _, lt := range in.UnsupportedLinkTypes() {
+		for _, lt := range eng.badLinks {
 			e.errorf("%s: unsupported link type %s; its packets were not decoded", inp.name, lt)
 			status = exitError
 		}
+		eng.badLinks = nil
+		if eng.stopped.Load() {
+			break
+		}
 	}
-	counters := in.Flush()
-	if err := d.Err(); err != nil {
-		e.errorf("writing output: %v", err)
+	counters := eng.finish()
+	if eng.werr != nil {
+		e.errorf("writing output: %v", eng.werr)
 		return exitError
 	}
-	if j, ok := sink.(*output.JSONL); ok {
+	if j, ok := w.(*output.JSONL); ok {
 		j.WriteValue(struct {
 			Kind    string              `json:"kind"`
 			Packets reassembly.Counters `json:"packets"`
 			Conns   int                 `json:"websocket_connections"`
-		}{"totals", counters, d.Connections()})
+		}{"totals", counters, eng.nextID})
 	}
-	if err := sink.Close(); err != nil {
+	if err := w.Close(); err != nil {
 		e.errorf("writing output: %v", err)
 		return exitError
 	}
-	if status == exitOK && pf.strict && counted.errors > 0 {
+	if status == exitOK && pf.strict && eng.errors > 0 {
 		return exitFindings
 	}
 	return status
 }
 
-type sinkCloser interface {
-	dissect.Sink
-	Close() error
-}
-
-// countingSink counts findings by severity on their way to the output.
-type countingSink struct {
-	next   dissect.Sink
-	errors int
-}
-
-func (c *countingSink) Emit(ev *dissect.Event) error {
-	if ev.Kind == dissect.KindFinding && ev.Finding.Severity == dissect.Error {
-		c.errors++
-	}
-	return c.next.Emit(ev)
-}

@@ -1,0 +1,356 @@
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/wscap/wscap/dissect"
+	"github.com/wscap/wscap/output"
+	"github.com/wscap/wscap/pcap"
+	"github.com/wscap/wscap/reassembly"
+)
+
+// The engine spreads the pipeline over cores without changing its output.
+//
+// One goroutine reads packets, decodes them down to TCP, copies each
+// payload once into the batch of the shard its connection hashes to, and
+// numbers packets. Each shard (one goroutine) owns the connections that hash
+// to it: its own Assembler and Dissector, and an output.Encoder that turns
+// events into record bodies. A merger takes the shards' batches round by
+// round, merges their records by input position, numbers WebSocket
+// connections in the order they were recognised, and writes. A record's
+// position is the packet that completed it and, to break ties between
+// connections ended by the same packet (end of input, idle timeout), the
+// first packet of its connection. So the records, their order and the
+// connection numbers are the same for any number of shards.
+
+// recordWriter writes records encoded by an output.Encoder, in order.
+type recordWriter interface {
+	WriteRecord(kind dissect.Kind, conn int, body []byte) error
+	Close() error
+}
+
+// record is one encoded record in a shard batch.
+type record struct {
+	file, connFile int
+	pkt, connPkt   uint64
+	kind           dissect.Kind
+	local          int // the connection's number on its shard
+	severity       dissect.Severity
+	start, end     int // body in batch.out
+}
+
+func (r *record) before(o *record) bool {
+	if r.file != o.file {
+		return r.file < o.file
+	}
+	if r.pkt != o.pkt {
+		return r.pkt < o.pkt
+	}
+	if r.connFile != o.connFile {
+		return r.connFile < o.connFile
+	}
+	return r.connPkt < o.connPkt
+}
+
+type item struct {
+	pos  dissect.Pos
+	seg  pcap.Segment
+	tick bool
+}
+
+// batch is one round of work for one shard, then its results.
+type batch struct {
+	slab  []byte // payload copies
+	items []item
+	final bool        // after the items: the input is over, flush
+	end   dissect.Pos // position of the last packet, for final
+
+	out   []byte
+	recs  []record
+	stats reassembly.Stats // with final
+}
+
+func (b *batch) reset() {
+	b.slab, b.items, b.out, b.recs = b.slab[:0], b.items[:0], b.out[:0], b.recs[:0]
+	b.final = false
+}
+
+// shard runs the pipeline on the connections that hash to it.
+type shard struct {
+	idx  int
+	asm  *reassembly.Assembler
+	d    *dissect.Dissector
+	enc  output.Encoder
+	fill *batch // being filled by the reader
+	work *batch // being worked on by the shard
+	in   chan *batch
+	out  chan *batch
+	free chan *batch
+}
+
+// Emit records one event in the current batch.
+func (s *shard) Emit(ev *dissect.Event) error {
+	b := s.work
+	start := len(b.out)
+	if ev.Kind != dissect.KindRecognised {
+		body := s.enc.AppendRecord(b.out, ev)
+		if body == nil {
+			return nil
+		}
+		b.out = body
+	}
+	r := record{file: ev.Pos.File, pkt: ev.Pos.Pkt, kind: ev.Kind, start: start, end: len(b.out)}
+	if ev.Conn != nil {
+		r.connFile, r.connPkt, r.local = ev.Conn.First.File, ev.Conn.First.Pkt, ev.Conn.ID
+	}
+	if ev.Kind == dissect.KindFinding {
+		r.severity = ev.Finding.Severity
+	}
+	b.recs = append(b.recs, r)
+	return nil
+}
+
+func (s *shard) run() {
+	for b := range s.in {
+		s.work = b
+		for i := range b.items {
+			it := &b.items[i]
+			if it.tick {
+				s.asm.Tick(it.pos)
+				continue
+			}
+			s.asm.Packet(it.pos, &it.seg)
+		}
+		if b.final {
+			s.asm.Flush(b.end)
+			b.stats = s.asm.Stats()
+		}
+		s.out <- b
+	}
+	close(s.out)
+}
+
+// engine is one run of the pipeline.
+type engine struct {
+	shards    []*shard
+	dec       *pcap.Decoder
+	seg       pcap.Segment
+	counters  reassembly.Counters
+	badLinks  []layers.LinkType
+	batchSize int // packets per round
+	inRound   int
+	tickEvery time.Duration
+	lastTick  time.Time
+	last      dissect.Pos
+
+	w        recordWriter
+	stopped  atomic.Bool // the writer failed
+	werr     error
+	merged   sync.WaitGroup
+	ids      map[[2]int]int // (shard, local number) -> connection number
+	nextID   int
+	errors   int // findings of severity error written
+	final    reassembly.Stats
+	keepConn func(int) bool // display filter on connection numbers, nil: all
+}
+
+type engineOptions struct {
+	shards    int
+	batchSize int
+	dissect   dissect.Options
+	reasm     reassembly.Options
+	newEnc    func() output.Encoder
+	writer    recordWriter
+}
+
+func newEngine(o engineOptions) *engine {
+	e := &engine{dec: pcap.NewDecoder(), batchSize: o.batchSize, w: o.writer, ids: make(map[[2]int]int)}
+	for i := range max(o.shards, 1) {
+		s := &shard{idx: i, enc: o.newEnc(), in: make(chan *batch, 2), out: make(chan *batch, 2), free: make(chan *batch, 3)}
+		s.d = dissect.New(o.dissect, s)
+		s.asm = reassembly.New(s.d, o.reasm)
+		for range 3 {
+			s.free <- &batch{}
+		}
+		s.fill = <-s.free
+		e.shards = append(e.shards, s)
+		go s.run()
+	}
+	e.tickEvery = e.shards[0].asm.ScanInterval()
+	e.merged.Add(1)
+	go e.merge()
+	return e
+}
+
+// readAll reads src as input file number file.
+func (e *engine) readAll(src pcap.Source, file int) error {
+	var n uint64
+	for !e.stopped.Load() {
+		rec, err := src.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		n++
+		e.packet(dissect.Pos{File: file, Pkt: n, TS: rec.TS}, rec)
+	}
+	return nil
+}
+
+// packet decodes one packet and queues it for its shard.
+func (e *engine) packet(p dissect.Pos, rec pcap.Record) {
+	e.last = p
+	e.counters.Read++
+	switch e.dec.Decode(rec.LinkType, rec.Data, &e.seg) {
+	case pcap.ClassTCP:
+	case pcap.ClassNotTCP:
+		e.counters.NotTCP++
+		return
+	case pcap.ClassFragment:
+		e.counters.Fragments++
+		return
+	default:
+		e.counters.Undecodable++
+		if !pcap.SupportedLinkType(rec.LinkType) && !slices.Contains(e.badLinks, rec.LinkType) {
+			e.badLinks = append(e.badLinks, rec.LinkType)
+		}
+		return
+	}
+	if p.TS.Sub(e.lastTick) > e.tickEvery {
+		e.lastTick = p.TS
+		for _, s := range e.shards {
+			s.fill.items = append(s.fill.items, item{pos: p, tick: true})
+		}
+	}
+	s := e.shards[flowHash(&e.seg)%uint32(len(e.shards))]
+	b := s.fill
+	seg := e.seg
+	off := len(b.slab)
+	b.slab = append(b.slab, seg.Payload...)
+	seg.Payload = b.slab[off:len(b.slab):len(b.slab)]
+	b.items = append(b.items, item{pos: p, seg: seg})
+	if e.inRound++; e.inRound >= e.batchSize {
+		e.round()
+	}
+}
+
+// round hands the current batches to the shards.
+func (e *engine) round() {
+	e.inRound = 0
+	for _, s := range e.shards {
+		s.in <- s.fill
+		s.fill = <-s.free
+		s.fill.reset()
+	}
+}
+
+// finish flushes every connection and waits for the last records.
+func (e *engine) finish() reassembly.Counters {
+	for _, s := range e.shards {
+		s.fill.final = true
+		s.fill.end = e.last
+	}
+	e.round()
+	for _, s := range e.shards {
+		close(s.in)
+	}
+	e.merged.Wait()
+	c := e.counters
+	c.WebSocket = e.final.WSPackets
+	c.OtherTCP = e.final.OtherTCPPackets
+	return c
+}
+
+// merge writes the shards' records round by round, in input order.
+func (e *engine) merge() {
+	defer e.merged.Done()
+	bs := make([]*batch, len(e.shards))
+	next := make([]int, len(e.shards))
+	for {
+		for i, s := range e.shards {
+			b, ok := <-s.out
+			if !ok {
+				return
+			}
+			bs[i], next[i] = b, 0
+		}
+		for {
+			// The shard whose next record comes first.
+			best := -1
+			for i, b := range bs {
+				if next[i] < len(b.recs) && (best < 0 || b.recs[next[i]].before(&bs[best].recs[next[best]])) {
+					best = i
+				}
+			}
+			if best < 0 {
+				break
+			}
+			r := &bs[best].recs[next[best]]
+			next[best]++
+			e.write(best, r, bs[best].out[r.start:r.end])
+		}
+		for i, s := range e.shards {
+			if bs[i].final {
+				e.final.WSPackets += bs[i].stats.WSPackets
+				e.final.OtherTCPPackets += bs[i].stats.OtherTCPPackets
+			}
+			s.free <- bs[i]
+		}
+	}
+}
+
+func (e *engine) write(shard int, r *record, body []byte) {
+	key := [2]int{shard, r.local}
+	if r.kind == dissect.KindRecognised {
+		e.nextID++
+		e.ids[key] = e.nextID
+		return
+	}
+	id := e.ids[key]
+	if r.kind == dissect.KindConnection {
+		delete(e.ids, key)
+	}
+	if e.stopped.Load() || (e.keepConn != nil && !e.keepConn(id)) {
+		return
+	}
+	if r.kind == dissect.KindFinding && r.severity == dissect.Error {
+		e.errors++
+	}
+	if err := e.w.WriteRecord(r.kind, id, body); err != nil {
+		e.werr = err
+		e.stopped.Store(true)
+	}
+}
+
+// flowHash maps both directions of a TCP connection to the same value.
+func flowHash(s *pcap.Segment) uint32 {
+	return addrHash(s.Src.Addr().As16(), s.Src.Port()) ^ addrHash(s.Dst.Addr().As16(), s.Dst.Port())
+}
+
+func addrHash(a [16]byte, port uint16) uint32 {
+	h := binary.LittleEndian.Uint64(a[0:]) ^ binary.LittleEndian.Uint64(a[8:])*0x9e3779b97f4a7c15 ^ uint64(port)*0xff51afd7ed558ccd
+	h ^= h >> 29
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 32
+	return uint32(h)
+}
+
+// batchPackets is how many packets the reader hands out per round.
+var batchPackets = func() int {
+	if v, err := strconv.Atoi(os.Getenv("WSCAP_BATCH")); err == nil && v > 0 {
+		return v
+	}
+	return 256
+}()
