@@ -81,7 +81,11 @@ func runRead(args []string, e *env) int {
 		if name == "-" {
 			streaming = true
 		}
-		inputs = append(inputs, input{name: name, open: func() (pcap.Source, error) { return pcap.Open(name) }})
+		open := func() (pcap.Source, error) { return pcap.Open(name) }
+		if name == "-" {
+			open = func() (pcap.Source, error) { return pcap.NewFile("standard input", e.stdin, nil) }
+		}
+		inputs = append(inputs, input{name: name, open: open})
 	}
 	return analyse(e, &pf, inputs, streaming)
 }
@@ -178,4 +182,3 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	}
 	return status
 }
-
