@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"bytes"
+	"errors"
 	"strconv"
 	"strings"
 )
@@ -246,7 +247,11 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 			if isUpgradeAttempt(head) {
 				c.recognise(p)
 				c.hs.RequestPos = p
-				c.d.finding(c, p, CodeMalformedHandshake, ClientToServer, true, "the upgrade request is not valid HTTP: %v", err)
+				if errors.Is(err, ErrHeadTooLarge) {
+					c.d.finding(c, p, CodeHandshakeTooLarge, 0, false, "the upgrade request has more header fields or bytes than wscap reads (%v); the connection is not decoded", err)
+				} else {
+					c.d.finding(c, p, CodeMalformedHandshake, ClientToServer, true, "the upgrade request is not valid HTTP: %v", err)
+				}
 				c.phase = phaseAwait101
 				c.emitHandshake(p)
 			}
@@ -334,7 +339,11 @@ func (c *Conn) responseData(p Pos, b []byte) {
 		b = rest
 		resp, _, err := ParseResponseHead(head, c.d.opts.MaxHandshake)
 		if err != nil {
-			c.d.finding(c, p, CodeMalformedHandshake, ServerToClient, true, "the upgrade response is not valid HTTP: %v", err)
+			if errors.Is(err, ErrHeadTooLarge) {
+				c.d.finding(c, p, CodeHandshakeTooLarge, 0, false, "the upgrade response has more header fields or bytes than wscap reads (%v)", err)
+			} else {
+				c.d.finding(c, p, CodeMalformedHandshake, ServerToClient, true, "the upgrade response is not valid HTTP: %v", err)
+			}
 			c.emitHandshake(p)
 			c.phase = phaseDone
 			return

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -36,6 +37,11 @@ func (f Format) String() string {
 	}
 	return "unknown"
 }
+
+// maxRecord is the longest packet record read: 256 KiB, tcpdump's largest
+// snapshot length. (An IP packet is at most 64 KiB; segmentation offload
+// captures stay below this.)
+const maxRecord = 262144
 
 // ErrNotCapture means the input does not start with a pcap, pcapng or gzip
 // magic number.
@@ -73,6 +79,7 @@ type File struct {
 	pcap   *pcapgo.Reader
 	ng     *pcapgo.NgReader
 	ngLink []layers.LinkType
+	n      int64 // records read
 }
 
 // Open opens the capture file name; "-" reads standard input.
@@ -129,9 +136,9 @@ func NewFile(name string, r io.Reader, closer io.Closer) (*File, error) {
 		}
 		// Records longer than the declared snaplen exist in the wild (see
 		// pcapgo's SetSnaplen); read them up to 256 KiB, as tcpdump does.
-		if f.pcap.Snaplen() < 262144 {
-			f.pcap.SetSnaplen(262144)
-		}
+		// A header may also claim a huge snaplen (4 GiB): a record longer
+		// than 256 KiB is then an error, never an allocation of its size.
+		f.pcap.SetSnaplen(maxRecord)
 	case 0x0a0d0d0a:
 		f.format = FormatPcapNG
 		f.ng, err = pcapgo.NewNgReader(in, pcapgo.NgReaderOptions{WantMixedLinkType: true})
@@ -180,6 +187,7 @@ func (f *File) Next() (Record, error) {
 	if err != nil {
 		return Record{}, f.wrap(err)
 	}
+	f.n++
 	return Record{Data: data, TS: ci.Timestamp, Length: ci.Length, LinkType: lt}, nil
 }
 
@@ -207,7 +215,10 @@ func (f *File) wrap(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%s: file cut off in the middle of a packet: %w", f.name, io.ErrUnexpectedEOF)
 	}
-	return fmt.Errorf("%s: %v", f.name, err)
+	if strings.Contains(err.Error(), "exceeds snap length") {
+		return fmt.Errorf("%s: packet %d: record longer than %d bytes (%v): the file is corrupt", f.name, f.n+1, maxRecord, err)
+	}
+	return fmt.Errorf("%s: packet %d: %v", f.name, f.n+1, err)
 }
 
 // Close closes the underlying file.
