@@ -35,6 +35,7 @@ type Conn struct {
 	deflate deflateParams
 
 	probe      *probeState
+	pings      [2][]pendingPing
 	pending    []byte // client bytes after the request, before the 101
 	pendingPos Pos
 	pendingGap int64 // client bytes lost or dropped while pending

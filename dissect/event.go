@@ -1,7 +1,5 @@
 package dissect
 
-import "time"
-
 // Kind says which record an Event carries.
 type Kind uint8
 
@@ -152,7 +150,7 @@ type Summary struct {
 	ClosedBy    Direction
 	ClosedFirst bool
 	Findings    [3]int64 // by severity
-	RTTs        []time.Duration
+	RTT         RTT      // ping→pong round trips
 }
 
 // Dir returns the stats of direction d.

@@ -106,6 +106,7 @@ const (
 	// Caps (resource limits of wscap itself).
 	CodeMessageCapped Code = "cap-message"
 	CodeFrameCapped   Code = "cap-frame"
+	CodeBufferCapped  Code = "cap-buffered"
 )
 
 // Rules is the table of every code wscap reports, in documentation order.
@@ -169,6 +170,7 @@ var Rules = []Rule{
 
 	{CodeMessageCapped, Warning, "", "a message exceeds --max-message; its kept payload is truncated"},
 	{CodeFrameCapped, Warning, "", "a frame header announces more than --max-frame bytes; treated as garbage"},
+	{CodeBufferCapped, Warning, "", "out-of-order TCP data exceeds --max-buffered; the bytes missing before it are treated as lost"},
 }
 
 var ruleIndex = func() map[Code]*Rule {

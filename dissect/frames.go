@@ -222,7 +222,7 @@ func (s *dirState) payload(c *Conn, b []byte, whole bool) {
 	max := c.d.opts.MaxMessage
 	pool := &c.d.pool
 	if s.fh.Opcode.IsControl() {
-		if whole {
+		if whole && int64(len(b)) <= max {
 			s.borrowed = b
 			return
 		}
@@ -293,8 +293,14 @@ func (s *dirState) controlMessage(c *Conn, dir Direction, p Pos, pl []byte) {
 	if m.Incomplete {
 		m.Length = int64(len(pl))
 	}
-	if s.fh.Opcode == OpClose && !s.fLost {
+	switch {
+	case s.fLost:
+	case s.fh.Opcode == OpClose:
 		s.closeFrame(c, dir, p, m)
+	case s.fh.Opcode == OpPing:
+		c.ping(dir, p, pl)
+	case s.fh.Opcode == OpPong:
+		c.pong(dir, p, pl)
 	}
 	s.emitMessage(c, dir, p, m)
 }
@@ -365,6 +371,8 @@ func (s *dirState) finishMessage(c *Conn, dir Direction, p Pos) {
 		Compressed: s.mCompressed, Truncated: s.mTrunc, Incomplete: s.mLost, Start: s.mStart}
 	if s.mCompressed {
 		s.inflateMessage(c, dir, p, m)
+	} else if s.mTrunc {
+		d.finding(c, p, CodeMessageCapped, dir, false, "a %d-byte %s message is longer than --max-message %d; kept the first %d bytes", m.Length, m.Opcode, d.opts.MaxMessage, len(m.Payload))
 	}
 	if m.Opcode == OpText && !m.Undecodable {
 		v := m.Payload
@@ -372,6 +380,9 @@ func (s *dirState) finishMessage(c *Conn, dir Direction, p Pos) {
 			v = trimPartialRune(v)
 		}
 		m.TextValid = utf8.Valid(v)
+		if m.TextValid {
+			m.Payload = v // without a rune cut by the cap or a loss
+		}
 		if !m.TextValid && !m.Incomplete {
 			d.finding(c, p, CodeInvalidUTF8, dir, true, "a %d-byte text message is not valid UTF-8", m.Length)
 		}

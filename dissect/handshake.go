@@ -19,6 +19,7 @@ func (c *Conn) checkRequest(p Pos, req *RequestHead) {
 	hs.Key, _ = h.Get("Sec-WebSocket-Key")
 	hs.Version, _ = h.Get("Sec-WebSocket-Version")
 	hs.OfferedSubprotocols = ParseTokenList(h.Values("Sec-WebSocket-Protocol"))
+	c.info.Host, c.info.Path = hs.Host, hs.Path
 
 	f := func(code Code, format string, args ...any) {
 		c.d.finding(c, p, code, ClientToServer, true, format, args...)

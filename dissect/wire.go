@@ -118,4 +118,6 @@ type ConnInfo struct {
 	Client netip.AddrPort // the peer that sent the handshake request
 	Server netip.AddrPort
 	First  Pos // the TCP connection's first packet
+	// Host and Path are the handshake request's, once it was seen.
+	Host, Path string
 }

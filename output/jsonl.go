@@ -152,7 +152,36 @@ func appendHandshake(dst []byte, ev *dissect.Event) []byte {
 	dst = appendOptStr(dst, "subprotocol", h.Subprotocol)
 	dst = appendExtensions(dst, "extensions", h.Extensions)
 	dst = appendStrings(dst, "offered_subprotocols", h.OfferedSubprotocols)
-	return appendExtensions(dst, "offered_extensions", h.OfferedExtensions)
+	dst = appendExtensions(dst, "offered_extensions", h.OfferedExtensions)
+	if r := h.Request; r != nil {
+		dst = appendHead(dst, "request", r.Method+" "+r.Target+" "+r.Proto, r.Header)
+	}
+	if r := h.Response; r != nil {
+		line := r.Proto + " " + strconv.Itoa(r.Status)
+		if r.Reason != "" {
+			line += " " + r.Reason
+		}
+		dst = appendHead(dst, "response", line, r.Header)
+	}
+	return dst
+}
+
+// appendHead appends an HTTP head as {"line": ..., "headers": [[name, value], ...]}.
+func appendHead(dst []byte, key, line string, h dissect.Header) []byte {
+	dst = append(appendKey(dst, key), `{"line":`...)
+	dst = appendString(dst, line)
+	dst = append(dst, `,"headers":[`...)
+	for i, f := range h {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '[')
+		dst = appendString(dst, f.Name)
+		dst = append(dst, ',')
+		dst = appendString(dst, f.Value)
+		dst = append(dst, ']')
+	}
+	return append(dst, ']', '}')
 }
 
 func appendMessage(dst []byte, m *dissect.Message) []byte {
@@ -244,9 +273,16 @@ func appendConnection(dst []byte, ev *dissect.Event) []byte {
 	s := ev.Summary
 	dst = appendStrField(dst, "client", ev.Conn.Client.String())
 	dst = appendStrField(dst, "server", ev.Conn.Server.String())
-	if s.Handshake != nil {
-		dst = appendOptStr(dst, "host", s.Handshake.Host)
-		dst = appendOptStr(dst, "path", s.Handshake.Path)
+	if h := s.Handshake; h != nil {
+		dst = appendOptStr(dst, "host", h.Host)
+		dst = appendOptStr(dst, "path", h.Path)
+		dst = appendBool(dst, "captured", h.Captured)
+		dst = appendOptInt(dst, "status", int64(h.Status))
+		if h.Captured && h.Status == 101 {
+			dst = appendBool(dst, "accept_valid", h.AcceptValid)
+		}
+		dst = appendOptStr(dst, "subprotocol", h.Subprotocol)
+		dst = appendExtensions(dst, "extensions", h.Extensions)
 	}
 	dst = appendKey(dst, "start")
 	dst = appendTime(dst, s.Start.TS)
@@ -257,6 +293,14 @@ func appendConnection(dst []byte, ev *dissect.Event) []byte {
 	}
 	dst = appendDir(dst, "client_sent", &s.Client)
 	dst = appendDir(dst, "server_sent", &s.Server)
+	if r := &s.RTT; r.Count > 0 {
+		dst = append(appendKey(dst, "rtt"), `{"count":`...)
+		dst = strconv.AppendInt(dst, r.Count, 10)
+		dst = appendFloat(dst, "min_ms", float64(r.Min.Microseconds())/1000)
+		dst = appendFloat(dst, "median_ms", float64(r.Median().Microseconds())/1000)
+		dst = appendFloat(dst, "max_ms", float64(r.Max.Microseconds())/1000)
+		dst = append(dst, '}')
+	}
 	dst = append(appendKey(dst, "findings"), `{"error":`...)
 	dst = strconv.AppendInt(dst, s.Findings[dissect.Error], 10)
 	dst = append(dst, `,"info":`...)
@@ -278,25 +322,34 @@ type Record struct {
 // HandshakeRecord is kind "handshake".
 type HandshakeRecord struct {
 	Record
-	Client              string   `json:"client"`
-	Server              string   `json:"server"`
-	Captured            bool     `json:"captured"`
-	Status              int      `json:"status,omitempty"`
-	Method              string   `json:"method,omitempty"`
-	Path                string   `json:"path,omitempty"`
-	Host                string   `json:"host,omitempty"`
-	Origin              string   `json:"origin,omitempty"`
-	UserAgent           string   `json:"user_agent,omitempty"`
-	ServerHeader        string   `json:"server_header,omitempty"`
-	Version             string   `json:"version,omitempty"`
-	Key                 string   `json:"key,omitempty"`
-	Accept              string   `json:"accept,omitempty"`
-	ExpectedAccept      string   `json:"expected_accept,omitempty"`
-	AcceptValid         bool     `json:"accept_valid"`
-	Subprotocol         string   `json:"subprotocol,omitempty"`
-	Extensions          []string `json:"extensions,omitempty"`
-	OfferedSubprotocols []string `json:"offered_subprotocols,omitempty"`
-	OfferedExtensions   []string `json:"offered_extensions,omitempty"`
+	Client              string      `json:"client"`
+	Server              string      `json:"server"`
+	Captured            bool        `json:"captured"`
+	Status              int         `json:"status,omitempty"`
+	Method              string      `json:"method,omitempty"`
+	Path                string      `json:"path,omitempty"`
+	Host                string      `json:"host,omitempty"`
+	Origin              string      `json:"origin,omitempty"`
+	UserAgent           string      `json:"user_agent,omitempty"`
+	ServerHeader        string      `json:"server_header,omitempty"`
+	Version             string      `json:"version,omitempty"`
+	Key                 string      `json:"key,omitempty"`
+	Accept              string      `json:"accept,omitempty"`
+	ExpectedAccept      string      `json:"expected_accept,omitempty"`
+	AcceptValid         bool        `json:"accept_valid"`
+	Subprotocol         string      `json:"subprotocol,omitempty"`
+	Extensions          []string    `json:"extensions,omitempty"`
+	OfferedSubprotocols []string    `json:"offered_subprotocols,omitempty"`
+	OfferedExtensions   []string    `json:"offered_extensions,omitempty"`
+	Request             *HeadRecord `json:"request,omitempty"`
+	Response            *HeadRecord `json:"response,omitempty"`
+}
+
+// HeadRecord is an HTTP head as it was sent: its first line and its header
+// fields in order, each as [name, value].
+type HeadRecord struct {
+	Line    string      `json:"line"`
+	Headers [][2]string `json:"headers"`
 }
 
 // MessageRecord is kind "message".
@@ -356,6 +409,14 @@ type DirRecord struct {
 	Closed      bool           `json:"sent_close"`
 }
 
+// RTTRecord summarises ping→pong round trips in milliseconds.
+type RTTRecord struct {
+	Count  int64   `json:"count"`
+	Min    float64 `json:"min_ms"`
+	Median float64 `json:"median_ms"`
+	Max    float64 `json:"max_ms"`
+}
+
 // ConnectionRecord is kind "connection": emitted when a WebSocket
 // connection ends or the input does.
 type ConnectionRecord struct {
@@ -364,11 +425,17 @@ type ConnectionRecord struct {
 	Server      string         `json:"server"`
 	Host        string         `json:"host,omitempty"`
 	Path        string         `json:"path,omitempty"`
+	Captured    bool           `json:"captured"`
+	Status      int            `json:"status,omitempty"`
+	AcceptValid *bool          `json:"accept_valid,omitempty"`
+	Subprotocol string         `json:"subprotocol,omitempty"`
+	Extensions  []string       `json:"extensions,omitempty"`
 	Start       string         `json:"start"`
 	DurationSec float64        `json:"duration"`
 	End         string         `json:"end"`
 	ClosedBy    string         `json:"closed_by,omitempty"`
 	FromClient  DirRecord      `json:"client_sent"`
 	FromServer  DirRecord      `json:"server_sent"`
+	RTT         *RTTRecord     `json:"rtt,omitempty"`
 	Findings    map[string]int `json:"findings"`
 }

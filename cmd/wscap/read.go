@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -28,6 +29,13 @@ type pipelineFlags struct {
 	assumeExt    string
 	assumeProto  string
 	workers      int
+	summary      bool
+	connIDs      []int
+	from         string
+	opcodes      []string
+	grep         string
+	host, path   string
+	findingsOnly bool
 	cpuProfile   string
 	memProfile   string
 }
@@ -44,6 +52,14 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet) {
 	fs.UintSliceVar(&f.wsPorts, "ws-port", nil, "decode TCP port N as WebSocket even without a captured handshake (repeatable)")
 	fs.StringVar(&f.assumeExt, "assume-extensions", "", `extensions the uncaptured handshakes negotiated, e.g. "permessage-deflate"`)
 	fs.StringVar(&f.assumeProto, "assume-subprotocol", "", "subprotocol the uncaptured handshakes negotiated")
+	fs.BoolVar(&f.summary, "summary", false, "after the output, print the connection summary (as wscap stats) and the packet counters")
+	fs.IntSliceVar(&f.connIDs, "conn", nil, "show only these connections (numbers as printed), e.g. --conn 3,7")
+	fs.StringVar(&f.from, "from", "", "show only messages from client or server")
+	fs.StringSliceVar(&f.opcodes, "opcode", nil, "show only messages of these opcodes: text,binary,ping,pong,close,continuation,0x3..")
+	fs.StringVar(&f.grep, "grep", "", "show only text messages matching this regular expression (RE2)")
+	fs.StringVar(&f.host, "host", "", `show only connections whose handshake Host is this ("*.example.com" for subdomains)`)
+	fs.StringVar(&f.path, "path", "", "show only connections whose request target starts with this")
+	fs.BoolVar(&f.findingsOnly, "findings-only", false, "show only findings")
 	fs.IntVar(&f.workers, "workers", min(runtime.NumCPU(), 8), "connections are spread over this many goroutines (output does not depend on it)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile to this file at the end")
@@ -75,18 +91,8 @@ func runRead(args []string, e *env) int {
 		e.errorf("read needs at least one capture file, or - for standard input")
 		return exitError
 	}
-	streaming := false
-	var inputs []input
-	for _, name := range files {
-		if name == "-" {
-			streaming = true
-		}
-		open := func() (pcap.Source, error) { return pcap.Open(name) }
-		if name == "-" {
-			open = func() (pcap.Source, error) { return pcap.NewFile("standard input", e.stdin, nil) }
-		}
-		inputs = append(inputs, input{name: name, open: open})
-	}
+	streaming := slices.Contains(files, "-")
+	inputs := fileInputs(files, e)
 	return analyse(e, &pf, inputs, streaming)
 }
 
@@ -119,25 +125,24 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 			}
 		}()
 	}
-	var w interface {
-		recordWriter
-		Encoder() output.Encoder
-	}
-	switch pf.format {
-	case "jsonl":
-		w = output.NewJSONL(e.stdout, len(inputs) > 1, streaming)
-	case "table":
-		w = output.NewTable(e.stdout, output.TableOptions{Frames: pf.frames, Flush: streaming})
-	default:
-		e.errorf("unknown --format %q: use table or jsonl", pf.format)
+	w, err := newWriter(e, pf, len(inputs) > 1, streaming)
+	if err != nil {
+		e.errorf("%v", err)
 		return exitError
 	}
+	filter, keepConn, err := pf.filter()
+	if err != nil {
+		e.errorf("%v", err)
+		return exitError
+	}
+	newEnc := func() output.Encoder { return output.Filtered(w.Encoder(), filter) }
 	batch := batchPackets
 	if streaming {
 		batch = 1 // every packet's records reach the output at once
 	}
 	eng := newEngine(engineOptions{shards: pf.workers, batchSize: batch, dissect: pf.dissectOptions(),
-		reasm: reassembly.Options{MaxBuffered: pf.maxBuffered, IdleTimeout: pf.idleTimeout}, newEnc: w.Encoder, writer: w})
+		reasm: reassembly.Options{MaxBuffered: pf.maxBuffered, IdleTimeout: pf.idleTimeout}, newEnc: newEnc, writer: w})
+	eng.keepConn = keepConn
 	status := exitOK
 	for i, inp := range inputs {
 		src, err := inp.open()
@@ -166,13 +171,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		e.errorf("writing output: %v", eng.werr)
 		return exitError
 	}
-	if j, ok := w.(*output.JSONL); ok {
-		j.WriteValue(struct {
-			Kind    string              `json:"kind"`
-			Packets reassembly.Counters `json:"packets"`
-			Conns   int                 `json:"websocket_connections"`
-		}{"totals", counters, eng.nextID})
-	}
+	w.finish(counters, eng.nextID)
 	if err := w.Close(); err != nil {
 		e.errorf("writing output: %v", err)
 		return exitError

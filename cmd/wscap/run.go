@@ -38,6 +38,7 @@ func (e *env) errorf(format string, args ...any) {
 func commands() []command {
 	return []command{
 		{"read", "analyse capture files (pcap, pcapng, gzip) or standard input", runRead},
+		{"stats", "one row per WebSocket connection, and totals", runStats},
 	}
 }
 

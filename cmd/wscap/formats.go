@@ -1,0 +1,157 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"regexp"
+	"slices"
+
+	"github.com/wscap/wscap/dissect"
+	"github.com/wscap/wscap/output"
+	"github.com/wscap/wscap/reassembly"
+)
+
+// writer is an output of a run: it makes the encoders of the shards and
+// writes what they encoded, in order.
+type writer interface {
+	recordWriter
+	Encoder() output.Encoder
+	// finish is called once the input is over, before Close.
+	finish(c reassembly.Counters, conns int)
+}
+
+// newWriter returns the writer for pf.format, with --summary added.
+func newWriter(e *env, pf *pipelineFlags, multiFile, streaming bool) (writer, error) {
+	var w writer
+	switch pf.format {
+	case "jsonl":
+		w = &jsonlWriter{output.NewJSONL(e.stdout, multiFile, streaming)}
+	case "table":
+		w = &tableWriter{output.NewTable(e.stdout, output.TableOptions{Frames: pf.frames, Flush: streaming})}
+	case "stats":
+		w = &statsWriter{output.NewStats(e.stdout, false)}
+	case "stats-jsonl":
+		w = &statsWriter{output.NewStats(e.stdout, true)}
+	default:
+		return nil, fmt.Errorf("unknown --format %q: use table or jsonl", pf.format)
+	}
+	if pf.summary {
+		if _, ok := w.(*statsWriter); !ok {
+			w = &teeWriter{a: w, b: &statsWriter{output.NewStats(e.stdout, pf.format == "jsonl")}}
+		}
+	}
+	return w, nil
+}
+
+type jsonlWriter struct{ *output.JSONL }
+
+func (j *jsonlWriter) finish(c reassembly.Counters, conns int) {
+	j.WriteValue(struct {
+		Kind    string              `json:"kind"`
+		Packets reassembly.Counters `json:"packets"`
+		Conns   int                 `json:"websocket_connections"`
+	}{"totals", c, conns})
+}
+
+type tableWriter struct{ *output.Table }
+
+func (t *tableWriter) finish(reassembly.Counters, int) {}
+
+type statsWriter struct{ *output.Stats }
+
+func (s *statsWriter) finish(c reassembly.Counters, conns int) {
+	s.Packets = c
+	s.Extra = append(s.Extra, fmt.Sprintf("packets: %d read = %d websocket + %d other TCP + %d not TCP + %d undecodable + %d IP fragments; %d WebSocket connections",
+		c.Read, c.WebSocket, c.OtherTCP, c.NotTCP, c.Undecodable, c.Fragments, conns))
+}
+
+// teeWriter feeds two writers; its encoder's body is the length of a's
+// body, a's body, then b's body.
+type teeWriter struct {
+	a, b writer
+}
+
+func (t *teeWriter) Encoder() output.Encoder { return &teeEncoder{a: t.a.Encoder(), b: t.b.Encoder()} }
+
+type teeEncoder struct{ a, b output.Encoder }
+
+func (t *teeEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	a := t.a.AppendRecord(dst, ev)
+	if a == nil {
+		a = dst
+	}
+	binary.LittleEndian.PutUint32(a[start:], uint32(len(a)-start-4))
+	b := t.b.AppendRecord(a, ev)
+	if b == nil {
+		if len(a) == start+4 {
+			return nil
+		}
+		b = a
+	}
+	return b
+}
+
+func (t *teeWriter) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
+	n := binary.LittleEndian.Uint32(body)
+	a, b := body[4:4+n], body[4+n:]
+	if len(a) > 0 {
+		if err := t.a.WriteRecord(kind, conn, a); err != nil {
+			return err
+		}
+	}
+	if len(b) > 0 {
+		return t.b.WriteRecord(kind, conn, b)
+	}
+	return nil
+}
+
+func (t *teeWriter) finish(c reassembly.Counters, conns int) {
+	t.a.finish(c, conns)
+	t.b.finish(c, conns)
+}
+
+func (t *teeWriter) Close() error {
+	if err := t.a.Close(); err != nil {
+		return err
+	}
+	return t.b.Close()
+}
+
+// filter builds the display filter from the flags, and the filter on
+// connection numbers that the merger applies.
+func (f *pipelineFlags) filter() (*output.Filter, func(int) bool, error) {
+	flt := &output.Filter{Host: f.host, Path: f.path, FindingsOnly: f.findingsOnly}
+	switch f.from {
+	case "":
+	case "client", "server":
+		d := dissect.ClientToServer
+		if f.from == "server" {
+			d = dissect.ServerToClient
+		}
+		flt.From = &d
+	default:
+		return nil, nil, fmt.Errorf("--from must be client or server, not %q", f.from)
+	}
+	for _, name := range f.opcodes {
+		op, ok := dissect.ParseOpcode(name)
+		if !ok {
+			return nil, nil, fmt.Errorf("--opcode: unknown opcode %q", name)
+		}
+		flt.Opcodes = append(flt.Opcodes, op)
+	}
+	if f.grep != "" {
+		re, err := regexp.Compile(f.grep)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--grep: %v", err)
+		}
+		flt.Grep = re
+	}
+	var keep func(int) bool
+	if len(f.connIDs) > 0 {
+		ids := slices.Clone(f.connIDs)
+		keep = func(id int) bool { return slices.Contains(ids, id) }
+	}
+	return flt, keep, nil
+}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/wscap/wscap/pcap"
+)
+
+const statsExamples = `  wscap stats capture.pcap
+  wscap stats --format jsonl capture.pcapng | jq 'select(.kind=="totals")'
+  wscap stats --host example.com a.pcap b.pcap
+`
+
+// runStats prints one row per WebSocket connection and a totals row. Every
+// message is decoded, inflated and accounted; none is printed.
+func runStats(args []string, e *env) int {
+	fs := pflag.NewFlagSet("stats", pflag.ContinueOnError)
+	var pf pipelineFlags
+	pf.register(fs)
+	if code, ok := parseFlags(fs, args, e, "wscap stats [flags] FILE... (- for standard input)", statsExamples); !ok {
+		return code
+	}
+	switch pf.format {
+	case "table":
+		pf.format = "stats"
+	case "jsonl":
+		pf.format = "stats-jsonl"
+	default:
+		e.errorf("unknown --format %q: use table or jsonl", pf.format)
+		return exitError
+	}
+	pf.summary = false
+	return analyse(e, &pf, fileInputs(fs.Args(), e), false)
+}
+
+// fileInputs turns command-line arguments into inputs; "-" is standard input.
+func fileInputs(names []string, e *env) []input {
+	var inputs []input
+	for _, name := range names {
+		open := func() (pcap.Source, error) { return pcap.Open(name) }
+		if name == "-" {
+			open = func() (pcap.Source, error) { return pcap.NewFile("standard input", e.stdin, nil) }
+		}
+		inputs = append(inputs, input{name: name, open: open})
+	}
+	return inputs
+}

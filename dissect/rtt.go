@@ -1,0 +1,83 @@
+package dissect
+
+import (
+	"hash/maphash"
+	"slices"
+	"time"
+)
+
+// RTT summarises ping→pong round-trip times of a connection in constant
+// space: count, minimum, maximum, and a deterministic reservoir sample of
+// at most rttSamples values for the median.
+type RTT struct {
+	Count    int64
+	Min, Max time.Duration
+	samples  [rttSamples]time.Duration
+	n        int
+}
+
+const (
+	rttSamples = 32
+	maxPings   = 8 // outstanding pings remembered per direction
+)
+
+func (r *RTT) add(d time.Duration) {
+	r.Count++
+	if r.Count == 1 || d < r.Min {
+		r.Min = d
+	}
+	if d > r.Max {
+		r.Max = d
+	}
+	if r.n < rttSamples {
+		r.samples[r.n] = d
+		r.n++
+		return
+	}
+	// Reservoir sampling with a fixed pseudo-random sequence, so that the
+	// result does not change from run to run.
+	if j := uint64(r.Count) * 0x9e3779b97f4a7c15 >> 33 % uint64(r.Count); j < rttSamples {
+		r.samples[j] = d
+	}
+}
+
+// Median returns the median of the sampled round trips (0 without any).
+func (r *RTT) Median() time.Duration {
+	if r.n == 0 {
+		return 0
+	}
+	s := slices.Clone(r.samples[:r.n])
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// pendingPing is a ping waiting for its pong (RFC 6455 §5.5.3: the pong
+// echoes the ping's payload).
+type pendingPing struct {
+	hash uint64
+	ts   time.Time
+}
+
+var pingSeed = maphash.MakeSeed()
+
+// ping remembers a ping sent by dir; pong matches a pong against the other
+// direction's pings.
+func (c *Conn) ping(dir Direction, p Pos, payload []byte) {
+	q := &c.pings[dir]
+	if len(*q) == maxPings {
+		*q = (*q)[1:]
+	}
+	*q = append(*q, pendingPing{hash: maphash.Bytes(pingSeed, payload), ts: p.TS})
+}
+
+func (c *Conn) pong(dir Direction, p Pos, payload []byte) {
+	q := &c.pings[dir.Reverse()]
+	h := maphash.Bytes(pingSeed, payload)
+	for i, pp := range *q {
+		if pp.hash == h {
+			c.sum.RTT.add(p.TS.Sub(pp.ts))
+			*q = append((*q)[:i], (*q)[i+1:]...)
+			return
+		}
+	}
+}

@@ -1,0 +1,120 @@
+package output
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/wscap/wscap/dissect"
+)
+
+// Filter is a display filter. Its parts compose (AND):
+//   - From, Opcodes and Grep select messages and frames (other records of
+//     a connection pass them, so that the context stays visible);
+//   - Host and Path select connections by their handshake: every record of
+//     other connections is dropped;
+//   - FindingsOnly keeps findings only.
+//
+// Connection numbers (--conn) are known only after merging; the pipeline
+// applies them itself.
+type Filter struct {
+	From         *dissect.Direction
+	Opcodes      []dissect.Opcode // empty: any
+	Grep         *regexp.Regexp   // over text payloads; binary payloads never match
+	Host         string           // the Host header, case-insensitive; a leading "*." matches subdomains
+	Path         string           // a prefix of the request target
+	FindingsOnly bool
+	Kinds        []dissect.Kind // empty: any (stats keeps only connection records)
+}
+
+// Empty reports whether f keeps everything.
+func (f *Filter) Empty() bool {
+	return f == nil || (f.From == nil && len(f.Opcodes) == 0 && f.Grep == nil && f.Host == "" && f.Path == "" && !f.FindingsOnly && len(f.Kinds) == 0)
+}
+
+// Keep reports whether ev passes the filter.
+func (f *Filter) Keep(ev *dissect.Event) bool {
+	if ev.Kind == dissect.KindRecognised {
+		return true // numbering must see every connection
+	}
+	if len(f.Kinds) > 0 && !contains(f.Kinds, ev.Kind) {
+		return false
+	}
+	if f.FindingsOnly && ev.Kind != dissect.KindFinding {
+		return false
+	}
+	if ev.Conn != nil && !f.connOK(ev.Conn) {
+		return false
+	}
+	switch ev.Kind {
+	case dissect.KindMessage:
+		m := ev.Message
+		return f.payloadOK(m.From, m.Opcode, m.Payload, m.Opcode == dissect.OpText && m.TextValid && !m.Undecodable)
+	case dissect.KindFrame:
+		fr := ev.Frame
+		return f.payloadOK(fr.From, fr.Opcode, fr.Payload, fr.Opcode == dissect.OpText || fr.Opcode == dissect.OpContinuation)
+	}
+	return true
+}
+
+func (f *Filter) connOK(c *dissect.ConnInfo) bool {
+	if f.Host != "" {
+		h := strings.ToLower(c.Host)
+		if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+			h = h[:i] // drop the port
+		}
+		want := strings.ToLower(f.Host)
+		if suffix, ok := strings.CutPrefix(want, "*."); ok {
+			if h != suffix && !strings.HasSuffix(h, "."+suffix) {
+				return false
+			}
+		} else if h != want {
+			return false
+		}
+	}
+	if f.Path != "" && !strings.HasPrefix(c.Path, f.Path) {
+		return false
+	}
+	return true
+}
+
+func (f *Filter) payloadOK(from dissect.Direction, op dissect.Opcode, payload []byte, text bool) bool {
+	if f.From != nil && from != *f.From {
+		return false
+	}
+	if len(f.Opcodes) > 0 && !contains(f.Opcodes, op) {
+		return false
+	}
+	if f.Grep != nil && (!text || !f.Grep.Match(payload)) {
+		return false
+	}
+	return true
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Filtered returns an Encoder that encodes only the events f keeps.
+func Filtered(enc Encoder, f *Filter) Encoder {
+	if f.Empty() {
+		return enc
+	}
+	return &filtered{enc: enc, f: f}
+}
+
+type filtered struct {
+	enc Encoder
+	f   *Filter
+}
+
+func (e *filtered) AppendRecord(dst []byte, ev *dissect.Event) []byte {
+	if !e.f.Keep(ev) {
+		return nil
+	}
+	return e.enc.AppendRecord(dst, ev)
+}
