@@ -223,7 +223,7 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 			continue
 		}
 		if len(s.http) == 0 && !s.sawHTTP {
-			if !LooksLikeHTTPRequest(b) || bytes.HasPrefix(b, []byte("HTTP/")) {
+			if !(LooksLikeHTTPRequest(b) || startsWithMethod(b)) || bytes.HasPrefix(b, []byte("HTTP/")) {
 				if !c.dirs[ClientToServer].sawHTTP && !c.dirs[ServerToClient].sawHTTP {
 					c.phase = phaseProbe
 					c.probeData(c.unmapDir(dir), p, b)
@@ -244,7 +244,15 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 		}
 		b = rest
 		req, _, err := ParseRequestHead(head, c.d.opts.MaxHandshake)
-		if err != nil {
+		var herr *HeadError
+		switch {
+		case err == nil:
+		case errors.As(err, &herr) && req != nil && wantsWebSocket(req):
+			// A broken upgrade request: report it and go on with what
+			// could be read, as a server might.
+			c.recognise(p)
+			c.d.finding(c, p, CodeMalformedHandshake, ClientToServer, true, "the upgrade request is not valid HTTP: %v", err)
+		default:
 			if isUpgradeAttempt(head) {
 				c.recognise(p)
 				c.hs.RequestPos = p
@@ -386,6 +394,20 @@ func (c *Conn) emitHandshake(p Pos) {
 	d := c.d
 	d.ev = Event{Kind: KindHandshake, Conn: &c.info, Pos: p, Handshake: &c.hs}
 	d.emit(&d.ev)
+}
+
+// startsWithMethod reports whether b starts like a request line whose
+// target or version may be broken: an upper-case method and a space.
+func startsWithMethod(b []byte) bool {
+	for i, c := range b {
+		switch {
+		case c == ' ':
+			return i >= 3
+		case c < 'A' || c > 'Z' || i > 16:
+			return false
+		}
+	}
+	return false
 }
 
 // isUpgradeAttempt reports whether a raw head mentions a WebSocket upgrade,

@@ -32,8 +32,12 @@ func newWriter(e *env, pf *pipelineFlags, multiFile, streaming bool) (writer, er
 		w = &statsWriter{output.NewStats(e.stdout, false)}
 	case "stats-jsonl":
 		w = &statsWriter{output.NewStats(e.stdout, true)}
+	case "har":
+		w = &harWriter{output.NewHAR(e.stdout, version)}
+	case "follow":
+		w = &followWriter{output.NewFollow(e.stdout, pf.raw)}
 	default:
-		return nil, fmt.Errorf("unknown --format %q: use table or jsonl", pf.format)
+		return nil, fmt.Errorf("unknown --format %q: use table, jsonl or har", pf.format)
 	}
 	if pf.summary {
 		if _, ok := w.(*statsWriter); !ok {
@@ -56,6 +60,14 @@ func (j *jsonlWriter) finish(c reassembly.Counters, conns int) {
 type tableWriter struct{ *output.Table }
 
 func (t *tableWriter) finish(reassembly.Counters, int) {}
+
+type harWriter struct{ *output.HAR }
+
+func (h *harWriter) finish(reassembly.Counters, int) {}
+
+type followWriter struct{ *output.Follow }
+
+func (f *followWriter) finish(reassembly.Counters, int) {}
 
 type statsWriter struct{ *output.Stats }
 

@@ -30,6 +30,7 @@ type pipelineFlags struct {
 	assumeProto  string
 	workers      int
 	summary      bool
+	raw          bool
 	connIDs      []int
 	from         string
 	opcodes      []string
@@ -41,7 +42,7 @@ type pipelineFlags struct {
 }
 
 func (f *pipelineFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.format, "format", "table", "output format: table or jsonl")
+	fs.StringVar(&f.format, "format", "table", "output format: table, jsonl or har (HAR 1.2 with _webSocketMessages)")
 	fs.BoolVar(&f.frames, "frames", false, "one row (or record) per frame instead of per message")
 	fs.BoolVar(&f.strict, "strict", false, "exit with status 1 when a finding of severity error was reported")
 	fs.Int64Var(&f.maxMessage, "max-message", 64<<20, "payload bytes kept of one message (after decompression)")

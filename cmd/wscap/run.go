@@ -39,6 +39,7 @@ func commands() []command {
 	return []command{
 		{"read", "analyse capture files (pcap, pcapng, gzip) or standard input", runRead},
 		{"stats", "one row per WebSocket connection, and totals", runStats},
+		{"follow", "one connection's conversation as a readable transcript", runFollow},
 	}
 }
 

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+)
+
+const followExamples = `  wscap follow capture.pcap --conn 3
+  wscap follow --raw --conn 1 capture.pcapng | less -R
+`
+
+// runFollow prints one connection's conversation as a transcript.
+func runFollow(args []string, e *env) int {
+	fs := pflag.NewFlagSet("follow", pflag.ContinueOnError)
+	var pf pipelineFlags
+	pf.register(fs)
+	fs.BoolVar(&pf.raw, "raw", false, "print JSON text messages as they came, not pretty-printed")
+	if code, ok := parseFlags(fs, args, e, "wscap follow --conn ID [flags] FILE...", followExamples); !ok {
+		return code
+	}
+	if len(pf.connIDs) != 1 {
+		e.errorf("follow needs exactly one connection: --conn ID (numbers as 'wscap read' or 'wscap stats' print them)")
+		return exitError
+	}
+	if len(fs.Args()) == 0 {
+		e.errorf("follow needs a capture file")
+		return exitError
+	}
+	pf.format = "follow"
+	pf.summary = false
+	return analyse(e, &pf, fileInputs(fs.Args(), e), false)
+}

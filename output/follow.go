@@ -1,0 +1,158 @@
+package output
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wscap/wscap/dissect"
+)
+
+// Follow prints the conversation of connections as a readable transcript,
+// like Wireshark's Follow Stream: the handshake heads, then every message
+// with its direction and time, text as text (JSON pretty-printed unless
+// Raw), binary as a hex dump, findings inline. Every byte that could act on
+// a terminal is escaped. It takes records encoded by a JSONLEncoder.
+type Follow struct {
+	w     *bufio.Writer
+	Raw   bool // print JSON text as it came
+	start map[int]time.Time
+}
+
+// NewFollow returns a Follow writing to w.
+func NewFollow(w io.Writer, raw bool) *Follow {
+	return &Follow{w: bufio.NewWriter(w), Raw: raw, start: map[int]time.Time{}}
+}
+
+// Encoder returns the encoder whose records WriteRecord takes.
+func (f *Follow) Encoder() Encoder { return &JSONLEncoder{} }
+
+type followRecord struct {
+	MessageRecord
+	Client, Server string
+	Request        *HeadRecord
+	Response       *HeadRecord
+	Captured       bool
+	Code, Severity string
+	Detail         string
+	End            string
+	ClientSent     DirRecord `json:"client_sent"`
+	ServerSent     DirRecord `json:"server_sent"`
+	Status         int
+}
+
+// WriteRecord prints one record.
+func (f *Follow) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
+	var r followRecord
+	full := append([]byte(`{"kind":"`+kind.String()+`","conn":`+strconv.Itoa(conn)), body...)
+	if err := json.Unmarshal(full, &r); err != nil {
+		return fmt.Errorf("output: follow: %v", err)
+	}
+	ts, _ := time.Parse(time.RFC3339Nano, r.TS)
+	start, ok := f.start[conn]
+	if !ok {
+		f.start[conn] = ts
+		start = ts
+	}
+	when := fmt.Sprintf("%s (+%s)", ts.UTC().Format("2006-01-02 15:04:05.000000"), ts.Sub(start))
+	w := f.w
+	switch kind {
+	case dissect.KindHandshake:
+		fmt.Fprintf(w, "=== connection %d: %s → %s, %s\n", conn, SafeText(r.Client, 0), SafeText(r.Server, 0), when)
+		if !r.Captured {
+			fmt.Fprintf(w, "(the handshake was not captured)\n\n")
+			break
+		}
+		for _, h := range []*HeadRecord{r.Request, r.Response} {
+			if h == nil {
+				continue
+			}
+			fmt.Fprintf(w, "%s\n", SafeText(h.Line, 0))
+			for _, kv := range h.Headers {
+				fmt.Fprintf(w, "%s: %s\n", SafeText(kv[0], 0), SafeText(kv[1], 0))
+			}
+			fmt.Fprintln(w)
+		}
+	case dissect.KindMessage:
+		f.message(&r, when)
+	case dissect.KindFinding:
+		from := ""
+		if r.From != "" {
+			from = " (" + r.From + ")"
+		}
+		fmt.Fprintf(w, "!! %s %s%s: %s\n\n", r.Severity, r.Code, from, SafeText(r.Detail, 0))
+	case dissect.KindConnection:
+		fmt.Fprintf(w, "=== connection %d ended (%s), %s: client sent %d messages (%d bytes), server %d (%d bytes)\n\n",
+			conn, r.End, when, r.ClientSent.Messages, r.ClientSent.Bytes, r.ServerSent.Messages, r.ServerSent.Bytes)
+	}
+	return nil
+}
+
+func (f *Follow) message(r *followRecord, when string) {
+	w := f.w
+	arrow := "client → server"
+	if r.From == "server" {
+		arrow = "server → client"
+	}
+	var flags []string
+	if r.Frames > 1 {
+		flags = append(flags, fmt.Sprintf("%d frames", r.Frames))
+	}
+	if r.Compressed {
+		flags = append(flags, fmt.Sprintf("compressed, %d bytes on the wire", r.WireLength))
+	}
+	for _, fl := range []struct {
+		on   bool
+		name string
+	}{{r.Truncated, "truncated"}, {r.Incomplete, "incomplete"}, {r.Undecodable, "undecodable"}} {
+		if fl.on {
+			flags = append(flags, fl.name)
+		}
+	}
+	length := "?"
+	if r.Length != nil {
+		length = strconv.FormatInt(*r.Length, 10)
+	}
+	extra := ""
+	if len(flags) > 0 {
+		extra = ", " + strings.Join(flags, ", ")
+	}
+	fmt.Fprintf(w, "--- %s  %s  %s, %s bytes%s\n", when, arrow, r.Opcode, length, extra)
+	switch {
+	case r.CloseCode != 0:
+		reason := ""
+		if r.CloseReason != nil {
+			reason = *r.CloseReason
+		}
+		fmt.Fprintf(w, "status %d %s\n", r.CloseCode, SafeText(reason, 0))
+	case r.Text != nil:
+		f.text(*r.Text)
+	case r.Data != nil:
+		if b := *r.Data; len(b) > 0 {
+			io.WriteString(w, hex.Dump(b)) // the dump shows only printable ASCII
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// text prints a text payload line by line, pretty-printing JSON.
+func (f *Follow) text(s string) {
+	if !f.Raw && json.Valid([]byte(s)) && strings.ContainsAny(s, "{[") {
+		var buf bytes.Buffer
+		if json.Indent(&buf, []byte(s), "", "  ") == nil {
+			s = buf.String()
+		}
+	}
+	for _, line := range strings.Split(s, "\n") {
+		fmt.Fprintf(f.w, "%s\n", SafeText(line, 0))
+	}
+}
+
+// Close flushes the output.
+func (f *Follow) Close() error { return f.w.Flush() }
