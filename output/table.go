@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -19,6 +20,35 @@ type TableOptions struct {
 	MaxPayload int  // payload preview width in characters; 0 = 60
 	Flush      bool // flush every row (streaming input)
 	Unicode    bool // box-drawing symbols instead of ASCII
+	Hex        bool // text payloads as hex too
+	Color      bool // ANSI colours for directions and findings
+	// Base, when set, makes times relative to it (the run's first packet;
+	// the pipeline sets it before the first row is encoded).
+	Base *time.Time
+}
+
+const (
+	colorReset  = "\x1b[0m"
+	colorRed    = "\x1b[31m"
+	colorYellow = "\x1b[33m"
+	colorCyan   = "\x1b[36m"
+	colorGreen  = "\x1b[32m"
+	colorBlue   = "\x1b[34m"
+	colorBold   = "\x1b[1m"
+)
+
+func (t *TableEncoder) paint(color, s string) string {
+	if !t.opts.Color || s == "" {
+		return s
+	}
+	return color + s + colorReset
+}
+
+func (t *TableEncoder) arrow(d dissect.Direction) string {
+	if d == dissect.ClientToServer {
+		return t.paint(colorGreen, d.Arrow())
+	}
+	return t.paint(colorBlue, d.Arrow())
 }
 
 // Table writes one row per message (or frame), handshake, finding and
@@ -123,7 +153,12 @@ func (t *TableEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
 
 // cells returns the row of an event: time, from, type, length, detail.
 func (t *TableEncoder) cells(ev *dissect.Event) []string {
-	ts := ev.Pos.TS.UTC().Format("2006-01-02 15:04:05.000000")
+	var ts string
+	if b := t.opts.Base; b != nil && !b.IsZero() {
+		ts = fmt.Sprintf("%.6f", ev.Pos.TS.Sub(*b).Seconds())
+	} else {
+		ts = ev.Pos.TS.UTC().Format("2006-01-02 15:04:05.000000")
+	}
 	switch ev.Kind {
 	case dissect.KindHandshake:
 		h := ev.Handshake
@@ -148,10 +183,10 @@ func (t *TableEncoder) cells(ev *dissect.Event) []string {
 		for _, x := range h.Extensions {
 			detail += " ext=" + x.String()
 		}
-		return []string{ts, "", "handshake", "", SafeText(detail, 0)}
+		return []string{ts, "", t.paint(colorBold, "handshake"), "", SafeText(detail, 0)}
 	case dissect.KindMessage:
 		m := ev.Message
-		return []string{ts, m.From.Arrow(), t.msgType(m), t.msgLen(m), t.msgPreview(m)}
+		return []string{ts, t.arrow(m.From), t.msgType(m), t.msgLen(m), t.msgPreview(m)}
 	case dissect.KindFrame:
 		f := ev.Frame
 		typ := f.Opcode.String()
@@ -165,14 +200,21 @@ func (t *TableEncoder) cells(ev *dissect.Event) []string {
 		if f.Masked {
 			flags += fmt.Sprintf("mask=%x ", f.Key)
 		}
-		return []string{ts, f.From.Arrow(), typ, strconv.FormatUint(f.Length, 10), flags + HexPreview(f.Payload, t.opts.MaxPayload-len(flags))}
+		return []string{ts, t.arrow(f.From), typ, strconv.FormatUint(f.Length, 10), flags + HexPreview(f.Payload, t.opts.MaxPayload-len(flags))}
 	case dissect.KindFinding:
 		f := ev.Finding
 		from := ""
 		if f.Blame {
 			from = f.From.String()
 		}
-		return []string{ts, from, "!" + f.Severity.String(), "", SafeText(string(f.Code)+": "+f.Detail, 0)}
+		color := colorCyan
+		switch f.Severity {
+		case dissect.Error:
+			color = colorRed
+		case dissect.Warning:
+			color = colorYellow
+		}
+		return []string{ts, from, t.paint(color, "!"+f.Severity.String()), "", SafeText(string(f.Code)+": "+f.Detail, 0)}
 	case dissect.KindConnection:
 		s := ev.Summary
 		detail := fmt.Sprintf("ended (%s): client sent %d messages/%d bytes, server %d/%d; findings %d error, %d warning, %d info",
@@ -218,9 +260,9 @@ func (t *TableEncoder) msgPreview(m *dissect.Message) string {
 			return flags + "(no status)"
 		}
 		return flags + SafeText(fmt.Sprintf("%d %s", m.CloseCode, m.CloseReason), max)
-	case m.Opcode == dissect.OpText && m.TextValid:
+	case m.Opcode == dissect.OpText && m.TextValid && !t.opts.Hex:
 		return flags + SafeText(string(m.Payload), max)
-	case m.Opcode == dissect.OpText:
+	case m.Opcode == dissect.OpText && !m.TextValid:
 		return flags + "(invalid UTF-8) " + HexPreview(m.Payload, max-16)
 	}
 	return flags + HexPreview(m.Payload, max)

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -161,8 +162,9 @@ func (f *File) Format() Format { return f.format }
 func (f *File) Gzip() bool { return f.gz }
 
 // BytesRead returns how many bytes of the underlying file were read so far
-// (compressed bytes for a gzip file), for progress reporting.
-func (f *File) BytesRead() int64 { return f.count.n }
+// (compressed bytes for a gzip file), for progress reporting. It may be
+// called from another goroutine.
+func (f *File) BytesRead() int64 { return f.count.n.Load() }
 
 // Size returns the file's size, or 0 when unknown (a pipe).
 func (f *File) Size() int64 { return f.size }
@@ -231,11 +233,11 @@ func (f *File) Close() error {
 
 type countingReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }

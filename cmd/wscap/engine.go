@@ -44,7 +44,8 @@ type record struct {
 	file, connFile int
 	pkt, connPkt   uint64
 	kind           dissect.Kind
-	local          int // the connection's number on its shard
+	local          int               // the connection's number on its shard
+	conn           *dissect.ConnInfo // for --write-pcap; valid while the batch is merged
 	severity       dissect.Severity
 	start, end     int // body in batch.out
 }
@@ -87,15 +88,16 @@ func (b *batch) reset() {
 
 // shard runs the pipeline on the connections that hash to it.
 type shard struct {
-	idx  int
-	asm  *reassembly.Assembler
-	d    *dissect.Dissector
-	enc  output.Encoder
-	fill *batch // being filled by the reader
-	work *batch // being worked on by the shard
-	in   chan *batch
-	out  chan *batch
-	free chan *batch
+	idx   int
+	asm   *reassembly.Assembler
+	d     *dissect.Dissector
+	enc   output.Encoder
+	track bool   // records carry their ConnInfo (--write-pcap)
+	fill  *batch // being filled by the reader
+	work  *batch // being worked on by the shard
+	in    chan *batch
+	out   chan *batch
+	free  chan *batch
 }
 
 // Emit records one event in the current batch.
@@ -112,6 +114,9 @@ func (s *shard) Emit(ev *dissect.Event) error {
 	r := record{file: ev.Pos.File, pkt: ev.Pos.Pkt, kind: ev.Kind, start: start, end: len(b.out)}
 	if ev.Conn != nil {
 		r.connFile, r.connPkt, r.local = ev.Conn.First.File, ev.Conn.First.Pkt, ev.Conn.ID
+		if s.track {
+			r.conn = ev.Conn
+		}
 	}
 	if ev.Kind == dissect.KindFinding {
 		r.severity = ev.Finding.Severity
@@ -162,6 +167,23 @@ type engine struct {
 	errors   int // findings of severity error written
 	final    reassembly.Stats
 	keepConn func(int) bool // display filter on connection numbers, nil: all
+	base     *time.Time     // set to the first packet's time (for relative times)
+	// For the progress line: packets read and messages written so far.
+	packetsRead, messagesOut atomic.Int64
+
+	// --write-pcap: the connections whose records were written.
+	selected  map[int]exportConn
+	msgFilter bool // a filter selects messages: a connection needs one to be exported
+}
+
+// trackConnections makes the engine remember which connections had
+// records written, for --write-pcap.
+func (e *engine) trackConnections(msgFilter bool) {
+	e.selected = map[int]exportConn{}
+	e.msgFilter = msgFilter
+	for _, s := range e.shards {
+		s.track = true
+	}
 }
 
 type engineOptions struct {
@@ -205,6 +227,9 @@ func (e *engine) readAll(src pcap.Source, file int) error {
 		}
 		n++
 		e.packet(dissect.Pos{File: file, Pkt: n, TS: rec.TS}, rec)
+		if n&1023 == 0 {
+			e.packetsRead.Store(e.counters.Read)
+		}
 	}
 	return nil
 }
@@ -212,7 +237,9 @@ func (e *engine) readAll(src pcap.Source, file int) error {
 // packet decodes one packet and queues it for its shard.
 func (e *engine) packet(p dissect.Pos, rec pcap.Record) {
 	e.last = p
-	e.counters.Read++
+	if e.counters.Read++; e.counters.Read == 1 && e.base != nil {
+		*e.base = p.TS // written before any batch is handed to a shard
+	}
 	switch e.dec.Decode(rec.LinkType, rec.Data, &e.seg) {
 	case pcap.ClassTCP:
 	case pcap.ClassNotTCP:
@@ -327,6 +354,14 @@ func (e *engine) write(shard int, r *record, body []byte) {
 	}
 	if r.kind == dissect.KindFinding && r.severity == dissect.Error {
 		e.errors++
+	}
+	if r.kind == dissect.KindMessage {
+		e.messagesOut.Add(1)
+	}
+	if e.selected != nil && r.conn != nil && (r.kind == dissect.KindMessage || r.kind == dissect.KindFrame || r.kind == dissect.KindFinding || !e.msgFilter) {
+		if _, ok := e.selected[id]; !ok {
+			e.selected[id] = exportConn{client: r.conn.Client, server: r.conn.Server, first: r.conn.First}
+		}
 	}
 	if err := e.w.WriteRecord(r.kind, id, body); err != nil {
 		e.werr = err

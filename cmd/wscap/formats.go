@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
 	"regexp"
 	"slices"
 
@@ -27,7 +28,11 @@ func newWriter(e *env, pf *pipelineFlags, multiFile, streaming bool) (writer, er
 	case "jsonl":
 		w = &jsonlWriter{output.NewJSONL(e.stdout, multiFile, streaming)}
 	case "table":
-		w = &tableWriter{output.NewTable(e.stdout, output.TableOptions{Frames: pf.frames, Flush: streaming})}
+		opts, err := pf.tableOptions(e)
+		if err != nil {
+			return nil, err
+		}
+		w = &tableWriter{output.NewTable(e.stdout, opts)}
 	case "stats":
 		w = &statsWriter{output.NewStats(e.stdout, false)}
 	case "stats-jsonl":
@@ -129,6 +134,32 @@ func (t *teeWriter) Close() error {
 		return err
 	}
 	return t.b.Close()
+}
+
+// tableOptions reads the table's flags and looks at the terminal.
+func (f *pipelineFlags) tableOptions(e *env) (output.TableOptions, error) {
+	tty, width := terminal(e.stdout)
+	o := output.TableOptions{Frames: f.frames, MaxPayload: f.maxPayload, Hex: f.hex}
+	if o.MaxPayload <= 0 && width > 0 {
+		o.MaxPayload = max(20, width-86) // what the other columns leave
+	}
+	switch f.color {
+	case "auto":
+		o.Color = tty && os.Getenv("NO_COLOR") == ""
+	case "always":
+		o.Color = true
+	case "never":
+	default:
+		return o, fmt.Errorf("--color must be auto, always or never, not %q", f.color)
+	}
+	switch f.timeFormat {
+	case "absolute":
+	case "relative":
+		o.Base = f.base
+	default:
+		return o, fmt.Errorf("--time must be absolute or relative, not %q", f.timeFormat)
+	}
+	return o, nil
 }
 
 // filter builds the display filter from the flags, and the filter on

@@ -31,6 +31,12 @@ type pipelineFlags struct {
 	workers      int
 	summary      bool
 	raw          bool
+	writePcap    string
+	maxPayload   int
+	hex          bool
+	timeFormat   string
+	color        string
+	base         *time.Time // the run's first packet time, for --time relative
 	connIDs      []int
 	from         string
 	opcodes      []string
@@ -61,6 +67,11 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.host, "host", "", `show only connections whose handshake Host is this ("*.example.com" for subdomains)`)
 	fs.StringVar(&f.path, "path", "", "show only connections whose request target starts with this")
 	fs.BoolVar(&f.findingsOnly, "findings-only", false, "show only findings")
+	fs.IntVar(&f.maxPayload, "max-payload", 0, "payload preview width in the table (0: fitted to the terminal, 60 otherwise)")
+	fs.BoolVar(&f.hex, "hex", false, "show text payloads as hex too")
+	fs.StringVar(&f.timeFormat, "time", "absolute", "times in the table: absolute (UTC) or relative (seconds since the first packet)")
+	fs.StringVar(&f.color, "color", "auto", "colours: auto (on a terminal, unless NO_COLOR is set), always or never")
+	fs.StringVar(&f.writePcap, "write-pcap", "", "also write the packets of the connections shown (after filters) to this pcapng file")
 	fs.IntVar(&f.workers, "workers", min(runtime.NumCPU(), 8), "connections are spread over this many goroutines (output does not depend on it)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile to this file at the end")
@@ -126,6 +137,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 			}
 		}()
 	}
+	pf.base = new(time.Time)
 	w, err := newWriter(e, pf, len(inputs) > 1, streaming)
 	if err != nil {
 		e.errorf("%v", err)
@@ -144,6 +156,16 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	eng := newEngine(engineOptions{shards: pf.workers, batchSize: batch, dissect: pf.dissectOptions(),
 		reasm: reassembly.Options{MaxBuffered: pf.maxBuffered, IdleTimeout: pf.idleTimeout}, newEnc: newEnc, writer: w})
 	eng.keepConn = keepConn
+	eng.base = pf.base
+	if pf.writePcap != "" {
+		for _, inp := range inputs {
+			if inp.name == "-" {
+				e.errorf("--write-pcap reads the input twice: it needs files, not standard input")
+				return exitError
+			}
+		}
+		eng.trackConnections(filter.From != nil || len(filter.Opcodes) > 0 || filter.Grep != nil || filter.FindingsOnly)
+	}
 	status := exitOK
 	for i, inp := range inputs {
 		src, err := inp.open()
@@ -152,7 +174,16 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 			status = exitError
 			continue
 		}
+		var prog *progress
+		if f, ok := src.(*pcap.File); ok && f.Size() >= progressMinSize && !streaming {
+			if tty, _ := terminal(e.stderr); tty {
+				prog = startProgress(e.stderr, f.Size(), f.BytesRead, &eng.packetsRead, &eng.messagesOut)
+			}
+		}
 		err = eng.readAll(src, i)
+		if prog != nil {
+			prog.end()
+		}
 		src.Close()
 		if err != nil {
 			e.errorf("%v", err)
@@ -176,6 +207,12 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	if err := w.Close(); err != nil {
 		e.errorf("writing output: %v", err)
 		return exitError
+	}
+	if pf.writePcap != "" {
+		if _, err := writePcap(pf.writePcap, inputs, eng.selected); err != nil {
+			e.errorf("--write-pcap: %v", err)
+			return exitError
+		}
 	}
 	if status == exitOK && pf.strict && eng.errors > 0 {
 		return exitFindings

@@ -234,3 +234,36 @@ func TestFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestWritePcap exports the packets of selected connections and reads the
+// export back: the same messages come out.
+func TestWritePcap(t *testing.T) {
+	caps := []string{"../../testdata/public/zeek/wstunnel-ssh.pcap", "../../testdata/real/node-fragmented.pcap"}
+	msgs := func(out string) []string {
+		var l []string
+		for _, r := range records(t, out) {
+			if r["kind"] == "message" {
+				l = append(l, r["from"].(string)+" "+r["opcode"].(string)+" "+payloadHex(r))
+			}
+		}
+		return l
+	}
+	for _, args := range [][]string{{"--conn", "2,3"}, {"--opcode", "ping"}, {"--path", "/node"}} {
+		exp := filepath.Join(t.TempDir(), "export.pcapng")
+		out, stderr, code := wscap(t, append(append([]string{"read", "--format", "jsonl", "--write-pcap", exp}, args...), caps...)...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d %s", args, code, stderr)
+		}
+		want := msgs(out)
+		// Read back with the same message filters, since --opcode keeps
+		// whole connections but shows only some messages.
+		filter := args
+		if args[0] == "--conn" || args[0] == "--path" {
+			filter = nil
+		}
+		back, stderr, code := wscap(t, append(append([]string{"read", "--format", "jsonl"}, filter...), exp)...)
+		if code != exitOK || len(want) == 0 || strings.Join(msgs(back), "\n") != strings.Join(want, "\n") {
+			t.Errorf("%v: exit %d %s; %d messages exported, %d read back", args, code, stderr, len(want), len(msgs(back)))
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"sort"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/wscap/wscap/dissect"
+	"github.com/wscap/wscap/pcap"
+)
+
+// exportConn is a connection selected for --write-pcap.
+type exportConn struct {
+	client, server netip.AddrPort
+	first          dissect.Pos
+}
+
+type flowID struct{ a, b netip.AddrPort }
+
+func flowOf(a, b netip.AddrPort) flowID {
+	if b.Addr().Less(a.Addr()) || (a.Addr() == b.Addr() && b.Port() < a.Port()) {
+		a, b = b, a
+	}
+	return flowID{a, b}
+}
+
+// writePcap reads the inputs again and writes to name, as pcapng, every
+// packet of the selected connections (like Wireshark's Export Specified
+// Packets): from each connection's first packet until the next connection
+// on the same addresses and ports starts.
+func writePcap(name string, inputs []input, sel map[int]exportConn) (int, error) {
+	starts := map[flowID][]dissect.Pos{} // every selected connection's start, per flow, in order
+	for _, c := range sel {
+		f := flowOf(c.client, c.server)
+		starts[f] = append(starts[f], c.first)
+	}
+	for _, l := range starts {
+		sort.Slice(l, func(i, j int) bool { return l[i].Before(l[j]) })
+	}
+	out, err := os.Create(name)
+	if err != nil {
+		return 0, err
+	}
+	defer out.Close()
+	bw := bufio.NewWriter(out)
+	var w *pcapgo.NgWriter
+	ifaces := map[layers.LinkType]int{}
+	dec := pcap.NewDecoder()
+	var seg pcap.Segment
+	written := 0
+	// A selected flow stays selected until a SYN starts a new connection on
+	// it that was not selected.
+	open := map[flowID]bool{}
+	for i, inp := range inputs {
+		src, err := inp.open()
+		if err != nil {
+			return written, err
+		}
+		var n uint64
+		for {
+			rec, err := src.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				src.Close()
+				return written, err
+			}
+			n++
+			p := dissect.Pos{File: i, Pkt: n}
+			data := append([]byte(nil), rec.Data...) // Decode may not change it, but keep the original bytes
+			if dec.Decode(rec.LinkType, data, &seg) != pcap.ClassTCP {
+				continue
+			}
+			f := flowOf(seg.Src, seg.Dst)
+			l := starts[f]
+			switch {
+			case len(l) > 0 && l[0].File == p.File && l[0].Pkt == p.Pkt:
+				open[f] = true
+				starts[f] = l[1:]
+			case seg.Flags&pcap.FlagSYN != 0 && seg.Flags&pcap.FlagACK == 0 && open[f]:
+				open[f] = false // a new connection on the flow, not selected
+			}
+			if !open[f] {
+				continue
+			}
+			if w == nil {
+				w, err = pcapgo.NewNgWriter(bw, rec.LinkType)
+				if err != nil {
+					return written, err
+				}
+				ifaces[rec.LinkType] = 0
+			}
+			id, ok := ifaces[rec.LinkType]
+			if !ok {
+				id, err = w.AddInterface(pcapgo.NgInterface{LinkType: rec.LinkType, SnapLength: 262144})
+				if err != nil {
+					return written, err
+				}
+				ifaces[rec.LinkType] = id
+			}
+			ci := gopacket.CaptureInfo{Timestamp: rec.TS, CaptureLength: len(rec.Data), Length: max(rec.Length, len(rec.Data)), InterfaceIndex: id}
+			if err := w.WritePacket(ci, rec.Data); err != nil {
+				return written, err
+			}
+			written++
+		}
+		src.Close()
+	}
+	if w == nil {
+		if w, err = pcapgo.NewNgWriter(bw, layers.LinkTypeEthernet); err != nil {
+			return 0, err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return written, err
+	}
+	if err := bw.Flush(); err != nil {
+		return written, fmt.Errorf("%s: %v", name, err)
+	}
+	return written, out.Close()
+}
