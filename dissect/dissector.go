@@ -15,6 +15,10 @@ type Options struct {
 	MaxFrame uint64
 	// MaxHandshake caps one HTTP head of the opening handshake. Default 64 KiB.
 	MaxHandshake int
+	// MaxAssembling caps the payload bytes held by all messages still being
+	// assembled, over all connections of the Dissector; a message that would
+	// pass it is truncated. Default 256 MiB.
+	MaxAssembling int64
 	// Frames asks for a KindFrame event per frame instead of KindMessage
 	// events per message.
 	Frames bool
@@ -46,6 +50,9 @@ func (o *Options) setDefaults() {
 	if o.MaxHandshake <= 0 {
 		o.MaxHandshake = defaultMaxHandshake
 	}
+	if o.MaxAssembling <= 0 {
+		o.MaxAssembling = 256 << 20
+	}
 }
 
 // A Dissector creates the Conns of one pipeline shard and hands their events,
@@ -62,6 +69,8 @@ type Dissector struct {
 	msg   Message
 	frame Frame
 	pool  bufPool
+	// assembling is the payload held by open messages (see MaxAssembling).
+	assembling int64
 	// hold queues findings instead of emitting them (see holdFindings).
 	hold bool
 	held []heldFinding

@@ -104,9 +104,10 @@ const (
 	CodeTruncated       Code = "packet-truncated"
 
 	// Caps (resource limits of wscap itself).
-	CodeMessageCapped Code = "cap-message"
-	CodeFrameCapped   Code = "cap-frame"
-	CodeBufferCapped  Code = "cap-buffered"
+	CodeMessageCapped  Code = "cap-message"
+	CodeFrameCapped    Code = "cap-frame"
+	CodeAssemblyCapped Code = "cap-assembling"
+	CodeBufferCapped   Code = "cap-buffered"
 )
 
 // Rules is the table of every code wscap reports, in documentation order.
@@ -170,6 +171,7 @@ var Rules = []Rule{
 
 	{CodeMessageCapped, Warning, "", "a message exceeds --max-message; its kept payload is truncated"},
 	{CodeFrameCapped, Warning, "", "a frame header announces more than --max-frame bytes; treated as garbage"},
+	{CodeAssemblyCapped, Warning, "", "messages being assembled hold more than --max-assembling bytes in total; this one is truncated"},
 	{CodeBufferCapped, Warning, "", "out-of-order TCP data exceeds --max-buffered; the bytes missing before it are treated as lost"},
 }
 

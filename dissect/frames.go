@@ -38,6 +38,7 @@ type dirState struct {
 	mWire       int64
 	mBuf        []byte // kept payload bytes (still compressed when mCompressed)
 	mTrunc      bool
+	mCapAll     bool // truncated by MaxAssembling
 	mLost       bool
 	mStart      Pos
 	ctrl        []byte // payload of the current control frame
@@ -212,6 +213,7 @@ func (s *dirState) openMessage(h FrameHeader, p Pos, compressed bool) {
 	s.mFrames = 0
 	s.mWire = 0
 	s.mTrunc = false
+	s.mCapAll = false
 	s.mLost = false
 	s.mStart = p
 }
@@ -242,6 +244,14 @@ func (s *dirState) payload(c *Conn, b []byte, whole bool) {
 		b = b[:room]
 		s.mTrunc = true
 	}
+	if d := c.d; d.assembling+int64(len(b)) > d.opts.MaxAssembling {
+		b = b[:min(int64(len(b)), d.opts.MaxAssembling-d.assembling)]
+		if !s.mTrunc && !s.mCapAll {
+			d.finding(c, s.mStart, CodeAssemblyCapped, 0, false, "messages being assembled hold %d bytes, the --max-assembling cap; this %s message is truncated", d.assembling, s.mOp)
+		}
+		s.mTrunc, s.mCapAll = true, true
+	}
+	c.d.assembling += int64(len(b))
 	s.mBuf = pool.grow(s.mBuf, b, int(min(s.left, uint64(max))))
 }
 
@@ -371,7 +381,7 @@ func (s *dirState) finishMessage(c *Conn, dir Direction, p Pos) {
 		Compressed: s.mCompressed, Truncated: s.mTrunc, Incomplete: s.mLost, Start: s.mStart}
 	if s.mCompressed {
 		s.inflateMessage(c, dir, p, m)
-	} else if s.mTrunc {
+	} else if s.mTrunc && !s.mCapAll {
 		d.finding(c, p, CodeMessageCapped, dir, false, "a %d-byte %s message is longer than --max-message %d; kept the first %d bytes", m.Length, m.Opcode, d.opts.MaxMessage, len(m.Payload))
 	}
 	if m.Opcode == OpText && !m.Undecodable {
@@ -388,6 +398,7 @@ func (s *dirState) finishMessage(c *Conn, dir Direction, p Pos) {
 		}
 	}
 	s.emitMessage(c, dir, p, m)
+	d.assembling -= int64(len(s.mBuf))
 	d.pool.put(s.mBuf)
 	s.mBuf = nil
 }

@@ -1,6 +1,8 @@
 package dissect
 
 import (
+	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -128,4 +130,41 @@ func TestEveryRuleDocumented(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCaps checks --max-message and --max-assembling on literal frames.
+func TestCaps(t *testing.T) {
+	big := strings.Repeat("x", 3000)
+	t.Run("max-message", func(t *testing.T) {
+		rec := runConn(t, Options{MaxMessage: 1000}, EndCaptureEnd, upgraded(s2c(frames(wsFrame{op: OpText, payload: []byte(big)}, server(OpContinuation, big))))...)
+		m := rec.messages[0]
+		if !m.Truncated || m.Length != 6000 || len(rec.payloads[0]) != 1000 || rec.codes()[0] != string(CodeMessageCapped) {
+			t.Errorf("truncated=%v length=%d kept=%d codes=%v", m.Truncated, m.Length, len(rec.payloads[0]), rec.codes())
+		}
+	})
+	t.Run("max-assembling", func(t *testing.T) {
+		// Two connections each hold an open fragmented message: together
+		// they pass the cap, so the second is truncated.
+		rec := &recorder{}
+		d := New(Options{MaxAssembling: 4000}, rec)
+		var conns []*Conn
+		for i := range 2 {
+			c := d.NewConn(netip.MustParseAddrPort(fmt.Sprintf("10.0.0.%d:4000", i+1)), netip.MustParseAddrPort("10.0.0.9:80"), Pos{Pkt: 1})
+			c.Data(ClientToServer, Pos{Pkt: 1}, []byte(request()))
+			c.Data(ServerToClient, Pos{Pkt: 2}, []byte(response()))
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			c.Data(ServerToClient, Pos{Pkt: 3}, frames(wsFrame{op: OpBinary, payload: []byte(big)}))
+		}
+		for _, c := range conns {
+			c.Data(ServerToClient, Pos{Pkt: 4}, frames(server(OpContinuation, "")))
+		}
+		if len(rec.messages) != 2 || rec.messages[0].Truncated || !rec.messages[1].Truncated || len(rec.payloads[1]) != 1000 {
+			t.Fatalf("events:\n%s", strings.Join(rec.lines, "\n"))
+		}
+		if !slices.Contains(rec.codes(), string(CodeAssemblyCapped)) || d.assembling != 0 {
+			t.Errorf("codes %v, assembling %d after the messages ended", rec.codes(), d.assembling)
+		}
+	})
 }

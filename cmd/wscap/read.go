@@ -17,34 +17,35 @@ import (
 
 // pipelineFlags are the flags shared by every command that analyses traffic.
 type pipelineFlags struct {
-	format       string
-	frames       bool
-	strict       bool
-	maxMessage   int64
-	maxFrame     uint64
-	maxHandshake int
-	maxBuffered  int
-	idleTimeout  time.Duration
-	wsPorts      []uint
-	assumeExt    string
-	assumeProto  string
-	workers      int
-	summary      bool
-	raw          bool
-	writePcap    string
-	maxPayload   int
-	hex          bool
-	timeFormat   string
-	color        string
-	base         *time.Time // the run's first packet time, for --time relative
-	connIDs      []int
-	from         string
-	opcodes      []string
-	grep         string
-	host, path   string
-	findingsOnly bool
-	cpuProfile   string
-	memProfile   string
+	format        string
+	frames        bool
+	strict        bool
+	maxMessage    int64
+	maxFrame      uint64
+	maxHandshake  int
+	maxAssembling int64
+	maxBuffered   int
+	idleTimeout   time.Duration
+	wsPorts       []uint
+	assumeExt     string
+	assumeProto   string
+	workers       int
+	summary       bool
+	raw           bool
+	writePcap     string
+	maxPayload    int
+	hex           bool
+	timeFormat    string
+	color         string
+	base          *time.Time // the run's first packet time, for --time relative
+	connIDs       []int
+	from          string
+	opcodes       []string
+	grep          string
+	host, path    string
+	findingsOnly  bool
+	cpuProfile    string
+	memProfile    string
 }
 
 func (f *pipelineFlags) register(fs *pflag.FlagSet) {
@@ -54,6 +55,7 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet) {
 	fs.Int64Var(&f.maxMessage, "max-message", 64<<20, "payload bytes kept of one message (after decompression)")
 	fs.Uint64Var(&f.maxFrame, "max-frame", 4<<30, "a frame header announcing more bytes is treated as garbage")
 	fs.IntVar(&f.maxHandshake, "max-handshake", 64<<10, "bytes of one HTTP head of the opening handshake")
+	fs.Int64Var(&f.maxAssembling, "max-assembling", 256<<20, "payload bytes held by all messages still being assembled, in total")
 	fs.IntVar(&f.maxBuffered, "max-buffered", 4<<20, "out-of-order TCP bytes buffered per connection")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 0, "end connections idle this long (packet time); 0 = never")
 	fs.UintSliceVar(&f.wsPorts, "ws-port", nil, "decode TCP port N as WebSocket even without a captured handshake (repeatable)")
@@ -79,6 +81,7 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet) {
 
 func (f *pipelineFlags) dissectOptions() dissect.Options {
 	o := dissect.Options{MaxMessage: f.maxMessage, MaxFrame: f.maxFrame, MaxHandshake: f.maxHandshake, Frames: f.frames,
+		MaxAssembling:    max(1, f.maxAssembling/int64(max(f.workers, 1))),
 		AssumeExtensions: f.assumeExt, AssumeSubprotocol: f.assumeProto}
 	for _, p := range f.wsPorts {
 		o.WSPorts = append(o.WSPorts, uint16(p))
