@@ -2,6 +2,7 @@ package pcap
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -23,7 +24,11 @@ const (
 	ClassTCP         Class = iota // a TCP segment: Segment is filled
 	ClassNotTCP                   // a well-formed packet of another protocol (ARP, UDP, ICMP, ...)
 	ClassUndecodable              // malformed, unknown link type, or cut before the TCP header
-	ClassFragment                 // an IP fragment (reassembly of fragments is not done yet)
+	// ClassFragment is an IP fragment that did not complete a datagram:
+	// held for reassembly, or dropped (see DefragStats). The fragment that
+	// completes a datagram is classified as the datagram is: ClassTCP with
+	// the reassembled segment, ClassNotTCP, or ClassUndecodable.
+	ClassFragment
 )
 
 // Segment is a decoded TCP segment. Payload is borrowed from the packet.
@@ -38,8 +43,9 @@ type Segment struct {
 }
 
 // Decoder decodes packets from link layer to TCP with gopacket's
-// DecodingLayerParser: no allocation per packet. It is not safe for
-// concurrent use.
+// DecodingLayerParser: no allocation per packet. It reassembles fragmented
+// IPv4 and IPv6 datagrams first (see DefragOptions), so it must see every
+// packet of an input, in order. It is not safe for concurrent use.
 type Decoder struct {
 	eth     layers.Ethernet
 	dot1q   layers.Dot1Q
@@ -54,11 +60,35 @@ type Decoder struct {
 	decoded []gopacket.LayerType
 	// Err is the last decoding error, for diagnostics.
 	Err error
+
+	now   time.Time    // packet time of the current packet (DecodeRecord)
+	frag  defragmenter // IP reassembly
+	fr    fragment
+	tcpIn layers.TCP // the TCP header of a reassembled datagram
 }
 
-// NewDecoder returns a Decoder.
-func NewDecoder() *Decoder {
-	return &Decoder{parsers: make(map[gopacket.LayerType]*gopacket.DecodingLayerParser), decoded: make([]gopacket.LayerType, 0, 8)}
+// NewDecoder returns a Decoder with the default IP reassembly bounds.
+func NewDecoder() *Decoder { return NewDecoderOptions(DefragOptions{}) }
+
+// NewDecoderOptions returns a Decoder whose IP reassembly is bounded by o.
+func NewDecoderOptions(o DefragOptions) *Decoder {
+	d := &Decoder{parsers: make(map[gopacket.LayerType]*gopacket.DecodingLayerParser), decoded: make([]gopacket.LayerType, 0, 8)}
+	d.frag.init(o)
+	return d
+}
+
+// DefragStats returns what IP reassembly did so far.
+func (d *Decoder) DefragStats() DefragStats { return d.frag.statsNow() }
+
+// DecodeRecord decodes one packet read from a Source: Decode with the
+// record's timestamp as the packet time that IP reassembly's timeout
+// follows.
+func (d *Decoder) DecodeRecord(rec Record, seg *Segment) Class {
+	d.now = rec.TS
+	if d.frag.head.next != &d.frag.head {
+		d.frag.expire(rec.TS)
+	}
+	return d.Decode(rec.LinkType, rec.Data, seg)
 }
 
 func (d *Decoder) parser(first gopacket.LayerType) *gopacket.DecodingLayerParser {
@@ -102,7 +132,9 @@ func SupportedLinkType(lt layers.LinkType) bool {
 }
 
 // Decode decodes one packet. For ClassTCP it fills seg, whose Payload
-// points into data.
+// points into data, or, for the fragment that completes an IP datagram,
+// into a buffer of the Decoder: either way it is valid until the next call.
+// Decode does not advance packet time; DecodeRecord does.
 func (d *Decoder) Decode(lt layers.LinkType, data []byte, seg *Segment) Class {
 	first, ok := firstLayer(lt, data)
 	if !ok {
@@ -117,6 +149,7 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, seg *Segment) Class {
 		haveIP  bool
 		isV6    bool
 		haveTCP bool
+		frag6   bool
 	)
 	for _, t := range d.decoded {
 		switch t {
@@ -124,6 +157,8 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, seg *Segment) Class {
 			haveIP, isV6 = true, false
 		case layers.LayerTypeIPv6:
 			haveIP, isV6 = true, true
+		case layers.LayerTypeIPv6Fragment:
+			frag6 = true
 		case layers.LayerTypeTCP:
 			haveTCP = true
 		}
@@ -135,12 +170,16 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, seg *Segment) Class {
 		return ClassNotTCP
 	}
 	if !isV6 && (d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0) {
-		return ClassFragment
+		return d.fragment4(seg)
+	}
+	if isV6 && (frag6 || !haveTCP) {
+		// The extension skipper passes over a Fragment header and decodes
+		// what follows as if it were whole: look for one first.
+		if c, ok := d.fragment6(seg); ok {
+			return c
+		}
 	}
 	if !haveTCP {
-		if isV6 && d.ip6.NextHeader == layers.IPProtocolIPv6Fragment {
-			return ClassFragment
-		}
 		proto := d.ip4.Protocol
 		if isV6 {
 			proto = d.ip6.NextHeader
@@ -157,13 +196,22 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, seg *Segment) Class {
 		dst = netip.AddrFrom16([16]byte(d.ip6.DstIP.To16()))
 		declared = int(d.ip6.Length)
 		have = len(d.ip6.Payload)
+		if d.ip6.HopByHop != nil { // decoded with the IPv6 header, not in Payload
+			have += d.ip6.HopByHop.ActualLength
+		}
 	} else {
 		src, _ = netip.AddrFromSlice(d.ip4.SrcIP.To4())
 		dst, _ = netip.AddrFromSlice(d.ip4.DstIP.To4())
 		declared = int(d.ip4.Length) - int(d.ip4.IHL)*4
 		have = len(d.ip4.Payload)
 	}
-	t := &d.tcp
+	d.fill(seg, src, dst, &d.tcp, declared-have)
+	return ClassTCP
+}
+
+// fill sets seg from a decoded TCP header; missing is the number of payload
+// bytes the IP header announces but the capture does not hold.
+func (d *Decoder) fill(seg *Segment, src, dst netip.Addr, t *layers.TCP, missing int) {
 	*seg = Segment{
 		Src:     netip.AddrPortFrom(src, uint16(t.SrcPort)),
 		Dst:     netip.AddrPortFrom(dst, uint16(t.DstPort)),
@@ -186,9 +234,84 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, seg *Segment) Class {
 	if t.ACK {
 		seg.Flags |= FlagACK
 	}
-	if declared > have {
-		seg.Missing = declared - have
+	if missing > 0 {
+		seg.Missing = missing
 	}
+}
+
+// fragment4 handles an IPv4 fragment.
+func (d *Decoder) fragment4(seg *Segment) Class {
+	ip := &d.ip4
+	if ip.Protocol != layers.IPProtocolTCP {
+		return ClassNotTCP // not reassembled: nothing downstream wants it
+	}
+	fr := &d.fr
+	*fr = fragment{
+		start:    int(ip.FragOffset) * 8,
+		length:   int(ip.Length) - int(ip.IHL)*4,
+		more:     ip.Flags&layers.IPv4MoreFragments != 0,
+		payload:  ip.Payload,
+		proto:    uint8(ip.Protocol),
+		hasProto: true,
+	}
+	copy(fr.key.src[:], ip.SrcIP.To4())
+	copy(fr.key.dst[:], ip.DstIP.To4())
+	fr.key.id = uint32(ip.Id)
+	fr.key.proto = uint8(ip.Protocol)
+	payload, missing, _, done := d.frag.add(fr, d.now)
+	if !done {
+		return ClassFragment
+	}
+	src, _ := netip.AddrFromSlice(ip.SrcIP.To4())
+	dst, _ := netip.AddrFromSlice(ip.DstIP.To4())
+	return d.datagram(seg, src, dst, layers.IPProtocolTCP, payload, missing)
+}
+
+// fragment6 handles an IPv6 packet that may carry a Fragment header; ok is
+// false when it does not.
+func (d *Decoder) fragment6(seg *Segment) (Class, bool) {
+	ip := &d.ip6
+	next, b, pre := uint8(ip.NextHeader), ip.Payload, 0
+	if ip.HopByHop != nil {
+		next, pre = uint8(ip.HopByHop.NextHeader), ip.HopByHop.ActualLength
+	}
+	t, off, ok := skipIP6Ext(next, b, true)
+	if !ok || t != ip6Fragment {
+		return 0, false
+	}
+	fr := &d.fr
+	*fr = fragment{}
+	if !fragment6(fr, b[off:], int(ip.Length)-pre-off-8) {
+		return ClassUndecodable, true
+	}
+	copy(fr.key.src[:], ip.SrcIP.To16())
+	copy(fr.key.dst[:], ip.DstIP.To16())
+	fr.key.v6 = true
+	payload, missing, proto, done := d.frag.add(fr, d.now)
+	if !done {
+		return ClassFragment, true
+	}
+	src := netip.AddrFrom16([16]byte(ip.SrcIP.To16()))
+	dst := netip.AddrFrom16([16]byte(ip.DstIP.To16()))
+	// The fragmentable part may start with more extension headers.
+	t, off, ok = skipIP6Ext(proto, payload, false)
+	if !ok {
+		return ClassUndecodable, true
+	}
+	return d.datagram(seg, src, dst, layers.IPProtocol(t), payload[off:], missing), true
+}
+
+// datagram decodes the upper layer of a reassembled datagram.
+func (d *Decoder) datagram(seg *Segment, src, dst netip.Addr, proto layers.IPProtocol, payload []byte, missing int) Class {
+	if proto != layers.IPProtocolTCP {
+		return ClassNotTCP
+	}
+	t := &d.tcpIn
+	if err := t.DecodeFromBytes(payload, gopacket.NilDecodeFeedback); err != nil {
+		d.Err = err
+		return ClassUndecodable
+	}
+	d.fill(seg, src, dst, t, missing)
 	return ClassTCP
 }
 

@@ -5,6 +5,35 @@
 //
 // In-order payload is handed to dissect straight from the packet buffer;
 // out-of-order segments are copied once into buffers owned here.
+//
+// # Overlapping segments
+//
+// When two segments carry the same sequence numbers, the first copy seen is
+// kept, everywhere: bytes already delivered are never replaced, and a
+// segment that overlaps buffered out-of-order data only adds the bytes not
+// buffered yet. That is what a receiver does for bytes it already took in
+// order (Linux, the BSDs and Windows alike). Receivers differ for
+// out-of-order data: Linux's out-of-order queue (tcp_data_queue_ofo) lets a
+// later segment that starts at or before a queued one and covers it
+// entirely replace it, and where two queued segments overlap partly, the
+// one that starts first supplies the shared bytes. So when copies differ
+// the capture cannot tell which one the receiver used, and wscap reports
+// it (dissect.Conn.Overlap, finding tcp-overlap-conflict): overlaps are
+// compared with the buffered copy, and retransmissions of bytes already
+// delivered with a short window of the last bytes delivered in that
+// direction that the receiver had not acknowledged yet (Options.
+// OverlapWindow, 4 KiB by default). Bytes the receiver acknowledged are not
+// compared: it has them already, so no later copy can change what it saw.
+//
+// # Caps
+//
+// Out-of-order bytes are capped per connection (Options.MaxBuffered) and
+// over all connections (Options.MaxBufferedTotal). A segment that would go
+// over a cap makes the reassembly give up waiting for the bytes missing
+// before the buffered data: dissect is told (dissect.Conn.BufferCapped,
+// finding cap-buffered), then they are a gap. The windows of delivered
+// bytes are capped in total too (Options.OverlapWindowTotal); a direction
+// that finds none free is not compared.
 package reassembly
 
 import (
@@ -28,6 +57,14 @@ type Options struct {
 	// IdleTimeout ends connections that saw no packet for this long, in
 	// packet time. Zero means never.
 	IdleTimeout time.Duration
+	// OverlapWindow is how many of the last delivered, unacknowledged bytes
+	// of each direction are kept to compare retransmissions with (rounded
+	// up to a power of two). Default 4 KiB; negative disables the check
+	// for delivered bytes.
+	OverlapWindow int
+	// OverlapWindowTotal caps the memory of those windows over all
+	// connections. Default 8 MiB.
+	OverlapWindowTotal int
 }
 
 // Stats counts what the Assembler saw. Packets of each TCP connection are
@@ -41,7 +78,10 @@ type Stats struct {
 	GapBytes        int64
 	OutOfOrder      int64 // segments buffered out of order
 	Retransmitted   int64 // segments (or parts) seen twice
-	CapDropped      int64 // out-of-order segments dropped by a buffer cap
+	Conflicts       int64 // retransmissions or overlaps whose bytes differ from the first copy
+	ConflictBytes   int64
+	CapDropped      int64 // times a buffer cap made the reassembly give up on missing bytes
+	WindowsDenied   int64 // directions left without a window by OverlapWindowTotal
 }
 
 type flowKey struct {
@@ -65,6 +105,13 @@ type Assembler struct {
 	dead     conn // sentinel of the list of finished connections
 	buffered int  // out-of-order bytes held over all connections
 	stats    Stats
+
+	halves []*[2]half // directions' state to reuse
+
+	winSize  int       // OverlapWindow, a power of two; 0: off
+	winFree  []*window // windows to reuse
+	winCount int       // windows allocated
+	winMax   int
 }
 
 // New returns an Assembler that feeds the connections it finds to d.
@@ -75,7 +122,20 @@ func New(d *dissect.Dissector, opts Options) *Assembler {
 	if opts.MaxBufferedTotal <= 0 {
 		opts.MaxBufferedTotal = 256 << 20
 	}
+	if opts.OverlapWindow == 0 {
+		opts.OverlapWindow = 4 << 10
+	}
+	if opts.OverlapWindowTotal <= 0 {
+		opts.OverlapWindowTotal = 8 << 20
+	}
 	a := &Assembler{opts: opts, d: d, conns: make(map[flowKey]*conn)}
+	if opts.OverlapWindow > 0 {
+		a.winSize = 1
+		for a.winSize < opts.OverlapWindow {
+			a.winSize <<= 1
+		}
+		a.winMax = max(1, opts.OverlapWindowTotal/a.winSize)
+	}
 	a.head.next, a.head.prev = &a.head, &a.head
 	a.dead.next, a.dead.prev = &a.dead, &a.dead
 	return a
@@ -107,8 +167,13 @@ func (a *Assembler) Packet(p dissect.Pos, seg *pcap.Segment) {
 	c := a.conns[k]
 	syn := seg.Flags&pcap.FlagSYN != 0
 	if c != nil && syn && seg.Flags&pcap.FlagACK == 0 && c.reusable(seg) {
-		// A new SYN on a finished 4-tuple: port reuse starts a new connection.
-		a.finish(c, p, dissect.EndFIN)
+		// A new SYN on a known 4-tuple: port reuse starts a new connection.
+		// One that did not finish was abandoned by the client.
+		reason := dissect.EndIdle
+		if !c.done && (c.half[0].fin || c.half[1].fin) {
+			reason = dissect.EndFIN
+		}
+		a.finish(c, p, reason)
 		a.forget(c)
 		c = nil
 	}
@@ -128,6 +193,9 @@ func (a *Assembler) Packet(p dissect.Pos, seg *pcap.Segment) {
 	h := &c.half[dir]
 	if syn {
 		c.synSeen = true
+		if !h.syn {
+			h.syn, h.isn = true, seg.Seq
+		}
 		if !h.started || !seqAfter(h.next, seg.Seq+1) {
 			h.started = true
 			h.next = seg.Seq + 1
@@ -159,6 +227,11 @@ func (a *Assembler) newConn(k flowKey, p dissect.Pos, seg *pcap.Segment) *conn {
 		c.a, c.b = seg.Dst, seg.Src // a SYN-ACK comes from the server
 	}
 	c.dc = a.d.NewConn(c.a, c.b, p)
+	if n := len(a.halves); n > 0 {
+		c.half, a.halves = a.halves[n-1], a.halves[:n-1]
+	} else {
+		c.half = new([2]half)
+	}
 	a.conns[k] = c
 	c.prev, c.next = a.head.prev, &a.head
 	a.head.prev.next = c
@@ -180,12 +253,18 @@ func (a *Assembler) data(c *conn, dir dissect.Direction, p dissect.Pos, seg *pca
 	if !c.dc.Active() {
 		h.next = maxSeq(h.next, seq+uint32(len(payload)+seg.Missing))
 		h.dropBuffered(a)
+		a.releaseWindow(h)
 		return
 	}
 	if d := int64(int32(h.next - seq)); d > 0 {
 		// Starts before what was already delivered: a retransmission, or an
 		// overlap whose new tail is still useful. The first copy is kept.
 		a.stats.Retransmitted++
+		if w := h.win; w != nil && w.end == h.next {
+			if n := w.differ(seq, payload[:min(int64(len(payload)), d)]); n > 0 {
+				a.conflict(c, dir, p, n)
+			}
+		}
 		if d >= int64(len(payload)+seg.Missing) {
 			return
 		}
@@ -201,14 +280,42 @@ func (a *Assembler) data(c *conn, dir dissect.Direction, p dissect.Pos, seg *pca
 		a.buffer(c, dir, p, seq, payload, seg.Missing)
 		return
 	}
+	if len(h.ooo) > 0 {
+		if k := int64(h.ooo[0].seq - seq); int64(len(payload)+seg.Missing) > k {
+			// Fills the hole and runs into buffered data: deliver up to
+			// it, and let buffer compare the rest with the first copy.
+			head := clip(payload, 0, uint32(k))
+			a.deliver(c, dir, p, head, int(k)-len(head))
+			rest := clip(payload, uint32(k), uint32(len(payload)))
+			a.buffer(c, dir, p, h.next, rest, len(payload)+seg.Missing-int(k)-len(rest))
+			a.drain(c, dir, p)
+			return
+		}
+	}
 	a.deliver(c, dir, p, payload, seg.Missing)
 	a.drain(c, dir, p)
+}
+
+// conflict reports n bytes of direction dir that differ from the first copy.
+func (a *Assembler) conflict(c *conn, dir dissect.Direction, p dissect.Pos, n int) {
+	a.stats.Conflicts++
+	a.stats.ConflictBytes += int64(n)
+	c.dc.Overlap(dir, p, int64(n))
 }
 
 // deliver hands in-order bytes (then a snaplen cut, if any) to dissect.
 func (a *Assembler) deliver(c *conn, dir dissect.Direction, p dissect.Pos, b []byte, missing int) {
 	h := &c.half[dir]
 	if len(b) > 0 {
+		if a.winSize > 0 {
+			// Kept before dissect sees them: it unmasks in place.
+			if h.win == nil {
+				h.win = a.newWindow()
+			}
+			if h.win != nil {
+				h.win.add(h.next, b)
+			}
+		}
 		c.dc.Data(dir, p, b)
 		h.next += uint32(len(b))
 	}
@@ -244,35 +351,125 @@ func (a *Assembler) drain(c *conn, dir dissect.Direction, p dissect.Pos) {
 	a.checkClosed(c, p)
 }
 
-// buffer keeps a copy of an out-of-order segment.
+// buffer keeps a copy of an out-of-order segment: the parts of it not
+// buffered yet (the first copy is kept), after comparing the rest with
+// what is buffered.
 func (a *Assembler) buffer(c *conn, dir dissect.Direction, p dissect.Pos, seq uint32, b []byte, missing int) {
 	h := &c.half[dir]
-	if h.bufferedBytes+len(b) > a.opts.MaxBuffered || a.buffered+len(b) > a.opts.MaxBufferedTotal {
+	if over, total := a.overCap(h, len(b)); over && seq != h.next {
 		// Over a cap: give up on the hole before the buffered data.
 		a.stats.CapDropped++
+		if len(h.ooo) > 0 {
+			c.dc.BufferCapped(dir, p, int64(int32(h.ooo[0].seq-h.next)), a.capOf(total), total)
+		}
 		a.skipHole(c, dir, p)
 		if seq == h.next {
 			a.deliver(c, dir, p, b, missing)
 			a.drain(c, dir, p)
 			return
 		}
-		if h.bufferedBytes+len(b) > a.opts.MaxBuffered || a.buffered+len(b) > a.opts.MaxBufferedTotal {
+		if d := int32(h.next - seq); d > 0 {
+			// The hole was skipped past this segment's start.
+			if int(d) >= len(b)+missing {
+				return
+			}
+			a.data(c, dir, p, &pcap.Segment{Seq: seq, Payload: b, Missing: missing})
+			return
+		}
+		if over, total = a.overCap(h, len(b)); over {
 			// Still no room: this segment's bytes are lost too.
-			a.gap(c, dir, p, int64(int32(seq-h.next))+int64(len(b)+missing))
+			n := int64(int32(seq-h.next)) + int64(len(b)+missing)
+			c.dc.BufferCapped(dir, p, n, a.capOf(total), total)
+			a.gap(c, dir, p, n)
 			return
 		}
 	}
 	a.stats.OutOfOrder++
+	end := seq + uint32(len(b)+missing)
+	// i: the first buffered segment that ends after seq.
 	i := len(h.ooo)
-	for i > 0 && seqAfter(h.ooo[i-1].seq, seq) {
+	for i > 0 && seqAfter(h.ooo[i-1].end(), seq) {
 		i--
 	}
-	if i > 0 && h.ooo[i-1].seq == seq && len(h.ooo[i-1].data) >= len(b) {
-		a.stats.Retransmitted++
-		return // a duplicate of a buffered segment
+	if i == len(h.ooo) || !seqAfter(end, h.ooo[i].seq) {
+		h.insert(a, i, seq, b, missing) // no overlap: the usual case
+		return
 	}
-	data := make([]byte, len(b))
-	copy(data, b)
+	// Overlaps buffered data: compare the shared bytes, buffer the others.
+	diff := 0
+	cur := seq
+	for ; i < len(h.ooo) && seqAfter(end, h.ooo[i].seq); i++ {
+		s := &h.ooo[i]
+		if seqAfter(s.seq, cur) { // a hole before s: this segment fills it
+			lo, hi := cur-seq, s.seq-seq
+			h.insert(a, i, cur, clip(b, lo, hi), int(hi-lo)-len(clip(b, lo, hi)))
+			i++
+			s = &h.ooo[i]
+		}
+		// Shared: [max(cur, s.seq), min(end, s.end)).
+		lo := maxSeq(cur, s.seq)
+		hi := s.end()
+		if seqAfter(hi, end) {
+			hi = end
+		}
+		x := clip(b, lo-seq, hi-seq)
+		y := clip(s.data, lo-s.seq, hi-s.seq)
+		for k := range min(len(x), len(y)) {
+			if x[k] != y[k] {
+				diff++
+			}
+		}
+		cur = hi
+	}
+	a.stats.Retransmitted++
+	if seqAfter(end, cur) {
+		lo := cur - seq
+		h.insert(a, i, cur, clip(b, lo, end-seq), int(end-cur)-len(clip(b, lo, end-seq)))
+	}
+	if diff > 0 {
+		a.conflict(c, dir, p, diff)
+	}
+}
+
+// clip returns b[lo:hi] as far as b reaches.
+func clip(b []byte, lo, hi uint32) []byte {
+	hi = min(hi, uint32(len(b)))
+	if lo >= hi {
+		return nil
+	}
+	return b[lo:hi]
+}
+
+// overCap reports whether buffering n more bytes in h goes over a cap, and
+// whether it is the total one.
+func (a *Assembler) overCap(h *half, n int) (over, total bool) {
+	if h.bufferedBytes+n > a.opts.MaxBuffered {
+		return true, false
+	}
+	if a.buffered+n > a.opts.MaxBufferedTotal {
+		return true, true
+	}
+	return false, false
+}
+
+func (a *Assembler) capOf(total bool) int64 {
+	if total {
+		return int64(a.opts.MaxBufferedTotal)
+	}
+	return int64(a.opts.MaxBuffered)
+}
+
+// insert buffers a copy of b (and missing bytes after it) at seq, as the
+// i-th buffered segment.
+func (h *half) insert(a *Assembler, i int, seq uint32, b []byte, missing int) {
+	if len(b) == 0 && missing == 0 {
+		return
+	}
+	var data []byte
+	if len(b) > 0 {
+		data = make([]byte, len(b))
+		copy(data, b)
+	}
 	h.ooo = append(h.ooo, oooSeg{})
 	copy(h.ooo[i+1:], h.ooo[i:])
 	h.ooo[i] = oooSeg{seq: seq, data: data, missing: missing}
@@ -306,6 +503,9 @@ func (a *Assembler) gap(c *conn, dir dissect.Direction, p dissect.Pos, n int64) 
 // capture.
 func (a *Assembler) acked(c *conn, dir dissect.Direction, p dissect.Pos, ack uint32) {
 	h := &c.half[dir]
+	if w := h.win; w != nil && w.trim(ack) {
+		a.releaseWindow(h)
+	}
 	if !h.started || !seqAfter(ack, h.next) {
 		return
 	}
@@ -354,11 +554,15 @@ func (a *Assembler) finish(c *conn, p dissect.Pos, reason dissect.EndReason) {
 		if h.fin && seqAfter(h.finSeq, h.next) && c.dc.Active() {
 			a.gap(c, dissect.Direction(dir), p, int64(int32(h.finSeq-h.next)))
 		}
+		a.releaseWindow(h)
 	}
 	c.dc.End(p, reason)
 	c.ws = c.dc.IsWebSocket()
 	c.dc = nil
-	c.half = [2]half{}
+	// The directions' state goes back to a pool: a tombstone is small.
+	*c.half = [2]half{}
+	a.halves = append(a.halves, c.half)
+	c.half = nil
 	a.count(c)
 	c.unlink()
 	c.prev, c.next = a.dead.prev, &a.dead
@@ -394,7 +598,10 @@ func (a *Assembler) expire(p dissect.Pos) {
 		for c := a.head.next; c != &a.head; {
 			next := c.next
 			if p.TS.Sub(c.last) > a.opts.IdleTimeout {
+				// No tombstone: if the connection speaks again, that is a
+				// new connection, found mid-stream.
 				a.finish(c, p, dissect.EndIdle)
+				a.forget(c)
 			}
 			c = next
 		}
@@ -428,7 +635,7 @@ type conn struct {
 	key        flowKey
 	a, b       netip.AddrPort
 	dc         *dissect.Conn
-	half       [2]half
+	half       *[2]half // nil once done
 	synSeen    bool
 	done       bool // FIN/RST handled, dissect ended: a tombstone
 	ws         bool // recognised as WebSocket (set when done)
@@ -445,7 +652,12 @@ func (c *conn) unlink() {
 	}
 }
 
-// reusable reports whether a SYN starts a new connection on c's 4-tuple.
+// reusable reports whether a SYN (without ACK) starts a new connection on
+// c's 4-tuple: c is finished, or its sender already sent bytes and this is
+// not a copy of its SYN. A client opens a new connection from a port only
+// when it is done with the old one (RFC 9293 §3.4.1 wants a new ISN); a
+// SYN inside a live connection would get a challenge ACK (RFC 5961 §4),
+// which a capture cannot see, so the SYN is taken for what it says.
 func (c *conn) reusable(seg *pcap.Segment) bool {
 	if c.done {
 		return true
@@ -454,8 +666,10 @@ func (c *conn) reusable(seg *pcap.Segment) bool {
 	if seg.Src != c.a {
 		h = &c.half[dissect.ServerToClient]
 	}
-	// A SYN with a sequence number other than the one already seen.
-	return c.synSeen && h.started && seg.Seq+1 != h.next && (c.half[0].fin || c.half[1].fin)
+	if !h.started || (h.syn && seg.Seq == h.isn) {
+		return false // the first SYN, or the same one again
+	}
+	return true
 }
 
 func (c *conn) String() string { return fmt.Sprintf("%s-%s", c.a, c.b) }
@@ -463,18 +677,25 @@ func (c *conn) String() string { return fmt.Sprintf("%s-%s", c.a, c.b) }
 // half is one direction of a connection.
 type half struct {
 	started       bool
+	syn           bool // a SYN was seen; isn is its sequence number
+	isn           uint32
 	next          uint32 // next sequence number expected
 	fin           bool
 	finSeq        uint32
 	ooo           []oooSeg // sorted by seq
 	bufferedBytes int
+	win           *window // the last bytes delivered, not yet acknowledged
 }
 
+// oooSeg is a buffered out-of-order segment: data, then missing bytes the
+// capture cut off. Buffered segments never overlap.
 type oooSeg struct {
 	seq     uint32
 	data    []byte
 	missing int
 }
+
+func (s *oooSeg) end() uint32 { return s.seq + uint32(len(s.data)+s.missing) }
 
 func (h *half) release(a *Assembler, i int) {
 	n := len(h.ooo[i].data)
@@ -498,4 +719,95 @@ func maxSeq(x, y uint32) uint32 {
 		return y
 	}
 	return x
+}
+
+// window keeps the last bytes delivered in one direction, up to its size,
+// that the receiver has not acknowledged yet: retransmissions of them are
+// compared with it. It is a ring indexed by sequence number.
+type window struct {
+	buf []byte // len is a power of two
+	end uint32 // sequence number after the last byte kept
+	n   int    // bytes kept, ending at end
+}
+
+// add appends b, delivered at sequence number seq.
+func (w *window) add(seq uint32, b []byte) {
+	if w.n > 0 && w.end != seq {
+		w.n = 0 // bytes were skipped (a gap, a snaplen cut): start again
+	}
+	size := len(w.buf)
+	end := seq + uint32(len(b))
+	if len(b) > size {
+		b = b[len(b)-size:]
+		seq = end - uint32(size)
+	}
+	i := int(seq) & (size - 1)
+	k := copy(w.buf[i:], b)
+	copy(w.buf, b[k:])
+	w.end = end
+	w.n = min(w.n+len(b), size)
+}
+
+// differ counts the bytes of b, sent at seq, that differ from the bytes kept
+// for the same sequence numbers.
+func (w *window) differ(seq uint32, b []byte) int {
+	start := w.end - uint32(w.n)
+	if d := int32(start - seq); d > 0 {
+		if int(d) >= len(b) {
+			return 0
+		}
+		b, seq = b[d:], start
+	}
+	if d := int32(seq + uint32(len(b)) - w.end); d > 0 {
+		if int(d) >= len(b) {
+			return 0
+		}
+		b = b[:len(b)-int(d)]
+	}
+	mask := len(w.buf) - 1
+	n := 0
+	for k, x := range b {
+		if w.buf[(int(seq)+k)&mask] != x {
+			n++
+		}
+	}
+	return n
+}
+
+// trim forgets the bytes acknowledged by ack and reports whether none is
+// left.
+func (w *window) trim(ack uint32) bool {
+	start := w.end - uint32(w.n)
+	if seqAfter(ack, start) {
+		if !seqAfter(w.end, ack) {
+			w.n = 0
+		} else {
+			w.n = int(w.end - ack)
+		}
+	}
+	return w.n == 0
+}
+
+// newWindow returns a free window, or nil when OverlapWindowTotal is spent.
+func (a *Assembler) newWindow() *window {
+	if n := len(a.winFree); n > 0 {
+		w := a.winFree[n-1]
+		a.winFree = a.winFree[:n-1]
+		return w
+	}
+	if a.winCount >= a.winMax {
+		a.stats.WindowsDenied++
+		return nil
+	}
+	a.winCount++
+	return &window{buf: make([]byte, a.winSize)}
+}
+
+// releaseWindow gives h's window back for reuse.
+func (a *Assembler) releaseWindow(h *half) {
+	if h.win != nil {
+		h.win.n = 0
+		a.winFree = append(a.winFree, h.win)
+		h.win = nil
+	}
 }

@@ -20,7 +20,11 @@ type Counters struct {
 	OtherTCP    int64 `json:"other_tcp"`   // TCP packets of other connections
 	NotTCP      int64 `json:"not_tcp"`     // well-formed packets of other protocols
 	Undecodable int64 `json:"undecodable"` // malformed, or of an unsupported link type
-	Fragments   int64 `json:"ip_fragments"`
+	// Fragments counts the IP fragments that did not complete a datagram:
+	// held for reassembly, or dropped (see pcap.DefragStats). The fragment
+	// that completes a datagram counts as the datagram does (its TCP
+	// connection, or not_tcp), so the sum stays exact.
+	Fragments int64 `json:"ip_fragments"`
 }
 
 // Input reads packet sources into an Assembler.
@@ -66,7 +70,7 @@ func (in *Input) ReadAll(src pcap.Source, file int) error {
 // Packet decodes and processes one packet.
 func (in *Input) Packet(p dissect.Pos, rec pcap.Record) {
 	in.c.Read++
-	switch in.dec.Decode(rec.LinkType, rec.Data, &in.seg) {
+	switch in.dec.DecodeRecord(rec, &in.seg) {
 	case pcap.ClassTCP:
 		if p.TS.Sub(in.lastTick) > in.a.ScanInterval() {
 			in.a.Tick(p)

@@ -240,7 +240,7 @@ func (e *engine) packet(p dissect.Pos, rec pcap.Record) {
 	if e.counters.Read++; e.counters.Read == 1 && e.base != nil {
 		*e.base = p.TS // written before any batch is handed to a shard
 	}
-	switch e.dec.Decode(rec.LinkType, rec.Data, &e.seg) {
+	switch e.dec.DecodeRecord(rec, &e.seg) {
 	case pcap.ClassTCP:
 	case pcap.ClassNotTCP:
 		e.counters.NotTCP++

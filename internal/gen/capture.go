@@ -429,10 +429,29 @@ func (e *engine) drain(wm int64) error {
 
 func (e *engine) emit(p *packet) error {
 	s := p.s
+	e.man.PayloadBytes += int64(len(p.seg.Payload))
+	if tr := s.c.opts.IPTransform; tr != nil {
+		ip, err := e.wire.ipPacket(s, &p.seg)
+		if err != nil {
+			return fmt.Errorf("gen: conn %d: serialising: %w", s.id, err)
+		}
+		info := ConnInfo{ID: s.id, Client: s.addr[0], Server: s.addr[1], MSS: s.mss}
+		for _, pkt := range tr(info, &p.seg, slices.Clone(ip)) {
+			if err := e.write(p, e.wire.frame(s, p.seg.Dir&1, pkt)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	data, err := e.wire.packet(s, &p.seg)
 	if err != nil {
 		return fmt.Errorf("gen: conn %d: serialising: %w", s.id, err)
 	}
+	return e.write(p, data)
+}
+
+// write writes one link-layer frame of p's connection at p's time.
+func (e *engine) write(p *packet, data []byte) error {
 	ci := gopacket.CaptureInfo{Timestamp: p.seg.Time, Length: len(data), CaptureLength: len(data)}
 	if ci.CaptureLength > e.cap.opts.Snaplen {
 		ci.CaptureLength = e.cap.opts.Snaplen
@@ -446,8 +465,7 @@ func (e *engine) emit(p *packet) error {
 	}
 	e.last = p.t
 	e.man.Packets++
-	e.man.PayloadBytes += int64(len(p.seg.Payload))
-	e.man.Conns[s.manIdx].Packets++
+	e.man.Conns[p.s.manIdx].Packets++
 	return nil
 }
 

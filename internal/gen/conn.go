@@ -51,6 +51,9 @@ type ConnOptions struct {
 	// are serialised (see Transform); the connection is then generated
 	// whole when it starts.
 	Transform Transform
+	// IPTransform, when set, rewrites the IP packet built for each segment
+	// (see IPTransform): IP fragmentation.
+	IPTransform IPTransform
 }
 
 // Compress says whether a data message is compressed (RFC 7692 §6).

@@ -21,6 +21,7 @@ var scenarios = []struct {
 	{"lengths", "one connection: payloads of 0, 1, 125, 126, 127, 65535, 65536 and 70000 bytes both ways", buildLengths},
 	{"medium", "2,000 connections open at once x 32 data messages up to 64 KiB, 30% compressed (half with context takeover, one flate.Writer per direction), 8% fragmented, 10% IPv6; about 220 MB", buildMedium},
 	{"many", "100,000 connections x 4 messages of 0-512 bytes, about 27,000 open at once, 20% compressed (half with context takeover, primed from history), 5% IPv6; about 2.1M packets, 290 MB", buildMany},
+	{"bulk", "one connection carrying 1 GiB: 1,024 binary messages of 1 MiB from the server (messages scales it), a text from the client every 64; about 1.1M packets, 1.1 GB", buildBulk},
 }
 
 // Scenarios returns the scenario names.
@@ -277,4 +278,22 @@ func (sc *scaled) conn(r *rand.Rand, start time.Time) *Conn {
 	conn.Close(first.Peer(), code, "")
 	conn.Teardown()
 	return conn
+}
+
+func buildBulk(c *Capture, p ScenarioParams) {
+	n := 1024
+	if p.Messages > 0 {
+		n = p.Messages
+	}
+	conn := c.Conn(ConnOptions{})
+	conn.Handshake(Handshake{Path: "/bulk"})
+	for i := range n {
+		if i%64 == 0 {
+			conn.Send(FromClient, Message{Opcode: OpText, Size: 100})
+		}
+		conn.Send(FromServer, Message{Opcode: OpBinary, Size: 1 << 20})
+	}
+	conn.Close(FromClient, 1000, "")
+	conn.Close(FromServer, 1000, "")
+	conn.Teardown()
 }

@@ -25,6 +25,8 @@ type wire struct {
 	buf  gopacket.SerializeBuffer
 	opt  gopacket.SerializeOptions
 	syn  []layers.TCPOption
+
+	scratch []byte // frame's output
 }
 
 func newWire(link Link) *wire {
@@ -168,4 +170,37 @@ func newPacketWriter(w io.Writer, f Format, l Link, snaplen int) (packetWriter, 
 		}
 		return pw, bw.Flush, nil
 	}
+}
+
+// ipPacket returns the IP packet (no link header) for seg of connection s,
+// valid until the next call.
+func (w *wire) ipPacket(s *connState, seg *Segment) ([]byte, error) {
+	link := w.link
+	w.link = LinkRaw
+	b, err := w.packet(s, seg)
+	w.link = link
+	return b, err
+}
+
+// frame puts the link header of direction d before the IP packet ip, in a
+// buffer valid until the next call.
+func (w *wire) frame(s *connState, d Direction, ip []byte) []byte {
+	et := layers.EthernetTypeIPv4
+	if len(ip) > 0 && ip[0]>>4 == 6 {
+		et = layers.EthernetTypeIPv6
+	}
+	b := w.scratch[:0]
+	switch w.link {
+	case LinkEthernet:
+		b = append(b, s.mac[d^1]...)
+		b = append(b, s.mac[d]...)
+		b = binary.BigEndian.AppendUint16(b, uint16(et))
+	case LinkSLL:
+		var h [16]byte
+		sllHeader(h[:], d, s.mac[d], et)
+		b = append(b, h[:]...)
+	}
+	b = append(b, ip...)
+	w.scratch = b
+	return b
 }

@@ -1,0 +1,402 @@
+package pcap
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/wscap/wscap/internal/gen"
+)
+
+// tcpPacket serialises a raw IPv4 or IPv6 packet carrying one TCP segment.
+func tcpPacket(t testing.TB, v6 bool, id uint16, seq uint32, payload []byte) []byte {
+	t.Helper()
+	tcp := &layers.TCP{SrcPort: 40000, DstPort: 80, Seq: seq, Ack: 7, ACK: true, PSH: true, Window: 500}
+	var ip gopacket.SerializableLayer
+	if v6 {
+		l := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP,
+			SrcIP: net.ParseIP("2001:db8::1"), DstIP: net.ParseIP("2001:db8::2")}
+		tcp.SetNetworkLayerForChecksum(l)
+		ip = l
+	} else {
+		l := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, Id: id,
+			SrcIP: net.IPv4(198, 18, 0, 1).To4(), DstIP: net.IPv4(192, 0, 2, 1).To4()}
+		tcp.SetNetworkLayerForChecksum(l)
+		ip = l
+	}
+	buf := gopacket.NewSerializeBuffer()
+	opt := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	if err := gopacket.SerializeLayers(buf, opt, ip, tcp, gopacket.Payload(payload)); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Clone(buf.Bytes())
+}
+
+func payloadOf(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i>>8)
+	}
+	return b
+}
+
+var t0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// feed decodes packets at times t0+times[i] (t0 when times is nil) and
+// returns the classes, and the segment of the last ClassTCP with its
+// payload copied.
+func feed(d *Decoder, pkts [][]byte, times []time.Duration) ([]Class, Segment) {
+	var classes []Class
+	var got, seg Segment
+	for i, p := range pkts {
+		ts := t0
+		if times != nil {
+			ts = t0.Add(times[i])
+		}
+		c := d.DecodeRecord(Record{Data: p, TS: ts, Length: len(p), LinkType: layers.LinkTypeRaw}, &seg)
+		classes = append(classes, c)
+		if c == ClassTCP {
+			got = seg
+			got.Payload = bytes.Clone(seg.Payload)
+		}
+	}
+	return classes, got
+}
+
+func classes(n int, last Class) []Class {
+	c := make([]Class, n)
+	for i := range c {
+		c[i] = ClassFragment
+	}
+	c[n-1] = last
+	return c
+}
+
+func equalClasses(a, b []Class) bool { return slices.Equal(a, b) }
+
+func TestDefragReassembles(t *testing.T) {
+	pl := payloadOf(3000)
+	reverse := func(p [][]byte) [][]byte {
+		r := make([][]byte, len(p))
+		for i := range p {
+			r[len(p)-1-i] = p[i]
+		}
+		return r
+	}
+	// The middle fragment first, then the others.
+	middleFirst := func(p [][]byte) [][]byte {
+		return append([][]byte{p[len(p)/2]}, append(append([][]byte{}, p[:len(p)/2]...), p[len(p)/2+1:]...)...)
+	}
+	for _, v6 := range []bool{false, true} {
+		for _, order := range []struct {
+			name string
+			f    func([][]byte) [][]byte
+		}{{"in order", func(p [][]byte) [][]byte { return p }}, {"reversed", reverse}, {"middle first", middleFirst}} {
+			name := "v4 " + order.name
+			if v6 {
+				name = "v6 " + order.name
+			}
+			t.Run(name, func(t *testing.T) {
+				pkt := tcpPacket(t, v6, 77, 1000, pl)
+				var frags [][]byte
+				if v6 {
+					frags = gen.FragmentIPv6(pkt, 1200, 0xabcdef)
+				} else {
+					frags = gen.FragmentIPv4(pkt, 1200)
+				}
+				if len(frags) != 3 {
+					t.Fatalf("%d fragments", len(frags))
+				}
+				d := NewDecoder()
+				cls, seg := feed(d, order.f(frags), nil)
+				if !equalClasses(cls, classes(3, ClassTCP)) {
+					t.Fatalf("classes %v", cls)
+				}
+				if !bytes.Equal(seg.Payload, pl) || seg.Seq != 1000 || seg.Src.Port() != 40000 || seg.Dst.Port() != 80 || seg.Missing != 0 {
+					t.Fatalf("segment %v %d %d bytes missing %d", seg.Src, seg.Seq, len(seg.Payload), seg.Missing)
+				}
+				st := d.DefragStats()
+				if st.Fragments != 3 || st.Datagrams != 1 || st.Pending != 0 || st.HeldBytes != 0 {
+					t.Fatalf("stats %+v", st)
+				}
+			})
+		}
+	}
+}
+
+// TestDefragExtensionHeaders: an IPv6 Fragment header after a Destination
+// Options header, and one more Destination Options header inside the
+// fragmentable part, before TCP.
+func TestDefragExtensionHeaders(t *testing.T) {
+	pl := payloadOf(2000)
+	pkt := tcpPacket(t, true, 0, 5, pl)
+	// Insert an 8-byte Destination Options header (PadN) before TCP.
+	dst := []byte{6, 0, 1, 4, 0, 0, 0, 0}
+	inner := append(append(append([]byte{}, pkt[:40]...), dst...), pkt[40:]...)
+	inner[6] = 60
+	binary.BigEndian.PutUint16(inner[4:6], uint16(len(inner)-40))
+	frags := gen.FragmentIPv6(inner, 800, 9)
+	// And one more before each Fragment header.
+	for i, f := range frags {
+		g := append(append(append([]byte{}, f[:40]...), 44, 0, 1, 4, 0, 0, 0, 0), f[40:]...)
+		g[6] = 60
+		binary.BigEndian.PutUint16(g[4:6], uint16(len(g)-40))
+		frags[i] = g
+	}
+	d := NewDecoder()
+	cls, seg := feed(d, frags, nil)
+	if !equalClasses(cls, classes(len(frags), ClassTCP)) || !bytes.Equal(seg.Payload, pl) || seg.Seq != 5 {
+		t.Fatalf("classes %v, %d bytes", cls, len(seg.Payload))
+	}
+	// An atomic fragment (offset 0, no more fragments, RFC 6946) is whole.
+	atomic := gen.FragmentIPv6(pkt, 4096, 1)
+	if len(atomic) != 1 {
+		t.Fatal("fragmented")
+	}
+	a := append(append(append([]byte{}, pkt[:40]...), 6, 0, 0, 0, 0, 0, 0, 1), pkt[40:]...)
+	a[6] = 44
+	binary.BigEndian.PutUint16(a[4:6], uint16(len(a)-40))
+	cls, seg = feed(d, [][]byte{a}, nil)
+	if cls[0] != ClassTCP || !bytes.Equal(seg.Payload, pl) {
+		t.Fatalf("atomic fragment: %v", cls)
+	}
+}
+
+func TestDefragRules(t *testing.T) {
+	pl := payloadOf(3000)
+	frags4 := func(id uint16) [][]byte { return gen.FragmentIPv4(tcpPacket(t, false, id, 1, pl), 1200) }
+	t.Run("duplicate ignored", func(t *testing.T) {
+		f := frags4(1)
+		d := NewDecoder()
+		cls, seg := feed(d, [][]byte{f[0], f[1], f[1], f[0], f[2]}, nil)
+		if !equalClasses(cls, classes(5, ClassTCP)) || !bytes.Equal(seg.Payload, pl) {
+			t.Fatalf("classes %v", cls)
+		}
+		if st := d.DefragStats(); st.Duplicates != 2 || st.Datagrams != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+	t.Run("overlap drops the datagram", func(t *testing.T) {
+		f := frags4(2)
+		// A fragment covering bytes 8..1208 of the payload: overlaps two.
+		o := bytes.Clone(f[1])
+		binary.BigEndian.PutUint16(o[6:8], 0x2000|(1200-8)/8)
+		d := NewDecoder()
+		cls, _ := feed(d, [][]byte{f[0], o, f[1], f[2]}, nil)
+		if !equalClasses(cls, classes(4, ClassFragment)) {
+			t.Fatalf("classes %v", cls)
+		}
+		// f[1] and f[2] started a new datagram that never completes.
+		if st := d.DefragStats(); st.Overlapping != 1 || st.Datagrams != 0 || st.Pending != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+	t.Run("two ends", func(t *testing.T) {
+		f := frags4(3)
+		short := bytes.Clone(f[1])
+		binary.BigEndian.PutUint16(short[6:8], (1200)/8) // MF cleared: the datagram would end at 2400
+		d := NewDecoder()
+		cls, _ := feed(d, [][]byte{f[2], short, f[0]}, nil)
+		if !equalClasses(cls, classes(3, ClassFragment)) || d.DefragStats().Overlapping != 1 {
+			t.Fatalf("classes %v stats %+v", cls, d.DefragStats())
+		}
+	})
+	t.Run("not tcp", func(t *testing.T) {
+		f := frags4(4)
+		for _, x := range f {
+			x[9] = 17 // UDP
+		}
+		d := NewDecoder()
+		cls, _ := feed(d, f, nil)
+		if !equalClasses(cls, []Class{ClassNotTCP, ClassNotTCP, ClassNotTCP}) || d.DefragStats().Fragments != 0 {
+			t.Fatalf("classes %v", cls)
+		}
+	})
+	t.Run("tiny", func(t *testing.T) {
+		f := frags4(5)
+		tiny := bytes.Clone(f[0][:24]) // 4 bytes of payload with MF
+		binary.BigEndian.PutUint16(tiny[2:4], 24)
+		d := NewDecoder()
+		cls, _ := feed(d, [][]byte{tiny}, nil)
+		if cls[0] != ClassFragment || d.DefragStats().Invalid != 1 || d.DefragStats().Pending != 0 {
+			t.Fatalf("classes %v stats %+v", cls, d.DefragStats())
+		}
+	})
+	t.Run("tcp header split", func(t *testing.T) {
+		// 8-byte fragments: the TCP header spans three of them.
+		f := gen.FragmentIPv4(tcpPacket(t, false, 6, 42, []byte("hello")), 8)
+		d := NewDecoder()
+		cls, seg := feed(d, f, nil)
+		if !equalClasses(cls, classes(len(f), ClassTCP)) || string(seg.Payload) != "hello" || seg.Seq != 42 {
+			t.Fatalf("classes %v payload %q", cls, seg.Payload)
+		}
+	})
+}
+
+func TestDefragBounds(t *testing.T) {
+	pl := payloadOf(3000)
+	t.Run("timeout", func(t *testing.T) {
+		f := gen.FragmentIPv4(tcpPacket(t, false, 1, 1, pl), 1200)
+		d := NewDecoder()
+		cls, _ := feed(d, f, []time.Duration{0, 10 * time.Second, 31 * time.Second})
+		// The datagram expired before its last fragment, which starts a
+		// new one.
+		if !equalClasses(cls, classes(3, ClassFragment)) {
+			t.Fatalf("classes %v", cls)
+		}
+		if st := d.DefragStats(); st.Expired != 1 || st.Pending != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+		cls, _ = feed(d, f[:1], []time.Duration{62 * time.Second})
+		if st := d.DefragStats(); st.Expired != 2 || st.Pending != 1 || cls[0] != ClassFragment {
+			t.Fatalf("stats %+v", st)
+		}
+		// Within the timeout it works.
+		cls, _ = feed(d, f[1:], []time.Duration{70 * time.Second, 80 * time.Second})
+		if cls[1] != ClassTCP {
+			t.Fatalf("classes %v", cls)
+		}
+	})
+	t.Run("datagrams", func(t *testing.T) {
+		d := NewDecoderOptions(DefragOptions{MaxDatagrams: 2})
+		var fs [][][]byte
+		for id := range uint16(3) {
+			fs = append(fs, gen.FragmentIPv4(tcpPacket(t, false, id, 1, pl), 1200))
+		}
+		// First fragments of 0, 1, 2: 0 is evicted; then 1 and 2 complete,
+		// and 0's late fragments start it again, never to complete.
+		cls, _ := feed(d, [][]byte{fs[0][0], fs[1][0], fs[2][0], fs[1][1], fs[1][2], fs[2][1], fs[2][2], fs[0][1], fs[0][2]}, nil)
+		want := []Class{ClassFragment, ClassFragment, ClassFragment, ClassFragment, ClassTCP, ClassFragment, ClassTCP, ClassFragment, ClassFragment}
+		if !equalClasses(cls, want) {
+			t.Fatalf("classes %v", cls)
+		}
+		if st := d.DefragStats(); st.Datagrams != 2 || st.Evicted != 1 || st.Pending != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+	t.Run("bytes", func(t *testing.T) {
+		d := NewDecoderOptions(DefragOptions{MaxBytes: 128 << 10})
+		big := payloadOf(60000)
+		var firsts [][]byte
+		for id := range uint16(4) {
+			f := gen.FragmentIPv4(tcpPacket(t, false, id, 1, big), 1480)
+			firsts = append(firsts, f[:len(f)-1]...) // all but the last
+		}
+		feed(d, firsts, nil)
+		st := d.DefragStats()
+		if st.PeakBytes > 128<<10 || st.HeldBytes > 128<<10 || st.Evicted == 0 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+	t.Run("fragments", func(t *testing.T) {
+		d := NewDecoderOptions(DefragOptions{MaxFragments: 4})
+		f := gen.FragmentIPv4(tcpPacket(t, false, 1, 1, pl), 504)
+		cls, _ := feed(d, f, nil)
+		if cls[len(cls)-1] == ClassTCP || d.DefragStats().TooMany != 1 {
+			t.Fatalf("classes %v stats %+v", cls, d.DefragStats())
+		}
+	})
+	t.Run("snaplen", func(t *testing.T) {
+		f := gen.FragmentIPv4(tcpPacket(t, false, 1, 1, pl), 1200)
+		f[1] = f[1][:20+500] // the middle fragment cut after 500 bytes
+		d := NewDecoder()
+		cls, seg := feed(d, f, nil)
+		if cls[2] != ClassTCP || !bytes.Equal(seg.Payload, pl[:1200-20+500]) || seg.Missing != 3000-(1200-20+500) {
+			t.Fatalf("classes %v, %d bytes, %d missing", cls, len(seg.Payload), seg.Missing)
+		}
+	})
+}
+
+// TestDefragAllocs: once warm, reassembling datagrams allocates nothing.
+func TestDefragAllocs(t *testing.T) {
+	pl := payloadOf(3000)
+	f4 := gen.FragmentIPv4(tcpPacket(t, false, 1, 1, pl), 1200)
+	f6 := gen.FragmentIPv6(tcpPacket(t, true, 0, 1, pl), 1200, 5)
+	d := NewDecoder()
+	var seg Segment
+	run := func() {
+		for _, fs := range [][][]byte{f4, f6} {
+			for i, p := range fs {
+				c := d.DecodeRecord(Record{Data: p, TS: t0, LinkType: layers.LinkTypeRaw}, &seg)
+				if (i == len(fs)-1) != (c == ClassTCP) {
+					t.Fatalf("class %v", c)
+				}
+			}
+		}
+	}
+	run()
+	if n := testing.AllocsPerRun(100, run); n != 0 {
+		t.Fatalf("%.1f allocations per round", n)
+	}
+}
+
+func BenchmarkDefrag(b *testing.B) {
+	pl := payloadOf(3000)
+	f := gen.FragmentIPv4(tcpPacket(b, false, 1, 1, pl), 1480)
+	d := NewDecoder()
+	var seg Segment
+	b.SetBytes(int64(len(pl)))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, p := range f {
+			d.DecodeRecord(Record{Data: p, TS: t0, LinkType: layers.LinkTypeRaw}, &seg)
+		}
+	}
+}
+
+// FuzzDefrag feeds fragments of random offsets, lengths, flags and Ids,
+// IPv4 and IPv6, read from the input: reassembly never panics, never holds
+// more than its cap, and accounts for every datagram it started.
+func FuzzDefrag(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 1, 10, 0, 1, 0, 1, 10, 1, 2, 1, 0, 4})
+	f.Add([]byte{1, 0, 0, 1, 200, 1, 0, 0, 0, 8, 1, 0, 0, 25, 8})
+	pl := payloadOf(4000)
+	base4 := tcpPacket(f, false, 0, 1, pl)
+	base6 := tcpPacket(f, true, 0, 1, pl)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		d := NewDecoderOptions(DefragOptions{MaxBytes: 128 << 10, MaxDatagrams: 4, MaxFragments: 8})
+		var seg Segment
+		for len(in) >= 5 {
+			v6, id, off, n, more := in[0]&1 == 1, in[1]&3, int(in[2])*64, int(in[3])*16+int(in[4]&15), in[4]&16 != 0
+			in = in[5:]
+			var pkt []byte
+			if v6 {
+				body := base6[40:]
+				lo, hi := min(off, len(body)), min(off+n, len(body))
+				pkt = append(append(append([]byte{}, base6[:40]...), 6, 0, 0, 0, 0, 0, 0, id), body[lo:hi]...)
+				pkt[6] = 44
+				binary.BigEndian.PutUint16(pkt[4:], uint16(8+hi-lo))
+				fo := uint16(off/8) << 3
+				if more {
+					fo |= 1
+				}
+				binary.BigEndian.PutUint16(pkt[42:], fo)
+			} else {
+				body := base4[20:]
+				lo, hi := min(off, len(body)), min(off+n, len(body))
+				pkt = append(append([]byte{}, base4[:20]...), body[lo:hi]...)
+				binary.BigEndian.PutUint16(pkt[2:], uint16(20+hi-lo))
+				binary.BigEndian.PutUint16(pkt[4:], uint16(id))
+				fo := uint16(off / 8)
+				if more {
+					fo |= 0x2000
+				}
+				binary.BigEndian.PutUint16(pkt[6:], fo)
+			}
+			c := d.DecodeRecord(Record{Data: pkt, TS: t0, LinkType: layers.LinkTypeRaw}, &seg)
+			if c == ClassTCP && len(seg.Payload) > 65535 {
+				t.Fatalf("payload of %d bytes", len(seg.Payload))
+			}
+			st := d.DefragStats()
+			if st.HeldBytes > 128<<10 || st.Pending > 4 {
+				t.Fatalf("stats %+v", st)
+			}
+		}
+	})
+}

@@ -1,0 +1,313 @@
+package reassembly
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wscap/wscap/dissect"
+	"github.com/wscap/wscap/pcap"
+)
+
+// recorder keeps the events of a Dissector as short lines, or only counts
+// them when quiet.
+type recorder struct {
+	lines []string
+	quiet bool
+	n     int
+}
+
+func (r *recorder) Emit(ev *dissect.Event) error {
+	r.n++
+	if r.quiet {
+		return nil
+	}
+	switch ev.Kind {
+	case dissect.KindMessage:
+		m := ev.Message
+		s := fmt.Sprintf("#%d %s %s %q", ev.Conn.ID, m.From, m.Opcode, m.Payload)
+		if m.Incomplete {
+			s += " incomplete"
+		}
+		r.lines = append(r.lines, s)
+	case dissect.KindFinding:
+		r.lines = append(r.lines, fmt.Sprintf("#%d !%s %s", ev.Conn.ID, ev.Finding.Code, ev.Finding.Detail))
+	case dissect.KindConnection:
+		r.lines = append(r.lines, fmt.Sprintf("#%d end %s", ev.Conn.ID, ev.Summary.Reason))
+	case dissect.KindHandshake:
+		r.lines = append(r.lines, fmt.Sprintf("#%d handshake", ev.Conn.ID))
+	}
+	return nil
+}
+
+var (
+	client  = netip.MustParseAddrPort("198.18.0.1:40000")
+	client2 = netip.MustParseAddrPort("198.18.0.2:40000")
+	server  = netip.MustParseAddrPort("192.0.2.1:80")
+)
+
+const (
+	request  = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+)
+
+// text is an unmasked (server) text frame.
+func text(s string) []byte { return append([]byte{0x81, byte(len(s))}, s...) }
+
+// peer sends the segments of one side of a test connection.
+type peer struct {
+	src, dst netip.AddrPort
+	seq      uint32
+}
+
+// harness drives an Assembler packet by packet.
+type harness struct {
+	t   *testing.T
+	rec recorder
+	a   *Assembler
+	n   uint64
+	ts  time.Time
+	c   map[netip.AddrPort]*peer // by source
+}
+
+func newHarness(t *testing.T, o Options) *harness {
+	h := &harness{t: t, ts: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), c: map[netip.AddrPort]*peer{}}
+	h.a = New(dissect.New(dissect.Options{}, &h.rec), o)
+	return h
+}
+
+// open starts a connection from cl to sv with the given ISNs and a captured
+// WebSocket handshake.
+func (h *harness) open(cl, sv netip.AddrPort, isnC, isnS uint32) {
+	h.c[cl] = &peer{cl, sv, isnC}
+	h.c[sv] = &peer{sv, cl, isnS}
+	h.send(cl, pcap.FlagSYN, nil)
+	h.send(sv, pcap.FlagSYN|pcap.FlagACK, nil)
+	h.send(cl, pcap.FlagACK, nil)
+	h.send(cl, pcap.FlagACK|pcap.FlagPSH, []byte(request))
+	h.send(sv, pcap.FlagACK|pcap.FlagPSH, []byte(response))
+}
+
+// packet feeds one segment from src at sequence number seq (whatever the
+// sender's state), acknowledging everything the peer sent so far.
+func (h *harness) packet(src netip.AddrPort, seq uint32, flags uint8, payload []byte) {
+	p := h.c[src]
+	h.n++
+	h.ts = h.ts.Add(time.Millisecond)
+	seg := pcap.Segment{Src: p.src, Dst: p.dst, Seq: seq, Ack: h.c[p.dst].seq, Flags: flags, Payload: slices.Clone(payload)}
+	h.a.Packet(dissect.Pos{Pkt: h.n, TS: h.ts}, &seg)
+}
+
+// send feeds the sender's next segment.
+func (h *harness) send(src netip.AddrPort, flags uint8, payload []byte) uint32 {
+	p := h.c[src]
+	seq := p.seq
+	h.packet(src, seq, flags, payload)
+	p.seq += uint32(len(payload))
+	if flags&(pcap.FlagSYN|pcap.FlagFIN) != 0 {
+		p.seq++
+	}
+	return seq
+}
+
+// skip advances the sender's sequence number as if it had sent b unseen.
+func (h *harness) skip(src netip.AddrPort, b []byte) uint32 {
+	p := h.c[src]
+	seq := p.seq
+	p.seq += uint32(len(b))
+	return seq
+}
+
+func (h *harness) close(cl, sv netip.AddrPort) {
+	h.send(sv, pcap.FlagFIN|pcap.FlagACK, nil)
+	h.send(cl, pcap.FlagFIN|pcap.FlagACK, nil)
+	h.send(sv, pcap.FlagACK, nil)
+}
+
+func (h *harness) check(want ...string) {
+	h.t.Helper()
+	h.a.Flush(dissect.Pos{Pkt: h.n, TS: h.ts})
+	if !slices.Equal(h.rec.lines, want) {
+		h.t.Errorf("events\n got:\n\t%s\nwant:\n\t%s", strings.Join(h.rec.lines, "\n\t"), strings.Join(want, "\n\t"))
+	}
+}
+
+const (
+	conflict1 = "#1 !tcp-overlap-conflict 1 bytes retransmitted by the server differ from the first copy, which is kept (possible evasion: the receiver may have used either)"
+	noClose   = "!close-handshake-missing the TCP connection ended (fin) without a closing handshake"
+	openAtEnd = "!connection-open-at-end the capture ended while the connection was open"
+)
+
+// TestRetransmissionCompared: a retransmission of delivered bytes is
+// compared with the window of unacknowledged bytes, not after the ACK,
+// not without a window.
+func TestRetransmissionCompared(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		o        Options
+		ackFirst bool
+		want     []string
+	}{
+		{"unacknowledged", Options{}, false, []string{"#1 handshake", `#1 server text "hello"`, conflict1, `#1 server text "world"`, "#1 " + noClose, "#1 end fin"}},
+		{"acknowledged", Options{}, true, []string{"#1 handshake", `#1 server text "hello"`, `#1 server text "world"`, "#1 " + noClose, "#1 end fin"}},
+		{"no window", Options{OverlapWindow: -1}, false, []string{"#1 handshake", `#1 server text "hello"`, `#1 server text "world"`, "#1 " + noClose, "#1 end fin"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.o)
+			h.open(client, server, 1000, 5000)
+			seq := h.send(server, pcap.FlagACK, text("hello"))
+			if tc.ackFirst {
+				h.send(client, pcap.FlagACK, nil)
+			}
+			h.packet(server, seq, pcap.FlagACK, text("hellO"))
+			h.packet(server, seq, pcap.FlagACK, text("hello")) // the same: nothing
+			h.send(server, pcap.FlagACK, text("world"))
+			h.close(client, server)
+			h.check(tc.want...)
+		})
+	}
+}
+
+// TestSequenceWraparound: both directions cross 2^32 while data is
+// reordered and retransmitted.
+func TestSequenceWraparound(t *testing.T) {
+	h := newHarness(t, Options{})
+	// The server's ISN puts the wrap inside the second frame; the
+	// client's inside the request.
+	h.open(client, server, 0xffffffff-40, 0xffffffff-uint32(len(response))-3)
+	a, b, c := text("first"), text("second"), text("third")
+	sa := h.skip(server, a)
+	sb := h.skip(server, b)
+	sc := h.skip(server, c)
+	h.packet(server, sc, pcap.FlagACK, c) // out of order, across the wrap
+	h.packet(server, sb, pcap.FlagACK, b)
+	h.packet(server, sa, pcap.FlagACK, a)
+	h.packet(server, sb, pcap.FlagACK, b) // retransmitted after delivery
+	h.close(client, server)
+	h.check("#1 handshake", `#1 server text "first"`, `#1 server text "second"`, `#1 server text "third"`, "#1 "+noClose, "#1 end fin")
+}
+
+// TestPortReuse: a new SYN on a finished 4-tuple starts a new connection,
+// also with a sequence number close to the old one's.
+func TestPortReuse(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.open(client, server, 1000, 5000)
+	h.send(server, pcap.FlagACK, text("one"))
+	h.close(client, server)
+	h.open(client, server, 1000+200, 9000) // a new ISN (RFC 9293 §3.4.1)
+	h.send(server, pcap.FlagACK, text("two"))
+	h.close(client, server)
+	h.open(client, server, 77, 1)
+	h.send(server, pcap.FlagACK, text("three"))
+	// #3 is abandoned without FIN or RST; a SYN with a new ISN replaces it,
+	// a copy of its own SYN does not.
+	h.packet(client, 77, pcap.FlagSYN, nil)
+	h.open(client, server, 5555, 6666)
+	h.send(server, pcap.FlagACK, text("four"))
+	h.check("#1 handshake", `#1 server text "one"`, "#1 "+noClose, "#1 end fin",
+		"#2 handshake", `#2 server text "two"`, "#2 "+noClose, "#2 end fin",
+		"#3 handshake", `#3 server text "three"`, "#3 "+openAtEnd, "#3 end idle-timeout",
+		"#4 handshake", `#4 server text "four"`, "#4 "+openAtEnd, "#4 end end-of-capture")
+}
+
+// TestBufferCaps: out-of-order data over a cap makes the reassembly give
+// up on the hole before it, with a finding, per connection and in total.
+func TestBufferCaps(t *testing.T) {
+	t.Run("per connection", func(t *testing.T) {
+		h := newHarness(t, Options{MaxBuffered: 10})
+		h.open(client, server, 1000, 5000)
+		h.skip(server, text("lost"))
+		h.send(server, 0, text("abc"))    // 5 bytes buffered
+		h.send(server, 0, text("defghi")) // 8 more: over 10
+		h.close(client, server)
+		h.check("#1 handshake",
+			"#1 !cap-buffered out-of-order data from the server exceeds --max-buffered (10 bytes): 6 bytes are treated as lost",
+			"#1 !tcp-gap 6 bytes from the server were not captured",
+			`#1 server text "abc"`, `#1 server text "defghi"`, "#1 "+noClose, "#1 end fin")
+		if st := h.a.Stats(); st.CapDropped != 1 || st.Gaps != 1 || st.GapBytes != 6 {
+			t.Errorf("stats %+v", st)
+		}
+	})
+	t.Run("total", func(t *testing.T) {
+		h := newHarness(t, Options{MaxBufferedTotal: 12})
+		other := netip.MustParseAddrPort("192.0.2.2:80")
+		h.open(client, server, 1000, 5000)
+		h.open(client2, other, 1000, 5000)
+		h.skip(server, text("lost"))
+		h.send(server, 0, text("abcdefgh")) // 10 bytes buffered for #1
+		h.skip(other, text("x"))
+		// #2: 4 more bytes go over the total; #2 holds nothing to give up,
+		// so the hole and the segment are lost.
+		h.send(other, 0, text("yz"))
+		h.check("#1 handshake", "#2 handshake",
+			"#2 !cap-buffered out-of-order data from the server exceeds the total out-of-order buffer (12 bytes): 7 bytes are treated as lost",
+			"#2 !tcp-gap 7 bytes from the server were not captured",
+			"#1 !tcp-gap 6 bytes from the server were not captured",
+			`#1 server text "abcdefgh"`,
+			"#1 "+openAtEnd, "#1 end end-of-capture",
+			"#2 "+openAtEnd, "#2 end end-of-capture")
+	})
+}
+
+// TestWindowsCapped: without a free window a direction is not compared.
+func TestWindowsCapped(t *testing.T) {
+	h := newHarness(t, Options{OverlapWindow: 4096, OverlapWindowTotal: 4096})
+	other := netip.MustParseAddrPort("192.0.2.2:80")
+	h.open(client, server, 1000, 5000) // the client's request takes the only window
+	h.open(client2, other, 1000, 5000)
+	if st := h.a.Stats(); st.WindowsDenied == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestWindow(t *testing.T) {
+	w := &window{buf: make([]byte, 8)}
+	base := uint32(0xfffffffc) // the ring wraps with the sequence numbers
+	w.add(base, []byte("abcdef"))
+	if n := w.differ(base, []byte("abcdef")); n != 0 {
+		t.Fatalf("differ %d", n)
+	}
+	if n := w.differ(base+2, []byte("XdY")); n != 2 {
+		t.Fatalf("differ %d", n)
+	}
+	w.add(base+6, []byte("ghijk")) // keeps "defghijk"
+	if w.n != 8 || w.differ(base, []byte("ABCDEFGHIJK")) != 8 {
+		t.Fatalf("n %d differ %d", w.n, w.differ(base, []byte("ABCDEFGHIJK")))
+	}
+	if w.trim(base+9) || w.n != 2 || w.differ(base+9, []byte("jK")) != 1 {
+		t.Fatalf("trim: n %d", w.n)
+	}
+	w.add(base+20, []byte("zz")) // after a gap: starts again
+	if w.n != 2 || w.differ(base+11, []byte("k")) != 0 {
+		t.Fatalf("gap: n %d", w.n)
+	}
+	if !w.trim(base + 22) {
+		t.Fatal("all acknowledged")
+	}
+}
+
+// TestInOrderAllocs: in-order delivery, ACKs and the overlap window
+// allocate nothing per packet once a connection is set up.
+func TestInOrderAllocs(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.open(client, server, 1000, 5000)
+	h.rec.quiet = true
+	frame := text("0123456789")
+	seg := pcap.Segment{Src: server, Dst: client, Flags: pcap.FlagACK, Payload: frame}
+	ack := pcap.Segment{Src: client, Dst: server, Flags: pcap.FlagACK}
+	seq := h.c[server].seq
+	pos := dissect.Pos{Pkt: 100, TS: h.ts}
+	n := testing.AllocsPerRun(1000, func() {
+		seg.Seq, seg.Payload = seq, frame
+		h.a.Packet(pos, &seg)
+		seq += uint32(len(frame))
+		ack.Seq, ack.Ack = h.c[client].seq, seq
+		h.a.Packet(pos, &ack)
+	})
+	if n != 0 || h.rec.n < 1000 {
+		t.Fatalf("%.1f allocations per segment (%d events)", n, h.rec.n)
+	}
+}
