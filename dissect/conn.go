@@ -394,6 +394,8 @@ func (c *Conn) emitHandshake(p Pos) {
 	d := c.d
 	d.ev = Event{Kind: KindHandshake, Conn: &c.info, Pos: p, Handshake: &c.hs}
 	d.emit(&d.ev)
+	c.hs.compact()
+	c.info.Host, c.info.Path = c.hs.Host, c.hs.Path
 }
 
 // startsWithMethod reports whether b starts like a request line whose

@@ -47,7 +47,9 @@ type Sink interface {
 
 // Handshake is the opening handshake of a connection (RFC 6455 §4), or, when
 // Captured is false, what is known about a connection whose handshake was
-// not in the capture.
+// not in the capture. The KindHandshake event has all of it; by the
+// connection's end (Summary.Handshake) only Captured, Method, Path, Host,
+// AcceptValid, Status, Subprotocol and Extensions are kept.
 type Handshake struct {
 	Captured bool
 	Request  *RequestHead  // nil when not captured
@@ -130,7 +132,7 @@ type DirStats struct {
 	Bytes       int64 // message payload bytes after decompression
 	WireBytes   int64 // message payload bytes on the wire
 	Frames      int64
-	ByOpcode    [16]int64 // messages by opcode
+	ByOpcode    [16]uint32 // messages by opcode
 	Largest     int64
 	Compressed  int64 // compressed messages
 	CloseCode   int   // code of this peer's Close, 0 if none or empty

@@ -152,3 +152,26 @@ func TestSplitInvariance(t *testing.T) {
 		}
 	}
 }
+
+// TestMidStream detects WebSocket traffic whose capture starts inside a
+// long frame, and rejects HTTP responses and TLS.
+func TestMidStream(t *testing.T) {
+	long := frames(server(OpBinary, strings.Repeat("x", 5000)))
+	next := frames(server(OpText, "after"), server(OpPing, "p"))
+	cl := frames(client(OpText, "from the client"))
+	steps := []step{s2c(long[1200:2600]), s2c(long[2600:4000]), s2c(long[4000:], next), c2s(cl), s2c(frames(server(OpText, "more")))}
+	rec := runConn(t, Options{}, EndCaptureEnd, steps...)
+	var got []string
+	for i, m := range rec.messages {
+		got = append(got, m.From.String()+" "+string(rec.payloads[i]))
+	}
+	if strings.Join(got, "|") != "server after|server p|client from the client|server more" || len(rec.hs) != 1 || rec.hs[0].Captured {
+		t.Errorf("messages %q\n%s", got, strings.Join(rec.lines, "\n"))
+	}
+	for _, junk := range [][]byte{[]byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"), {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03}} {
+		rec := runConn(t, Options{}, EndCaptureEnd, s2c(junk), c2s(junk), s2c(junk), c2s(junk))
+		if len(rec.hs) != 0 {
+			t.Errorf("%q detected as WebSocket", junk[:8])
+		}
+	}
+}

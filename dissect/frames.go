@@ -505,8 +505,7 @@ func trimPartialRune(b []byte) []byte {
 // parsing resynchronises on the next plausible header.
 func (s *dirState) gap(c *Conn, dir Direction, p Pos, n int64) {
 	if s.resync {
-		s.skipped += n
-		return
+		return // lost bytes are reported as a gap, not as skipped
 	}
 	if s.inFrame && uint64(n) < s.left {
 		s.left -= uint64(n)

@@ -5,6 +5,29 @@ import (
 	"strings"
 )
 
+// compact drops what the handshake record needed but the connection no
+// longer does: the heads and everything pointing into them. The fields a
+// connection record reports are copied out of the heads, which are then
+// freed: an open connection costs a few hundred bytes less.
+func (hs *Handshake) compact() {
+	hs.Request, hs.Response = nil, nil
+	hs.Method, hs.Path, hs.Host = strings.Clone(hs.Method), strings.Clone(hs.Path), strings.Clone(hs.Host)
+	hs.Subprotocol = strings.Clone(hs.Subprotocol)
+	hs.Origin, hs.UserAgent, hs.Server, hs.Key, hs.Accept, hs.ExpectedAccept, hs.Version = "", "", "", "", "", "", ""
+	hs.OfferedSubprotocols, hs.OfferedExtensions = nil, nil
+	exts := make([]Extension, len(hs.Extensions))
+	for i, e := range hs.Extensions {
+		exts[i] = Extension{Name: strings.Clone(e.Name)}
+		for _, p := range e.Params {
+			exts[i].Params = append(exts[i].Params, ExtensionParam{Name: strings.Clone(p.Name), Value: strings.Clone(p.Value), HasValue: p.HasValue})
+		}
+	}
+	if len(exts) == 0 {
+		exts = nil
+	}
+	hs.Extensions = exts
+}
+
 // checkRequest records the opening handshake request and reports every rule
 // of RFC 6455 §4.1 it breaks.
 func (c *Conn) checkRequest(p Pos, req *RequestHead) {

@@ -551,6 +551,10 @@ func headParseVersion(v string) (major, minor int, ok bool) {
 // that, after optional empty lines (§2.2). An empty b could be anything and
 // gives true. It reads b once and allocates nothing; an HTTP/2 connection
 // preface ("PRI * HTTP/2.0") gives false.
+// maxMethodLen bounds a plausible method name (the longest registered one,
+// UPDATEREDIRECTREF, has 17 letters).
+const maxMethodLen = 24
+
 func LooksLikeHTTPRequest(b []byte) bool {
 	i := 0
 	for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
@@ -563,6 +567,9 @@ func LooksLikeHTTPRequest(b []byte) bool {
 	start := i
 	for i < len(b) && headIsTchar(b[i]) {
 		i++
+	}
+	if i-start > maxMethodLen {
+		return false // no method is that long: a run of token bytes is not HTTP
 	}
 	if i == len(b) {
 		return true

@@ -10,14 +10,21 @@ import "strings"
 // header is plausible when its opcode is defined, its RSV bits are 0 (or
 // RSV1 on a text or binary frame), its length uses the minimal encoding,
 // a control frame is final and at most 125 bytes, and every frame of one
-// direction has the same mask bit (and not both directions masked). The
-// connection is WebSocket once the chain held for probeAccept headers with
-// few misses; it is not after probeMaxFails misses or probeMaxBytes bytes.
+// direction has the same mask bit (and not both directions masked).
+//
+// A direction starts unaligned (the capture may begin inside a frame): a
+// segment is searched for a chain of plausible headers that ends exactly
+// at the segment's end, which aligns the direction; a segment without one
+// is a miss. Once aligned, a header that is not plausible where the chain
+// points is a break. The connection is WebSocket once probeAccept headers
+// were chained with fewer than half as many breaks; it is not after
+// probeMaxFails breaks, probeMaxMisses misses or probeMaxBytes bytes.
 // HTTP and TLS never pass: an HTTP request is parsed as such before
 // probing, and a TLS record (16 03 0x) reads as a reserved opcode.
 const (
-	probeAccept   = 3
-	probeMaxFails = 4
+	probeAccept    = 3
+	probeMaxFails  = 2
+	probeMaxMisses = 8
 	probeMaxBytes = 256 << 10
 )
 
@@ -37,7 +44,8 @@ type probeState struct {
 	masked  [2]int    // plausible headers per direction with the mask bit set
 	plain   [2]int    // ... and clear
 	headers int
-	fails   int
+	fails   int // breaks of an aligned chain
+	misses  int // unaligned segments with no chain
 }
 
 // probeData looks at stream bytes of a connection that did not start with
@@ -64,16 +72,23 @@ func (c *Conn) probeData(dir Direction, p Pos, b []byte) {
 		c.giveUp()
 	case ps.headers-2*ps.fails >= probeAccept:
 		c.acceptProbe(p)
-	case ps.fails >= probeMaxFails || ps.size > probeMaxBytes:
+	case ps.fails >= probeMaxFails || ps.misses >= probeMaxMisses || ps.size > probeMaxBytes:
 		c.giveUp()
 	}
 }
 
 // walk follows the chain of frame headers through b.
 func (ps *probeState) walk(c *Conn, dir Direction, b []byte) {
-	i := uint64(0)
+	var i uint64
 	if ps.aligned[dir] {
 		i = ps.left[dir]
+	} else {
+		start, ok := chainStart(b, c.d.opts.MaxFrame)
+		if !ok {
+			ps.misses++
+			return
+		}
+		i = uint64(start)
 	}
 	for i < uint64(len(b)) {
 		h, n, err := ParseFrameHeader(b[i:])
@@ -100,6 +115,30 @@ func (ps *probeState) walk(c *Conn, dir Direction, b []byte) {
 	}
 	ps.left[dir] = i - uint64(len(b))
 	ps.aligned[dir] = true
+}
+
+// chainStart finds the first offset of b from which plausible frame headers
+// chain to exactly the end of b (or for chainLong headers: hostile input
+// made of tiny headers must not make the search quadratic).
+func chainStart(b []byte, maxFrame uint64) (int, bool) {
+	const chainLong = 32
+	for start := 0; start+2 <= len(b); start++ {
+		i := uint64(start)
+		for steps := 0; i < uint64(len(b)); steps++ {
+			if steps == chainLong {
+				return start, true
+			}
+			h, n, err := ParseFrameHeader(b[i:])
+			if err != nil || !probePlausible(h, maxFrame) {
+				break
+			}
+			i += uint64(n) + h.Length
+		}
+		if i == uint64(len(b)) {
+			return start, true
+		}
+	}
+	return 0, false
 }
 
 // probeGap records lost bytes while probing.

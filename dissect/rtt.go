@@ -12,7 +12,7 @@ import (
 type RTT struct {
 	Count    int64
 	Min, Max time.Duration
-	samples  [rttSamples]time.Duration
+	samples  *[rttSamples]time.Duration // allocated at the first round trip
 	n        int
 }
 
@@ -28,6 +28,9 @@ func (r *RTT) add(d time.Duration) {
 	}
 	if d > r.Max {
 		r.Max = d
+	}
+	if r.samples == nil {
+		r.samples = new([rttSamples]time.Duration)
 	}
 	if r.n < rttSamples {
 		r.samples[r.n] = d
