@@ -256,7 +256,7 @@ func appendDir(dst []byte, key string, s *dissect.DirStats) []byte {
 		}
 		dst = appendString(dst, dissect.Opcode(op).String())
 		dst = append(dst, ':')
-		dst = strconv.AppendInt(dst, c, 10)
+		dst = strconv.AppendInt(dst, int64(c), 10)
 	}
 	if !first {
 		dst = append(dst, '}')
