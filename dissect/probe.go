@@ -25,7 +25,7 @@ const (
 	probeAccept    = 3
 	probeMaxFails  = 2
 	probeMaxMisses = 8
-	probeMaxBytes = 256 << 10
+	probeMaxBytes  = 256 << 10
 )
 
 type probeSeg struct {
@@ -118,23 +118,24 @@ func (ps *probeState) walk(c *Conn, dir Direction, b []byte) {
 }
 
 // chainStart finds the first offset of b from which plausible frame headers
-// chain to exactly the end of b (or for chainLong headers: hostile input
-// made of tiny headers must not make the search quadratic).
+// chain to exactly the end of b: from the start of b, one header will do;
+// further in, at least two (one header alone is too easily found in random
+// bytes), none of them an empty non-final continuation (00 00, common in
+// padding). A chain longer than chainMax headers is not followed, so that
+// hostile input cannot make the search quadratic.
 func chainStart(b []byte, maxFrame uint64) (int, bool) {
-	const chainLong = 32
+	const chainMax = 64
 	for start := 0; start+2 <= len(b); start++ {
 		i := uint64(start)
-		for steps := 0; i < uint64(len(b)); steps++ {
-			if steps == chainLong {
-				return start, true
-			}
+		steps := 0
+		for ; i < uint64(len(b)) && steps < chainMax; steps++ {
 			h, n, err := ParseFrameHeader(b[i:])
-			if err != nil || !probePlausible(h, maxFrame) {
+			if err != nil || !probePlausible(h, maxFrame) || (start > 0 && h.Length == 0 && !h.Fin) {
 				break
 			}
 			i += uint64(n) + h.Length
 		}
-		if i == uint64(len(b)) {
+		if i == uint64(len(b)) && (steps >= 2 || start == 0) {
 			return start, true
 		}
 	}
@@ -175,14 +176,16 @@ func (c *Conn) acceptProbe(p Pos) {
 	if ps.masked[ServerToClient] > 0 {
 		c.swap()
 	}
-	c.startWithoutHandshake(ps.segs[0].pos)
+	// Everything replayed is reported at p, the packet that completed the
+	// detection: events never go back in input order.
+	c.startWithoutHandshake(p)
 	for _, sg := range ps.segs {
 		if sg.data == nil {
-			c.gap(sg.dir, sg.pos, sg.gap, sg.cut)
+			c.gap(sg.dir, p, sg.gap, sg.cut)
 			continue
 		}
 		d := c.mapDir(sg.dir)
-		c.dirs[d].feedFrames(c, d, sg.pos, sg.data)
+		c.dirs[d].feedFrames(c, d, p, sg.data)
 	}
 }
 
