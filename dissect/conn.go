@@ -69,6 +69,7 @@ func (c *Conn) Data(dir Direction, p Pos, b []byte) {
 	if c.ended || len(b) == 0 {
 		return
 	}
+	c.d.now = p
 	c.sum.End = p
 	dir = c.mapDir(dir)
 	switch c.phase {
@@ -372,7 +373,7 @@ func (c *Conn) responseData(p Pos, b []byte) {
 		c.dirs[ClientToServer].startFrames(c, ClientToServer)
 		c.dirs[ServerToClient].startFrames(c, ServerToClient)
 		if len(c.pending) > 0 || c.pendingGap > 0 {
-			c.d.finding(c, c.pendingPos, CodeDataBefore101, ClientToServer, true, "the client sent %d bytes before the 101 response arrived", int64(len(c.pending))+c.pendingGap)
+			c.d.finding(c, p, CodeDataBefore101, ClientToServer, true, "the client sent %d bytes before the 101 response arrived (from packet %d on)", int64(len(c.pending))+c.pendingGap, c.pendingPos.Pkt)
 			pend := c.pending
 			c.pending = nil
 			c.dirs[ClientToServer].feedFrames(c, ClientToServer, p, pend)

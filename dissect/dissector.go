@@ -71,6 +71,9 @@ type Dissector struct {
 	pool  bufPool
 	// assembling is the payload held by open messages (see MaxAssembling).
 	assembling int64
+	// now is the packet being processed: events are never emitted with an
+	// earlier position, so that shards' records merge in input order.
+	now Pos
 	// hold queues findings instead of emitting them (see holdFindings).
 	hold bool
 	held []heldFinding

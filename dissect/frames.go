@@ -247,7 +247,7 @@ func (s *dirState) payload(c *Conn, b []byte, whole bool) {
 	if d := c.d; d.assembling+int64(len(b)) > d.opts.MaxAssembling {
 		b = b[:min(int64(len(b)), d.opts.MaxAssembling-d.assembling)]
 		if !s.mTrunc && !s.mCapAll {
-			d.finding(c, s.mStart, CodeAssemblyCapped, 0, false, "messages being assembled hold %d bytes, the --max-assembling cap; this %s message is truncated", d.assembling, s.mOp)
+			d.finding(c, d.now, CodeAssemblyCapped, 0, false, "messages being assembled hold %d bytes, the --max-assembling cap; this %s message is truncated", d.assembling, s.mOp)
 		}
 		s.mTrunc, s.mCapAll = true, true
 	}
