@@ -2,16 +2,13 @@ package output
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/wscap/wscap/dissect"
 )
@@ -22,7 +19,8 @@ import (
 type Stats struct {
 	w       io.Writer
 	jsonl   bool
-	rows    []statsRow
+	tbl     *grid // streamed: one row as each connection ends
+	bw      *bufio.Writer
 	total   statsRow
 	Extra   []string // lines printed after the table (packet counters)
 	Packets any      // packet counters for the JSON totals object
@@ -32,16 +30,101 @@ type Stats struct {
 // NewStats returns a Stats writer; jsonl selects JSON Lines.
 func NewStats(w io.Writer, jsonl bool) *Stats { return &Stats{w: w, jsonl: jsonl} }
 
-// Encoder returns the encoder whose records WriteRecord takes: connection
-// records only.
-func (s *Stats) Encoder() Encoder {
-	return Filtered(&JSONLEncoder{}, &Filter{Kinds: []dissect.Kind{dissect.KindConnection}})
+// Encoder returns the encoder whose records WriteRecord takes: a shard
+// turns each connection record into its finished row (and the numbers the
+// totals need), so that the writer only adds and prints.
+func (s *Stats) Encoder() Encoder { return &statsEncoder{jsonl: s.jsonl} }
+
+type statsEncoder struct{ jsonl bool }
+
+// statsNums is how many int64 a row's body starts with: the totals' inputs.
+const statsNums = 13 + 16
+
+// AppendRecord appends the numbers for the totals, then the row: a JSON
+// object without "kind" and "conn", or the table cells after CONN,
+// NUL-separated.
+func (e *statsEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
+	if ev.Kind != dissect.KindConnection {
+		return nil
+	}
+	row := rowOf(ev)
+	for _, v := range []int64{int64(row.Duration * 1e9), row.ClientMessages, row.ServerMessages, row.ClientBytes, row.ServerBytes,
+		row.Compressed, row.Largest, row.RTTCount, int64(row.RTTMin * 1e6), int64(row.RTTMax * 1e6), int64(row.Errors), int64(row.Warnings), int64(row.Infos)} {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(v))
+	}
+	for _, v := range row.types {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(v))
+	}
+	if e.jsonl {
+		b, _ := json.Marshal(row)
+		return append(dst, b...)
+	}
+	for i, c := range rowCells(&row) {
+		if i > 0 {
+			dst = append(dst, 0)
+		}
+		dst = append(dst, c...)
+	}
+	return dst
+}
+
+// rowOf summarises a connection record.
+func rowOf(ev *dissect.Event) statsRow {
+	sum := ev.Summary
+	cl, sv := &sum.Client, &sum.Server
+	row := statsRow{Client: ev.Conn.Client.String(), Server: ev.Conn.Server.String(),
+		Duration: sum.End.TS.Sub(sum.Start.TS).Seconds(), End: sum.Reason.String(),
+		ClientMessages: cl.Messages, ServerMessages: sv.Messages, ClientBytes: cl.Bytes, ServerBytes: sv.Bytes,
+		Compressed: cl.Compressed + sv.Compressed, Largest: max(cl.Largest, sv.Largest),
+		Errors: int(sum.Findings[dissect.Error]), Warnings: int(sum.Findings[dissect.Warning]), Infos: int(sum.Findings[dissect.Info])}
+	if sum.ClosedFirst {
+		row.ClosedBy = sum.ClosedBy.String()
+	}
+	if h := sum.Handshake; h != nil {
+		row.Host, row.Path, row.Subprotocol = h.Host, h.Path, h.Subprotocol
+		var exts []string
+		for _, x := range h.Extensions {
+			exts = append(exts, x.String())
+		}
+		row.Extensions = strings.Join(exts, ", ")
+		switch {
+		case !h.Captured:
+			row.Handshake = "not captured"
+		case h.Status == 0:
+			row.Handshake = "no response"
+		case h.Status != 101:
+			row.Handshake = "rejected " + strconv.Itoa(h.Status)
+		case h.AcceptValid:
+			row.Handshake = "ok"
+		default:
+			row.Handshake = "ACCEPT INVALID"
+		}
+	}
+	for op := range row.types {
+		row.types[op] = int64(cl.ByOpcode[op]) + int64(sv.ByOpcode[op])
+	}
+	row.Types = typesString(&row.types)
+	if row.Compressed > 0 && cl.WireBytes+sv.WireBytes > 0 {
+		row.Ratio = float64(cl.Bytes+sv.Bytes) / float64(cl.WireBytes+sv.WireBytes)
+	}
+	if r := &sum.RTT; r.Count > 0 {
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		row.RTTCount, row.RTTMin, row.RTTMedian, row.RTTMax = r.Count, ms(r.Min), ms(r.Median()), ms(r.Max)
+	}
+	var codes []string
+	if c := cl.CloseCode; c != 0 {
+		codes = append(codes, "client "+strconv.Itoa(c))
+	}
+	if c := sv.CloseCode; c != 0 {
+		codes = append(codes, "server "+strconv.Itoa(c))
+	}
+	row.CloseCodes = strings.Join(codes, ", ")
+	return row
 }
 
 // statsRow is what is kept of one connection (about 300 bytes).
 type statsRow struct {
-	Kind        string  `json:"kind"`
-	Conn        int     `json:"conn,omitempty"`
+	Kind        string  `json:"kind,omitempty"` // totals only
 	Client      string  `json:"client,omitempty"`
 	Server      string  `json:"server,omitempty"`
 	Host        string  `json:"host,omitempty"`
@@ -75,63 +158,42 @@ type statsRow struct {
 	Infos          int     `json:"infos"`
 }
 
-// WriteRecord takes one connection record.
+// WriteRecord takes one row encoded by the Stats encoder.
 func (s *Stats) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
-	if kind != dissect.KindConnection {
+	if kind != dissect.KindConnection || len(body) < 8*statsNums {
 		return nil
 	}
-	var r ConnectionRecord
-	full := append([]byte(`{"kind":"connection","conn":`+strconv.Itoa(conn)), body...)
-	if err := json.Unmarshal(full, &r); err != nil {
-		return fmt.Errorf("output: stats: %v", err)
+	var n [statsNums]int64
+	for i := range n {
+		n[i] = int64(binary.LittleEndian.Uint64(body[8*i:]))
 	}
-	row := statsRow{Kind: "connection", Conn: conn, Client: r.Client, Server: r.Server, Host: r.Host, Path: r.Path, Subprotocol: r.Subprotocol,
-		Extensions: strings.Join(r.Extensions, ", "), Duration: r.DurationSec, End: r.End,
-		ClientMessages: r.FromClient.Messages, ServerMessages: r.FromServer.Messages,
-		ClientBytes: r.FromClient.Bytes, ServerBytes: r.FromServer.Bytes,
-		Compressed: r.FromClient.Compressed + r.FromServer.Compressed,
-		Largest:    max(r.FromClient.Largest, r.FromServer.Largest), ClosedBy: r.ClosedBy,
-		Errors: r.Findings["error"], Warnings: r.Findings["warning"], Infos: r.Findings["info"]}
-	switch {
-	case !r.Captured:
-		row.Handshake = "not captured"
-	case r.Status == 0:
-		row.Handshake = "no response"
-	case r.Status != 101:
-		row.Handshake = "rejected " + strconv.Itoa(r.Status)
-	case r.AcceptValid != nil && *r.AcceptValid:
-		row.Handshake = "ok"
-	default:
-		row.Handshake = "ACCEPT INVALID"
-	}
-	for _, d := range []DirRecord{r.FromClient, r.FromServer} {
-		for name, n := range d.ByOpcode {
-			if op, ok := dissect.ParseOpcode(name); ok {
-				row.types[op] += int64(n)
-			}
-		}
-	}
-	row.Types = typesString(&row.types)
-	if row.Compressed > 0 && r.FromClient.WireBytes+r.FromServer.WireBytes > 0 {
-		row.Ratio = float64(r.FromClient.Bytes+r.FromServer.Bytes) / float64(r.FromClient.WireBytes+r.FromServer.WireBytes)
-	}
-	if r.RTT != nil {
-		row.RTTCount, row.RTTMin, row.RTTMedian, row.RTTMax = r.RTT.Count, r.RTT.Min, r.RTT.Median, r.RTT.Max
-	}
-	var codes []string
-	if c := r.FromClient.CloseCode; c != 0 {
-		codes = append(codes, "client "+strconv.Itoa(c))
-	}
-	if c := r.FromServer.CloseCode; c != 0 {
-		codes = append(codes, "server "+strconv.Itoa(c))
-	}
-	row.CloseCodes = strings.Join(codes, ", ")
+	body = body[8*statsNums:]
+	row := statsRow{Duration: float64(n[0]) / 1e9, ClientMessages: n[1], ServerMessages: n[2], ClientBytes: n[3], ServerBytes: n[4],
+		Compressed: n[5], Largest: n[6], RTTCount: n[7], RTTMin: float64(n[8]) / 1e6, RTTMax: float64(n[9]) / 1e6,
+		Errors: int(n[10]), Warnings: int(n[11]), Infos: int(n[12])}
+	copy(row.types[:], n[13:])
 	s.add(&row)
 	if s.jsonl {
-		return s.writeJSON(row)
+		_, err := fmt.Fprintf(s.w, `{"kind":"connection","conn":%d,%s`+"\n", conn, body[1:])
+		return err
 	}
-	s.rows = append(s.rows, row)
-	return nil
+	cells := append([]string{strconv.Itoa(conn)}, strings.Split(string(body), "\x00")...)
+	return s.appendRow(cells)
+}
+
+// statsWidths are the columns' widths: rows are streamed, so widths are
+// fixed (longer cells wrap).
+var statsWidths = []int{7, 44, 30, 30, 14, 8, 11, 17, 40, 7, 8, 18, 30, 14}
+
+func (s *Stats) appendRow(cells []string) error {
+	if s.tbl == nil {
+		s.bw = bufio.NewWriterSize(s.w, 64<<10)
+		s.tbl = newGrid(s.bw, statsWidths)
+		s.tbl.line()
+		s.tbl.row([]string{"CONN", "CLIENT → SERVER", "HOST/PATH", "PROTOCOL/EXT", "HANDSHAKE", "DURATION", "MSGS C/S", "BYTES C/S", "TYPES", "Z RATIO", "LARGEST", "RTT MIN/MED/MAX ms", "CLOSE", "FINDINGS E/W/I"})
+		s.tbl.line()
+	}
+	return s.tbl.row(cells)
 }
 
 func (s *Stats) add(r *statsRow) {
@@ -190,28 +252,21 @@ func (s *Stats) Close() error {
 			Packets any `json:"packets,omitempty"`
 		}{*t, s.Packets})
 	}
-	bw := bufio.NewWriter(s.w)
-	tbl := tablewriter.NewTable(bw,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-	)
-	tbl.Header("CONN", "CLIENT → SERVER", "HOST/PATH", "PROTOCOL/EXT", "HANDSHAKE", "DURATION", "MSGS C/S", "BYTES C/S", "TYPES", "Z RATIO", "LARGEST", "RTT MIN/MED/MAX ms", "CLOSE", "FINDINGS E/W/I")
-	for _, r := range s.rows {
-		tbl.Append(s.cells(&r, strconv.Itoa(r.Conn)))
-	}
 	tot := *t
-	tbl.Append(s.cells(&tot, fmt.Sprintf("%d total", t.Connections)))
-	if err := tbl.Render(); err != nil {
+	if err := s.appendRow(append([]string{fmt.Sprintf("%d total", t.Connections)}, rowCells(&tot)...)); err != nil {
+		return err
+	}
+	if err := s.tbl.line(); err != nil {
 		return err
 	}
 	for _, l := range s.Extra {
-		fmt.Fprintln(bw, l)
+		fmt.Fprintln(s.bw, l)
 	}
-	return bw.Flush()
+	return s.bw.Flush()
 }
 
-func (s *Stats) cells(r *statsRow, conn string) []string {
+// rowCells returns a row's table cells after CONN.
+func rowCells(r *statsRow) []string {
 	rtt := ""
 	if r.RTTCount > 0 {
 		rtt = fmt.Sprintf("%.3g/%.3g/%.3g", r.RTTMin, r.RTTMedian, r.RTTMax)
@@ -233,7 +288,7 @@ func (s *Stats) cells(r *statsRow, conn string) []string {
 		hostPath = r.Host + r.Path
 		proto = strings.TrimSpace(r.Subprotocol + " " + r.Extensions)
 	}
-	return []string{conn, SafeText(endpoints, 0), SafeText(hostPath, 40), SafeText(proto, 40), r.Handshake,
+	return []string{SafeText(endpoints, 0), SafeText(hostPath, 40), SafeText(proto, 40), r.Handshake,
 		(time.Duration(r.Duration * float64(time.Second))).Round(time.Millisecond).String(),
 		fmt.Sprintf("%d/%d", r.ClientMessages, r.ServerMessages), fmt.Sprintf("%d/%d", r.ClientBytes, r.ServerBytes),
 		r.Types, ratio, strconv.FormatInt(r.Largest, 10), rtt, closed, fmt.Sprintf("%d/%d/%d", r.Errors, r.Warnings, r.Infos)}
