@@ -37,6 +37,7 @@
 package reassembly
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"time"
@@ -84,15 +85,21 @@ type Stats struct {
 	WindowsDenied   int64 // directions left without a window by OverlapWindowTotal
 }
 
+// flowKey identifies a TCP connection whichever way a packet goes: the two
+// endpoints in a fixed order, as plain bytes (netip.Addr holds a zone
+// handle, which makes hashing and comparing it in a map several times
+// slower).
 type flowKey struct {
-	lo, hi netip.AddrPort
+	loAddr, hiAddr [16]byte
+	loPort, hiPort uint16
 }
 
 func keyOf(a, b netip.AddrPort) flowKey {
-	if a.Addr().Less(b.Addr()) || (a.Addr() == b.Addr() && a.Port() < b.Port()) {
-		return flowKey{a, b}
+	aa, ba := a.Addr().As16(), b.Addr().As16()
+	if c := bytes.Compare(aa[:], ba[:]); c < 0 || (c == 0 && a.Port() < b.Port()) {
+		return flowKey{aa, ba, a.Port(), b.Port()}
 	}
-	return flowKey{b, a}
+	return flowKey{ba, aa, b.Port(), a.Port()}
 }
 
 // Assembler tracks every TCP connection of one input (or one shard of it).
