@@ -147,6 +147,9 @@ func (c *Conn) End(p Pos, reason EndReason) {
 	if !c.known {
 		return
 	}
+	if reason == EndEvicted {
+		c.d.finding(c, p, CodeConnsCapped, 0, false, "more than --max-conns connections were open; this one, quiet the longest, was ended to make room")
+	}
 	if c.phase == phaseAwait101 && !c.hsSent {
 		c.d.finding(c, p, CodeNoResponse, ServerToClient, false, "the connection ended before the server answered the upgrade request")
 		c.emitHandshake(p)

@@ -115,9 +115,10 @@ const (
 	EndRST
 	EndIdle     // no packet for --idle-timeout
 	EndRejected // the upgrade was refused
+	EndEvicted  // dropped to stay within --max-conns
 )
 
-var endNames = [...]string{EndCaptureEnd: "end-of-capture", EndClose: "close-handshake", EndFIN: "fin", EndRST: "rst", EndIdle: "idle-timeout", EndRejected: "rejected"}
+var endNames = [...]string{EndCaptureEnd: "end-of-capture", EndClose: "close-handshake", EndFIN: "fin", EndRST: "rst", EndIdle: "idle-timeout", EndRejected: "rejected", EndEvicted: "evicted"}
 
 func (e EndReason) String() string {
 	if int(e) < len(endNames) {

@@ -107,6 +107,7 @@ const (
 	CodeMessageCapped  Code = "cap-message"
 	CodeFrameCapped    Code = "cap-frame"
 	CodeAssemblyCapped Code = "cap-assembling"
+	CodeConnsCapped    Code = "cap-conns"
 	CodeBufferCapped   Code = "cap-buffered"
 )
 
@@ -172,6 +173,7 @@ var Rules = []Rule{
 	{CodeMessageCapped, Warning, "", "a message exceeds --max-message; its kept payload is truncated"},
 	{CodeFrameCapped, Warning, "", "a frame header announces more than --max-frame bytes; treated as garbage"},
 	{CodeAssemblyCapped, Warning, "", "messages being assembled hold more than --max-assembling bytes in total; this one is truncated"},
+	{CodeConnsCapped, Warning, "", "more than --max-conns connections were open: the quietest one was ended to make room"},
 	{CodeBufferCapped, Warning, "", "out-of-order TCP data exceeds --max-buffered; the bytes missing before it are treated as lost"},
 }
 

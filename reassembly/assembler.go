@@ -66,6 +66,10 @@ type Options struct {
 	// OverlapWindowTotal caps the memory of those windows over all
 	// connections. Default 8 MiB.
 	OverlapWindowTotal int
+	// MaxConns caps the connections tracked at once. A new connection
+	// beyond it evicts the one that has been quiet longest (it ends with a
+	// cap-conns finding). Zero means no cap.
+	MaxConns int
 }
 
 // Stats counts what the Assembler saw. Packets of each TCP connection are
@@ -82,6 +86,7 @@ type Stats struct {
 	Conflicts       int64 // retransmissions or overlaps whose bytes differ from the first copy
 	ConflictBytes   int64
 	CapDropped      int64 // times a buffer cap made the reassembly give up on missing bytes
+	Evicted         int64 // connections ended to stay within MaxConns
 	WindowsDenied   int64 // directions left without a window by OverlapWindowTotal
 }
 
@@ -109,6 +114,8 @@ type Assembler struct {
 	d        *dissect.Dissector
 	conns    map[flowKey]*conn
 	head     conn // sentinel of the list of live connections, oldest first
+	lru      conn // sentinel of the live connections by last activity, quietest first
+	live     int  // live connections
 	dead     conn // sentinel of the list of finished connections
 	buffered int  // out-of-order bytes held over all connections
 	stats    Stats
@@ -144,6 +151,7 @@ func New(d *dissect.Dissector, opts Options) *Assembler {
 		a.winMax = max(1, opts.OverlapWindowTotal/a.winSize)
 	}
 	a.head.next, a.head.prev = &a.head, &a.head
+	a.lru.lruNext, a.lru.lruPrev = &a.lru, &a.lru
 	a.dead.next, a.dead.prev = &a.dead, &a.dead
 	return a
 }
@@ -193,6 +201,9 @@ func (a *Assembler) Packet(p dissect.Pos, seg *pcap.Segment) {
 		a.count(c)
 		return
 	}
+	if a.opts.MaxConns > 0 {
+		a.touch(c)
+	}
 	dir := dissect.ClientToServer
 	if seg.Src != c.a {
 		dir = dissect.ServerToClient
@@ -229,7 +240,18 @@ func (a *Assembler) Packet(p dissect.Pos, seg *pcap.Segment) {
 }
 
 func (a *Assembler) newConn(k flowKey, p dissect.Pos, seg *pcap.Segment) *conn {
+	if a.opts.MaxConns > 0 && a.live >= a.opts.MaxConns {
+		if victim := a.lru.lruNext; victim != &a.lru {
+			a.stats.Evicted++
+			a.finish(victim, p, dissect.EndEvicted)
+			a.forget(victim)
+		}
+	}
 	c := &conn{key: k, a: seg.Src, b: seg.Dst}
+	a.live++
+	c.lruPrev, c.lruNext = a.lru.lruPrev, &a.lru
+	a.lru.lruPrev.lruNext = c
+	a.lru.lruPrev = c
 	if seg.Flags&pcap.FlagSYN != 0 && seg.Flags&pcap.FlagACK != 0 {
 		c.a, c.b = seg.Dst, seg.Src // a SYN-ACK comes from the server
 	}
@@ -552,6 +574,7 @@ func (a *Assembler) finish(c *conn, p dissect.Pos, reason dissect.EndReason) {
 		return
 	}
 	c.done = true
+	a.untrack(c)
 	for dir := range c.half {
 		h := &c.half[dir]
 		for len(h.ooo) > 0 && c.dc.Active() {
@@ -649,6 +672,28 @@ type conn struct {
 	packets    int64
 	last       time.Time
 	prev, next *conn
+	// lruPrev, lruNext order the live connections by last activity.
+	lruPrev, lruNext *conn
+}
+
+// touch makes c the most recently active connection.
+func (a *Assembler) touch(c *conn) {
+	if c.lruNext == nil || c.lruNext == &a.lru {
+		return
+	}
+	c.lruPrev.lruNext, c.lruNext.lruPrev = c.lruNext, c.lruPrev
+	c.lruPrev, c.lruNext = a.lru.lruPrev, &a.lru
+	a.lru.lruPrev.lruNext = c
+	a.lru.lruPrev = c
+}
+
+// untrack removes c from the live connections.
+func (a *Assembler) untrack(c *conn) {
+	if c.lruNext != nil {
+		c.lruPrev.lruNext, c.lruNext.lruPrev = c.lruNext, c.lruPrev
+		c.lruPrev, c.lruNext = nil, nil
+		a.live--
+	}
 }
 
 func (c *conn) unlink() {

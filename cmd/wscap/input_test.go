@@ -340,3 +340,37 @@ func TestStdinStreams(t *testing.T) {
 		t.Errorf("exit %d", code)
 	}
 }
+
+// TestMaxConns evicts the quietest connections when more than --max-conns
+// are open: each eviction is a cap-conns finding on the connection ended,
+// and the packet accounting still adds up.
+func TestMaxConns(t *testing.T) {
+	path, m := generate(t, "many", gen.Options{Seed: 9}, gen.ScenarioParams{Conns: 400})
+	out, stderr, code := wscap(t, "read", "--format", "jsonl", "--workers", "1", "--max-conns", "20", path)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	evicted, ends := 0, 0
+	for _, r := range records(t, out) {
+		switch {
+		case r["code"] == "cap-conns":
+			evicted++
+		case r["kind"] == "connection" && r["end"] == "evicted":
+			ends++
+		case r["kind"] == "totals":
+			p := r["packets"].(map[string]any)
+			sum := p["websocket"].(float64) + p["other_tcp"].(float64) + p["not_tcp"].(float64) + p["undecodable"].(float64) + p["ip_fragments"].(float64)
+			if sum != p["read"].(float64) {
+				t.Errorf("packets do not add up: %v", p)
+			}
+		}
+	}
+	if evicted == 0 || evicted != ends {
+		t.Errorf("%d cap-conns findings, %d connections ended as evicted (manifest: %d connections)", evicted, ends, m.Connections)
+	}
+	// Without the cap, nothing is evicted.
+	out, _, _ = wscap(t, "read", "--format", "jsonl", path)
+	if strings.Contains(out, "cap-conns") {
+		t.Error("evictions without a cap")
+	}
+}
