@@ -25,6 +25,7 @@ type pipelineFlags struct {
 	maxHandshake  int
 	maxAssembling int64
 	maxConns      int
+	maxBufTotal   int
 	maxBuffered   int
 	idleTimeout   time.Duration
 	wsPorts       []uint
@@ -57,6 +58,7 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet) {
 	fs.Uint64Var(&f.maxFrame, "max-frame", 4<<30, "a frame header announcing more bytes is treated as garbage")
 	fs.IntVar(&f.maxHandshake, "max-handshake", 64<<10, "bytes of one HTTP head of the opening handshake")
 	fs.Int64Var(&f.maxAssembling, "max-assembling", 256<<20, "payload bytes held by all messages still being assembled, in total")
+	fs.IntVar(&f.maxBufTotal, "max-buffered-total", 256<<20, "out-of-order TCP bytes buffered over all connections")
 	fs.IntVar(&f.maxConns, "max-conns", 500000, "connections tracked at once; beyond it the quietest is ended")
 	fs.IntVar(&f.maxBuffered, "max-buffered", 4<<20, "out-of-order TCP bytes buffered per connection")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 0, "end connections idle this long (packet time); 0 = never")
@@ -159,7 +161,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		batch = 1 // every packet's records reach the output at once
 	}
 	eng := newEngine(engineOptions{shards: pf.workers, batchSize: batch, dissect: pf.dissectOptions(),
-		reasm: reassembly.Options{MaxBuffered: pf.maxBuffered, IdleTimeout: pf.idleTimeout, MaxConns: max(1, pf.maxConns/max(pf.workers, 1))}, newEnc: newEnc, writer: w})
+		reasm: reassembly.Options{MaxBuffered: pf.maxBuffered, MaxBufferedTotal: max(1, pf.maxBufTotal/max(pf.workers, 1)), IdleTimeout: pf.idleTimeout, MaxConns: max(1, pf.maxConns/max(pf.workers, 1))}, newEnc: newEnc, writer: w})
 	eng.keepConn = keepConn
 	eng.base = pf.base
 	if pf.writePcap != "" {
