@@ -198,10 +198,10 @@ type engineOptions struct {
 func newEngine(o engineOptions) *engine {
 	e := &engine{dec: pcap.NewDecoder(), batchSize: o.batchSize, w: o.writer, ids: make(map[[2]int]int)}
 	for i := range max(o.shards, 1) {
-		s := &shard{idx: i, enc: o.newEnc(), in: make(chan *batch, 2), out: make(chan *batch, 2), free: make(chan *batch, 3)}
+		s := &shard{idx: i, enc: o.newEnc(), in: make(chan *batch, batchesPerShard), out: make(chan *batch, batchesPerShard), free: make(chan *batch, batchesPerShard)}
 		s.d = dissect.New(o.dissect, s)
 		s.asm = reassembly.New(s.d, o.reasm)
-		for range 3 {
+		for range batchesPerShard {
 			s.free <- &batch{}
 		}
 		s.fill = <-s.free
@@ -381,6 +381,16 @@ func addrHash(a [16]byte, port uint16) uint32 {
 	h ^= h >> 32
 	return uint32(h)
 }
+
+// batchesPerShard is how many rounds a shard may be ahead of the merger (or
+// the reader ahead of a shard): enough to even out rounds where one shard
+// has much more to do than another, few enough to bound memory.
+var batchesPerShard = func() int {
+	if v, err := strconv.Atoi(os.Getenv("WSCAP_DEPTH")); err == nil && v > 0 {
+		return v
+	}
+	return 6
+}()
 
 // batchPackets is how many packets the reader hands out per round.
 var batchPackets = func() int {
