@@ -311,3 +311,25 @@ func TestInOrderAllocs(t *testing.T) {
 		t.Fatalf("%.1f allocations per segment (%d events)", n, h.rec.n)
 	}
 }
+
+// BenchmarkInOrder is the per-segment cost of in-order delivery: a data
+// segment carrying one small frame and its ACK.
+func BenchmarkInOrder(b *testing.B) {
+	t := &testing.T{}
+	h := newHarness(t, Options{})
+	h.open(client, server, 1000, 5000)
+	h.rec.quiet = true
+	frame := text("0123456789")
+	seg := pcap.Segment{Src: server, Dst: client, Flags: pcap.FlagACK, Payload: frame}
+	ack := pcap.Segment{Src: client, Dst: server, Flags: pcap.FlagACK}
+	seq := h.c[server].seq
+	pos := dissect.Pos{Pkt: 100, TS: h.ts}
+	b.ReportAllocs()
+	for b.Loop() {
+		seg.Seq, seg.Payload = seq, frame
+		h.a.Packet(pos, &seg)
+		seq += uint32(len(frame))
+		ack.Seq, ack.Ack = h.c[client].seq, seq
+		h.a.Packet(pos, &ack)
+	}
+}
