@@ -135,6 +135,9 @@ func (s *inflateSource) ReadByte() (byte, error) {
 	return c, nil
 }
 
+// keepInflated is the largest output buffer kept between messages.
+const keepInflated = 8 << 20
+
 // inflater is the one DEFLATE reader a Dissector shares between all its
 // connections: it is re-primed per message with the sending direction's
 // history as dictionary, so a connection costs only the history it has.
@@ -157,11 +160,11 @@ func (in *inflater) inflate(wire []byte, hist *[]byte, window int, max int64) (o
 	} else if err := in.r.(flate.Resetter).Reset(&in.src, *hist); err != nil {
 		return nil, 0, err
 	}
-	if cap(in.out) > 1<<20 {
+	if cap(in.out) > keepInflated {
 		in.out = nil // do not keep a huge buffer after a huge message
 	}
 	if in.out == nil {
-		in.out = make([]byte, 0, 4096)
+		in.out = make([]byte, 0, 64<<10)
 	}
 	in.out = in.out[:0]
 	// tail keeps the last window bytes of output once output passes max.
@@ -169,7 +172,9 @@ func (in *inflater) inflate(wire []byte, hist *[]byte, window int, max int64) (o
 	for {
 		if int64(len(in.out)) < max {
 			if len(in.out) == cap(in.out) {
-				in.out = append(in.out, 0)[:len(in.out)]
+				grown := make([]byte, len(in.out), min(int64(2*cap(in.out)), max))
+				copy(grown, in.out)
+				in.out = grown
 			}
 			room := in.out[len(in.out):cap(in.out)]
 			if int64(len(room)) > max-int64(len(in.out)) {

@@ -81,6 +81,7 @@ type File struct {
 	ng     *pcapgo.NgReader
 	ngLink []layers.LinkType
 	n      int64 // records read
+	guard  *ngGuard
 }
 
 // Open opens the capture file name; "-" reads standard input.
@@ -142,7 +143,8 @@ func NewFile(name string, r io.Reader, closer io.Closer) (*File, error) {
 		f.pcap.SetSnaplen(maxRecord)
 	case 0x0a0d0d0a:
 		f.format = FormatPcapNG
-		f.ng, err = pcapgo.NewNgReader(in, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+		f.guard = &ngGuard{r: in}
+		f.ng, err = pcapgo.NewNgReader(f.guard, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
 			return nil, fmt.Errorf("%s: bad pcapng header: %v", name, err)
 		}
@@ -211,6 +213,9 @@ func (f *File) ngLinkType(i int) (layers.LinkType, error) {
 }
 
 func (f *File) wrap(err error) error {
+	if f.guard != nil && f.guard.err != nil {
+		return fmt.Errorf("%s: %v", f.name, f.guard.err)
+	}
 	switch {
 	case err == io.EOF:
 		return io.EOF

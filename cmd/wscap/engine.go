@@ -69,22 +69,36 @@ type item struct {
 	tick bool
 }
 
-// batch is one round of work for one shard, then its results.
+// batch is one round of input for one shard.
 type batch struct {
 	slab  []byte // payload copies
 	items []item
 	final bool        // after the items: the input is over, flush
 	end   dissect.Pos // position of the last packet, for final
-
-	out   []byte
-	recs  []record
-	stats reassembly.Stats // with final
 }
 
 func (b *batch) reset() {
-	b.slab, b.items, b.out, b.recs = b.slab[:0], b.items[:0], b.out[:0], b.recs[:0]
+	b.slab, b.items = b.slab[:0], b.items[:0]
 	b.final = false
 }
+
+// part holds records a shard produced in a round. A round's records come
+// in one or more parts, the last marked so: a round that produces a lot
+// (decompression bombs, floods of tiny frames) is handed over in pieces of
+// about partBytes, so the memory held between a shard and the merger stays
+// bounded whatever a round contains.
+type part struct {
+	out   []byte
+	recs  []record
+	last  bool
+	final bool
+	stats reassembly.Stats // with final
+}
+
+const (
+	partBytes     = 4 << 20
+	partsPerShard = 1 // parts queued between a shard and the merger
+)
 
 // shard runs the pipeline on the connections that hash to it.
 type shard struct {
@@ -94,24 +108,32 @@ type shard struct {
 	enc   output.Encoder
 	track bool   // records carry their ConnInfo (--write-pcap)
 	fill  *batch // being filled by the reader
-	work  *batch // being worked on by the shard
+	cur   *part  // being filled by the shard
 	in    chan *batch
-	out   chan *batch
 	free  chan *batch
+	parts chan *part // to the merger
+	spare chan *part // back from the merger
 }
 
-// Emit records one event in the current batch.
+// Emit records one event in the current part.
 func (s *shard) Emit(ev *dissect.Event) error {
-	b := s.work
-	start := len(b.out)
+	p := s.cur
+	start := len(p.out)
+	if ev.Kind == dissect.KindMessage && len(ev.Message.Payload) > 64<<10 && len(p.out) > 0 {
+		// A big record starts a part of its own: appending it to a part
+		// that holds others would copy them into a larger array.
+		s.send(false)
+		p = s.cur
+		start = 0
+	}
 	if ev.Kind != dissect.KindRecognised {
-		body := s.enc.AppendRecord(b.out, ev)
+		body := s.enc.AppendRecord(p.out, ev)
 		if body == nil {
 			return nil
 		}
-		b.out = body
+		p.out = body
 	}
-	r := record{file: ev.Pos.File, pkt: ev.Pos.Pkt, kind: ev.Kind, start: start, end: len(b.out)}
+	r := record{file: ev.Pos.File, pkt: ev.Pos.Pkt, kind: ev.Kind, start: start, end: len(p.out)}
 	if ev.Conn != nil {
 		r.connFile, r.connPkt, r.local = ev.Conn.First.File, ev.Conn.First.Pkt, ev.Conn.ID
 		if s.track {
@@ -121,13 +143,28 @@ func (s *shard) Emit(ev *dissect.Event) error {
 	if ev.Kind == dissect.KindFinding {
 		r.severity = ev.Finding.Severity
 	}
-	b.recs = append(b.recs, r)
+	p.recs = append(p.recs, r)
+	if len(p.out) > partBytes {
+		s.send(false)
+	}
 	return nil
 }
 
+// send hands the current part to the merger and starts a new one.
+func (s *shard) send(last bool) {
+	s.cur.last = last
+	s.parts <- s.cur
+	s.cur = <-s.spare
+	s.cur.out, s.cur.recs = s.cur.out[:0], s.cur.recs[:0]
+	s.cur.last, s.cur.final = false, false
+	if cap(s.cur.out) > 4*partBytes {
+		s.cur.out = nil // one huge record made it big: do not keep it
+	}
+}
+
 func (s *shard) run() {
+	s.cur = <-s.spare
 	for b := range s.in {
-		s.work = b
 		for i := range b.items {
 			it := &b.items[i]
 			if it.tick {
@@ -138,11 +175,13 @@ func (s *shard) run() {
 		}
 		if b.final {
 			s.asm.Flush(b.end)
-			b.stats = s.asm.Stats()
+			s.cur.final = true
+			s.cur.stats = s.asm.Stats()
 		}
-		s.out <- b
+		s.free <- b // the records hold copies: the input can be reused
+		s.send(true)
 	}
-	close(s.out)
+	close(s.parts)
 }
 
 // engine is one run of the pipeline.
@@ -198,11 +237,15 @@ type engineOptions struct {
 func newEngine(o engineOptions) *engine {
 	e := &engine{dec: pcap.NewDecoder(), batchSize: o.batchSize, w: o.writer, ids: make(map[[2]int]int)}
 	for i := range max(o.shards, 1) {
-		s := &shard{idx: i, enc: o.newEnc(), in: make(chan *batch, batchesPerShard), out: make(chan *batch, batchesPerShard), free: make(chan *batch, batchesPerShard)}
+		s := &shard{idx: i, enc: o.newEnc(), in: make(chan *batch, batchesPerShard), free: make(chan *batch, batchesPerShard),
+			parts: make(chan *part, partsPerShard), spare: make(chan *part, partsPerShard+1)}
 		s.d = dissect.New(o.dissect, s)
 		s.asm = reassembly.New(s.d, o.reasm)
 		for range batchesPerShard {
 			s.free <- &batch{}
+		}
+		for range partsPerShard + 1 {
+			s.spare <- &part{}
 		}
 		s.fill = <-s.free
 		e.shards = append(e.shards, s)
@@ -300,40 +343,60 @@ func (e *engine) finish() reassembly.Counters {
 	return c
 }
 
-// merge writes the shards' records round by round, in input order.
+// merge writes the shards' records round by round, in input order: a
+// k-way merge over the parts of each shard's round.
 func (e *engine) merge() {
 	defer e.merged.Done()
-	bs := make([]*batch, len(e.shards))
+	ps := make([]*part, len(e.shards))
 	next := make([]int, len(e.shards))
+	// advance makes ps[i] hold a record to merge, or nil once shard i's
+	// round is over. It reports false when the shards are done.
+	advance := func(i int) bool {
+		for ps[i] != nil && next[i] == len(ps[i].recs) {
+			p := ps[i]
+			if p.final {
+				e.final.WSPackets += p.stats.WSPackets
+				e.final.OtherTCPPackets += p.stats.OtherTCPPackets
+			}
+			ps[i] = nil
+			last := p.last
+			e.shards[i].spare <- p
+			if last {
+				return true
+			}
+			p, ok := <-e.shards[i].parts
+			if !ok {
+				return false
+			}
+			ps[i], next[i] = p, 0
+		}
+		return true
+	}
 	for {
 		for i, s := range e.shards {
-			b, ok := <-s.out
+			p, ok := <-s.parts
 			if !ok {
 				return
 			}
-			bs[i], next[i] = b, 0
+			ps[i], next[i] = p, 0
+			advance(i)
 		}
 		for {
 			// The shard whose next record comes first.
 			best := -1
-			for i, b := range bs {
-				if next[i] < len(b.recs) && (best < 0 || b.recs[next[i]].before(&bs[best].recs[next[best]])) {
+			for i, p := range ps {
+				if p != nil && (best < 0 || p.recs[next[i]].before(&ps[best].recs[next[best]])) {
 					best = i
 				}
 			}
 			if best < 0 {
 				break
 			}
-			r := &bs[best].recs[next[best]]
+			p := ps[best]
+			r := &p.recs[next[best]]
 			next[best]++
-			e.write(best, r, bs[best].out[r.start:r.end])
-		}
-		for i, s := range e.shards {
-			if bs[i].final {
-				e.final.WSPackets += bs[i].stats.WSPackets
-				e.final.OtherTCPPackets += bs[i].stats.OtherTCPPackets
-			}
-			s.free <- bs[i]
+			e.write(best, r, p.out[r.start:r.end])
+			advance(best)
 		}
 	}
 }

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/wscap/wscap/internal/hostile"
+)
+
+// fuzzFile is the file a fuzzing process writes each input to: one per
+// process, rewritten for every input, so no directory is made per input.
+var fuzzFile struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func fuzzCapturePath(t *testing.T, data []byte) string {
+	fuzzFile.once.Do(func() {
+		f, err := os.CreateTemp("", "wscap-fuzz-*.pcap")
+		if err != nil {
+			fuzzFile.err = err
+			return
+		}
+		fuzzFile.path = f.Name()
+		f.Close()
+	})
+	if fuzzFile.err != nil {
+		t.Fatal(fuzzFile.err)
+	}
+	if err := os.WriteFile(fuzzFile.path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return fuzzFile.path
+}
+
+// bundledCaptures returns the captures of testdata/public and testdata/real
+// of at most max bytes.
+func bundledCaptures(t testing.TB, max int64) [][]byte {
+	var seeds [][]byte
+	for _, dir := range []string{"../../testdata/public", "../../testdata/real"} {
+		filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			switch filepath.Ext(path) {
+			case ".pcap", ".pcapng", ".dump":
+			default:
+				return nil
+			}
+			if st, err := d.Info(); err != nil || st.Size() > max {
+				return nil
+			}
+			if b, err := os.ReadFile(path); err == nil {
+				seeds = append(seeds, b)
+			}
+			return nil
+		})
+	}
+	if len(seeds) == 0 {
+		t.Fatal("no bundled captures found")
+	}
+	return seeds
+}
+
+// FuzzPipeline runs the whole program over raw capture bytes, as JSON Lines
+// and as a table: no panic, exit status 0 or 2, error output one "wscap:"
+// line per problem, every JSON line valid JSON and valid UTF-8, and the
+// final totals record accounting for every packet read.
+func FuzzPipeline(f *testing.F) {
+	for _, b := range bundledCaptures(f, 16<<10) {
+		f.Add(b)
+	}
+	for _, c := range hostile.Small() {
+		f.Add(c.Data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := fuzzCapturePath(t, data)
+		var out, errb bytes.Buffer
+		code := run([]string{"read", "--format", "jsonl", path}, bytes.NewReader(nil), &out, &errb)
+		checkRun(t, "jsonl", code, errb.String())
+		checkJSONL(t, out.Bytes())
+
+		out.Reset()
+		errb.Reset()
+		code = run([]string{"read", path}, bytes.NewReader(nil), &out, &errb)
+		checkRun(t, "table", code, errb.String())
+		if !utf8.Valid(out.Bytes()) {
+			t.Fatalf("table output is not valid UTF-8")
+		}
+	})
+}
+
+func checkRun(t *testing.T, what string, code int, stderr string) {
+	t.Helper()
+	if code != exitOK && code != exitError {
+		t.Fatalf("%s: exit status %d; stderr:\n%s", what, code, stderr)
+	}
+	if (code == exitError) != (stderr != "") {
+		t.Fatalf("%s: exit status %d with stderr %q", what, code, stderr)
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(stderr, "\n"), "\n") {
+		if stderr != "" && !strings.HasPrefix(l, "wscap: ") {
+			t.Fatalf("%s: error line %q does not start with wscap:", what, l)
+		}
+	}
+}
+
+// checkJSONL checks every line of JSON Lines output and that the last one
+// is the totals record whose packet counters add up.
+func checkJSONL(t *testing.T, out []byte) {
+	t.Helper()
+	if !utf8.Valid(out) {
+		t.Fatalf("JSON Lines output is not valid UTF-8")
+	}
+	var last []byte
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 256<<20)
+	for sc.Scan() {
+		if !json.Valid(sc.Bytes()) {
+			t.Fatalf("invalid JSON line: %q", sc.Bytes())
+		}
+		last = sc.Bytes()
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Kind    string           `json:"kind"`
+		Packets map[string]int64 `json:"packets"`
+	}
+	if err := json.Unmarshal(last, &raw); err != nil || raw.Kind != "totals" {
+		t.Fatalf("the last line is not the totals record: %q (%v)", last, err)
+	}
+	p := raw.Packets
+	if sum := p["websocket"] + p["other_tcp"] + p["not_tcp"] + p["undecodable"] + p["ip_fragments"]; sum != p["read"] {
+		t.Fatalf("totals do not add up: %s", last)
+	}
+}
