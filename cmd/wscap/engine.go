@@ -193,9 +193,13 @@ type engine struct {
 	badLinks  []layers.LinkType
 	batchSize int // packets per round
 	inRound   int
-	tickEvery time.Duration
-	lastTick  time.Time
-	last      dissect.Pos
+	// maxDelay, when set, hands a round over once its first packet waited
+	// this long (wall clock: it changes when output appears, never what).
+	maxDelay   time.Duration
+	roundStart time.Time
+	tickEvery  time.Duration
+	lastTick   time.Time
+	last       dissect.Pos
 
 	w        recordWriter
 	stopped  atomic.Bool // the writer failed
@@ -311,7 +315,18 @@ func (e *engine) packet(p dissect.Pos, rec pcap.Record) {
 	b.slab = append(b.slab, seg.Payload...)
 	seg.Payload = b.slab[off:len(b.slab):len(b.slab)]
 	b.items = append(b.items, item{pos: p, seg: seg})
-	if e.inRound++; e.inRound >= e.batchSize {
+	if e.inRound++; e.inRound == 1 && e.maxDelay > 0 {
+		e.roundStart = time.Now()
+	}
+	if e.inRound >= e.batchSize || (e.maxDelay > 0 && time.Since(e.roundStart) > e.maxDelay) {
+		e.round()
+	}
+}
+
+// flush hands over a partly filled round (a live source is idle). It runs
+// on the reader's goroutine.
+func (e *engine) flush() {
+	if e.inRound > 0 {
 		e.round()
 	}
 }

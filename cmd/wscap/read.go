@@ -187,6 +187,13 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 				prog = startProgress(e.stderr, f.Size(), f.BytesRead, &eng.packetsRead, &eng.messagesOut)
 			}
 		}
+		if is, ok := src.(pcap.IdleSetter); ok && streaming {
+			// A live source says when it is idle: batch packets, and hand
+			// a round over when the source is idle or its first packet is
+			// 20 ms old, so output is never held back for long.
+			eng.batchSize, eng.maxDelay = 128, 20*time.Millisecond
+			is.SetIdle(eng.flush)
+		}
 		err = eng.readAll(src, i)
 		if prog != nil {
 			prog.end()

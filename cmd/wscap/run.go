@@ -40,6 +40,7 @@ func commands() []command {
 		{"read", "analyse capture files (pcap, pcapng, gzip) or standard input", runRead},
 		{"stats", "one row per WebSocket connection, and totals", runStats},
 		{"follow", "one connection's conversation as a readable transcript", runFollow},
+		{"live", "capture and analyse a live interface (AF_PACKET)", runLive},
 	}
 }
 

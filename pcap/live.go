@@ -1,0 +1,400 @@
+package pcap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"golang.org/x/net/bpf"
+)
+
+// Live capture errors. OpenLive's errors wrap one of them where it applies.
+var (
+	// ErrPermission: opening a packet socket needs root or CAP_NET_RAW.
+	ErrPermission = errors.New("live capture needs root or the CAP_NET_RAW capability")
+	// ErrNoInterface: the interface does not exist (or no longer does).
+	ErrNoInterface = errors.New("no such interface")
+	// ErrInterfaceDown: the interface is down, or went down during capture.
+	ErrInterfaceDown = errors.New("interface is down")
+	// ErrLiveUnsupported: this build cannot capture on this system.
+	ErrLiveUnsupported = errors.New("live capture is only implemented for Linux (AF_PACKET)")
+)
+
+// AnyInterface captures on every interface, like tcpdump -i any.
+const AnyInterface = "any"
+
+// DefaultRingSize is the default size of the kernel's capture ring.
+const DefaultRingSize = 32 << 20
+
+// DefaultPollTimeout is how long Next waits on an empty ring before it
+// looks at its stop conditions again.
+const DefaultPollTimeout = 100 * time.Millisecond
+
+// LiveOptions configure OpenLive. The zero value captures whole packets
+// (DefaultSnaplen) with a DefaultRingSize ring, no filter, until ctx ends.
+type LiveOptions struct {
+	// Snaplen is how many bytes of each packet are kept; 0 means
+	// DefaultSnaplen.
+	Snaplen int
+	// Promiscuous also captures frames not addressed to the interface.
+	Promiscuous bool
+	// RingSize is the size of the kernel's ring buffer in bytes; 0 means
+	// DefaultRingSize. A bigger ring absorbs longer bursts.
+	RingSize int
+	// Filter is a capture filter applied in the kernel: the subset of
+	// tcpdump's language described at CompileFilter, or with the libpcap
+	// build tag any tcpdump expression.
+	Filter string
+	// Count stops the capture after this many packets; 0 means no limit.
+	Count uint64
+	// Duration stops the capture when it has run this long (packet time:
+	// a packet stamped later is not returned); 0 means no limit.
+	Duration time.Duration
+	// PollTimeout is how long Next waits for the ring before it checks its
+	// stop conditions again; 0 means DefaultPollTimeout.
+	PollTimeout time.Duration
+	// Idle, when not nil, is called by Next (on its goroutine) each time the
+	// ring stayed empty for PollTimeout: a pipeline that batches flushes its
+	// partial batch there.
+	Idle func()
+}
+
+// Live is a Source reading packets from a live interface. Its records are
+// borrowed from the kernel's ring: valid only until the next call to Next.
+// Next returns io.EOF when the capture stops: ctx ended, Count packets
+// were returned, or Duration passed.
+//
+// When ctx ends, Next still returns the packets the kernel stamped before
+// that moment (those already in the ring) and then io.EOF.
+type Live struct {
+	iface    string
+	linkType layers.LinkType
+	ctx      context.Context
+	opts     LiveOptions
+	h        *liveHandle
+
+	start    time.Time
+	deadline time.Time // zero: none
+	stopAt   time.Time // set once ctx ended: packets stamped later are not returned
+	stopping bool
+	done     bool
+	err      error // sticky error from the ring
+
+	captured uint64
+	// Packets that arrived between binding the socket and attaching the
+	// filter went through no filter: until earlyUntil, Next runs the
+	// filter in user space (early) and skips what it rejects.
+	early      *bpf.VM
+	earlyUntil time.Time
+	earlyIPv   bool // also skip non-IP packets (a raw IP socket)
+	filtered   uint64
+
+	statsDone               bool
+	received, kernelDropped uint64
+	statsErr                error
+}
+
+// OpenLive opens a live capture on the interface iface ("any" for all of
+// them). Capturing needs root or CAP_NET_RAW; without it the error wraps
+// ErrPermission. Capture stops when ctx ends (see Live).
+func OpenLive(ctx context.Context, iface string, opts LiveOptions) (*Live, error) {
+	if opts.Snaplen <= 0 {
+		opts.Snaplen = DefaultSnaplen
+	}
+	if opts.RingSize <= 0 {
+		opts.RingSize = DefaultRingSize
+	}
+	if opts.PollTimeout <= 0 {
+		opts.PollTimeout = DefaultPollTimeout
+	}
+	l := &Live{iface: iface, ctx: ctx, opts: opts}
+	if err := l.open(); err != nil {
+		return nil, err
+	}
+	l.start = time.Now()
+	if opts.Duration > 0 {
+		l.deadline = l.start.Add(opts.Duration)
+	}
+	return l, nil
+}
+
+// Name returns the interface's name.
+func (l *Live) Name() string { return l.iface }
+
+// LinkType returns the link type of the records: Ethernet on Ethernet-like
+// interfaces (loopback included), raw IP on "any" and on interfaces
+// without link-layer header.
+func (l *Live) LinkType() layers.LinkType { return l.linkType }
+
+// Snaplen returns the snapshot length in force.
+func (l *Live) Snaplen() int { return l.opts.Snaplen }
+
+// SetIdle sets the function Next calls (on its goroutine) each time the
+// ring stayed empty for the poll timeout, replacing LiveOptions.Idle. A
+// pipeline that batches records registers its flush here, so that output
+// is not held back while the link is quiet.
+func (l *Live) SetIdle(f func()) { l.opts.Idle = f }
+
+// IdleSetter is implemented by the sources that can report idleness (Live,
+// and PcapNGTee over one).
+type IdleSetter interface {
+	SetIdle(f func())
+}
+
+// Captured returns how many packets Next has returned.
+func (l *Live) Captured() uint64 { return l.captured }
+
+// Next returns the next packet; its Data is valid until the next call.
+func (l *Live) Next() (Record, error) {
+	for {
+		if l.err != nil {
+			return Record{}, l.err
+		}
+		if l.done {
+			return Record{}, io.EOF
+		}
+		if l.opts.Count > 0 && l.captured >= l.opts.Count {
+			return l.finish()
+		}
+		if !l.stopping {
+			select {
+			case <-l.ctx.Done():
+				l.stopping, l.stopAt = true, time.Now()
+			default:
+			}
+		}
+		data, ci, err := l.h.read()
+		if err == errPollTimeout {
+			if l.stopping || !l.deadline.IsZero() && !time.Now().Before(l.deadline) {
+				return l.finish()
+			}
+			if l.opts.Idle != nil {
+				l.opts.Idle()
+			}
+			continue
+		}
+		if err != nil {
+			l.err = l.explain(err)
+			l.snapshot()
+			return Record{}, l.err
+		}
+		ts := ci.Timestamp
+		if l.stopping && ts.After(l.stopAt) || !l.deadline.IsZero() && !ts.Before(l.deadline) {
+			return l.finish()
+		}
+		if l.early != nil && !l.keepEarly(data, ts) {
+			l.filtered++
+			continue
+		}
+		l.captured++
+		return Record{Data: data, TS: ts, Length: ci.Length, LinkType: l.linkType}, nil
+	}
+}
+
+// keepEarly runs the filter over a packet that may have reached the ring
+// before the kernel had the filter.
+func (l *Live) keepEarly(data []byte, ts time.Time) bool {
+	if ts.After(l.earlyUntil) {
+		l.early = nil
+		return true
+	}
+	if l.earlyIPv && (len(data) == 0 || data[0]>>4 != 4 && data[0]>>4 != 6) {
+		return false
+	}
+	n, err := l.early.Run(data)
+	return err == nil && n > 0
+}
+
+func (l *Live) finish() (Record, error) {
+	l.done = true
+	l.snapshot()
+	return Record{}, io.EOF
+}
+
+// snapshot keeps the ring's counters as they are when capture stops.
+func (l *Live) snapshot() {
+	if l.statsDone || l.h == nil {
+		return
+	}
+	l.statsDone = true
+	l.received, l.kernelDropped, l.statsErr = l.h.stats()
+	if l.received >= l.filtered {
+		l.received -= l.filtered
+	}
+}
+
+// Stats returns the kernel's counters for the capture: received is the
+// number of packets that passed the filter (including those dropped),
+// kernelDropped those the kernel dropped because the ring was full. Once
+// the capture stopped (Next returned io.EOF or an error, or Close was
+// called), they are the counters of that moment.
+func (l *Live) Stats() (received, kernelDropped uint64, err error) {
+	if !l.statsDone {
+		if l.h == nil {
+			return 0, 0, errors.New("capture is closed")
+		}
+		r, d, err := l.h.stats()
+		if r >= l.filtered {
+			r -= l.filtered
+		}
+		return r, d, err
+	}
+	return l.received, l.kernelDropped, l.statsErr
+}
+
+// Close stops the capture and releases the socket and its ring.
+func (l *Live) Close() error {
+	if l.h == nil {
+		return nil
+	}
+	l.snapshot()
+	err := l.h.close()
+	l.h = nil
+	return err
+}
+
+// explain turns an error of the ring into one that says what happened to
+// the interface, where it can tell.
+func (l *Live) explain(err error) error {
+	if l.iface != AnyInterface {
+		ifi, ierr := net.InterfaceByName(l.iface)
+		switch {
+		case ierr != nil:
+			return fmt.Errorf("%s: interface disappeared during capture: %w", l.iface, ErrNoInterface)
+		case ifi.Flags&net.FlagUp == 0:
+			return fmt.Errorf("%s: interface went down during capture: %w", l.iface, ErrInterfaceDown)
+		}
+	}
+	return fmt.Errorf("%s: capture failed: %v", l.iface, err)
+}
+
+// errPollTimeout is returned by liveHandle.read when no packet came within
+// the poll timeout.
+var errPollTimeout = errors.New("poll timeout")
+
+// liveFilter compiles capture filters for live capture. With the libpcap
+// build tag, it also has a libpcap method (live_libpcap.go) and any tcpdump
+// expression compiles.
+type liveFilter struct{}
+
+type libpcapCompiler interface {
+	libpcap(expr string, lt layers.LinkType, snaplen int) ([]bpf.Instruction, error)
+}
+
+func compileLiveFilter(expr string, lt layers.LinkType, snaplen int) ([]bpf.Instruction, error) {
+	if c, ok := any(liveFilter{}).(libpcapCompiler); ok && strings.TrimSpace(expr) != "" {
+		return c.libpcap(expr, lt, snaplen)
+	}
+	return CompileFilter(expr, lt, snaplen)
+}
+
+// Interface describes a network interface for listing (wscap live -D).
+type Interface struct {
+	Name  string
+	Index int
+	Flags net.Flags
+	Addrs []string
+	// Description is set for the pseudo-interface "any".
+	Description string
+}
+
+// Interfaces lists the interfaces a live capture can open, "any" last.
+func Interfaces() ([]Interface, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	var out []Interface
+	for _, ifi := range ifs {
+		it := Interface{Name: ifi.Name, Index: ifi.Index, Flags: ifi.Flags}
+		if addrs, err := ifi.Addrs(); err == nil {
+			for _, a := range addrs {
+				it.Addrs = append(it.Addrs, a.String())
+			}
+		}
+		out = append(out, it)
+	}
+	out = append(out, Interface{Name: AnyInterface, Description: "all interfaces (packets as raw IP)"})
+	return out, nil
+}
+
+// PcapNGTee is a Source that also writes every record it returns to a
+// pcapng file, as tshark -w does.
+type PcapNGTee struct {
+	src Source
+	w   *pcapgo.NgWriter
+	err error
+}
+
+// NewPcapNGTee writes the packets of src, of link type lt, to w as pcapng
+// while returning them. The interface block names iface and records
+// snaplen.
+func NewPcapNGTee(src Source, w io.Writer, iface string, lt layers.LinkType, snaplen int) (*PcapNGTee, error) {
+	ngw, err := pcapgo.NewNgWriterInterface(w, pcapgo.NgInterface{
+		Name: iface, LinkType: lt, SnapLength: uint32(snaplen), TimestampResolution: 9,
+	}, pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "wscap"}})
+	if err != nil {
+		return nil, err
+	}
+	return &PcapNGTee{src: src, w: ngw}, nil
+}
+
+// Next returns the next record of the source after writing it.
+func (t *PcapNGTee) Next() (Record, error) {
+	rec, err := t.src.Next()
+	if err != nil {
+		if ferr := t.Flush(); ferr != nil && errors.Is(err, io.EOF) {
+			return rec, ferr
+		}
+		return rec, err
+	}
+	if t.err == nil {
+		ci := gopacket.CaptureInfo{Timestamp: rec.TS, CaptureLength: len(rec.Data), Length: rec.Length}
+		if err := t.w.WritePacket(ci, rec.Data); err != nil {
+			t.err = fmt.Errorf("writing the capture file: %w", err)
+			return Record{}, t.err
+		}
+	}
+	return rec, nil
+}
+
+// SetIdle makes an idle underlying source (an IdleSetter) flush the file,
+// then call f (when not nil).
+func (t *PcapNGTee) SetIdle(f func()) {
+	if s, ok := t.src.(IdleSetter); ok {
+		s.SetIdle(func() {
+			t.Flush()
+			if f != nil {
+				f()
+			}
+		})
+	}
+}
+
+// Flush writes what is buffered to the file; over a live capture it is
+// called whenever the capture is idle (see SetIdle).
+func (t *PcapNGTee) Flush() error {
+	if t.err != nil {
+		return t.err
+	}
+	if err := t.w.Flush(); err != nil {
+		t.err = fmt.Errorf("writing the capture file: %w", err)
+	}
+	return t.err
+}
+
+// Close flushes the file and closes the source (not the file's writer).
+func (t *PcapNGTee) Close() error {
+	ferr := t.Flush()
+	if err := t.src.Close(); err != nil {
+		return err
+	}
+	return ferr
+}
