@@ -1,15 +1,12 @@
 package output
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/wscap/wscap/dissect"
 )
@@ -19,7 +16,6 @@ type TableOptions struct {
 	Frames     bool // rows are frames, not messages
 	MaxPayload int  // payload preview width in characters; 0 = 60
 	Flush      bool // flush every row (streaming input)
-	Unicode    bool // box-drawing symbols instead of ASCII
 	Hex        bool // text payloads as hex too
 	Color      bool // ANSI colours for directions and findings
 	// Base, when set, makes times relative to it (the run's first packet;
@@ -55,51 +51,39 @@ func (t *TableEncoder) arrow(d dissect.Direction) string {
 // connection end, streamed as events arrive. Payload previews are escaped
 // so that no payload byte can act on the terminal.
 type Table struct {
-	t       *tablewriter.Table
+	g       *grid
+	bw      *bufio.Writer
 	opts    TableOptions
 	started bool
-	err     error
-	first   bool
 }
-
-type flusher interface{ Flush() error }
 
 // NewTable returns a Table writing to w.
 func NewTable(w io.Writer, opts TableOptions) *Table {
 	if opts.MaxPayload <= 0 {
 		opts.MaxPayload = 60
 	}
-	sym := tw.NewSymbols(tw.StyleASCII)
-	if opts.Unicode {
-		sym = tw.NewSymbols(tw.StyleLight)
-	}
-	widths := tw.NewMapper[int, int]()
-	for i, wd := range []int{26, 4, 13, 11, 7, opts.MaxPayload} {
-		widths.Set(i, wd+2)
-	}
-	t := tablewriter.NewTable(w,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Symbols: sym})),
-		tablewriter.WithConfig(tablewriter.Config{
-			Widths: tw.CellWidth{PerColumn: widths},
-			Header: tw.CellConfig{Formatting: tw.CellFormatting{AutoFormat: tw.Off}, Alignment: tw.CellAlignment{Global: tw.AlignLeft}},
-			Row: tw.CellConfig{Formatting: tw.CellFormatting{AutoWrap: tw.WrapNormal}, Alignment: tw.CellAlignment{Global: tw.AlignLeft,
-				PerColumn: []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft}}},
-		}),
-		tablewriter.WithStreaming(tw.StreamConfig{Enable: true}),
-	)
-	return &Table{t: t, opts: opts}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	g := newGrid(bw, []int{26, 4, 13, 11, 7, opts.MaxPayload})
+	g.right = []bool{false, true, false, false, true, false}
+	g.wrap = []bool{false, false, false, false, false, true}
+	return &Table{g: g, bw: bw, opts: opts}
 }
 
 func (t *Table) row(cells ...string) error {
 	if !t.started {
 		t.started = true
-		if err := t.t.Start(); err != nil {
-			return err
-		}
-		t.t.Header("TIME", "CONN", "FROM", "TYPE", "LENGTH", "PAYLOAD / DETAIL")
+		t.g.line()
+		right := t.g.right
+		t.g.right = nil // headers are left-aligned
+		t.g.row([]string{"TIME", "CONN", "FROM", "TYPE", "LENGTH", "PAYLOAD / DETAIL"})
+		t.g.right = right
+		t.g.line()
 	}
-	if err := t.t.Append(cells); err != nil {
+	if err := t.g.row(cells); err != nil {
 		return err
+	}
+	if t.opts.Flush {
+		return t.bw.Flush()
 	}
 	return nil
 }
@@ -270,8 +254,8 @@ func (t *TableEncoder) msgPreview(m *dissect.Message) string {
 
 // Close ends the table.
 func (t *Table) Close() error {
-	if !t.started {
-		return nil
+	if t.started {
+		t.g.line()
 	}
-	return t.t.Close()
+	return t.bw.Flush()
 }
