@@ -93,6 +93,9 @@ func appendSpaces(b []byte, n int) []byte {
 // visibleLen counts the runes of s that take a column: ANSI colour
 // sequences (ESC [ ... m) take none.
 func visibleLen(s string) int {
+	if strings.IndexByte(s, 0x1b) < 0 {
+		return utf8.RuneCountInString(s)
+	}
 	n := 0
 	for i := 0; i < len(s); {
 		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
