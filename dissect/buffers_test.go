@@ -1,5 +1,7 @@
 package dissect
+
 import "testing"
+
 func TestPoolClasses(t *testing.T) {
 	for n := 1; n <= 1<<20; n++ {
 		c := poolClass(n)
