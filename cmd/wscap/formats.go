@@ -9,6 +9,7 @@ import (
 
 	"github.com/wscap/wscap/dissect"
 	"github.com/wscap/wscap/output"
+	"github.com/wscap/wscap/pcap"
 	"github.com/wscap/wscap/reassembly"
 )
 
@@ -18,7 +19,16 @@ type writer interface {
 	recordWriter
 	Encoder() output.Encoder
 	// finish is called once the input is over, before Close.
-	finish(c reassembly.Counters, conns int)
+	finish(t totals)
+}
+
+// totals is what a run counted: every packet read, the WebSocket
+// connections, and IP reassembly when there were fragments.
+type totals struct {
+	Kind    string              `json:"kind"`
+	Packets reassembly.Counters `json:"packets"`
+	Conns   int                 `json:"websocket_connections"`
+	Defrag  *pcap.DefragStats   `json:"ip_defrag,omitempty"`
 }
 
 // newWriter returns the writer for pf.format, with --summary added.
@@ -54,29 +64,24 @@ func newWriter(e *env, pf *pipelineFlags, multiFile, streaming bool) (writer, er
 
 type jsonlWriter struct{ *output.JSONL }
 
-func (j *jsonlWriter) finish(c reassembly.Counters, conns int) {
-	j.WriteValue(struct {
-		Kind    string              `json:"kind"`
-		Packets reassembly.Counters `json:"packets"`
-		Conns   int                 `json:"websocket_connections"`
-	}{"totals", c, conns})
-}
+func (j *jsonlWriter) finish(t totals) { j.WriteValue(t) }
 
 type tableWriter struct{ *output.Table }
 
-func (t *tableWriter) finish(reassembly.Counters, int) {}
+func (t *tableWriter) finish(totals) {}
 
 type harWriter struct{ *output.HAR }
 
-func (h *harWriter) finish(reassembly.Counters, int) {}
+func (h *harWriter) finish(totals) {}
 
 type followWriter struct{ *output.Follow }
 
-func (f *followWriter) finish(reassembly.Counters, int) {}
+func (f *followWriter) finish(totals) {}
 
 type statsWriter struct{ *output.Stats }
 
-func (s *statsWriter) finish(c reassembly.Counters, conns int) {
+func (s *statsWriter) finish(t totals) {
+	c, conns := t.Packets, t.Conns
 	s.Packets = c
 	s.Extra = append(s.Extra, fmt.Sprintf("packets: %d read = %d websocket + %d other TCP + %d not TCP + %d undecodable + %d IP fragments; %d WebSocket connections",
 		c.Read, c.WebSocket, c.OtherTCP, c.NotTCP, c.Undecodable, c.Fragments, conns))
@@ -124,9 +129,9 @@ func (t *teeWriter) WriteRecord(kind dissect.Kind, conn int, body []byte) error 
 	return nil
 }
 
-func (t *teeWriter) finish(c reassembly.Counters, conns int) {
-	t.a.finish(c, conns)
-	t.b.finish(c, conns)
+func (t *teeWriter) finish(tot totals) {
+	t.a.finish(tot)
+	t.b.finish(tot)
 }
 
 func (t *teeWriter) Close() error {

@@ -217,7 +217,11 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		e.errorf("writing output: %v", eng.werr)
 		return exitError
 	}
-	w.finish(counters, eng.nextID)
+	t := totals{Kind: "totals", Packets: counters, Conns: eng.nextID}
+	if d := eng.dec.DefragStats(); d.Fragments > 0 {
+		t.Defrag = &d
+	}
+	w.finish(t)
 	if err := w.Close(); err != nil {
 		e.errorf("writing output: %v", err)
 		return exitError
