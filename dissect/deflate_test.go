@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"bytes"
+	"fmt"
 	"compress/flate"
 	"strings"
 	"testing"
@@ -173,5 +174,30 @@ func TestDeflateAfterGap(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("context-lost reported %d times: %v", n, rec.codes())
+	}
+}
+
+// TestDeflateFrame decodes x-webkit-deflate-frame, where every frame with
+// RSV1 is compressed on its own, with context takeover across frames.
+func TestDeflateFrame(t *testing.T) {
+	z := newCompressor()
+	a, b := z.compress("hello frame one, "), z.compress("hello frame two")
+	c := z.compress(strings.Repeat("hello frame one, ", 3))
+	rec := runConn(t, Options{}, EndCaptureEnd, deflateSteps("x-webkit-deflate-frame", "x-webkit-deflate-frame",
+		s2c(frames(zframe(false, OpText, false, a), zframe(true, OpContinuation, false, b))),
+		s2c(frames(zframe(true, OpText, false, c))),
+		s2c(frames(server(OpText, "plain"))))...)
+	var got []string
+	for i, m := range rec.messages {
+		got = append(got, fmt.Sprintf("%s z=%v len=%d", rec.payloads[i], m.Compressed, m.Length))
+	}
+	want := []string{"hello frame one, hello frame two z=true len=32", strings.Repeat("hello frame one, ", 3) + " z=true len=51", "plain z=false len=5"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %q\nwant %q\n%s", got, want, strings.Join(rec.lines, "\n"))
+	}
+	for _, f := range rec.findings {
+		if f.Code != CodeOpenAtEnd {
+			t.Errorf("finding %s: %s", f.Code, f.Detail)
+		}
 	}
 }

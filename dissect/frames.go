@@ -39,6 +39,11 @@ type dirState struct {
 	mBuf        []byte // kept payload bytes (still compressed when mCompressed)
 	mTrunc      bool
 	mCapAll     bool // truncated by MaxAssembling
+	// x-webkit-deflate-frame: frames inflated one by one into mBuf.
+	mFrameInflated bool
+	mUndecodable   bool
+	mInflatedLen   int64 // inflated length of the compressed frames so far
+	mPlainLen      int64 // length of the frames sent uncompressed
 	mLost       bool
 	mStart      Pos
 	ctrl        []byte // payload of the current control frame
@@ -214,6 +219,7 @@ func (s *dirState) openMessage(h FrameHeader, p Pos, compressed bool) {
 	s.mWire = 0
 	s.mTrunc = false
 	s.mCapAll = false
+	s.mFrameInflated, s.mUndecodable, s.mInflatedLen, s.mPlainLen = false, false, 0, 0
 	s.mLost = false
 	s.mStart = p
 }
@@ -290,9 +296,51 @@ func (s *dirState) frameEnd(c *Conn, dir Direction, p Pos) {
 	if s.fLost {
 		s.mLost = true
 	}
+	if c.deflate.perFrame {
+		if s.fh.RSV&4 != 0 {
+			s.inflateFrame(c, dir, p)
+		} else {
+			s.mPlainLen += int64(s.fh.Length)
+		}
+	}
 	if s.fh.Fin {
 		s.finishMessage(c, dir, p)
 	}
+}
+
+// inflateFrame decompresses one frame of x-webkit-deflate-frame, the
+// pre-RFC 7692 extension where every frame with RSV1 is compressed on its
+// own (with context takeover), and puts the output in the message buffer
+// in place of the frame's wire bytes.
+func (s *dirState) inflateFrame(c *Conn, dir Direction, p Pos) {
+	d := c.d
+	s.mFrameInflated = true
+	if s.mUndecodable || s.fLost || s.mTrunc {
+		s.mUndecodable = true
+		s.loseContext(c, dir, p, "a compressed frame was not captured whole")
+		return
+	}
+	wire := s.framePayload()
+	out, total, err := d.inf.inflate(wire, &s.hist, 1<<15, d.opts.MaxMessage-int64(s.fStart))
+	if err != nil {
+		s.mUndecodable = true
+		if !s.histLost {
+			d.finding(c, p, CodeInflateError, dir, true, "a compressed x-webkit-deflate-frame frame does not inflate: %v", err)
+		}
+		s.loseContext(c, dir, p, "")
+		return
+	}
+	s.histLost = false
+	if total > int64(len(out)) {
+		s.mTrunc = true
+	}
+	if s.borrowed != nil {
+		s.borrowed = nil
+	}
+	d.assembling -= int64(len(s.mBuf) - s.fStart)
+	s.mBuf = d.pool.grow(s.mBuf[:s.fStart], out, 0)
+	d.assembling += int64(len(out))
+	s.mInflatedLen += total
 }
 
 // controlMessage emits a control frame as a message (RFC 6455 §5.5).
@@ -379,9 +427,18 @@ func (s *dirState) finishMessage(c *Conn, dir Direction, p Pos) {
 	}
 	*m = Message{From: dir, Opcode: s.mOp, Frames: s.mFrames, Payload: pl, Length: s.mWire, WireLength: s.mWire,
 		Compressed: s.mCompressed, Truncated: s.mTrunc, Incomplete: s.mLost, Start: s.mStart}
-	if s.mCompressed {
+	switch {
+	case s.mFrameInflated:
+		// Compressed frame by frame (x-webkit-deflate-frame): already inflated.
+		m.Compressed = true
+		m.Undecodable = s.mUndecodable
+		m.Length = s.mInflatedLen + s.mPlainLen
+		if m.Undecodable {
+			m.Payload = nil
+		}
+	case s.mCompressed:
 		s.inflateMessage(c, dir, p, m)
-	} else if s.mTrunc && !s.mCapAll {
+	case s.mTrunc && !s.mCapAll:
 		d.finding(c, p, CodeMessageCapped, dir, false, "a %d-byte %s message is longer than --max-message %d; kept the first %d bytes", m.Length, m.Opcode, d.opts.MaxMessage, len(m.Payload))
 	}
 	if m.Opcode == OpText && !m.Undecodable {
