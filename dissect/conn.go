@@ -248,10 +248,9 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 		}
 		b = rest
 		req, _, err := ParseRequestHead(head, c.d.opts.MaxHandshake)
-		var herr *HeadError
 		switch {
 		case err == nil:
-		case errors.As(err, &herr) && req != nil && wantsWebSocket(req):
+		case isHeadError(err) && req != nil && wantsWebSocket(req):
 			// A broken upgrade request: report it and go on with what
 			// could be read, as a server might.
 			c.recognise(p)
@@ -400,6 +399,13 @@ func (c *Conn) emitHandshake(p Pos) {
 	d.emit(&d.ev)
 	c.hs.compact()
 	c.info.Host, c.info.Path = c.hs.Host, c.hs.Path
+}
+
+// isHeadError reports whether err is a *HeadError: a malformed head that
+// was still read as far as it could be.
+func isHeadError(err error) bool {
+	var herr *HeadError
+	return errors.As(err, &herr)
 }
 
 // startsWithMethod reports whether b starts like a request line whose

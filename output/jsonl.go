@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +31,7 @@ func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
 // after its "conn" field, and JSONL (one per run) writes records in order
 // with their kind and final connection number.
 type JSONL struct {
+	num   []byte // scratch for the connection number
 	w     *bufio.Writer
 	enc   JSONLEncoder
 	buf   []byte
@@ -65,8 +67,8 @@ func (j *JSONL) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 	j.w.WriteString(`{"kind":"`)
 	j.w.WriteString(kind.String())
 	j.w.WriteString(`","conn":`)
-	var num [20]byte
-	j.w.Write(strconv.AppendInt(num[:0], int64(conn), 10))
+	j.num = strconv.AppendInt(j.num[:0], int64(conn), 10)
+	j.w.Write(j.num)
 	_, err := j.w.Write(body)
 	if err == nil && j.flush {
 		err = j.w.Flush()
@@ -132,10 +134,17 @@ func (e *JSONLEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
 	return append(dst, '}', '\n')
 }
 
+// appendAddr appends "ip:port" ("[ip]:port" for IPv6) without allocating.
+func appendAddr(dst []byte, key string, a netip.AddrPort) []byte {
+	dst = append(appendKey(dst, key), '"')
+	dst = a.AppendTo(dst)
+	return append(dst, '"')
+}
+
 func appendHandshake(dst []byte, ev *dissect.Event) []byte {
 	h := ev.Handshake
-	dst = appendStrField(dst, "client", ev.Conn.Client.String())
-	dst = appendStrField(dst, "server", ev.Conn.Server.String())
+	dst = appendAddr(dst, "client", ev.Conn.Client)
+	dst = appendAddr(dst, "server", ev.Conn.Server)
 	dst = appendBool(dst, "captured", h.Captured)
 	dst = appendOptInt(dst, "status", int64(h.Status))
 	dst = appendOptStr(dst, "method", h.Method)
@@ -271,8 +280,8 @@ func appendDir(dst []byte, key string, s *dissect.DirStats) []byte {
 
 func appendConnection(dst []byte, ev *dissect.Event) []byte {
 	s := ev.Summary
-	dst = appendStrField(dst, "client", ev.Conn.Client.String())
-	dst = appendStrField(dst, "server", ev.Conn.Server.String())
+	dst = appendAddr(dst, "client", ev.Conn.Client)
+	dst = appendAddr(dst, "server", ev.Conn.Server)
 	if h := s.Handshake; h != nil {
 		dst = appendOptStr(dst, "host", h.Host)
 		dst = appendOptStr(dst, "path", h.Path)
