@@ -38,6 +38,7 @@ package reassembly
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"time"
@@ -110,9 +111,14 @@ func keyOf(a, b netip.AddrPort) flowKey {
 // Assembler tracks every TCP connection of one input (or one shard of it).
 // It is not safe for concurrent use.
 type Assembler struct {
-	opts     Options
-	d        *dissect.Dissector
-	conns    map[flowKey]*conn
+	opts Options
+	d    *dissect.Dissector
+	// conns finds connections by the hash of their flowKey: a map with a
+	// 64-bit key is several times faster than one keyed by the 36-byte
+	// flowKey, which matters at 100,000 connections. Connections whose
+	// keys hash the same are chained through hnext.
+	conns    map[uint64]*conn
+	nconns   int
 	head     conn // sentinel of the list of live connections, oldest first
 	lru      conn // sentinel of the live connections by last activity, quietest first
 	live     int  // live connections
@@ -142,7 +148,7 @@ func New(d *dissect.Dissector, opts Options) *Assembler {
 	if opts.OverlapWindowTotal <= 0 {
 		opts.OverlapWindowTotal = 8 << 20
 	}
-	a := &Assembler{opts: opts, d: d, conns: make(map[flowKey]*conn)}
+	a := &Assembler{opts: opts, d: d, conns: make(map[uint64]*conn)}
 	if opts.OverlapWindow > 0 {
 		a.winSize = 1
 		for a.winSize < opts.OverlapWindow {
@@ -160,7 +166,26 @@ func New(d *dissect.Dissector, opts Options) *Assembler {
 func (a *Assembler) Stats() Stats { return a.stats }
 
 // Open returns the number of connections currently tracked.
-func (a *Assembler) Open() int { return len(a.conns) }
+func (a *Assembler) Open() int { return a.nconns }
+
+// lookup returns the connection of key k (hash h), or nil.
+func (a *Assembler) lookup(h uint64, k flowKey) *conn {
+	for c := a.conns[h]; c != nil; c = c.hnext {
+		if c.key == k {
+			return c
+		}
+	}
+	return nil
+}
+
+// hashKey mixes a flowKey into 64 bits.
+func hashKey(k flowKey) uint64 {
+	h := binary.LittleEndian.Uint64(k.loAddr[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(k.loAddr[8:])
+	h = (h^h>>31)*0xbf58476d1ce4e5b9 ^ binary.LittleEndian.Uint64(k.hiAddr[:8])
+	h = (h^h>>29)*0x94d049bb133111eb ^ binary.LittleEndian.Uint64(k.hiAddr[8:])
+	h = (h^h>>32)*0x9e3779b97f4a7c15 ^ uint64(k.loPort)<<16 ^ uint64(k.hiPort)
+	return (h ^ h>>30) * 0xbf58476d1ce4e5b9
+}
 
 // Tick does the periodic work due at packet time p, before the packet at p:
 // it ends idle connections and forgets finished ones. The caller calls it
@@ -179,7 +204,8 @@ func (a *Assembler) ScanInterval() time.Duration {
 // Packet processes one TCP segment, the packet at p.
 func (a *Assembler) Packet(p dissect.Pos, seg *pcap.Segment) {
 	k := keyOf(seg.Src, seg.Dst)
-	c := a.conns[k]
+	kh := hashKey(k)
+	c := a.lookup(kh, k)
 	syn := seg.Flags&pcap.FlagSYN != 0
 	if c != nil && syn && seg.Flags&pcap.FlagACK == 0 && c.reusable(seg) {
 		// A new SYN on a known 4-tuple: port reuse starts a new connection.
@@ -193,7 +219,7 @@ func (a *Assembler) Packet(p dissect.Pos, seg *pcap.Segment) {
 		c = nil
 	}
 	if c == nil {
-		c = a.newConn(k, p, seg)
+		c = a.newConn(k, kh, p, seg)
 	}
 	c.packets++
 	c.last = p.TS
@@ -239,7 +265,7 @@ func (a *Assembler) Packet(p dissect.Pos, seg *pcap.Segment) {
 	}
 }
 
-func (a *Assembler) newConn(k flowKey, p dissect.Pos, seg *pcap.Segment) *conn {
+func (a *Assembler) newConn(k flowKey, h uint64, p dissect.Pos, seg *pcap.Segment) *conn {
 	if a.opts.MaxConns > 0 && a.live >= a.opts.MaxConns {
 		if victim := a.lru.lruNext; victim != &a.lru {
 			a.stats.Evicted++
@@ -261,7 +287,10 @@ func (a *Assembler) newConn(k flowKey, p dissect.Pos, seg *pcap.Segment) *conn {
 	} else {
 		c.half = new([2]half)
 	}
-	a.conns[k] = c
+	c.hash = h
+	c.hnext = a.conns[h]
+	a.conns[h] = c
+	a.nconns++
 	c.prev, c.next = a.head.prev, &a.head
 	a.head.prev.next = c
 	a.head.prev = c
@@ -613,8 +642,21 @@ func (a *Assembler) count(c *conn) {
 // forget drops a finished connection.
 func (a *Assembler) forget(c *conn) {
 	c.unlink()
-	if a.conns[c.key] == c {
-		delete(a.conns, c.key)
+	for pp, x := (**conn)(nil), a.conns[c.hash]; x != nil; pp, x = &x.hnext, x.hnext {
+		if x != c {
+			continue
+		}
+		switch {
+		case pp != nil:
+			*pp = c.hnext
+		case c.hnext != nil:
+			a.conns[c.hash] = c.hnext
+		default:
+			delete(a.conns, c.hash)
+		}
+		c.hnext = nil
+		a.nconns--
+		return
 	}
 }
 
@@ -674,6 +716,8 @@ type conn struct {
 	prev, next *conn
 	// lruPrev, lruNext order the live connections by last activity.
 	lruPrev, lruNext *conn
+	hash             uint64 // of key
+	hnext            *conn  // next connection with the same hash
 }
 
 // touch makes c the most recently active connection.

@@ -205,7 +205,7 @@ type engine struct {
 	stopped  atomic.Bool // the writer failed
 	werr     error
 	merged   sync.WaitGroup
-	ids      map[[2]int]int // (shard, local number) -> connection number
+	ids      map[uint64]int // shard<<32 | local number -> connection number
 	nextID   int
 	errors   int // findings of severity error written
 	final    reassembly.Stats
@@ -239,7 +239,7 @@ type engineOptions struct {
 }
 
 func newEngine(o engineOptions) *engine {
-	e := &engine{dec: pcap.NewDecoder(), batchSize: o.batchSize, w: o.writer, ids: make(map[[2]int]int)}
+	e := &engine{dec: pcap.NewDecoder(), batchSize: o.batchSize, w: o.writer, ids: make(map[uint64]int)}
 	for i := range max(o.shards, 1) {
 		s := &shard{idx: i, enc: o.newEnc(), in: make(chan *batch, batchesPerShard), free: make(chan *batch, batchesPerShard),
 			parts: make(chan *part, partsPerShard), spare: make(chan *part, partsPerShard+1)}
@@ -417,7 +417,7 @@ func (e *engine) merge() {
 }
 
 func (e *engine) write(shard int, r *record, body []byte) {
-	key := [2]int{shard, r.local}
+	key := uint64(shard)<<32 | uint64(uint32(r.local))
 	if r.kind == dissect.KindRecognised {
 		e.nextID++
 		e.ids[key] = e.nextID
