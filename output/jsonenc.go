@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -91,16 +92,18 @@ var textEsc = func() (t [256]bool) {
 
 // appendValidText appends s, which must be valid UTF-8, as a JSON string,
 // testing eight bytes at a time for one that needs escaping. It writes
-// exactly what appendString writes.
+// exactly what appendString writes. Text payloads are often JSON, with a
+// quote every few bytes: the buffer is grown once, and bytes near an escape
+// are copied one by one rather than by many small appends.
 func appendValidText(dst []byte, s []byte) []byte {
 	const (
 		lo = 0x0101010101010101
 		hi = 0x8080808080808080
 	)
+	dst = slices.Grow(dst, len(s)+len(s)/4+2)
 	dst = append(dst, '"')
-	start := 0
-	i := 0
 	n := len(s)
+	i := 0
 	for i < n {
 		if i+8 <= n {
 			x := binary.LittleEndian.Uint64(s[i:])
@@ -110,33 +113,34 @@ func appendValidText(dst []byte, s []byte) []byte {
 			special |= (b - lo) & ^b & hi
 			special |= (e - lo) & ^e & hi
 			if special == 0 {
+				dst = append(dst, s[i:i+8]...)
 				i += 8
 				continue
 			}
 		}
 		end := min(i+8, n)
 		for ; i < end; i++ {
-			if !textEsc[s[i]] {
-				continue
-			}
 			c := s[i]
-			if c == 0xe2 {
-				if i+2 >= n || s[i+1] != 0x80 || (s[i+2] != 0xa8 && s[i+2] != 0xa9) {
-					continue
-				}
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, '\\', 'u', '2', '0', '2', '8'+s[i+2]-0xa8)
-				i += 2
-				start = i + 1
-				end = max(end, start)
+			if !textEsc[c] {
+				dst = append(dst, c)
 				continue
 			}
-			dst = append(dst, s[start:i]...)
-			start = i + 1
-			dst = appendEscapedASCII(dst, c)
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c == 0xe2:
+				if i+2 < n && s[i+1] == 0x80 && (s[i+2] == 0xa8 || s[i+2] == 0xa9) {
+					dst = append(dst, '\\', 'u', '2', '0', '2', '8'+s[i+2]-0xa8)
+					i += 2
+					end = max(end, i+1)
+				} else {
+					dst = append(dst, c)
+				}
+			default:
+				dst = appendEscapedASCII(dst, c)
+			}
 		}
 	}
-	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
 
