@@ -2,8 +2,8 @@ package dissect
 
 import (
 	"bytes"
-	"fmt"
 	"compress/flate"
+	"fmt"
 	"strings"
 	"testing"
 )

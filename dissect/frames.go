@@ -44,9 +44,9 @@ type dirState struct {
 	mUndecodable   bool
 	mInflatedLen   int64 // inflated length of the compressed frames so far
 	mPlainLen      int64 // length of the frames sent uncompressed
-	mLost       bool
-	mStart      Pos
-	ctrl        []byte // payload of the current control frame
+	mLost          bool
+	mStart         Pos
+	ctrl           []byte // payload of the current control frame
 
 	closed       bool   // this direction sent a Close frame
 	hist         []byte // permessage-deflate history (at most the window)
