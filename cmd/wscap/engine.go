@@ -467,7 +467,7 @@ var batchesPerShard = func() int {
 	if v, err := strconv.Atoi(os.Getenv("WSCAP_DEPTH")); err == nil && v > 0 {
 		return v
 	}
-	return 6
+	return 4
 }()
 
 // batchPackets is how many packets the reader hands out per round.

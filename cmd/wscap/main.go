@@ -12,7 +12,7 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		// The pipeline allocates little per packet; a lower GC target keeps
 		// the peak memory near what the open connections need.
-		debug.SetGCPercent(50)
+		debug.SetGCPercent(40)
 	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
