@@ -59,9 +59,6 @@ func (c *Conn) mapDir(dir Direction) Direction {
 	return dir
 }
 
-// unmapDir is the inverse of mapDir (which is its own inverse).
-func (c *Conn) unmapDir(dir Direction) Direction { return c.mapDir(dir) }
-
 // Data hands the connection in-order stream bytes sent in direction dir
 // (as the caller of NewConn sees it) by the packet at p. Data may modify b
 // (client frames are unmasked in place) and does not keep it.
@@ -230,7 +227,7 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 			if !(LooksLikeHTTPRequest(b) || startsWithMethod(b)) || bytes.HasPrefix(b, []byte("HTTP/")) {
 				if !c.dirs[ClientToServer].sawHTTP && !c.dirs[ServerToClient].sawHTTP {
 					c.phase = phaseProbe
-					c.probeData(c.unmapDir(dir), p, b)
+					c.probeData(c.mapDir(dir), p, b) // back to the caller's direction: mapDir is its own inverse
 				}
 				return
 			}
@@ -258,7 +255,6 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 		default:
 			if isUpgradeAttempt(head) {
 				c.recognise(p)
-				c.hs.RequestPos = p
 				if errors.Is(err, ErrHeadTooLarge) {
 					c.d.finding(c, p, CodeHandshakeTooLarge, 0, false, "the upgrade request has more header fields or bytes than wscap reads (%v); the connection is not decoded", err)
 				} else {
@@ -279,7 +275,6 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 		}
 		c.recognise(p)
 		c.hs.Captured = true
-		c.hs.RequestPos = p
 		c.checkRequest(p, req)
 		c.phase = phaseAwait101
 		c.pendingData(p, b)

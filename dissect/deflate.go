@@ -12,7 +12,6 @@ import (
 type deflateParams struct {
 	on         bool
 	perFrame   bool    // x-webkit-deflate-frame: every frame is compressed on its own
-	unknown    bool    // assumed, the handshake was not captured
 	noTakeover [2]bool // [ClientToServer] = client_no_context_takeover
 	bits       [2]int  // LZ77 window bits of each sender: [ClientToServer] = client_max_window_bits
 }

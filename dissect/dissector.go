@@ -90,9 +90,6 @@ func New(opts Options, sink Sink) *Dissector {
 // accepts input but emits nothing.
 func (d *Dissector) Err() error { return d.err }
 
-// Connections returns how many WebSocket connections were numbered so far.
-func (d *Dissector) Connections() int { return d.nextID }
-
 // NewConn starts tracking one TCP connection. a is the peer believed to be
 // the client (the sender of the SYN, or of the first packet seen); the
 // handshake request, when seen, decides. start is the connection's first

@@ -65,7 +65,6 @@ type Handshake struct {
 	Subprotocol         string
 	OfferedExtensions   []Extension
 	Extensions          []Extension // accepted by the server
-	RequestPos          Pos         // packet that completed the request
 }
 
 // Message is one complete (or incomplete) WebSocket message: a data message

@@ -28,7 +28,6 @@ type dirState struct {
 	fLost    bool   // bytes of the current frame were lost
 	resync   bool   // looking for a frame header after a loss
 	skipped  int64  // bytes passed over while resynchronising
-	resyncAt Pos
 
 	// Message assembler (RFC 6455 §5.4).
 	mOpen       bool
@@ -156,7 +155,14 @@ func (s *dirState) frameStart(c *Conn, dir Direction, p Pos, h FrameHeader) bool
 		f(CodeServerMasked, "server frame masked (%s, %d bytes)", h.Opcode, h.Length)
 	}
 	if h.NonMinimal {
-		f(CodeLengthNotMinimal, "payload length %d encoded in %d bytes; the minimal encoding is required", h.Length, h.Len-2-4*btoi(h.Masked))
+		sent, minimal := "64-bit", "16-bit"
+		if h.Len-4*btoi(h.Masked) == 4 {
+			sent = "16-bit"
+		}
+		if h.Length < 126 {
+			minimal = "7-bit"
+		}
+		f(CodeLengthNotMinimal, "payload length %d sent in the %s form; the %s form is required (the minimal encoding)", h.Length, sent, minimal)
 	}
 	dp := &c.deflate
 	rsv := h.RSV
@@ -590,7 +596,6 @@ func (s *dirState) gap(c *Conn, dir Direction, p Pos, n int64) {
 
 func (s *dirState) startResync(c *Conn, dir Direction, p Pos) {
 	s.resync = true
-	s.resyncAt = p
 	s.hdrN = 0
 	s.inFrame = false
 	if s.mOpen {

@@ -223,7 +223,7 @@ func (c *Conn) startWithoutHandshake(p Pos) {
 	} else {
 		// Without a handshake, RSV1 on a data message is taken for
 		// permessage-deflate with context takeover, whose history is unknown.
-		c.deflate = deflateParams{on: true, unknown: true, bits: [2]int{15, 15}}
+		c.deflate = deflateParams{on: true, bits: [2]int{15, 15}}
 		c.dirs[0].histLost, c.dirs[1].histLost = true, true
 	}
 	c.emitHandshake(p)
@@ -231,6 +231,5 @@ func (c *Conn) startWithoutHandshake(p Pos) {
 	c.phase = phaseWS
 	for d := range c.dirs {
 		c.dirs[d].resync = true
-		c.dirs[d].resyncAt = p
 	}
 }

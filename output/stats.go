@@ -24,7 +24,6 @@ type Stats struct {
 	total   statsRow
 	Extra   []string // lines printed after the table (packet counters)
 	Packets any      // packet counters for the JSON totals object
-	errors  int
 }
 
 // NewStats returns a Stats writer; jsonl selects JSON Lines.
