@@ -141,6 +141,7 @@ const keepInflated = 8 << 20
 // connections: it is re-primed per message with the sending direction's
 // history as dictionary, so a connection costs only the history it has.
 type inflater struct {
+	pool  *bufPool // histories grow in its buffers
 	r     io.ReadCloser
 	src   inflateSource
 	out   []byte // reused output buffer
@@ -195,7 +196,7 @@ func (in *inflater) inflate(wire []byte, hist *[]byte, window int, max int64) (o
 		}
 		n, rerr := in.r.Read(in.chunk)
 		total += int64(n)
-		tail = appendWindow(tail, in.chunk[:n], window)
+		tail = in.pool.appendWindow(tail, in.chunk[:n], window)
 		if rerr == io.EOF {
 			break
 		}
@@ -204,28 +205,29 @@ func (in *inflater) inflate(wire []byte, hist *[]byte, window int, max int64) (o
 		}
 	}
 	if tail == nil {
-		*hist = appendWindow(*hist, in.out, window)
+		*hist = in.pool.appendWindow(*hist, in.out, window)
 	} else {
-		*hist = appendWindow((*hist)[:0], tail, window)
+		*hist = in.pool.appendWindow((*hist)[:0], tail, window)
+		in.pool.put(tail)
 	}
 	return in.out, total, nil
 }
 
 // appendWindow appends b to h and keeps only the last window bytes. h never
 // holds more than window bytes, so a connection's history costs what it has
-// seen, up to the window.
-func appendWindow(h, b []byte, window int) []byte {
+// seen, up to the window; it grows in p's buffers.
+func (p *bufPool) appendWindow(h, b []byte, window int) []byte {
 	if len(b) >= window {
-		if cap(h) < window {
-			h = make([]byte, window)
-		}
-		h = h[:window]
-		copy(h, b[len(b)-window:])
-		return h
-	}
-	if len(h)+len(b) > window {
+		h, b = h[:0], b[len(b)-window:]
+	} else if len(h)+len(b) > window {
 		drop := len(h) + len(b) - window
 		h = h[:copy(h, h[drop:])]
+	}
+	if len(h)+len(b) > cap(h) {
+		nb := p.get(min(max(len(h)+len(b), 2*cap(h)), window))
+		nb = append(nb, h...)
+		p.put(h)
+		h = nb
 	}
 	return append(h, b...)
 }

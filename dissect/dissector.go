@@ -78,12 +78,15 @@ type Dissector struct {
 	hold bool
 	held []heldFinding
 	inf  inflater
+	free []*Conn // released connections to reuse
 }
 
 // New returns a Dissector that emits to sink.
 func New(opts Options, sink Sink) *Dissector {
 	opts.setDefaults()
-	return &Dissector{opts: opts, sink: sink}
+	d := &Dissector{opts: opts, sink: sink}
+	d.inf.pool = &d.pool
+	return d
 }
 
 // Err returns the first error a Sink returned. After it the Dissector still
@@ -95,12 +98,34 @@ func (d *Dissector) Err() error { return d.err }
 // handshake request, when seen, decides. start is the connection's first
 // packet.
 func (d *Dissector) NewConn(a, b netip.AddrPort, start Pos) *Conn {
-	c := &Conn{d: d}
+	var c *Conn
+	if n := len(d.free); n > 0 {
+		c, d.free = d.free[n-1], d.free[:n-1]
+	} else {
+		c = new(Conn)
+	}
+	c.d = d
 	c.info.Client, c.info.Server = a, b
 	c.info.First = start
 	c.sum.Start = start
 	c.sum.End = start
 	return c
+}
+
+// Release hands a connection that has ended back to its Dissector, to be
+// reused by a later NewConn. Neither c nor what its events pointed to may be
+// used afterwards. Releasing is optional: a Conn that is not released is
+// left to the garbage collector.
+func (c *Conn) Release() {
+	if !c.ended {
+		return
+	}
+	d := c.d
+	for i := range c.dirs {
+		d.pool.put(c.dirs[i].hist)
+	}
+	*c = Conn{}
+	d.free = append(d.free, c)
 }
 
 func (d *Dissector) emit(ev *Event) {

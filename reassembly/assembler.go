@@ -113,20 +113,24 @@ func keyOf(a, b netip.AddrPort) flowKey {
 type Assembler struct {
 	opts Options
 	d    *dissect.Dissector
-	// conns finds connections by the hash of their flowKey: a map with a
-	// 64-bit key is several times faster than one keyed by the 36-byte
-	// flowKey, which matters at 100,000 connections. Connections whose
-	// keys hash the same are chained through hnext.
-	conns    map[uint64]*conn
-	nconns   int
+	// conns finds live connections by the hash of their flowKey: a map
+	// with a 64-bit key is several times faster than one keyed by the
+	// 36-byte flowKey, which matters at 100,000 connections. Connections
+	// whose keys hash the same are chained through hnext.
+	conns map[uint64]*conn
+	// dead holds finished connections (tombstones) until tombstoneTTL has
+	// passed: a small value without pointers, apart from the live map, so
+	// that the live map stays small and the garbage collector has nothing
+	// to scan in it.
+	dead     map[flowKey]tomb
 	head     conn // sentinel of the list of live connections, oldest first
 	lru      conn // sentinel of the live connections by last activity, quietest first
 	live     int  // live connections
-	dead     conn // sentinel of the list of finished connections
 	buffered int  // out-of-order bytes held over all connections
 	stats    Stats
 
 	halves []*[2]half // directions' state to reuse
+	free   []*conn    // finished connections' structs to reuse
 
 	winSize  int       // OverlapWindow, a power of two; 0: off
 	winFree  []*window // windows to reuse
@@ -148,7 +152,7 @@ func New(d *dissect.Dissector, opts Options) *Assembler {
 	if opts.OverlapWindowTotal <= 0 {
 		opts.OverlapWindowTotal = 8 << 20
 	}
-	a := &Assembler{opts: opts, d: d, conns: make(map[uint64]*conn)}
+	a := &Assembler{opts: opts, d: d, conns: make(map[uint64]*conn), dead: make(map[flowKey]tomb)}
 	if opts.OverlapWindow > 0 {
 		a.winSize = 1
 		for a.winSize < opts.OverlapWindow {
@@ -158,15 +162,15 @@ func New(d *dissect.Dissector, opts Options) *Assembler {
 	}
 	a.head.next, a.head.prev = &a.head, &a.head
 	a.lru.lruNext, a.lru.lruPrev = &a.lru, &a.lru
-	a.dead.next, a.dead.prev = &a.dead, &a.dead
 	return a
 }
 
 // Stats returns the counters so far.
 func (a *Assembler) Stats() Stats { return a.stats }
 
-// Open returns the number of connections currently tracked.
-func (a *Assembler) Open() int { return a.nconns }
+// Open returns the number of connections currently tracked: live ones and
+// finished ones still remembered.
+func (a *Assembler) Open() int { return a.live + len(a.dead) }
 
 // lookup returns the connection of key k (hash h), or nil.
 func (a *Assembler) lookup(h uint64, k flowKey) *conn {
@@ -207,15 +211,27 @@ func (a *Assembler) Packet(p dissect.Pos, seg *pcap.Segment) {
 	kh := hashKey(k)
 	c := a.lookup(kh, k)
 	syn := seg.Flags&pcap.FlagSYN != 0
-	if c != nil && syn && seg.Flags&pcap.FlagACK == 0 && c.reusable(seg) {
-		// A new SYN on a known 4-tuple: port reuse starts a new connection.
+	if c == nil {
+		if t, ok := a.dead[k]; ok {
+			if !syn || seg.Flags&pcap.FlagACK != 0 {
+				// The last ACKs of a finished connection count with it.
+				a.countTomb(t.ws, 1)
+				t.last = p.TS.UnixNano()
+				a.dead[k] = t
+				return
+			}
+			// A new SYN on a finished connection's 4-tuple: port reuse.
+			delete(a.dead, k)
+		}
+	} else if syn && seg.Flags&pcap.FlagACK == 0 && c.reusable(seg) {
+		// A new SYN on a live 4-tuple: port reuse starts a new connection.
 		// One that did not finish was abandoned by the client.
 		reason := dissect.EndIdle
-		if !c.done && (c.half[0].fin || c.half[1].fin) {
+		if c.half[0].fin || c.half[1].fin {
 			reason = dissect.EndFIN
 		}
 		a.finish(c, p, reason)
-		a.forget(c)
+		delete(a.dead, k)
 		c = nil
 	}
 	if c == nil {
@@ -223,10 +239,6 @@ func (a *Assembler) Packet(p dissect.Pos, seg *pcap.Segment) {
 	}
 	c.packets++
 	c.last = p.TS
-	if c.done {
-		a.count(c)
-		return
-	}
 	if a.opts.MaxConns > 0 {
 		a.touch(c)
 	}
@@ -270,10 +282,16 @@ func (a *Assembler) newConn(k flowKey, h uint64, p dissect.Pos, seg *pcap.Segmen
 		if victim := a.lru.lruNext; victim != &a.lru {
 			a.stats.Evicted++
 			a.finish(victim, p, dissect.EndEvicted)
-			a.forget(victim)
+			delete(a.dead, victim.key)
 		}
 	}
-	c := &conn{key: k, a: seg.Src, b: seg.Dst}
+	var c *conn
+	if n := len(a.free); n > 0 {
+		c, a.free = a.free[n-1], a.free[:n-1]
+		*c = conn{key: k, a: seg.Src, b: seg.Dst}
+	} else {
+		c = &conn{key: k, a: seg.Src, b: seg.Dst}
+	}
 	a.live++
 	c.lruPrev, c.lruNext = a.lru.lruPrev, &a.lru
 	a.lru.lruPrev.lruNext = c
@@ -290,7 +308,6 @@ func (a *Assembler) newConn(k flowKey, h uint64, p dissect.Pos, seg *pcap.Segmen
 	c.hash = h
 	c.hnext = a.conns[h]
 	a.conns[h] = c
-	a.nconns++
 	c.prev, c.next = a.head.prev, &a.head
 	a.head.prev.next = c
 	a.head.prev = c
@@ -597,7 +614,9 @@ func (a *Assembler) checkClosed(c *conn, p dissect.Pos) {
 
 // finish ends a connection: whatever is still buffered is delivered after
 // declaring the holes lost, then dissect ends it. The connection stays known
-// for a while (a tombstone), so that its last ACKs are counted with it.
+// for a while (a tombstone), so that its last ACKs are counted with it. c
+// leaves the live connections and its struct is reused by a later one; the
+// caller may still read c.done.
 func (a *Assembler) finish(c *conn, p dissect.Pos, reason dissect.EndReason) {
 	if c.done {
 		return
@@ -617,6 +636,7 @@ func (a *Assembler) finish(c *conn, p dissect.Pos, reason dissect.EndReason) {
 	}
 	c.dc.End(p, reason)
 	c.ws = c.dc.IsWebSocket()
+	c.dc.Release()
 	c.dc = nil
 	// The directions' state goes back to a pool: a tombstone is small.
 	*c.half = [2]half{}
@@ -624,24 +644,33 @@ func (a *Assembler) finish(c *conn, p dissect.Pos, reason dissect.EndReason) {
 	c.half = nil
 	a.count(c)
 	c.unlink()
-	c.prev, c.next = a.dead.prev, &a.dead
-	a.dead.prev.next = c
-	a.dead.prev = c
+	a.unhash(c)
+	a.dead[c.key] = tomb{last: c.last.UnixNano(), ws: c.ws}
+	a.free = append(a.free, c)
+}
+
+// tomb is what is left of a finished connection.
+type tomb struct {
+	last int64 // packet time of its last packet, Unix nanoseconds
+	ws   bool  // it was WebSocket
+}
+
+func (a *Assembler) countTomb(ws bool, packets int64) {
+	if ws {
+		a.stats.WSPackets += packets
+	} else {
+		a.stats.OtherTCPPackets += packets
+	}
 }
 
 // count attributes a connection's packets once it is known what it was.
 func (a *Assembler) count(c *conn) {
-	if c.ws {
-		a.stats.WSPackets += c.packets
-	} else {
-		a.stats.OtherTCPPackets += c.packets
-	}
+	a.countTomb(c.ws, c.packets)
 	c.packets = 0
 }
 
-// forget drops a finished connection.
-func (a *Assembler) forget(c *conn) {
-	c.unlink()
+// unhash removes c from the live connections' map.
+func (a *Assembler) unhash(c *conn) {
 	for pp, x := (**conn)(nil), a.conns[c.hash]; x != nil; pp, x = &x.hnext, x.hnext {
 		if x != c {
 			continue
@@ -655,7 +684,6 @@ func (a *Assembler) forget(c *conn) {
 			delete(a.conns, c.hash)
 		}
 		c.hnext = nil
-		a.nconns--
 		return
 	}
 }
@@ -673,17 +701,16 @@ func (a *Assembler) expire(p dissect.Pos) {
 				// No tombstone: if the connection speaks again, that is a
 				// new connection, found mid-stream.
 				a.finish(c, p, dissect.EndIdle)
-				a.forget(c)
+				delete(a.dead, c.key)
 			}
 			c = next
 		}
 	}
-	for c := a.dead.next; c != &a.dead; {
-		next := c.next
-		if p.TS.Sub(c.last) > tombstoneTTL {
-			a.forget(c)
+	now := p.TS.UnixNano()
+	for k, t := range a.dead {
+		if now-t.last > int64(tombstoneTTL) {
+			delete(a.dead, k)
 		}
-		c = next
 	}
 }
 
@@ -694,12 +721,7 @@ func (a *Assembler) Flush(p dissect.Pos) {
 		a.finish(c, p, dissect.EndCaptureEnd)
 		c = next
 	}
-	for c := a.dead.next; c != &a.dead; {
-		next := c.next
-		a.count(c)
-		a.forget(c)
-		c = next
-	}
+	clear(a.dead)
 }
 
 // conn is one TCP connection; a is the peer taken for the client.

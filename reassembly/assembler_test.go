@@ -333,3 +333,31 @@ func BenchmarkInOrder(b *testing.B) {
 		h.a.Packet(pos, &ack)
 	}
 }
+
+// TestTombstone: packets after a connection finished count with it until
+// tombstoneTTL has passed; after that the 4-tuple is a new connection.
+func TestTombstone(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.open(client, server, 1000, 5000)
+	h.send(server, pcap.FlagACK, text("one"))
+	h.close(client, server)
+	h.send(client, pcap.FlagACK, nil) // a late duplicate ACK
+	if s := h.a.Stats(); s.Connections != 1 || s.WSPackets != 10 || s.OtherTCPPackets != 0 || h.a.Open() != 1 {
+		t.Fatalf("after the late ACK: %+v, %d tracked", s, h.a.Open())
+	}
+	h.ts = h.ts.Add(tombstoneTTL)
+	h.a.Tick(dissect.Pos{Pkt: h.n, TS: h.ts})
+	if h.a.Open() != 1 {
+		t.Fatalf("forgotten before tombstoneTTL since its last packet")
+	}
+	h.ts = h.ts.Add(time.Second)
+	h.a.Tick(dissect.Pos{Pkt: h.n, TS: h.ts})
+	if h.a.Open() != 0 {
+		t.Fatalf("%d connections still tracked after tombstoneTTL", h.a.Open())
+	}
+	h.send(client, pcap.FlagACK, nil)
+	h.check("#1 handshake", `#1 server text "one"`, "#1 "+noClose, "#1 end fin")
+	if s := h.a.Stats(); s.Connections != 2 || s.WSPackets != 10 || s.OtherTCPPackets != 1 {
+		t.Fatalf("after expiry: %+v", s)
+	}
+}

@@ -137,7 +137,8 @@ func (s *shard) Emit(ev *dissect.Event) error {
 	if ev.Conn != nil {
 		r.connFile, r.connPkt, r.local = ev.Conn.First.File, ev.Conn.First.Pkt, ev.Conn.ID
 		if s.track {
-			r.conn = ev.Conn
+			ci := *ev.Conn // the Conn is reused once it ends
+			r.conn = &ci
 		}
 	}
 	if ev.Kind == dissect.KindFinding {
