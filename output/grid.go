@@ -20,6 +20,7 @@ type grid struct {
 	wrap   []bool // columns whose long cells wrap
 	buf    []byte
 	lines  [][]string
+	one    []string // backing for the cells that take one line
 }
 
 func newGrid(w io.Writer, widths []int) *grid { return &grid{w: w, widths: widths} }
@@ -40,6 +41,9 @@ func (g *grid) line() error {
 func (g *grid) row(cells []string) error {
 	// Split every cell into the lines it takes.
 	g.lines = g.lines[:0]
+	if len(g.one) < len(g.widths) {
+		g.one = make([]string, len(g.widths))
+	}
 	height := 1
 	for i, w := range g.widths {
 		c := ""
@@ -49,7 +53,8 @@ func (g *grid) row(cells []string) error {
 		var ls []string
 		switch {
 		case visibleLen(c) <= w:
-			ls = []string{c}
+			g.one[i] = c
+			ls = g.one[i : i+1 : i+1]
 		case i < len(g.wrap) && g.wrap[i]:
 			ls = wrapRunes(c, w)
 		default:
@@ -83,9 +88,15 @@ func (g *grid) row(cells []string) error {
 	return err
 }
 
+const spaces = "                                                                "
+
 func appendSpaces(b []byte, n int) []byte {
-	for range n {
-		b = append(b, ' ')
+	for n > len(spaces) {
+		b = append(b, spaces...)
+		n -= len(spaces)
+	}
+	if n > 0 {
+		b = append(b, spaces[:n]...)
 	}
 	return b
 }

@@ -12,6 +12,18 @@ import (
 // such as bidi overrides. Newline and tab are shown as \n and \t. At most
 // max display runes are produced (0: no limit); a cut is marked with "…".
 func SafeText(s string, max int) string {
+	if max <= 0 || len(s) <= max {
+		plain := true
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 || c >= 0x7f || c == '\\' {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return s
+		}
+	}
 	var b strings.Builder
 	n := 0
 	for i := 0; i < len(s); {

@@ -24,6 +24,7 @@ type Stats struct {
 	total   statsRow
 	Extra   []string // lines printed after the table (packet counters)
 	Packets any      // packet counters for the JSON totals object
+	cells   []string
 }
 
 // NewStats returns a Stats writer; jsonl selects JSON Lines.
@@ -176,8 +177,16 @@ func (s *Stats) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 		_, err := fmt.Fprintf(s.w, `{"kind":"connection","conn":%d,%s`+"\n", conn, body[1:])
 		return err
 	}
-	cells := append([]string{strconv.Itoa(conn)}, strings.Split(string(body), "\x00")...)
-	return s.appendRow(cells)
+	s.cells = append(s.cells[:0], strconv.Itoa(conn))
+	for rest := string(body); ; {
+		cell, more, ok := strings.Cut(rest, "\x00")
+		s.cells = append(s.cells, cell)
+		if !ok {
+			break
+		}
+		rest = more
+	}
+	return s.appendRow(s.cells)
 }
 
 // statsWidths are the columns' widths: rows are streamed, so widths are
@@ -221,13 +230,25 @@ func (s *Stats) add(r *statsRow) {
 }
 
 func typesString(t *[16]int64) string {
-	var parts []string
+	var buf [128]byte
+	b := buf[:0]
 	for op, n := range t {
 		if n > 0 {
-			parts = append(parts, fmt.Sprintf("%s:%d", dissect.Opcode(op), n))
+			if len(b) > 0 {
+				b = append(b, ' ')
+			}
+			b = append(b, dissect.Opcode(op).String()...)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, n, 10)
 		}
 	}
-	return strings.Join(parts, " ")
+	return string(b)
+}
+
+// pair formats "a/b".
+func pair(a, b int64) string {
+	var buf [48]byte
+	return string(strconv.AppendInt(append(strconv.AppendInt(buf[:0], a, 10), '/'), b, 10))
 }
 
 func (s *Stats) writeJSON(v any) error {
@@ -289,6 +310,6 @@ func rowCells(r *statsRow) []string {
 	}
 	return []string{SafeText(endpoints, 0), SafeText(hostPath, 40), SafeText(proto, 40), r.Handshake,
 		(time.Duration(r.Duration * float64(time.Second))).Round(time.Millisecond).String(),
-		fmt.Sprintf("%d/%d", r.ClientMessages, r.ServerMessages), fmt.Sprintf("%d/%d", r.ClientBytes, r.ServerBytes),
-		r.Types, ratio, strconv.FormatInt(r.Largest, 10), rtt, closed, fmt.Sprintf("%d/%d/%d", r.Errors, r.Warnings, r.Infos)}
+		pair(r.ClientMessages, r.ServerMessages), pair(r.ClientBytes, r.ServerBytes),
+		r.Types, ratio, strconv.FormatInt(r.Largest, 10), rtt, closed, pair(int64(r.Errors), int64(r.Warnings)) + "/" + strconv.Itoa(r.Infos)}
 }
