@@ -361,3 +361,29 @@ func TestTombstone(t *testing.T) {
 		t.Fatalf("after expiry: %+v", s)
 	}
 }
+
+// TestEvictsQuietest: over MaxConns, the connection whose last packet is the
+// oldest is ended, however often the others spoke.
+func TestEvictsQuietest(t *testing.T) {
+	h := newHarness(t, Options{MaxConns: 3})
+	peers := make([]netip.AddrPort, 5)
+	for i := range peers {
+		peers[i] = netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 1, byte(i)}), 40000)
+	}
+	h.open(peers[0], server, 100, 200) // #1
+	h.open(peers[1], server, 100, 200) // #2
+	h.open(peers[2], server, 100, 200) // #3
+	h.send(peers[0], pcap.FlagACK, nil)
+	h.send(peers[1], pcap.FlagACK, nil)
+	h.send(peers[0], pcap.FlagACK, nil)
+	h.open(peers[3], server, 100, 200) // #4 evicts #3
+	h.send(peers[1], pcap.FlagACK, nil)
+	h.open(peers[4], server, 100, 200) // #5 evicts #1
+	h.rec.lines = slices.DeleteFunc(h.rec.lines, func(l string) bool { return strings.HasSuffix(l, "handshake") })
+	h.check("#3 !cap-conns more than --max-conns connections were open; this one, quiet the longest, was ended to make room", "#3 end evicted",
+		"#1 !cap-conns more than --max-conns connections were open; this one, quiet the longest, was ended to make room", "#1 end evicted",
+		"#2 "+openAtEnd, "#2 end end-of-capture", "#4 "+openAtEnd, "#4 end end-of-capture", "#5 "+openAtEnd, "#5 end end-of-capture")
+	if s := h.a.Stats(); s.Evicted != 2 {
+		t.Errorf("evicted %d, want 2", s.Evicted)
+	}
+}
