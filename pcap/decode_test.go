@@ -400,3 +400,19 @@ func FuzzDefrag(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecode decodes one Ethernet/IPv4/TCP packet with 200 payload
+// bytes (the hot path of every capture).
+func BenchmarkDecode(b *testing.B) {
+	ip := tcpPacket(b, false, 1, 1000, payloadOf(200))
+	pkt := append([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00}, ip...)
+	d := NewDecoder()
+	var seg Segment
+	b.SetBytes(int64(len(pkt)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if d.Decode(layers.LinkTypeEthernet, pkt, &seg) != ClassTCP {
+			b.Fatal("not TCP")
+		}
+	}
+}
