@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wscap/wscap/dissect"
 )
@@ -120,4 +122,22 @@ func TestAppendJSONFloat(t *testing.T) {
 			t.Errorf("%v: got %s want %s", f, got, want)
 		}
 	}
+}
+
+// FuzzAppendValidText: the fast text escaper writes what appendString
+// writes, for any valid UTF-8 and any bytes already in the buffer.
+func FuzzAppendValidText(f *testing.F) {
+	f.Add([]byte(`{"a":"b\\c"}`+"\u2028\u2029\x00\x1f\x7f é 東京 \xe2\x80\xa7"), 3)
+	f.Add(benchText[:100], 0)
+	f.Fuzz(func(t *testing.T, s []byte, pre int) {
+		if !utf8.Valid(s) {
+			return
+		}
+		prefix := bytes.Repeat([]byte{'x'}, pre&63)
+		got := appendValidText(slices.Clip(prefix), s)
+		want := appendString(slices.Clone(prefix), s)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("appendValidText(%q) = %s, want %s", s, got, want)
+		}
+	})
 }
