@@ -38,9 +38,11 @@ package reassembly
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/wscap/wscap/dissect"
@@ -122,11 +124,19 @@ type Assembler struct {
 	// passed: a small value without pointers, apart from the live map, so
 	// that the live map stays small and the garbage collector has nothing
 	// to scan in it.
-	dead     map[flowKey]tomb
-	head     conn // sentinel of the list of live connections, oldest first
-	lru      conn // sentinel of the live connections by last activity, quietest first
-	live     int  // live connections
-	buffered int  // out-of-order bytes held over all connections
+	dead map[flowKey]tomb
+	head conn // sentinel of the list of live connections, oldest first
+	// lru orders the live connections by last activity, quietest first,
+	// for MaxConns. Keeping it costs a list update per packet (and cache
+	// misses on two other connections), so it is built only once half of
+	// MaxConns are live, by sorting them on seen; from then on every
+	// packet updates it. The order is the same as if it had been kept all
+	// along.
+	lru      conn
+	lruOn    bool
+	pkts     uint64 // packets so far: the clock of conn.seen
+	live     int    // live connections
+	buffered int    // out-of-order bytes held over all connections
 	stats    Stats
 
 	halves []*[2]half // directions' state to reuse
@@ -207,6 +217,7 @@ func (a *Assembler) ScanInterval() time.Duration {
 
 // Packet processes one TCP segment, the packet at p.
 func (a *Assembler) Packet(p dissect.Pos, seg *pcap.Segment) {
+	a.pkts++
 	k := keyOf(seg.Src, seg.Dst)
 	kh := hashKey(k)
 	c := a.lookup(kh, k)
@@ -239,7 +250,8 @@ func (a *Assembler) Packet(p dissect.Pos, seg *pcap.Segment) {
 	}
 	c.packets++
 	c.last = p.TS
-	if a.opts.MaxConns > 0 {
+	c.seen = a.pkts
+	if a.lruOn {
 		a.touch(c)
 	}
 	dir := dissect.ClientToServer
@@ -293,9 +305,11 @@ func (a *Assembler) newConn(k flowKey, h uint64, p dissect.Pos, seg *pcap.Segmen
 		c = &conn{key: k, a: seg.Src, b: seg.Dst}
 	}
 	a.live++
-	c.lruPrev, c.lruNext = a.lru.lruPrev, &a.lru
-	a.lru.lruPrev.lruNext = c
-	a.lru.lruPrev = c
+	if a.lruOn {
+		a.lruAppend(c)
+	} else if a.opts.MaxConns > 0 && a.live >= max(1, a.opts.MaxConns/2) {
+		defer a.buildLRU() // once c is on the list of live connections
+	}
 	if seg.Flags&pcap.FlagSYN != 0 && seg.Flags&pcap.FlagACK != 0 {
 		c.a, c.b = seg.Dst, seg.Src // a SYN-ACK comes from the server
 	}
@@ -738,6 +752,7 @@ type conn struct {
 	prev, next *conn
 	// lruPrev, lruNext order the live connections by last activity.
 	lruPrev, lruNext *conn
+	seen             uint64 // Assembler.pkts at its last packet
 	hash             uint64 // of key
 	hnext            *conn  // next connection with the same hash
 }
@@ -758,8 +773,28 @@ func (a *Assembler) untrack(c *conn) {
 	if c.lruNext != nil {
 		c.lruPrev.lruNext, c.lruNext.lruPrev = c.lruNext, c.lruPrev
 		c.lruPrev, c.lruNext = nil, nil
-		a.live--
 	}
+	a.live--
+}
+
+func (a *Assembler) lruAppend(c *conn) {
+	c.lruPrev, c.lruNext = a.lru.lruPrev, &a.lru
+	a.lru.lruPrev.lruNext = c
+	a.lru.lruPrev = c
+}
+
+// buildLRU starts keeping the lru: the live connections, ordered by their
+// last packet.
+func (a *Assembler) buildLRU() {
+	var live []*conn
+	for c := a.head.next; c != &a.head; c = c.next {
+		live = append(live, c)
+	}
+	slices.SortFunc(live, func(x, y *conn) int { return cmp.Compare(x.seen, y.seen) })
+	for _, c := range live {
+		a.lruAppend(c)
+	}
+	a.lruOn = true
 }
 
 func (c *conn) unlink() {

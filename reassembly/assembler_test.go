@@ -2,6 +2,8 @@ package reassembly
 
 import (
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -385,5 +387,61 @@ func TestEvictsQuietest(t *testing.T) {
 		"#2 "+openAtEnd, "#2 end end-of-capture", "#4 "+openAtEnd, "#4 end end-of-capture", "#5 "+openAtEnd, "#5 end end-of-capture")
 	if s := h.a.Stats(); s.Evicted != 2 {
 		t.Errorf("evicted %d, want 2", s.Evicted)
+	}
+}
+
+// TestEvictionOrder: with random activity, connections are evicted in the
+// order of their last packet, whether the cap is reached soon (the lru is
+// kept from the start) or late (it is built when half the cap is live).
+func TestEvictionOrder(t *testing.T) {
+	for _, maxConns := range []int{2, 5, 16} {
+		r := rand.New(rand.NewPCG(uint64(maxConns), 7))
+		h := newHarness(t, Options{MaxConns: maxConns})
+		var peers []netip.AddrPort
+		last := map[int]uint64{} // live connection (1-based) -> its last packet
+		var want []string
+		// Connections opened, then active in another order, before the
+		// lru is built.
+		for range maxConns/2 - 1 {
+			peers = append(peers, netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(len(peers) >> 8), byte(len(peers))}), 40000))
+			h.open(peers[len(peers)-1], server, 100, 200)
+			last[len(peers)] = h.n
+		}
+		for _, i := range r.Perm(len(peers)) {
+			h.send(peers[i], pcap.FlagACK, nil)
+			last[i+1] = h.n
+		}
+		for range 300 {
+			if len(peers) < 200 && (len(last) == 0 || r.IntN(3) == 0) {
+				if len(last) >= maxConns {
+					q := -1
+					for id, p := range last {
+						if q < 0 || p < last[q] {
+							q = id
+						}
+					}
+					want = append(want, fmt.Sprintf("#%d end evicted", q))
+					delete(last, q)
+				}
+				peers = append(peers, netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(len(peers) >> 8), byte(len(peers))}), 40000))
+				h.open(peers[len(peers)-1], server, 100, 200)
+				last[len(peers)] = h.n
+				continue
+			}
+			ids := slices.Sorted(maps.Keys(last))
+			id := ids[r.IntN(len(ids))]
+			h.send(peers[id-1], pcap.FlagACK, nil)
+			last[id] = h.n
+		}
+		h.a.Flush(dissect.Pos{Pkt: h.n, TS: h.ts})
+		var got []string
+		for _, l := range h.rec.lines {
+			if strings.HasSuffix(l, "end evicted") {
+				got = append(got, l)
+			}
+		}
+		if !slices.Equal(got, want) || len(want) == 0 {
+			t.Errorf("MaxConns %d: evicted\n%v\nwant\n%v", maxConns, got, want)
+		}
 	}
 }
