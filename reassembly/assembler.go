@@ -139,8 +139,7 @@ type Assembler struct {
 	buffered int    // out-of-order bytes held over all connections
 	stats    Stats
 
-	halves []*[2]half // directions' state to reuse
-	free   []*conn    // finished connections' structs to reuse
+	free []*conn // finished connections' structs to reuse
 
 	winSize  int       // OverlapWindow, a power of two; 0: off
 	winFree  []*window // windows to reuse
@@ -314,11 +313,6 @@ func (a *Assembler) newConn(k flowKey, h uint64, p dissect.Pos, seg *pcap.Segmen
 		c.a, c.b = seg.Dst, seg.Src // a SYN-ACK comes from the server
 	}
 	c.dc = a.d.NewConn(c.a, c.b, p)
-	if n := len(a.halves); n > 0 {
-		c.half, a.halves = a.halves[n-1], a.halves[:n-1]
-	} else {
-		c.half = new([2]half)
-	}
 	c.hash = h
 	c.hnext = a.conns[h]
 	a.conns[h] = c
@@ -652,10 +646,7 @@ func (a *Assembler) finish(c *conn, p dissect.Pos, reason dissect.EndReason) {
 	c.ws = c.dc.IsWebSocket()
 	c.dc.Release()
 	c.dc = nil
-	// The directions' state goes back to a pool: a tombstone is small.
-	*c.half = [2]half{}
-	a.halves = append(a.halves, c.half)
-	c.half = nil
+	c.half = [2]half{} // drop the buffers' pointers
 	a.count(c)
 	c.unlink()
 	a.unhash(c)
@@ -743,7 +734,7 @@ type conn struct {
 	key        flowKey
 	a, b       netip.AddrPort
 	dc         *dissect.Conn
-	half       *[2]half // nil once done
+	half       [2]half
 	synSeen    bool
 	done       bool // FIN/RST handled, dissect ended: a tombstone
 	ws         bool // recognised as WebSocket (set when done)
