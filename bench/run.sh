@@ -9,6 +9,9 @@
 # Captures are generated deterministically into bench/out/ (not committed):
 #   medium: 2,000 connections open at once x 32 messages up to 64 KiB
 #   many:   100,000 connections x 4 small messages, ~27,000 open at once
+# Two floors are timed: bench/floor reading with ZeroCopyReadPacketData (the
+# strictest: no allocation per packet) and with ReadPacketData ("floor
+# -copy", a new slice per packet, what the performance issue measured).
 # Before timing, wscap's output on each capture is checked against the
 # generator's manifest (message counts and a digest of every plaintext);
 # a mismatch stops the run.
@@ -46,6 +49,7 @@ for sc in medium many; do
   cap="$OUT/$sc.pcap"
   for ((i = 0; i < RUNS; i++)); do
     measure "$sc.floor" "$OUT/floor" "$cap"
+    measure "$sc.floorcopy" "$OUT/floor" -copy "$cap"
     measure "$sc.stats" "$OUT/wscap" stats "$cap"
     measure "$sc.jsonl" "$OUT/wscap" read --format jsonl "$cap"
     measure "$sc.jsonl1" "$OUT/wscap" read --workers 1 --format jsonl "$cap"
@@ -61,16 +65,18 @@ echo "medians of $RUNS runs (tshark: 3), wall seconds and peak RSS:"
 printf "%-8s %-22s %9s %10s %s\n" capture command seconds "RSS MiB" ratio
 for sc in medium many; do
   f=$(cut -d' ' -f1 "$OUT/$sc.floor.times" | median)
+  fc=$(cut -d' ' -f1 "$OUT/$sc.floorcopy.times" | median)
   t=""
   [ -s "$OUT/$sc.tshark.times" 2>/dev/null ] && t=$(cut -d' ' -f1 "$OUT/$sc.tshark.times" | median)
-  for cmd in floor stats jsonl jsonl1 tshark; do
+  for cmd in floor floorcopy stats jsonl jsonl1 tshark; do
     [ -s "$OUT/$sc.$cmd.times" ] || continue
     s=$(cut -d' ' -f1 "$OUT/$sc.$cmd.times" | median)
     m=$(cut -d' ' -f2 "$OUT/$sc.$cmd.times" | median)
-    ratio=$(awk -v s="$s" -v f="$f" 'BEGIN {printf "%.1fx floor", s/f}')
+    ratio=$(awk -v s="$s" -v f="$f" -v fc="$fc" 'BEGIN {printf "%.1fx floor, %.1fx copy-floor", s/f, s/fc}')
     [ -n "$t" ] && ratio="$ratio, $(awk -v s="$s" -v t="$t" 'BEGIN {printf "1/%.1f of tshark", t/s}')"
     name=$cmd
     case $cmd in
+      floorcopy) name="floor -copy";;
       stats) name="wscap stats";;
       jsonl) name="wscap read jsonl";;
       jsonl1) name="wscap jsonl 1 worker";;

@@ -2,6 +2,12 @@
 // measured against: read a capture with pcapgo and decode Ethernet/IP/TCP
 // with gopacket's DecodingLayerParser, counting TCP payload bytes. Nothing
 // else.
+//
+//	floor [-copy] FILE
+//
+// By default packets are read with ZeroCopyReadPacketData (no allocation,
+// the strictest floor); -copy reads them with ReadPacketData, a new slice
+// per packet, as a straightforward program would.
 package main
 
 import (
@@ -16,7 +22,12 @@ import (
 )
 
 func main() {
-	f, err := os.Open(os.Args[1])
+	args := os.Args[1:]
+	copying := len(args) > 1 && args[0] == "-copy"
+	if copying {
+		args = args[1:]
+	}
+	f, err := os.Open(args[0])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -37,7 +48,12 @@ func main() {
 	p.IgnoreUnsupported = true
 	var packets, payload int64
 	for {
-		data, _, err := r.ZeroCopyReadPacketData()
+		var data []byte
+		if copying {
+			data, _, err = r.ReadPacketData()
+		} else {
+			data, _, err = r.ZeroCopyReadPacketData()
+		}
 		if err == io.EOF {
 			break
 		}
