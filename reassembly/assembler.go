@@ -37,7 +37,6 @@
 package reassembly
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/binary"
 	"fmt"
@@ -102,12 +101,20 @@ type flowKey struct {
 	loPort, hiPort uint16
 }
 
-func keyOf(a, b netip.AddrPort) flowKey {
+// keyOf returns the flowKey of a connection between a and b, and its hash.
+func keyOf(a, b netip.AddrPort) (flowKey, uint64) {
 	aa, ba := a.Addr().As16(), b.Addr().As16()
-	if c := bytes.Compare(aa[:], ba[:]); c < 0 || (c == 0 && a.Port() < b.Port()) {
-		return flowKey{aa, ba, a.Port(), b.Port()}
+	ahi, alo := binary.BigEndian.Uint64(aa[:8]), binary.BigEndian.Uint64(aa[8:])
+	bhi, blo := binary.BigEndian.Uint64(ba[:8]), binary.BigEndian.Uint64(ba[8:])
+	ap, bp := a.Port(), b.Port()
+	if ahi > bhi || ahi == bhi && (alo > blo || alo == blo && ap > bp) {
+		aa, ba, ahi, alo, bhi, blo, ap, bp = ba, aa, bhi, blo, ahi, alo, bp, ap
 	}
-	return flowKey{ba, aa, b.Port(), a.Port()}
+	h := ahi*0x9e3779b97f4a7c15 ^ alo
+	h = (h^h>>31)*0xbf58476d1ce4e5b9 ^ bhi
+	h = (h^h>>29)*0x94d049bb133111eb ^ blo
+	h = (h^h>>32)*0x9e3779b97f4a7c15 ^ uint64(ap)<<16 ^ uint64(bp)
+	return flowKey{aa, ba, ap, bp}, (h ^ h>>30) * 0xbf58476d1ce4e5b9
 }
 
 // Assembler tracks every TCP connection of one input (or one shard of it).
@@ -191,15 +198,6 @@ func (a *Assembler) lookup(h uint64, k flowKey) *conn {
 	return nil
 }
 
-// hashKey mixes a flowKey into 64 bits.
-func hashKey(k flowKey) uint64 {
-	h := binary.LittleEndian.Uint64(k.loAddr[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(k.loAddr[8:])
-	h = (h^h>>31)*0xbf58476d1ce4e5b9 ^ binary.LittleEndian.Uint64(k.hiAddr[:8])
-	h = (h^h>>29)*0x94d049bb133111eb ^ binary.LittleEndian.Uint64(k.hiAddr[8:])
-	h = (h^h>>32)*0x9e3779b97f4a7c15 ^ uint64(k.loPort)<<16 ^ uint64(k.hiPort)
-	return (h ^ h>>30) * 0xbf58476d1ce4e5b9
-}
-
 // Tick does the periodic work due at packet time p, before the packet at p:
 // it ends idle connections and forgets finished ones. The caller calls it
 // every ScanInterval of packet time, so that the work happens at the same
@@ -217,8 +215,7 @@ func (a *Assembler) ScanInterval() time.Duration {
 // Packet processes one TCP segment, the packet at p.
 func (a *Assembler) Packet(p dissect.Pos, seg *pcap.Segment) {
 	a.pkts++
-	k := keyOf(seg.Src, seg.Dst)
-	kh := hashKey(k)
+	k, kh := keyOf(seg.Src, seg.Dst)
 	c := a.lookup(kh, k)
 	syn := seg.Flags&pcap.FlagSYN != 0
 	if c == nil {

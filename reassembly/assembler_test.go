@@ -445,3 +445,30 @@ func TestEvictionOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyOf: both directions of a connection have one key and hash; any
+// other endpoint pair has another.
+func TestKeyOf(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	pairs := [][2]netip.AddrPort{
+		{ap("198.18.0.1:40000"), ap("192.0.2.1:80")},
+		{ap("198.18.0.1:80"), ap("192.0.2.1:40000")},
+		{ap("192.0.2.1:80"), ap("192.0.2.1:81")},
+		{ap("192.0.2.1:80"), ap("192.0.2.1:80")},
+		{ap("[2001:db8::1]:443"), ap("[2001:db8::2]:5000")},
+		{ap("[2001:db8::2]:443"), ap("[2001:db8::1]:5000")},
+		{ap("[::ffff:192.0.2.1]:80"), ap("192.0.2.2:80")},
+	}
+	seen := map[uint64]int{}
+	for i, p := range pairs {
+		k1, h1 := keyOf(p[0], p[1])
+		k2, h2 := keyOf(p[1], p[0])
+		if k1 != k2 || h1 != h2 {
+			t.Errorf("%v: the two directions differ: %v/%x, %v/%x", p, k1, h1, k2, h2)
+		}
+		if j, ok := seen[h1]; ok {
+			t.Errorf("%v has the hash of %v", p, pairs[j])
+		}
+		seen[h1] = i
+	}
+}
