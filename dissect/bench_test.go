@@ -85,3 +85,27 @@ func BenchmarkInflate(b *testing.B) {
 		c.Data(ServerToClient, Pos{Pkt: 3}, buf)
 	}
 }
+
+// BenchmarkConnection is the whole life of a short connection (upgrade
+// request and response, one message each way, the closing handshake, the
+// end): the per-connection cost on captures of many short connections.
+func BenchmarkConnection(b *testing.B) {
+	sink := &nullSink{}
+	d := New(Options{}, sink)
+	req := []byte(request("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits", "Origin: http://example.com", "User-Agent: bench/1.0"))
+	resp := []byte(response())
+	cmsgs := frames(client(OpText, `{"type":"subscribe"}`), client(OpClose, closePayload(1000, "")))
+	smsgs := frames(server(OpText, `{"type":"hello"}`), server(OpClose, closePayload(1000, "")))
+	buf := make([]byte, len(cmsgs))
+	b.ReportAllocs()
+	for b.Loop() {
+		c := d.NewConn(netip.MustParseAddrPort("10.0.0.1:4000"), netip.MustParseAddrPort("10.0.0.2:80"), Pos{Pkt: 1})
+		c.Data(ClientToServer, Pos{Pkt: 1}, req)
+		c.Data(ServerToClient, Pos{Pkt: 2}, resp)
+		copy(buf, cmsgs)
+		c.Data(ClientToServer, Pos{Pkt: 3}, buf)
+		c.Data(ServerToClient, Pos{Pkt: 4}, smsgs)
+		c.End(Pos{Pkt: 4}, EndFIN)
+		c.Release()
+	}
+}

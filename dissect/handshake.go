@@ -41,7 +41,8 @@ func (c *Conn) checkRequest(p Pos, req *RequestHead) {
 	hs.UserAgent, _ = h.Get("User-Agent")
 	hs.Key, _ = h.Get("Sec-WebSocket-Key")
 	hs.Version, _ = h.Get("Sec-WebSocket-Version")
-	hs.OfferedSubprotocols = ParseTokenList(h.Values("Sec-WebSocket-Protocol"))
+	var buf [2]string // reused by each field lookup below: nothing keeps the slices
+	hs.OfferedSubprotocols = ParseTokenList(h.appendValues(buf[:0], "Sec-WebSocket-Protocol"))
 	c.info.Host, c.info.Path = hs.Host, hs.Path
 
 	f := func(code Code, format string, args ...any) {
@@ -72,13 +73,13 @@ func (c *Conn) checkRequest(p Pos, req *RequestHead) {
 	case !ValidKey(hs.Key):
 		f(CodeKeyInvalid, "Sec-WebSocket-Key %q is not the base64 encoding of 16 bytes", hs.Key)
 	}
-	switch vs := h.Values("Sec-WebSocket-Version"); {
+	switch vs := h.appendValues(buf[:0], "Sec-WebSocket-Version"); {
 	case len(vs) == 0:
 		f(CodeVersionMissing, "the handshake request has no Sec-WebSocket-Version")
 	case len(vs) > 1 || strings.TrimSpace(vs[0]) != "13":
 		f(CodeVersionUnsupported, "Sec-WebSocket-Version is %q; it must be 13", strings.Join(vs, ", "))
 	}
-	if vs := h.Values("Sec-WebSocket-Extensions"); len(vs) > 0 {
+	if vs := h.appendValues(buf[:0], "Sec-WebSocket-Extensions"); len(vs) > 0 {
 		exts, err := ParseExtensions(vs)
 		hs.OfferedExtensions = exts
 		if err != nil {
@@ -119,7 +120,8 @@ func (c *Conn) checkResponse(p Pos, resp *ResponseHead) {
 		v, _ := h.Get("Connection")
 		f(CodeResponseConnection, "the 101 response's Connection header is %q; it must contain Upgrade", v)
 	}
-	accepts := h.Values("Sec-WebSocket-Accept")
+	var buf [2]string // reused by each field lookup below: nothing keeps the slices
+	accepts := h.appendValues(buf[:0], "Sec-WebSocket-Accept")
 	switch {
 	case len(accepts) == 0:
 		f(CodeAcceptMissing, "the 101 response has no Sec-WebSocket-Accept")
@@ -137,14 +139,14 @@ func (c *Conn) checkResponse(p Pos, resp *ResponseHead) {
 			}
 		}
 	}
-	if vs := h.Values("Sec-WebSocket-Protocol"); len(vs) > 0 {
+	if vs := h.appendValues(buf[:0], "Sec-WebSocket-Protocol"); len(vs) > 0 {
 		chosen := ParseTokenList(vs)
 		hs.Subprotocol = strings.Join(chosen, ", ")
 		if len(chosen) != 1 || !slices.Contains(hs.OfferedSubprotocols, chosen[0]) {
 			f(CodeSubprotocolNotOffered, "the server chose subprotocol %q; the client offered %q", hs.Subprotocol, strings.Join(hs.OfferedSubprotocols, ", "))
 		}
 	}
-	if vs := h.Values("Sec-WebSocket-Extensions"); len(vs) > 0 {
+	if vs := h.appendValues(buf[:0], "Sec-WebSocket-Extensions"); len(vs) > 0 {
 		exts, err := ParseExtensions(vs)
 		hs.Extensions = exts
 		if err != nil {

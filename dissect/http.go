@@ -62,11 +62,19 @@ type HeaderField struct{ Name, Value string }
 // kept (RFC 9110 §5.2, §5.3).
 type Header []HeaderField
 
+// fieldNameIs compares field names case-insensitively (RFC 9110 §5.1).
+// Field names are ASCII tokens, so names of different lengths differ: the
+// length test spares most comparisons, and keeps Unicode case folding (the
+// Kelvin sign is a "k" to strings.EqualFold) out of HTTP.
+func fieldNameIs(a, b string) bool {
+	return len(a) == len(b) && strings.EqualFold(a, b)
+}
+
 // Get returns the first value of the field called name, compared
 // case-insensitively (RFC 9110 §5.1), and whether there is one.
 func (h Header) Get(name string) (string, bool) {
 	for _, f := range h {
-		if strings.EqualFold(f.Name, name) {
+		if fieldNameIs(f.Name, name) {
 			return f.Value, true
 		}
 	}
@@ -74,21 +82,24 @@ func (h Header) Get(name string) (string, bool) {
 }
 
 // Values returns every value of the field called name, in order.
-func (h Header) Values(name string) []string {
-	var vs []string
+func (h Header) Values(name string) []string { return h.appendValues(nil, name) }
+
+// appendValues appends every value of the field called name to dst: with
+// a dst on the caller's stack, looking a field up does not allocate.
+func (h Header) appendValues(dst []string, name string) []string {
 	for _, f := range h {
-		if strings.EqualFold(f.Name, name) {
-			vs = append(vs, f.Value)
+		if fieldNameIs(f.Name, name) {
+			dst = append(dst, f.Value)
 		}
 	}
-	return vs
+	return dst
 }
 
 // Count returns how many fields are called name.
 func (h Header) Count(name string) int {
 	n := 0
 	for _, f := range h {
-		if strings.EqualFold(f.Name, name) {
+		if fieldNameIs(f.Name, name) {
 			n++
 		}
 	}
@@ -101,7 +112,7 @@ func (h Header) Count(name string) int {
 // has the token "upgrade" (RFC 6455 §4.1 item 6, §4.2.1 item 4).
 func (h Header) HasToken(name, token string) bool {
 	for _, f := range h {
-		if !strings.EqualFold(f.Name, name) {
+		if !fieldNameIs(f.Name, name) {
 			continue
 		}
 		v := f.Value
