@@ -304,11 +304,11 @@ func rowCells(r *statsRow) []string {
 	}
 	endpoints, hostPath, proto := "", "", ""
 	if r.Client != "" {
-		endpoints = r.Client + " → " + r.Server
+		endpoints = SafeText(r.Client, 0) + " → " + SafeText(r.Server, 0) // each side alone takes SafeText's fast path
 		hostPath = r.Host + r.Path
 		proto = strings.TrimSpace(r.Subprotocol + " " + r.Extensions)
 	}
-	return []string{SafeText(endpoints, 0), SafeText(hostPath, 40), SafeText(proto, 40), r.Handshake,
+	return []string{endpoints, SafeText(hostPath, 40), SafeText(proto, 40), r.Handshake,
 		(time.Duration(r.Duration * float64(time.Second))).Round(time.Millisecond).String(),
 		pair(r.ClientMessages, r.ServerMessages), pair(r.ClientBytes, r.ServerBytes),
 		r.Types, ratio, strconv.FormatInt(r.Largest, 10), rtt, closed, pair(int64(r.Errors), int64(r.Warnings)) + "/" + strconv.Itoa(r.Infos)}
