@@ -21,18 +21,18 @@ const (
 // Conn is the dissection state of one TCP connection. Its methods are
 // called in input order by one goroutine (the reassembly of its shard).
 type Conn struct {
+	// Hot first (see dirState): what every packet reads.
 	d       *Dissector
-	info    ConnInfo
 	phase   phase
 	swapped bool // the reassembly's "client" turned out to be the server
 	known   bool // numbered: a handshake attempt or frames were seen
-
-	hs      Handshake
-	hsSent  bool
-	sum     Summary
 	ended   bool
-	dirs    [2]dirState
+	hsSent  bool
 	deflate deflateParams
+	dirs    [2]dirState
+	sum     Summary
+	info    ConnInfo
+	hs      Handshake
 
 	probe      *probeState
 	pings      [2][]pendingPing
