@@ -3,6 +3,9 @@ package dissect
 import (
 	"fmt"
 	"net/netip"
+	"unsafe"
+
+	"github.com/wscap/wscap/internal/prefetch"
 )
 
 // Options configure a Dissector. The zero value gives the defaults.
@@ -110,6 +113,16 @@ func (d *Dissector) NewConn(a, b netip.AddrPort, start Pos) *Conn {
 	c.sum.Start = start
 	c.sum.End = start
 	return c
+}
+
+// Prefetch hints that data for c is coming soon: the CPU starts loading the
+// parts of c that a data packet touches (see reassembly.Assembler.Prefetch).
+func (c *Conn) Prefetch() {
+	base := uintptr(unsafe.Pointer(c))
+	prefetch.Lines(base, 3) // the state flags, deflate, the first direction
+	prefetch.Lines(base+unsafe.Offsetof(c.dirs)+unsafe.Sizeof(c.dirs[0]), 2)
+	prefetch.Lines(base+unsafe.Offsetof(c.sum), int((unsafe.Sizeof(c.sum)+63)/64))
+	prefetch.Lines(base+unsafe.Offsetof(c.info), 1)
 }
 
 // Release hands a connection that has ended back to its Dissector, to be

@@ -43,8 +43,10 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/wscap/wscap/dissect"
+	"github.com/wscap/wscap/internal/prefetch"
 	"github.com/wscap/wscap/pcap"
 )
 
@@ -122,11 +124,10 @@ func keyOf(a, b netip.AddrPort) (flowKey, uint64) {
 type Assembler struct {
 	opts Options
 	d    *dissect.Dissector
-	// conns finds live connections by the hash of their flowKey: a map
-	// with a 64-bit key is several times faster than one keyed by the
-	// 36-byte flowKey, which matters at 100,000 connections. Connections
-	// whose keys hash the same are chained through hnext.
-	conns map[uint64]*conn
+	// conns finds live connections by the hash of their flowKey (a
+	// 64-bit key is several times faster to find than the 36-byte
+	// flowKey, which matters at 100,000 connections).
+	conns connTable
 	// dead holds finished connections (tombstones) until tombstoneTTL has
 	// passed: a small value without pointers, apart from the live map, so
 	// that the live map stays small and the garbage collector has nothing
@@ -168,7 +169,7 @@ func New(d *dissect.Dissector, opts Options) *Assembler {
 	if opts.OverlapWindowTotal <= 0 {
 		opts.OverlapWindowTotal = 8 << 20
 	}
-	a := &Assembler{opts: opts, d: d, conns: make(map[uint64]*conn), dead: make(map[flowKey]tomb)}
+	a := &Assembler{opts: opts, d: d, dead: make(map[flowKey]tomb)}
 	if opts.OverlapWindow > 0 {
 		a.winSize = 1
 		for a.winSize < opts.OverlapWindow {
@@ -189,14 +190,7 @@ func (a *Assembler) Stats() Stats { return a.stats }
 func (a *Assembler) Open() int { return a.live + len(a.dead) }
 
 // lookup returns the connection of key k (hash h), or nil.
-func (a *Assembler) lookup(h uint64, k flowKey) *conn {
-	for c := a.conns[h]; c != nil; c = c.hnext {
-		if c.key == k {
-			return c
-		}
-	}
-	return nil
-}
+func (a *Assembler) lookup(h uint64, k flowKey) *conn { return a.conns.get(h, &k) }
 
 // Tick does the periodic work due at packet time p, before the packet at p:
 // it ends idle connections and forgets finished ones. The caller calls it
@@ -214,8 +208,52 @@ func (a *Assembler) ScanInterval() time.Duration {
 
 // Packet processes one TCP segment, the packet at p.
 func (a *Assembler) Packet(p dissect.Pos, seg *pcap.Segment) {
+	k := KeyOf(seg)
+	a.PacketKey(p, seg, &k)
+}
+
+// FlowKey identifies a segment's connection, computed once per packet
+// (KeyOf) to prefetch its state and to process it.
+type FlowKey struct {
+	k flowKey
+	h uint64
+}
+
+// KeyOf returns the FlowKey of seg.
+func KeyOf(seg *pcap.Segment) FlowKey {
+	k, h := keyOf(seg.Src, seg.Dst)
+	return FlowKey{k, h}
+}
+
+// Prefetch hints that a packet with key k and payload (or not) comes soon,
+// so that the CPU loads the state it will touch meanwhile: with many
+// connections almost every packet finds its connection out of the cache.
+// The caller looks ahead in stages, each reading what the one before
+// loaded: stage 0 (furthest ahead) the table slot, stage 1 the connection,
+// stage 2 its dissection state. A hint never changes a result.
+func (a *Assembler) Prefetch(k *FlowKey, stage int, payload bool) {
+	if stage == 0 {
+		a.conns.prefetchSlot(k.h)
+		return
+	}
+	c := a.conns.peek(k.h)
+	if c == nil {
+		return
+	}
+	switch stage {
+	case 1:
+		prefetch.Lines(uintptr(unsafe.Pointer(c)), int((unsafe.Sizeof(*c)+63)/64))
+	case 2:
+		if payload && c.dc != nil {
+			c.dc.Prefetch()
+		}
+	}
+}
+
+// PacketKey is Packet for a segment whose FlowKey is known.
+func (a *Assembler) PacketKey(p dissect.Pos, seg *pcap.Segment, fk *FlowKey) {
 	a.pkts++
-	k, kh := keyOf(seg.Src, seg.Dst)
+	k, kh := fk.k, fk.h
 	c := a.lookup(kh, k)
 	syn := seg.Flags&pcap.FlagSYN != 0
 	if c == nil {
@@ -311,8 +349,7 @@ func (a *Assembler) newConn(k flowKey, h uint64, p dissect.Pos, seg *pcap.Segmen
 	}
 	c.dc = a.d.NewConn(c.a, c.b, p)
 	c.hash = h
-	c.hnext = a.conns[h]
-	a.conns[h] = c
+	a.conns.put(h, c)
 	c.prev, c.next = a.head.prev, &a.head
 	a.head.prev.next = c
 	a.head.prev = c
@@ -671,24 +708,8 @@ func (a *Assembler) count(c *conn) {
 	c.packets = 0
 }
 
-// unhash removes c from the live connections' map.
-func (a *Assembler) unhash(c *conn) {
-	for pp, x := (**conn)(nil), a.conns[c.hash]; x != nil; pp, x = &x.hnext, x.hnext {
-		if x != c {
-			continue
-		}
-		switch {
-		case pp != nil:
-			*pp = c.hnext
-		case c.hnext != nil:
-			a.conns[c.hash] = c.hnext
-		default:
-			delete(a.conns, c.hash)
-		}
-		c.hnext = nil
-		return
-	}
-}
+// unhash removes c from the live connections' table.
+func (a *Assembler) unhash(c *conn) { a.conns.del(c.hash, c) }
 
 // tombstoneTTL is how long (packet time) a finished connection stays known.
 const tombstoneTTL = 2 * time.Minute
@@ -747,7 +768,6 @@ type conn struct {
 	// lruPrev, lruNext order the live connections by last activity.
 	lruPrev, lruNext *conn
 	hash             uint64 // of key
-	hnext            *conn  // next connection with the same hash
 }
 
 // touch makes c the most recently active connection.

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"slices"
@@ -165,14 +166,31 @@ func (s *shard) send(last bool) {
 
 func (s *shard) run() {
 	s.cur = <-s.spare
+	var keys []reassembly.FlowKey
 	for b := range s.in {
+		// Every packet's key first, then the packets, each prefetching the
+		// state of those a few places ahead (see Assembler.Prefetch).
+		keys = keys[:0]
 		for i := range b.items {
+			var k reassembly.FlowKey
+			if !b.items[i].tick {
+				k = reassembly.KeyOf(&b.items[i].seg)
+			}
+			keys = append(keys, k)
+		}
+		n := len(b.items)
+		for i := range b.items {
+			for st, ahead := range prefetchAhead {
+				if j := i + ahead; j < n && !b.items[j].tick {
+					s.asm.Prefetch(&keys[j], st, len(b.items[j].seg.Payload) > 0)
+				}
+			}
 			it := &b.items[i]
 			if it.tick {
 				s.asm.Tick(it.pos)
 				continue
 			}
-			s.asm.Packet(it.pos, &it.seg)
+			s.asm.PacketKey(it.pos, &it.seg, &keys[i])
 		}
 		if b.final {
 			s.asm.Flush(b.end)
@@ -474,6 +492,15 @@ var batchesPerShard = func() int {
 		return v
 	}
 	return 4
+}()
+
+// prefetchAhead is how many packets ahead each prefetch stage looks.
+var prefetchAhead = func() [3]int {
+	a := [3]int{24, 12, 6}
+	if v := os.Getenv("WSCAP_AHEAD"); v != "" {
+		fmt.Sscanf(v, "%d,%d,%d", &a[0], &a[1], &a[2])
+	}
+	return a
 }()
 
 // batchPackets is how many packets the reader hands out per round: every
