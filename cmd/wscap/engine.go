@@ -228,7 +228,7 @@ type engine struct {
 	stopped  atomic.Bool // the writer failed
 	werr     error
 	merged   sync.WaitGroup
-	ids      map[uint64]int // shard<<32 | local number -> connection number
+	ids      []idWindow // per shard: local number -> connection number
 	nextID   int
 	errors   int // findings of severity error written
 	final    reassembly.Stats
@@ -262,7 +262,7 @@ type engineOptions struct {
 }
 
 func newEngine(o engineOptions) *engine {
-	e := &engine{dec: pcap.NewDecoder(), batchSize: o.batchSize, w: o.writer, ids: make(map[uint64]int)}
+	e := &engine{dec: pcap.NewDecoder(), batchSize: o.batchSize, w: o.writer, ids: make([]idWindow, max(o.shards, 1))}
 	for i := range max(o.shards, 1) {
 		s := &shard{idx: i, enc: o.newEnc(), in: make(chan *batch, batchesPerShard), free: make(chan *batch, batchesPerShard),
 			parts: make(chan *part, partsPerShard), spare: make(chan *part, partsPerShard+1)}
@@ -441,15 +441,15 @@ func (e *engine) merge() {
 }
 
 func (e *engine) write(shard int, r *record, body []byte) {
-	key := uint64(shard)<<32 | uint64(uint32(r.local))
+	ids := &e.ids[shard]
 	if r.kind == dissect.KindRecognised {
 		e.nextID++
-		e.ids[key] = e.nextID
+		ids.add(r.local, e.nextID)
 		return
 	}
-	id := e.ids[key]
+	id := ids.get(r.local)
 	if r.kind == dissect.KindConnection {
-		delete(e.ids, key)
+		ids.del(r.local)
 	}
 	if e.stopped.Load() || (e.keepConn != nil && !e.keepConn(id)) {
 		return
@@ -468,6 +468,69 @@ func (e *engine) write(shard int, r *record, body []byte) {
 	if err := e.w.WriteRecord(r.kind, id, body); err != nil {
 		e.werr = err
 		e.stopped.Store(true)
+	}
+}
+
+// idWindow maps one shard's local connection numbers, handed out in order
+// from 1, to connection numbers. The numbers of connections still open sit
+// in a slice from the oldest open one on: records of connections recognised
+// about the same time find theirs close together (a map scattered them,
+// a cache miss per record). A connection open so long that the slice would
+// pass maxIDWindow moves to a map, which bounds the slice.
+type idWindow struct {
+	ids  []int // ids[head:] are local numbers base...; 0: ended
+	head int
+	base int
+	old  map[int]int
+}
+
+const maxIDWindow = 1 << 20
+
+func (w *idWindow) add(local, id int) {
+	if w.head == len(w.ids) {
+		w.ids, w.head, w.base = w.ids[:0], 0, local
+	}
+	for w.base+len(w.ids)-w.head < local {
+		w.ids = append(w.ids, 0) // numbers a shard never reported
+	}
+	w.ids = append(w.ids, id)
+	for len(w.ids)-w.head > maxIDWindow {
+		if v := w.ids[w.head]; v != 0 {
+			if w.old == nil {
+				w.old = map[int]int{}
+			}
+			w.old[w.base] = v
+		}
+		w.pop()
+	}
+}
+
+func (w *idWindow) get(local int) int {
+	if i := local - w.base; i >= 0 && i < len(w.ids)-w.head {
+		return w.ids[w.head+i]
+	}
+	return w.old[local]
+}
+
+func (w *idWindow) del(local int) {
+	if i := local - w.base; i >= 0 && i < len(w.ids)-w.head {
+		w.ids[w.head+i] = 0
+		for w.head < len(w.ids) && w.ids[w.head] == 0 {
+			w.pop()
+		}
+		return
+	}
+	delete(w.old, local)
+}
+
+// pop drops the oldest number; once more than half of the array is before
+// head, the rest moves to its front.
+func (w *idWindow) pop() {
+	w.head++
+	w.base++
+	if w.head > 1024 && 2*w.head > len(w.ids) {
+		n := copy(w.ids, w.ids[w.head:])
+		w.ids, w.head = w.ids[:n], 0
 	}
 }
 
