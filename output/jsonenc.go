@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"time"
@@ -134,18 +135,22 @@ func appendValidText(dst []byte, s []byte) []byte {
 					i += 8
 					continue
 				}
-				// Write each byte, preceded by a backslash when flagged.
-				k := o
-				for j := 0; j < 64; j += 8 {
-					c := byte(x >> j)
-					if qb>>(j+7)&1 != 0 {
-						buf[k] = '\\'
-						k++
-					}
-					buf[k] = c
-					k++
+				// Copy the runs between flagged bytes a word at a time
+				// (the store may run past the run: room allows it, and
+				// the next store overwrites), one turn per escape.
+				m := (qb >> 7) * 0x0102040810204080 >> 56 // bit j: byte j is flagged
+				start := uint(0)
+				for m != 0 {
+					p := uint(bits.TrailingZeros64(m))
+					binary.LittleEndian.PutUint64(buf[o:], x>>(8*start))
+					o += int(p - start)
+					buf[o], buf[o+1] = '\\', byte(x>>(8*p))
+					o += 2
+					start = p + 1
+					m &= m - 1
 				}
-				o = k
+				binary.LittleEndian.PutUint64(buf[o:], x>>(8*start))
+				o += int(8 - start)
 				i += 8
 				continue
 			}
