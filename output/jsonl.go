@@ -97,6 +97,23 @@ type Encoder interface {
 // "conn" field, through the closing brace and newline.
 type JSONLEncoder struct {
 	MultiFile bool
+	// The record times of one second share their text up to the fraction:
+	// the last second's is kept.
+	sec     int64
+	secText []byte // `"2006-01-02T15:04:05.`
+}
+
+// appendTime is appendTime with the text of the last second kept.
+func (e *JSONLEncoder) appendTime(dst []byte, t time.Time) []byte {
+	if sec := t.Unix(); sec != e.sec || e.secText == nil {
+		start := len(dst)
+		dst = appendTime(dst, t)
+		e.sec, e.secText = sec, append(e.secText[:0], dst[start:len(dst)-11]...)
+		return dst
+	}
+	dst = append(dst, e.secText...)
+	dst = appendDigits(dst, t.Nanosecond(), 9)
+	return append(dst, 'Z', '"')
 }
 
 // AppendRecord appends ev's record body.
@@ -105,7 +122,7 @@ func (e *JSONLEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
 		dst = make([]byte, 0, 512)
 	}
 	dst = appendKey(dst, "ts")
-	dst = appendTime(dst, ev.Pos.TS)
+	dst = e.appendTime(dst, ev.Pos.TS)
 	dst = appendOptInt(dst, "pkt", int64(ev.Pos.Pkt))
 	if e.MultiFile {
 		dst = appendInt(dst, "file", int64(ev.Pos.File))

@@ -141,3 +141,19 @@ func FuzzAppendValidText(f *testing.F) {
 		}
 	})
 }
+
+// TestEncoderTimeCache: record times written from the kept second equal
+// appendTime's, across seconds, days and years.
+func TestEncoderTimeCache(t *testing.T) {
+	var e JSONLEncoder
+	base := time.Date(2024, 12, 31, 23, 59, 58, 999_999_999, time.UTC)
+	times := []time.Time{base, base.Add(1), base.Add(2), base.Add(time.Second), base.Add(time.Second + 3),
+		base, base.Add(2 * time.Second), base.Add(2*time.Second + 1), base.AddDate(1, 2, 3), base.AddDate(1, 2, 3),
+		time.Unix(0, 0).UTC(), time.Unix(-1, 7).UTC(), time.Unix(-1, 8).UTC(), base.AddDate(9000, 0, 0), base.AddDate(9000, 0, 0).Add(5)}
+	for _, tm := range times {
+		got := string(e.appendTime(nil, tm))
+		if want := string(appendTime(nil, tm)); got != want {
+			t.Errorf("%v: %s, want %s", tm, got, want)
+		}
+	}
+}
