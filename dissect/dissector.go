@@ -115,14 +115,18 @@ func (d *Dissector) NewConn(a, b netip.AddrPort, start Pos) *Conn {
 	return c
 }
 
-// Prefetch hints that data for c is coming soon: the CPU starts loading the
-// parts of c that a data packet touches (see reassembly.Assembler.Prefetch).
-func (c *Conn) Prefetch() {
+// Prefetch hints that data for c is coming soon, or its end: the CPU
+// starts loading the parts of c that a data packet touches, and for the end
+// the handshake its record includes (see reassembly.Assembler.Prefetch).
+func (c *Conn) Prefetch(end bool) {
 	base := uintptr(unsafe.Pointer(c))
 	prefetch.Lines(base, 3) // the state flags, deflate, the first direction
 	prefetch.Lines(base+unsafe.Offsetof(c.dirs)+unsafe.Sizeof(c.dirs[0]), 2)
 	prefetch.Lines(base+unsafe.Offsetof(c.sum), int((unsafe.Sizeof(c.sum)+63)/64))
 	prefetch.Lines(base+unsafe.Offsetof(c.info), 1)
+	if end {
+		prefetch.Lines(base+unsafe.Offsetof(c.hs), int((unsafe.Sizeof(c.hs)+63)/64))
+	}
 }
 
 // Release hands a connection that has ended back to its Dissector, to be

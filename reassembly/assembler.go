@@ -225,13 +225,13 @@ func KeyOf(seg *pcap.Segment) FlowKey {
 	return FlowKey{k, h}
 }
 
-// Prefetch hints that a packet with key k and payload (or not) comes soon,
+// Prefetch hints that the packet seg, with key k, comes soon,
 // so that the CPU loads the state it will touch meanwhile: with many
 // connections almost every packet finds its connection out of the cache.
 // The caller looks ahead in stages, each reading what the one before
 // loaded: stage 0 (furthest ahead) the table slot, stage 1 the connection,
 // stage 2 its dissection state. A hint never changes a result.
-func (a *Assembler) Prefetch(k *FlowKey, stage int, payload bool) {
+func (a *Assembler) Prefetch(k *FlowKey, stage int, seg *pcap.Segment) {
 	if stage == 0 {
 		a.conns.prefetchSlot(k.h)
 		return
@@ -244,8 +244,11 @@ func (a *Assembler) Prefetch(k *FlowKey, stage int, payload bool) {
 	case 1:
 		prefetch.Lines(uintptr(unsafe.Pointer(c)), int((unsafe.Sizeof(*c)+63)/64))
 	case 2:
-		if payload && c.dc != nil {
-			c.dc.Prefetch()
+		// Dissection runs for payload, and ends the connection on a FIN
+		// or RST.
+		end := seg.Flags&(pcap.FlagFIN|pcap.FlagRST) != 0
+		if (len(seg.Payload) > 0 || end) && c.dc != nil {
+			c.dc.Prefetch(end)
 		}
 	}
 }

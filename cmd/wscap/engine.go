@@ -182,7 +182,7 @@ func (s *shard) run() {
 		for i := range b.items {
 			for st, ahead := range prefetchAhead {
 				if j := i + ahead; j < n && !b.items[j].tick {
-					s.asm.Prefetch(&keys[j], st, len(b.items[j].seg.Payload) > 0)
+					s.asm.Prefetch(&keys[j], st, &b.items[j].seg)
 				}
 			}
 			it := &b.items[i]
