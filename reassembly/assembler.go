@@ -129,9 +129,9 @@ type Assembler struct {
 	// flowKey, which matters at 100,000 connections).
 	conns connTable
 	// dead holds finished connections (tombstones) until tombstoneTTL has
-	// passed: a small value without pointers, apart from the live map, so
-	// that the live map stays small and the garbage collector has nothing
-	// to scan in it.
+	// passed: a small value without pointers, apart from the live table,
+	// so that the live table stays small and the garbage collector has
+	// nothing to scan in it.
 	dead map[flowKey]tomb
 	head conn // sentinel of the list of live connections, oldest first
 	// lru orders the live connections by last activity, quietest first,
