@@ -61,10 +61,11 @@ type Decoder struct {
 	// Err is the last decoding error, for diagnostics.
 	Err error
 
-	now   time.Time    // packet time of the current packet (DecodeRecord)
-	frag  defragmenter // IP reassembly
-	fr    fragment
-	tcpIn layers.TCP // the TCP header of a reassembled datagram
+	now    time.Time    // packet time of the current packet (DecodeRecord)
+	frag   defragmenter // IP reassembly
+	fr     fragment
+	isFrag bool       // the last packet decoded was an IP fragment (fr.key is its datagram)
+	tcpIn  layers.TCP // the TCP header of a reassembled datagram
 }
 
 // NewDecoder returns a Decoder with the default IP reassembly bounds.
@@ -76,6 +77,16 @@ func NewDecoderOptions(o DefragOptions) *Decoder {
 	d.frag.init(o)
 	return d
 }
+
+// DatagramID identifies the IP datagram a fragment belongs to.
+type DatagramID struct{ k fragKey }
+
+// Datagram reports whether the packet of the last Decode was an IP fragment
+// of a TCP datagram, and of which datagram: Decode returned ClassFragment
+// while the datagram was incomplete, and a class of the whole datagram for
+// the fragment that completed it. It lets a caller that keeps packets keep
+// every fragment of the datagrams it keeps (--write-pcap).
+func (d *Decoder) Datagram() (DatagramID, bool) { return DatagramID{d.fr.key}, d.isFrag }
 
 // DefragStats returns what IP reassembly did so far.
 func (d *Decoder) DefragStats() DefragStats { return d.frag.statsNow() }
@@ -153,6 +164,7 @@ func SupportedLinkType(lt layers.LinkType) bool {
 // into a buffer of the Decoder: either way it is valid until the next call.
 // Decode does not advance packet time; DecodeRecord does.
 func (d *Decoder) Decode(lt layers.LinkType, data []byte, seg *Segment) Class {
+	d.isFrag = false
 	first, ok := firstLayer(lt, data)
 	if !ok {
 		d.Err = errUnknownLink
@@ -275,6 +287,7 @@ func (d *Decoder) fragment4(seg *Segment) Class {
 	copy(fr.key.dst[:], ip.DstIP.To4())
 	fr.key.id = uint32(ip.Id)
 	fr.key.proto = uint8(ip.Protocol)
+	d.isFrag = true
 	payload, missing, _, done := d.frag.add(fr, d.now)
 	if !done {
 		return ClassFragment
@@ -304,6 +317,7 @@ func (d *Decoder) fragment6(seg *Segment) (Class, bool) {
 	copy(fr.key.src[:], ip.SrcIP.To16())
 	copy(fr.key.dst[:], ip.DstIP.To16())
 	fr.key.v6 = true
+	d.isFrag = true
 	payload, missing, proto, done := d.frag.add(fr, d.now)
 	if !done {
 		return ClassFragment, true

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/gopacket/gopacket"
@@ -25,6 +26,10 @@ type exportConn struct {
 
 type flowID struct{ a, b netip.AddrPort }
 
+// maxHeldBytes bounds the IP fragments --write-pcap holds while their
+// datagrams are incomplete.
+const maxHeldBytes = 64 << 20
+
 func flowOf(a, b netip.AddrPort) flowID {
 	if b.Addr().Less(a.Addr()) || (a.Addr() == b.Addr() && b.Port() < a.Port()) {
 		a, b = b, a
@@ -35,7 +40,9 @@ func flowOf(a, b netip.AddrPort) flowID {
 // writePcap reads the inputs again and writes to name, as pcapng, every
 // packet of the selected connections (like Wireshark's Export Specified
 // Packets): from each connection's first packet until the next connection
-// on the same addresses and ports starts.
+// on the same addresses and ports starts. The IP fragments of a datagram
+// are held until the one that completes it shows whose it is; then all are
+// written, in capture order, before it.
 func writePcap(name string, inputs []input, sel map[int]exportConn) (int, error) {
 	starts := map[flowID][]dissect.Pos{} // every selected connection's start, per flow, in order
 	for _, c := range sel {
@@ -56,6 +63,36 @@ func writePcap(name string, inputs []input, sel map[int]exportConn) (int, error)
 	dec := pcap.NewDecoder()
 	var seg pcap.Segment
 	written := 0
+	write := func(rec pcap.Record) error {
+		if w == nil {
+			var err error
+			w, err = pcapgo.NewNgWriter(bw, rec.LinkType)
+			if err != nil {
+				return err
+			}
+			ifaces[rec.LinkType] = 0
+		}
+		id, ok := ifaces[rec.LinkType]
+		if !ok {
+			var err error
+			id, err = w.AddInterface(pcapgo.NgInterface{LinkType: rec.LinkType, SnapLength: 262144})
+			if err != nil {
+				return err
+			}
+			ifaces[rec.LinkType] = id
+		}
+		ci := gopacket.CaptureInfo{Timestamp: rec.TS, CaptureLength: len(rec.Data), Length: max(rec.Length, len(rec.Data)), InterfaceIndex: id}
+		if err := w.WritePacket(ci, rec.Data); err != nil {
+			return err
+		}
+		written++
+		return nil
+	}
+	// held keeps copies of the fragments of incomplete datagrams, at most
+	// maxHeldBytes (the oldest datagram's go first).
+	held := map[pcap.DatagramID][]pcap.Record{}
+	var heldOrder []pcap.DatagramID
+	heldBytes := 0
 	// A selected flow stays selected until a SYN starts a new connection on
 	// it that was not selected.
 	open := map[flowID]bool{}
@@ -77,7 +114,34 @@ func writePcap(name string, inputs []input, sel map[int]exportConn) (int, error)
 			n++
 			p := dissect.Pos{File: i, Pkt: n}
 			data := append([]byte(nil), rec.Data...) // Decode may not change it, but keep the original bytes
-			if dec.Decode(rec.LinkType, data, &seg) != pcap.ClassTCP {
+			class := dec.Decode(rec.LinkType, data, &seg)
+			dg, frag := dec.Datagram()
+			if class == pcap.ClassFragment && frag {
+				rec.Data = data // a copy: the source reuses its buffer
+				if _, ok := held[dg]; !ok {
+					heldOrder = append(heldOrder, dg)
+				}
+				held[dg] = append(held[dg], rec)
+				heldBytes += len(data)
+				for heldBytes > maxHeldBytes && len(heldOrder) > 0 {
+					for _, r := range held[heldOrder[0]] {
+						heldBytes -= len(r.Data)
+					}
+					delete(held, heldOrder[0])
+					heldOrder = heldOrder[1:]
+				}
+				continue
+			}
+			var frags []pcap.Record
+			if frag {
+				frags = held[dg]
+				for _, r := range frags {
+					heldBytes -= len(r.Data)
+				}
+				delete(held, dg)
+				heldOrder = slices.DeleteFunc(heldOrder, func(x pcap.DatagramID) bool { return x == dg })
+			}
+			if class != pcap.ClassTCP {
 				continue
 			}
 			f := flowOf(seg.Src, seg.Dst)
@@ -92,26 +156,11 @@ func writePcap(name string, inputs []input, sel map[int]exportConn) (int, error)
 			if !open[f] {
 				continue
 			}
-			if w == nil {
-				w, err = pcapgo.NewNgWriter(bw, rec.LinkType)
-				if err != nil {
+			for _, r := range append(frags, rec) {
+				if err := write(r); err != nil {
 					return written, err
 				}
-				ifaces[rec.LinkType] = 0
 			}
-			id, ok := ifaces[rec.LinkType]
-			if !ok {
-				id, err = w.AddInterface(pcapgo.NgInterface{LinkType: rec.LinkType, SnapLength: 262144})
-				if err != nil {
-					return written, err
-				}
-				ifaces[rec.LinkType] = id
-			}
-			ci := gopacket.CaptureInfo{Timestamp: rec.TS, CaptureLength: len(rec.Data), Length: max(rec.Length, len(rec.Data)), InterfaceIndex: id}
-			if err := w.WritePacket(ci, rec.Data); err != nil {
-				return written, err
-			}
-			written++
 		}
 		src.Close()
 	}

@@ -713,6 +713,43 @@ func TestImpairIPFragments(t *testing.T) {
 	}
 }
 
+// TestWritePcapFragments: --write-pcap keeps every IP fragment of a
+// selected connection's datagrams, in order or last first, so that the
+// export reads back the same; a connection not selected leaves none behind.
+func TestWritePcapFragments(t *testing.T) {
+	frag := gen.FragmentIP(600, nil)
+	for i, o := range []gen.ConnOptions{
+		{IPTransform: frag},
+		{IPTransform: gen.ReverseFragments(frag)},
+		{IPv6: true, IPTransform: frag},
+		{IPv6: true, IPTransform: gen.ReverseFragments(frag)},
+	} {
+		c := gen.New(gen.Options{Seed: 11})
+		conversation(c, o)
+		other := o
+		other.Client = netip.MustParseAddrPort("198.18.0.99:40000")
+		if o.IPv6 {
+			other.Client = netip.MustParseAddrPort("[2001:db8::99]:40000")
+		}
+		conversation(c, other) // connection 2, not exported
+		path := impairFile(t, c)
+		exp := filepath.Join(t.TempDir(), "export.pcapng")
+		if _, stderr, code := wscap(t, "read", "--format", "jsonl", "--conn", "1", "--write-pcap", exp, path); code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		got, totals := analyseFile(t, exp)
+		checkLines(t, got, conversationRecords())
+		// Five packets are over 600 bytes, cut into 13 fragments: 8 of
+		// them do not complete a datagram. The export has every packet of
+		// one of the two identical connections.
+		_, all := analyseFile(t, path)
+		p, pall := totals["packets"].(map[string]any), all["packets"].(map[string]any)
+		if p["ip_fragments"] != 8.0 || p["read"] != pall["read"].(float64)/2 {
+			t.Errorf("case %d: export %v, original %v", i, p, pall)
+		}
+	}
+}
+
 // TestImpairPortReuse: three connections on one 4-tuple, one after the
 // other; the last one reuses it while the previous one never finished.
 func TestImpairPortReuse(t *testing.T) {
