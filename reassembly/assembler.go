@@ -822,15 +822,13 @@ func (c *conn) unlink() {
 }
 
 // reusable reports whether a SYN (without ACK) starts a new connection on
-// c's 4-tuple: c is finished, or its sender already sent bytes and this is
-// not a copy of its SYN. A client opens a new connection from a port only
+// the 4-tuple of c, a live connection: its sender already sent bytes and
+// this is not a copy of its SYN (a finished one is a tombstone, which a SYN
+// always replaces). A client opens a new connection from a port only
 // when it is done with the old one (RFC 9293 §3.4.1 wants a new ISN); a
 // SYN inside a live connection would get a challenge ACK (RFC 5961 §4),
 // which a capture cannot see, so the SYN is taken for what it says.
 func (c *conn) reusable(seg *pcap.Segment) bool {
-	if c.done {
-		return true
-	}
 	h := &c.half[dissect.ClientToServer]
 	if seg.Src != c.a {
 		h = &c.half[dissect.ServerToClient]
