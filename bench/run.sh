@@ -3,6 +3,7 @@
 # floor on two generated captures (see issue "Speed and memory").
 #
 #   bench/run.sh [RUNS]        (default 5 runs of each command, alternating)
+#   TWICE=1 bench/run.sh       also the captures twice as long (peak memory)
 #
 # Needs the Go toolchain and /usr/bin/time (Debian package "time"); tshark
 # is used when installed (apt-get install tshark) and skipped otherwise.
@@ -85,3 +86,26 @@ for sc in medium many; do
     printf "%-8s %-22s %9s %10.0f %s\n" "$sc" "$name" "$s" "$(awk -v m="$m" 'BEGIN {print m/1024}')" "$ratio"
   done
 done
+
+# TWICE=1: the same scenarios twice as long (medium: 64 messages per
+# connection, the same 2,000 open at once; many: 200,000 connections at the
+# same rate), to see whether peak memory depends on the capture's length.
+if [ "${TWICE:-}" = 1 ]; then
+  [ -s "$OUT/medium2x.pcap" ] || "$OUT/wscapgen" -q --scenario medium --seed 1 --messages 64 -o "$OUT/medium2x.pcap"
+  [ -s "$OUT/many2x.pcap" ] || "$OUT/wscapgen" -q --scenario many --seed 1 --conns 200000 -o "$OUT/many2x.pcap"
+  echo
+  echo "twice as long, medians of $RUNS runs:"
+  printf "%-10s %-22s %9s %10s\n" capture command seconds "RSS MiB"
+  for sc in medium2x many2x; do
+    rm -f "$OUT/$sc".*.times
+    for ((i = 0; i < RUNS; i++)); do
+      measure "$sc.stats" "$OUT/wscap" stats "$OUT/$sc.pcap"
+      measure "$sc.jsonl" "$OUT/wscap" read --format jsonl "$OUT/$sc.pcap"
+    done
+    for cmd in stats jsonl; do
+      s=$(cut -d' ' -f1 "$OUT/$sc.$cmd.times" | median)
+      m=$(cut -d' ' -f2 "$OUT/$sc.$cmd.times" | median)
+      printf "%-10s %-22s %9s %10.0f\n" "$sc" "wscap $cmd" "$s" "$(awk -v m="$m" 'BEGIN {print m/1024}')"
+    done
+  done
+fi
