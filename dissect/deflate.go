@@ -152,12 +152,18 @@ type inflater struct {
 // (returned in out, valid until the next call), counts the full length, and
 // updates hist to the last window bytes of history + output. A message that
 // does not inflate returns err; hist is then unknown and the caller forgets it.
+// A nil hist is no history, and none is kept (no context takeover): a
+// direction then holds no buffer between messages.
 func (in *inflater) inflate(wire []byte, hist *[]byte, window int, max int64) (out []byte, total int64, err error) {
 	in.src = inflateSource{a: wire, b: deflateTail}
+	var dict []byte
+	if hist != nil {
+		dict = *hist
+	}
 	if in.r == nil {
 		in.r = flate.NewReader(&in.src)
-		in.r.(flate.Resetter).Reset(&in.src, *hist)
-	} else if err := in.r.(flate.Resetter).Reset(&in.src, *hist); err != nil {
+		in.r.(flate.Resetter).Reset(&in.src, dict)
+	} else if err := in.r.(flate.Resetter).Reset(&in.src, dict); err != nil {
 		return nil, 0, err
 	}
 	if cap(in.out) > keepInflated {
@@ -196,7 +202,9 @@ func (in *inflater) inflate(wire []byte, hist *[]byte, window int, max int64) (o
 		}
 		n, rerr := in.r.Read(in.chunk)
 		total += int64(n)
-		tail = in.pool.appendWindow(tail, in.chunk[:n], window)
+		if hist != nil {
+			tail = in.pool.appendWindow(tail, in.chunk[:n], window)
+		}
 		if rerr == io.EOF {
 			break
 		}
@@ -204,9 +212,11 @@ func (in *inflater) inflate(wire []byte, hist *[]byte, window int, max int64) (o
 			return in.out, total, rerr
 		}
 	}
-	if tail == nil {
+	switch {
+	case hist == nil:
+	case tail == nil:
 		*hist = in.pool.appendWindow(*hist, in.out, window)
-	} else {
+	default:
 		*hist = in.pool.appendWindow((*hist)[:0], tail, window)
 		in.pool.put(tail)
 	}

@@ -28,6 +28,13 @@ type Options struct {
 	// WSPorts are server ports whose connections are decoded as WebSocket
 	// even when no handshake was captured.
 	WSPorts []uint16
+	// NoPayload is for consumers that count rather than show messages
+	// (wscap stats): uncompressed data messages are not kept, only
+	// measured and checked as they stream by (UTF-8 included), and their
+	// events carry no Payload. Everything else, findings and caps
+	// included, is as without it; compressed messages are still kept to
+	// be inflated. It does not combine with Frames.
+	NoPayload bool
 	// AssumeExtensions and AssumeSubprotocol state what the uncaptured
 	// handshake of such a connection negotiated ("permessage-deflate;
 	// client_no_context_takeover").

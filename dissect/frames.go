@@ -42,11 +42,17 @@ type dirState struct {
 	mFrames        int
 	mWire          int64
 	mBuf           []byte // kept payload bytes (still compressed when mCompressed)
-	mStart         Pos
-	mInflatedLen   int64  // inflated length of the compressed frames so far
-	mPlainLen      int64  // length of the frames sent uncompressed
-	hist           []byte // permessage-deflate history (at most the window)
-	ctrl           []byte // payload of the current control frame
+	// With Options.NoPayload, an uncompressed message's bytes are counted
+	// as kept (mKept, of which mBorrowed came in one piece) and checked as
+	// UTF-8 (mUTF8) instead.
+	mKept        int64
+	mBorrowed    bool
+	mUTF8        utf8Stream
+	mStart       Pos
+	mInflatedLen int64  // inflated length of the compressed frames so far
+	mPlainLen    int64  // length of the frames sent uncompressed
+	hist         []byte // permessage-deflate history (at most the window)
+	ctrl         []byte // payload of the current control frame
 
 	hdr     [MaxHeaderLen]byte // a header that arrived in pieces
 	skipped int64              // bytes passed over while resynchronising
@@ -233,6 +239,7 @@ func (s *dirState) openMessage(h FrameHeader, p Pos, compressed bool) {
 	s.mFrameInflated, s.mUndecodable, s.mInflatedLen, s.mPlainLen = false, false, 0, 0
 	s.mLost = false
 	s.mStart = p
+	s.mKept, s.mBorrowed, s.mUTF8 = 0, false, utf8Stream{}
 }
 
 // payload takes unmasked payload bytes of the current frame. whole means b
@@ -252,11 +259,17 @@ func (s *dirState) payload(c *Conn, b []byte, whole bool) {
 		s.ctrl = pool.grow(s.ctrl, b, int(min(s.left, 125)))
 		return
 	}
-	if whole && s.mFrames == 1 && s.fh.Fin && len(s.mBuf) == 0 && int64(len(b)) <= max {
+	virtual := c.d.opts.NoPayload && !s.mCompressed && !c.deflate.perFrame
+	if whole && s.mFrames == 1 && s.fh.Fin && len(s.mBuf) == 0 && s.mKept == 0 && int64(len(b)) <= max {
+		if virtual {
+			s.mKept, s.mBorrowed = int64(len(b)), true
+			s.checkUTF8(b)
+			return
+		}
 		s.borrowed = b
 		return
 	}
-	room := max - int64(len(s.mBuf))
+	room := max - int64(len(s.mBuf)) - s.mKept
 	if int64(len(b)) > room {
 		b = b[:room]
 		s.mTrunc = true
@@ -269,7 +282,19 @@ func (s *dirState) payload(c *Conn, b []byte, whole bool) {
 		s.mTrunc, s.mCapAll = true, true
 	}
 	c.d.assembling += int64(len(b))
+	if virtual {
+		s.mKept += int64(len(b))
+		s.checkUTF8(b)
+		return
+	}
 	s.mBuf = pool.grow(s.mBuf, b, int(min(s.left, uint64(max))))
+}
+
+// checkUTF8 takes the next kept bytes of a text message that is not kept.
+func (s *dirState) checkUTF8(b []byte) {
+	if s.mOp == OpText {
+		s.mUTF8.write(b)
+	}
 }
 
 // framePayload returns the current frame's payload as far as it was kept.
@@ -438,6 +463,7 @@ func (s *dirState) finishMessage(c *Conn, dir Direction, p Pos) {
 	}
 	*m = Message{From: dir, Opcode: s.mOp, Frames: s.mFrames, Payload: pl, Length: s.mWire, WireLength: s.mWire,
 		Compressed: s.mCompressed, Truncated: s.mTrunc, Incomplete: s.mLost, Start: s.mStart}
+	kept := int64(len(pl)) + s.mKept // s.mKept: Options.NoPayload
 	switch {
 	case s.mFrameInflated:
 		// Compressed frame by frame (x-webkit-deflate-frame): already inflated.
@@ -450,16 +476,20 @@ func (s *dirState) finishMessage(c *Conn, dir Direction, p Pos) {
 	case s.mCompressed:
 		s.inflateMessage(c, dir, p, m)
 	case s.mTrunc && !s.mCapAll:
-		d.finding(c, p, CodeMessageCapped, dir, false, "a %d-byte %s message is longer than --max-message %d; kept the first %d bytes", m.Length, m.Opcode, d.opts.MaxMessage, len(m.Payload))
+		d.finding(c, p, CodeMessageCapped, dir, false, "a %d-byte %s message is longer than --max-message %d; kept the first %d bytes", m.Length, m.Opcode, d.opts.MaxMessage, kept)
 	}
 	if m.Opcode == OpText && !m.Undecodable {
-		v := m.Payload
-		if m.Truncated || m.Incomplete {
-			v = trimPartialRune(v)
-		}
-		m.TextValid = utf8.Valid(v)
-		if m.TextValid {
-			m.Payload = v // without a rune cut by the cap or a loss
+		if s.mKept > 0 { // checked as it streamed by (Options.NoPayload)
+			m.TextValid = s.mUTF8.valid(m.Truncated || m.Incomplete)
+		} else {
+			v := m.Payload
+			if m.Truncated || m.Incomplete {
+				v = trimPartialRune(v)
+			}
+			m.TextValid = utf8.Valid(v)
+			if m.TextValid {
+				m.Payload = v // without a rune cut by the cap or a loss
+			}
 		}
 		if !m.TextValid && !m.Incomplete {
 			d.finding(c, p, CodeInvalidUTF8, dir, true, "a %d-byte text message is not valid UTF-8", m.Length)
@@ -467,8 +497,12 @@ func (s *dirState) finishMessage(c *Conn, dir Direction, p Pos) {
 	}
 	s.emitMessage(c, dir, p, m)
 	d.assembling -= int64(len(s.mBuf))
+	if !s.mBorrowed {
+		d.assembling -= s.mKept
+	}
 	d.pool.put(s.mBuf)
 	s.mBuf = nil
+	s.mKept, s.mBorrowed = 0, false
 }
 
 // inflateMessage decompresses a permessage-deflate message (RFC 7692 §7.2.2).
@@ -476,9 +510,11 @@ func (s *dirState) inflateMessage(c *Conn, dir Direction, p Pos, m *Message) {
 	d := c.d
 	dp := &c.deflate
 	takeover := !dp.noTakeover[dir]
-	if !takeover {
-		s.hist = s.hist[:0]
-		s.histLost = false
+	var hist *[]byte // the direction's history, kept only with context takeover
+	if takeover {
+		hist = &s.hist
+	} else {
+		s.hist, s.histLost = nil, false // no buffer held between messages
 	}
 	if m.Incomplete || m.Truncated {
 		m.Undecodable = true
@@ -487,7 +523,7 @@ func (s *dirState) inflateMessage(c *Conn, dir Direction, p Pos, m *Message) {
 		}
 		return
 	}
-	out, total, err := d.inf.inflate(m.Payload, &s.hist, 1<<dp.bits[dir], d.opts.MaxMessage)
+	out, total, err := d.inf.inflate(m.Payload, hist, 1<<dp.bits[dir], d.opts.MaxMessage)
 	if err != nil {
 		m.Undecodable = true
 		m.Payload = nil
@@ -508,9 +544,6 @@ func (s *dirState) inflateMessage(c *Conn, dir Direction, p Pos, m *Message) {
 	if total > int64(len(out)) {
 		m.Truncated = true
 		d.finding(c, p, CodeMessageCapped, dir, false, "a message inflates to %d bytes, more than --max-message %d; kept the first %d", total, d.opts.MaxMessage, len(out))
-	}
-	if !takeover {
-		s.hist = s.hist[:0]
 	}
 }
 

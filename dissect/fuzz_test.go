@@ -3,6 +3,7 @@ package dissect
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -272,6 +273,22 @@ func FuzzMessages(f *testing.F) {
 		}
 		split := runConn(t, opts, EndFIN, chunked(cuts, parts...)...)
 		sameEvents(t, "messages", whole, split)
+		// Without payloads (stats) only the bytes of uncompressed data
+		// messages are missing; everything else is the same.
+		np := opts
+		np.NoPayload = true
+		bare := runConn(t, np, EndFIN, chunked(cuts, parts...)...)
+		if len(bare.messages) != len(split.messages) || !reflect.DeepEqual(bare.findings, split.findings) || !reflect.DeepEqual(bare.sums, split.sums) {
+			t.Fatalf("without payloads:\n%s\nwith:\n%s", strings.Join(bare.lines, "\n"), strings.Join(split.lines, "\n"))
+		}
+		for i, m := range split.messages {
+			if !m.Compressed && !m.Opcode.IsControl() {
+				m.Payload = nil
+			}
+			if b := bare.messages[i]; !reflect.DeepEqual(b, m) {
+				t.Fatalf("message %d without payloads %+v, with %+v", i, b, m)
+			}
+		}
 		if len(whole.hs) != 1 || !bytes.Contains([]byte(whole.lines[0]), []byte("status=101")) {
 			t.Fatalf("handshake not accepted: %v", whole.lines[:1])
 		}

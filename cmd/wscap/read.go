@@ -86,12 +86,17 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet) {
 func (f *pipelineFlags) dissectOptions() dissect.Options {
 	o := dissect.Options{MaxMessage: f.maxMessage, MaxFrame: f.maxFrame, MaxHandshake: f.maxHandshake, Frames: f.frames,
 		MaxAssembling:    max(1, f.maxAssembling/int64(max(f.workers, 1))),
-		AssumeExtensions: f.assumeExt, AssumeSubprotocol: f.assumeProto}
+		AssumeExtensions: f.assumeExt, AssumeSubprotocol: f.assumeProto,
+		// stats shows no payload: uncompressed messages are measured, not kept.
+		NoPayload: (f.format == "stats" || f.format == "stats-jsonl") && !f.frames && !statsKeepPayload}
 	for _, p := range f.wsPorts {
 		o.WSPorts = append(o.WSPorts, uint16(p))
 	}
 	return o
 }
+
+// statsKeepPayload makes stats keep payloads as read does (tests compare).
+var statsKeepPayload = false
 
 const readExamples = `  wscap read capture.pcap
   wscap read --format jsonl capture.pcapng | jq 'select(.kind=="message")'
