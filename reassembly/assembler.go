@@ -129,10 +129,12 @@ type Assembler struct {
 	// flowKey, which matters at 100,000 connections).
 	conns connTable
 	// dead holds finished connections (tombstones) until tombstoneTTL has
-	// passed: a small value without pointers, apart from the live table,
-	// so that the live table stays small and the garbage collector has
-	// nothing to scan in it.
-	dead map[flowKey]tomb
+	// passed, apart from the live table so that it stays small: one word
+	// by the flow's 64-bit hash, nothing for the garbage collector to scan
+	// (~20 bytes each, against ~70 keyed by the flowKey). Two flows whose
+	// hashes collide (odds ~1e-9 with 200,000 tombstones) would share one:
+	// the later flow's packets without SYN would count as the first's.
+	dead map[uint64]tomb
 	head conn // sentinel of the list of live connections, oldest first
 	// lru orders the live connections by last activity, quietest first,
 	// for MaxConns. Keeping it costs a list update per packet (and cache
@@ -169,7 +171,7 @@ func New(d *dissect.Dissector, opts Options) *Assembler {
 	if opts.OverlapWindowTotal <= 0 {
 		opts.OverlapWindowTotal = 8 << 20
 	}
-	a := &Assembler{opts: opts, d: d, dead: make(map[flowKey]tomb)}
+	a := &Assembler{opts: opts, d: d, dead: make(map[uint64]tomb)}
 	if opts.OverlapWindow > 0 {
 		a.winSize = 1
 		for a.winSize < opts.OverlapWindow {
@@ -260,16 +262,15 @@ func (a *Assembler) PacketKey(p dissect.Pos, seg *pcap.Segment, fk *FlowKey) {
 	c := a.lookup(kh, k)
 	syn := seg.Flags&pcap.FlagSYN != 0
 	if c == nil {
-		if t, ok := a.dead[k]; ok {
+		if t, ok := a.dead[kh]; ok {
 			if !syn || seg.Flags&pcap.FlagACK != 0 {
 				// The last ACKs of a finished connection count with it.
-				a.countTomb(t.ws, 1)
-				t.last = p.TS.UnixNano()
-				a.dead[k] = t
+				a.countTomb(t.ws(), 1)
+				a.dead[kh] = newTomb(p.TS, t.ws())
 				return
 			}
 			// A new SYN on a finished connection's 4-tuple: port reuse.
-			delete(a.dead, k)
+			delete(a.dead, kh)
 		}
 	} else if syn && seg.Flags&pcap.FlagACK == 0 && c.reusable(seg) {
 		// A new SYN on a live 4-tuple: port reuse starts a new connection.
@@ -279,7 +280,7 @@ func (a *Assembler) PacketKey(p dissect.Pos, seg *pcap.Segment, fk *FlowKey) {
 			reason = dissect.EndFIN
 		}
 		a.finish(c, p, reason)
-		delete(a.dead, k)
+		delete(a.dead, kh)
 		c = nil
 	}
 	if c == nil {
@@ -331,7 +332,7 @@ func (a *Assembler) newConn(k flowKey, h uint64, p dissect.Pos, seg *pcap.Segmen
 		if victim := a.lru.lruNext; victim != &a.lru {
 			a.stats.Evicted++
 			a.finish(victim, p, dissect.EndEvicted)
-			delete(a.dead, victim.key)
+			delete(a.dead, victim.hash)
 		}
 	}
 	var c *conn
@@ -687,15 +688,25 @@ func (a *Assembler) finish(c *conn, p dissect.Pos, reason dissect.EndReason) {
 	a.count(c)
 	c.unlink()
 	a.unhash(c)
-	a.dead[c.key] = tomb{last: c.last.UnixNano(), ws: c.ws}
+	a.dead[c.hash] = newTomb(c.last, c.ws)
 	a.free = append(a.free, c)
 }
 
-// tomb is what is left of a finished connection.
-type tomb struct {
-	last int64 // packet time of its last packet, Unix nanoseconds
-	ws   bool  // it was WebSocket
+// tomb is what is left of a finished connection, in one word: the packet
+// time of its last packet (Unix seconds, for tombstoneTTL) and whether it
+// was WebSocket.
+type tomb int64
+
+func newTomb(last time.Time, ws bool) tomb {
+	t := tomb(last.Unix() << 1)
+	if ws {
+		t |= 1
+	}
+	return t
 }
+
+func (t tomb) ws() bool    { return t&1 != 0 }
+func (t tomb) last() int64 { return int64(t) >> 1 }
 
 func (a *Assembler) countTomb(ws bool, packets int64) {
 	if ws {
@@ -727,14 +738,14 @@ func (a *Assembler) expire(p dissect.Pos) {
 				// No tombstone: if the connection speaks again, that is a
 				// new connection, found mid-stream.
 				a.finish(c, p, dissect.EndIdle)
-				delete(a.dead, c.key)
+				delete(a.dead, c.hash)
 			}
 			c = next
 		}
 	}
-	now := p.TS.UnixNano()
+	now := p.TS.Unix()
 	for k, t := range a.dead {
-		if now-t.last > int64(tombstoneTTL) {
+		if now-t.last() > int64(tombstoneTTL/time.Second) {
 			delete(a.dead, k)
 		}
 	}
