@@ -11,7 +11,7 @@ package prefetch
 // Lines hints that the n cache lines (64 bytes) starting at addr will be
 // read or written soon. addr is a plain number: a hint keeps nothing alive.
 func Lines(addr uintptr, n int) {
-	for i := range n {
-		line(addr + uintptr(i)*64)
+	if n > 0 {
+		lines(addr, n)
 	}
 }

@@ -1,6 +1,6 @@
 package prefetch
 
-// line prefetches the cache line at addr into all cache levels.
+// lines prefetches n > 0 cache lines from addr into all cache levels.
 //
 //go:noescape
-func line(addr uintptr)
+func lines(addr uintptr, n int)

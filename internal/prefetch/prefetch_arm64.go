@@ -1,6 +1,6 @@
 package prefetch
 
-// line prefetches the cache line at addr for a load, into L1.
+// lines prefetches n > 0 cache lines from addr for a load, into L1.
 //
 //go:noescape
-func line(addr uintptr)
+func lines(addr uintptr, n int)

@@ -2,4 +2,4 @@
 
 package prefetch
 
-func line(uintptr) {}
+func lines(uintptr, int) {}
