@@ -157,3 +157,22 @@ func TestEncoderTimeCache(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsCells: a row's table cells, every column filled.
+func TestStatsCells(t *testing.T) {
+	r := statsRow{Client: "10.0.0.1:5000", Server: "10.0.0.2:80", Host: "example.com", Path: "/ws", Subprotocol: "chat",
+		Extensions: "permessage-deflate", Handshake: "ok", Duration: 1.23456, ClientMessages: 3, ServerMessages: 40,
+		ClientBytes: 1234, ServerBytes: 56789, Types: "text:40 close:3", Ratio: 2.345, Largest: 999, RTTCount: 2,
+		RTTMin: 0.012345, RTTMedian: 123.456, RTTMax: 1234567, ClosedBy: "client", CloseCodes: "client 1000, server 1001",
+		Errors: 1, Warnings: 2, Infos: 3}
+	want := []string{"10.0.0.1:5000 → 10.0.0.2:80", "example.com/ws", "chat permessage-deflate", "ok", "1.235s", "3/40",
+		"1234/56789", "text:40 close:3", "2.35", "999", "0.0123/123/1.23e+06", "client first; client 1000, server 1001", "1/2/3"}
+	if got := rowCells(&r); !slices.Equal(got, want) {
+		t.Errorf("cells\\n%q\\nwant\\n%q", got, want)
+	}
+	r = statsRow{Handshake: "totals", RTTCount: 1, RTTMin: 0.5, RTTMax: 7, ClosedBy: "server"}
+	want = []string{"", "", "", "totals", "0s", "0/0", "0/0", "", "", "0", "0.5/-/7", "server first", "0/0/0"}
+	if got := rowCells(&r); !slices.Equal(got, want) {
+		t.Errorf("totals cells\\n%q\\nwant\\n%q", got, want)
+	}
+}

@@ -59,13 +59,7 @@ func (e *statsEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
 		b, _ := json.Marshal(row)
 		return append(dst, b...)
 	}
-	for i, c := range rowCells(&row) {
-		if i > 0 {
-			dst = append(dst, 0)
-		}
-		dst = append(dst, c...)
-	}
-	return dst
+	return appendCells(dst, &row)
 }
 
 // rowOf summarises a connection record.
@@ -245,10 +239,9 @@ func typesString(t *[16]int64) string {
 	return string(b)
 }
 
-// pair formats "a/b".
-func pair(a, b int64) string {
-	var buf [48]byte
-	return string(strconv.AppendInt(append(strconv.AppendInt(buf[:0], a, 10), '/'), b, 10))
+// appendPair appends "a/b".
+func appendPair(dst []byte, a, b int64) []byte {
+	return strconv.AppendInt(append(strconv.AppendInt(dst, a, 10), '/'), b, 10)
 }
 
 func (s *Stats) writeJSON(v any) error {
@@ -287,29 +280,49 @@ func (s *Stats) Close() error {
 
 // rowCells returns a row's table cells after CONN.
 func rowCells(r *statsRow) []string {
-	rtt := ""
+	return strings.Split(string(appendCells(nil, r)), "\x00")
+}
+
+// appendCells appends a row's table cells after CONN, NUL-separated, with
+// no allocation for what needs no escaping.
+func appendCells(b []byte, r *statsRow) []byte {
+	if r.Client != "" {
+		b = append(b, SafeText(r.Client, 0)...) // each side alone takes SafeText's fast path
+		b = append(b, " → "...)
+		b = append(b, SafeText(r.Server, 0)...)
+		b = append(append(b, 0), SafeText(r.Host+r.Path, 40)...)
+		b = append(append(b, 0), SafeText(strings.TrimSpace(r.Subprotocol+" "+r.Extensions), 40)...)
+	} else {
+		b = append(b, 0, 0)
+	}
+	b = append(append(b, 0), r.Handshake...)
+	b = append(append(b, 0), time.Duration(r.Duration*float64(time.Second)).Round(time.Millisecond).String()...)
+	b = appendPair(append(b, 0), r.ClientMessages, r.ServerMessages)
+	b = appendPair(append(b, 0), r.ClientBytes, r.ServerBytes)
+	b = append(append(b, 0), r.Types...)
+	b = append(b, 0)
+	if r.Ratio > 0 {
+		b = strconv.AppendFloat(b, r.Ratio, 'f', 2, 64)
+	}
+	b = strconv.AppendInt(append(b, 0), r.Largest, 10)
+	b = append(b, 0)
 	if r.RTTCount > 0 {
-		rtt = fmt.Sprintf("%.3g/%.3g/%.3g", r.RTTMin, r.RTTMedian, r.RTTMax)
+		b = append(strconv.AppendFloat(b, r.RTTMin, 'g', 3, 64), '/')
 		if r.Handshake == "totals" {
-			rtt = fmt.Sprintf("%.3g/-/%.3g", r.RTTMin, r.RTTMax)
+			b = append(b, '-')
+		} else {
+			b = strconv.AppendFloat(b, r.RTTMedian, 'g', 3, 64)
+		}
+		b = strconv.AppendFloat(append(b, '/'), r.RTTMax, 'g', 3, 64)
+	}
+	b = append(b, 0)
+	if r.ClosedBy != "" {
+		b = append(append(b, r.ClosedBy...), " first"...)
+		if r.CloseCodes != "" {
+			b = append(b, "; "...)
 		}
 	}
-	ratio := ""
-	if r.Ratio > 0 {
-		ratio = fmt.Sprintf("%.2f", r.Ratio)
-	}
-	closed := r.CloseCodes
-	if r.ClosedBy != "" {
-		closed = strings.TrimSuffix(r.ClosedBy+" first; "+closed, "; ")
-	}
-	endpoints, hostPath, proto := "", "", ""
-	if r.Client != "" {
-		endpoints = SafeText(r.Client, 0) + " → " + SafeText(r.Server, 0) // each side alone takes SafeText's fast path
-		hostPath = r.Host + r.Path
-		proto = strings.TrimSpace(r.Subprotocol + " " + r.Extensions)
-	}
-	return []string{endpoints, SafeText(hostPath, 40), SafeText(proto, 40), r.Handshake,
-		(time.Duration(r.Duration * float64(time.Second))).Round(time.Millisecond).String(),
-		pair(r.ClientMessages, r.ServerMessages), pair(r.ClientBytes, r.ServerBytes),
-		r.Types, ratio, strconv.FormatInt(r.Largest, 10), rtt, closed, pair(int64(r.Errors), int64(r.Warnings)) + "/" + strconv.Itoa(r.Infos)}
+	b = append(b, r.CloseCodes...)
+	b = appendPair(append(b, 0), int64(r.Errors), int64(r.Warnings))
+	return strconv.AppendInt(append(b, '/'), int64(r.Infos), 10)
 }
