@@ -114,10 +114,16 @@ type shard struct {
 	free  chan *batch
 	parts chan *part // to the merger
 	spare chan *part // back from the merger
+	// messages counts the messages decoded, for the progress line (stats
+	// writes no message records, so the merger cannot count them).
+	messages atomic.Int64
 }
 
 // Emit records one event in the current part.
 func (s *shard) Emit(ev *dissect.Event) error {
+	if ev.Kind == dissect.KindMessage {
+		s.messages.Add(1)
+	}
 	p := s.cur
 	start := len(p.out)
 	if ev.Kind == dissect.KindMessage && len(ev.Message.Payload) > 64<<10 && len(p.out) > 0 {
@@ -235,7 +241,7 @@ type engine struct {
 	keepConn func(int) bool // display filter on connection numbers, nil: all
 	base     *time.Time     // set to the first packet's time (for relative times)
 	// For the progress line: packets read and messages written so far.
-	packetsRead, messagesOut atomic.Int64
+	packetsRead atomic.Int64
 
 	// --write-pcap: the connections whose records were written.
 	selected  map[int]exportConn
@@ -457,9 +463,6 @@ func (e *engine) write(shard int, r *record, body []byte) {
 	if r.kind == dissect.KindFinding && r.severity == dissect.Error {
 		e.errors++
 	}
-	if r.kind == dissect.KindMessage {
-		e.messagesOut.Add(1)
-	}
 	if e.selected != nil && r.conn != nil && (r.kind == dissect.KindMessage || r.kind == dissect.KindFrame || r.kind == dissect.KindFinding || !e.msgFilter) {
 		if _, ok := e.selected[id]; !ok {
 			e.selected[id] = exportConn{client: r.conn.Client, server: r.conn.Server, first: r.conn.First}
@@ -532,6 +535,15 @@ func (w *idWindow) pop() {
 		n := copy(w.ids, w.ids[w.head:])
 		w.ids, w.head = w.ids[:n], 0
 	}
+}
+
+// messagesDecoded returns the messages the shards decoded so far.
+func (e *engine) messagesDecoded() int64 {
+	var n int64
+	for _, s := range e.shards {
+		n += s.messages.Load()
+	}
+	return n
 }
 
 // flowHash maps both directions of a TCP connection to the same value.

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"sync/atomic"
 	"time"
 )
 
@@ -14,8 +13,8 @@ type progress struct {
 	w        io.Writer
 	total    int64
 	bytes    func() int64
-	packets  *atomic.Int64
-	messages *atomic.Int64
+	packets  func() int64
+	messages func() int64
 	stop     chan struct{}
 	done     chan struct{}
 }
@@ -23,7 +22,7 @@ type progress struct {
 // progressMinSize is the smallest file that gets a progress line.
 const progressMinSize = 8 << 20
 
-func startProgress(w io.Writer, total int64, bytes func() int64, packets, messages *atomic.Int64) *progress {
+func startProgress(w io.Writer, total int64, bytes, packets, messages func() int64) *progress {
 	p := &progress{w: w, total: total, bytes: bytes, packets: packets, messages: messages, stop: make(chan struct{}), done: make(chan struct{})}
 	go p.run()
 	return p
@@ -50,7 +49,7 @@ func (p *progress) run() {
 					bar[i] = '='
 				}
 			}
-			fmt.Fprintf(p.w, "\r\x1b[K[%s] %3.0f%% %d/%d MB, %d packets, %d messages", bar, 100*frac, done>>20, p.total>>20, p.packets.Load(), p.messages.Load())
+			fmt.Fprintf(p.w, "\r\x1b[K[%s] %3.0f%% %d/%d MB, %d packets, %d messages", bar, 100*frac, done>>20, p.total>>20, p.packets(), p.messages())
 		}
 	}
 }

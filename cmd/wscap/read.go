@@ -189,7 +189,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		var prog *progress
 		if f, ok := src.(*pcap.File); ok && f.Size() >= progressMinSize && !streaming {
 			if tty, _ := terminal(e.stderr); tty {
-				prog = startProgress(e.stderr, f.Size(), f.BytesRead, &eng.packetsRead, &eng.messagesOut)
+				prog = startProgress(e.stderr, f.Size(), f.BytesRead, eng.packetsRead.Load, eng.messagesDecoded)
 			}
 		}
 		if is, ok := src.(pcap.IdleSetter); ok && streaming {
