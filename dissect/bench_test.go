@@ -97,9 +97,10 @@ func BenchmarkConnection(b *testing.B) {
 	cmsgs := frames(client(OpText, `{"type":"subscribe"}`), client(OpClose, closePayload(1000, "")))
 	smsgs := frames(server(OpText, `{"type":"hello"}`), server(OpClose, closePayload(1000, "")))
 	buf := make([]byte, len(cmsgs))
+	cl, sv := netip.MustParseAddrPort("10.0.0.1:4000"), netip.MustParseAddrPort("10.0.0.2:80")
 	b.ReportAllocs()
 	for b.Loop() {
-		c := d.NewConn(netip.MustParseAddrPort("10.0.0.1:4000"), netip.MustParseAddrPort("10.0.0.2:80"), Pos{Pkt: 1})
+		c := d.NewConn(cl, sv, Pos{Pkt: 1})
 		c.Data(ClientToServer, Pos{Pkt: 1}, req)
 		c.Data(ServerToClient, Pos{Pkt: 2}, resp)
 		copy(buf, cmsgs)

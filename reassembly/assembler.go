@@ -191,9 +191,6 @@ func (a *Assembler) Stats() Stats { return a.stats }
 // finished ones still remembered.
 func (a *Assembler) Open() int { return a.live + len(a.dead) }
 
-// lookup returns the connection of key k (hash h), or nil.
-func (a *Assembler) lookup(h uint64, k flowKey) *conn { return a.conns.get(h, &k) }
-
 // Tick does the periodic work due at packet time p, before the packet at p:
 // it ends idle connections and forgets finished ones. The caller calls it
 // every ScanInterval of packet time, so that the work happens at the same
@@ -221,11 +218,16 @@ type FlowKey struct {
 	h uint64
 }
 
-// KeyOf returns the FlowKey of seg.
+// KeyOf returns the FlowKey of seg; both directions have the same one.
 func KeyOf(seg *pcap.Segment) FlowKey {
 	k, h := keyOf(seg.Src, seg.Dst)
 	return FlowKey{k, h}
 }
+
+// Hash is the key's 64-bit hash, the same for both directions (a caller
+// spreading connections over Assemblers uses its high bits: the low ones
+// place the connection in an Assembler's table).
+func (k *FlowKey) Hash() uint64 { return k.h }
 
 // Prefetch hints that the packet seg, with key k, comes soon,
 // so that the CPU loads the state it will touch meanwhile: with many
@@ -259,7 +261,7 @@ func (a *Assembler) Prefetch(k *FlowKey, stage int, seg *pcap.Segment) {
 func (a *Assembler) PacketKey(p dissect.Pos, seg *pcap.Segment, fk *FlowKey) {
 	a.pkts++
 	k, kh := fk.k, fk.h
-	c := a.lookup(kh, k)
+	c := a.conns.get(kh, &k)
 	syn := seg.Flags&pcap.FlagSYN != 0
 	if c == nil {
 		if t, ok := a.dead[kh]; ok {
@@ -786,22 +788,23 @@ type conn struct {
 
 // touch makes c the most recently active connection.
 func (a *Assembler) touch(c *conn) {
-	if c.lruNext == nil || c.lruNext == &a.lru {
-		return
+	if c.lruNext != &a.lru {
+		a.lruUnlink(c)
+		a.lruAppend(c)
 	}
-	c.lruPrev.lruNext, c.lruNext.lruPrev = c.lruNext, c.lruPrev
-	c.lruPrev, c.lruNext = a.lru.lruPrev, &a.lru
-	a.lru.lruPrev.lruNext = c
-	a.lru.lruPrev = c
 }
 
 // untrack removes c from the live connections.
 func (a *Assembler) untrack(c *conn) {
-	if c.lruNext != nil {
-		c.lruPrev.lruNext, c.lruNext.lruPrev = c.lruNext, c.lruPrev
-		c.lruPrev, c.lruNext = nil, nil
+	if c.lruNext != nil { // on the lru once it is kept
+		a.lruUnlink(c)
 	}
 	a.live--
+}
+
+func (a *Assembler) lruUnlink(c *conn) {
+	c.lruPrev.lruNext, c.lruNext.lruPrev = c.lruNext, c.lruPrev
+	c.lruPrev, c.lruNext = nil, nil
 }
 
 func (a *Assembler) lruAppend(c *conn) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +66,7 @@ func (r *record) before(o *record) bool {
 type item struct {
 	pos  dissect.Pos
 	seg  pcap.Segment
+	key  reassembly.FlowKey // computed once by the reader: it picks the shard too
 	tick bool
 }
 
@@ -172,23 +172,14 @@ func (s *shard) send(last bool) {
 
 func (s *shard) run() {
 	s.cur = <-s.spare
-	var keys []reassembly.FlowKey
 	for b := range s.in {
-		// Every packet's key first, then the packets, each prefetching the
-		// state of those a few places ahead (see Assembler.Prefetch).
-		keys = keys[:0]
-		for i := range b.items {
-			var k reassembly.FlowKey
-			if !b.items[i].tick {
-				k = reassembly.KeyOf(&b.items[i].seg)
-			}
-			keys = append(keys, k)
-		}
+		// Each packet prefetches the state of those a few places ahead
+		// (see Assembler.Prefetch).
 		n := len(b.items)
 		for i := range b.items {
 			for st, ahead := range prefetchAhead {
 				if j := i + ahead; j < n && !b.items[j].tick {
-					s.asm.Prefetch(&keys[j], st, &b.items[j].seg)
+					s.asm.Prefetch(&b.items[j].key, st, &b.items[j].seg)
 				}
 			}
 			it := &b.items[i]
@@ -196,7 +187,7 @@ func (s *shard) run() {
 				s.asm.Tick(it.pos)
 				continue
 			}
-			s.asm.PacketKey(it.pos, &it.seg, &keys[i])
+			s.asm.PacketKey(it.pos, &it.seg, &it.key)
 		}
 		if b.final {
 			s.asm.Flush(b.end)
@@ -337,13 +328,16 @@ func (e *engine) packet(p dissect.Pos, rec pcap.Record) {
 			s.fill.items = append(s.fill.items, item{pos: p, tick: true})
 		}
 	}
-	s := e.shards[flowHash(&e.seg)%uint32(len(e.shards))]
+	key := reassembly.KeyOf(&e.seg)
+	// The high half of the hash picks the shard: the low one places the
+	// connection in its shard's table.
+	s := e.shards[key.Hash()>>32%uint64(len(e.shards))]
 	b := s.fill
 	seg := e.seg
 	off := len(b.slab)
 	b.slab = append(b.slab, seg.Payload...)
 	seg.Payload = b.slab[off:len(b.slab):len(b.slab)]
-	b.items = append(b.items, item{pos: p, seg: seg})
+	b.items = append(b.items, item{pos: p, seg: seg, key: key})
 	if e.inRound++; e.inRound == 1 && e.maxDelay > 0 {
 		e.roundStart = time.Now()
 	}
@@ -544,19 +538,6 @@ func (e *engine) messagesDecoded() int64 {
 		n += s.messages.Load()
 	}
 	return n
-}
-
-// flowHash maps both directions of a TCP connection to the same value.
-func flowHash(s *pcap.Segment) uint32 {
-	return addrHash(s.Src.Addr().As16(), s.Src.Port()) ^ addrHash(s.Dst.Addr().As16(), s.Dst.Port())
-}
-
-func addrHash(a [16]byte, port uint16) uint32 {
-	h := binary.LittleEndian.Uint64(a[0:]) ^ binary.LittleEndian.Uint64(a[8:])*0x9e3779b97f4a7c15 ^ uint64(port)*0xff51afd7ed558ccd
-	h ^= h >> 29
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 32
-	return uint32(h)
 }
 
 // batchesPerShard is how many rounds a shard may be ahead of the merger (or

@@ -44,29 +44,21 @@ type Deflate struct {
 // String returns the extension as the server's response lists it, e.g.
 // "permessage-deflate; server_no_context_takeover; client_max_window_bits=10".
 func (d Deflate) String() string {
-	var b strings.Builder
-	b.WriteString("permessage-deflate")
-	if d.ServerNoContextTakeover {
-		b.WriteString("; server_no_context_takeover")
-	}
-	if d.ClientNoContextTakeover {
-		b.WriteString("; client_no_context_takeover")
-	}
-	if d.ServerMaxWindowBits != 0 {
-		b.WriteString("; server_max_window_bits=")
-		b.WriteString(strconv.Itoa(d.ServerMaxWindowBits))
-	}
+	s := d.common()
 	if d.ClientMaxWindowBits != 0 {
-		b.WriteString("; client_max_window_bits=")
-		b.WriteString(strconv.Itoa(d.ClientMaxWindowBits))
+		s += "; client_max_window_bits=" + strconv.Itoa(d.ClientMaxWindowBits)
 	}
-	return b.String()
+	return s
 }
 
 // Offer returns a client offer that the response String can accept: the
 // server_* parameters as requests, client_no_context_takeover when set, and
 // a valueless client_max_window_bits so the server may choose one.
-func (d Deflate) Offer() string {
+func (d Deflate) Offer() string { return d.common() + "; client_max_window_bits" }
+
+// common is what offer and response write alike: the name, the
+// no_context_takeover parameters and server_max_window_bits.
+func (d Deflate) common() string {
 	var b strings.Builder
 	b.WriteString("permessage-deflate")
 	if d.ServerNoContextTakeover {
@@ -79,7 +71,6 @@ func (d Deflate) Offer() string {
 		b.WriteString("; server_max_window_bits=")
 		b.WriteString(strconv.Itoa(d.ServerMaxWindowBits))
 	}
-	b.WriteString("; client_max_window_bits")
 	return b.String()
 }
 
