@@ -91,7 +91,7 @@ type Stats struct {
 	ConflictBytes   int64
 	CapDropped      int64 // times a buffer cap made the reassembly give up on missing bytes
 	Evicted         int64 // connections ended to stay within MaxConns
-	WindowsDenied   int64 // directions left without a window by OverlapWindowTotal
+	WindowsDenied   int64 // deliveries that found no window free (OverlapWindowTotal): their bytes are not kept to compare
 }
 
 // flowKey identifies a TCP connection whichever way a packet goes: the two
