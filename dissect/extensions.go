@@ -50,29 +50,33 @@ func (e Extension) Param(name string) (ExtensionParam, bool) {
 // separated by "; ", a value written bare when it is a token and as a
 // quoted-string otherwise, e.g. "permessage-deflate; client_max_window_bits=10".
 func (e Extension) String() string {
-	var sb strings.Builder
-	sb.WriteString(e.Name)
+	b, _ := e.AppendText(nil)
+	return string(b)
+}
+
+// AppendText appends the element as String writes it (encoding.TextAppender).
+func (e Extension) AppendText(b []byte) ([]byte, error) {
+	b = append(b, e.Name...)
 	for _, p := range e.Params {
-		sb.WriteString("; ")
-		sb.WriteString(p.Name)
+		b = append(append(b, "; "...), p.Name...)
 		if !p.HasValue {
 			continue
 		}
-		sb.WriteByte('=')
+		b = append(b, '=')
 		if headIsToken(p.Value) {
-			sb.WriteString(p.Value)
+			b = append(b, p.Value...)
 			continue
 		}
-		sb.WriteByte('"')
+		b = append(b, '"')
 		for i := 0; i < len(p.Value); i++ {
 			if c := p.Value[i]; c == '"' || c == '\\' {
-				sb.WriteByte('\\')
+				b = append(b, '\\')
 			}
-			sb.WriteByte(p.Value[i])
+			b = append(b, p.Value[i])
 		}
-		sb.WriteByte('"')
+		b = append(b, '"')
 	}
-	return sb.String()
+	return b, nil
 }
 
 // ExtensionError reports one problem in a Sec-WebSocket-Extensions value

@@ -1,6 +1,7 @@
 package output
 
 import (
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"strconv"
@@ -65,5 +66,29 @@ func BenchmarkJSONLMessage(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		dst = enc.AppendRecord(dst[:0], ev)
+	}
+}
+
+// BenchmarkStatsRow turns one connection record into its table row, as
+// the shard and then the writer of `wscap stats` do.
+func BenchmarkStatsRow(b *testing.B) {
+	conn := &dissect.ConnInfo{ID: 1, Client: netip.MustParseAddrPort("198.18.0.4:34382"), Server: netip.MustParseAddrPort("192.0.2.3:80")}
+	hs := &dissect.Handshake{Captured: true, Status: 101, AcceptValid: true, Host: "192.0.2.3", Path: "/ws",
+		Extensions: []dissect.Extension{{Name: "permessage-deflate", Params: []dissect.ExtensionParam{{Name: "server_no_context_takeover"}}}}}
+	sum := &dissect.Summary{Handshake: hs, Start: dissect.Pos{Pkt: 1, TS: time.Unix(1700000000, 0)}, End: dissect.Pos{Pkt: 30, TS: time.Unix(1700000002, 818e6)},
+		Client:      dissect.DirStats{Messages: 4, Bytes: 790, WireBytes: 500, Compressed: 3, Largest: 481, CloseCode: 1000, CloseSent: true},
+		Server:      dissect.DirStats{Messages: 4, Bytes: 534, WireBytes: 400, Compressed: 2, Largest: 300, CloseCode: 1000, CloseSent: true},
+		ClosedFirst: true}
+	sum.Client.ByOpcode[dissect.OpText], sum.Client.ByOpcode[dissect.OpClose] = 3, 1
+	sum.Server.ByOpcode[dissect.OpBinary], sum.Server.ByOpcode[dissect.OpClose] = 3, 1
+	ev := &dissect.Event{Kind: dissect.KindConnection, Conn: conn, Pos: sum.End, Summary: sum}
+	s := NewStats(io.Discard, false)
+	enc := s.Encoder()
+	var body []byte
+	for b.Loop() {
+		body = enc.AppendRecord(body[:0], ev)
+		if err := s.WriteRecord(dissect.KindConnection, 99872, body); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

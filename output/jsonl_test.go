@@ -158,21 +158,43 @@ func TestEncoderTimeCache(t *testing.T) {
 	}
 }
 
-// TestStatsCells: a row's table cells, every column filled.
+// TestStatsCells: a row's table cells, every column filled, and how a
+// long cell is cut.
 func TestStatsCells(t *testing.T) {
-	r := statsRow{Client: "10.0.0.1:5000", Server: "10.0.0.2:80", Host: "example.com", Path: "/ws", Subprotocol: "chat",
-		Extensions: "permessage-deflate", Handshake: "ok", Duration: 1.23456, ClientMessages: 3, ServerMessages: 40,
-		ClientBytes: 1234, ServerBytes: 56789, Types: "text:40 close:3", Ratio: 2.345, Largest: 999, RTTCount: 2,
-		RTTMin: 0.012345, RTTMedian: 123.456, RTTMax: 1234567, ClosedBy: "client", CloseCodes: "client 1000, server 1001",
-		Errors: 1, Warnings: 2, Infos: 3}
-	want := []string{"10.0.0.1:5000 → 10.0.0.2:80", "example.com/ws", "chat permessage-deflate", "ok", "1.235s", "3/40",
-		"1234/56789", "text:40 close:3", "2.35", "999", "0.0123/123/1.23e+06", "client first; client 1000, server 1001", "1/2/3"}
-	if got := rowCells(&r); !slices.Equal(got, want) {
-		t.Errorf("cells\\n%q\\nwant\\n%q", got, want)
+	hs := &dissect.Handshake{Captured: true, Status: 101, AcceptValid: true, Host: "example.com", Path: "/ws", Subprotocol: "chat",
+		Extensions: []dissect.Extension{{Name: "permessage-deflate"}}}
+	sum := &dissect.Summary{Handshake: hs, Start: dissect.Pos{TS: time.Unix(0, 0)}, End: dissect.Pos{TS: time.Unix(1, 234560000)},
+		Client: dissect.DirStats{Messages: 3, Bytes: 1234, WireBytes: 1000, Compressed: 1, Largest: 999, CloseCode: 1000},
+		Server: dissect.DirStats{Messages: 40, Bytes: 56789, WireBytes: 23000, Largest: 10, CloseCode: 1001},
+		ClosedFirst: true, ClosedBy: dissect.ClientToServer, Findings: [3]int64{dissect.Error: 1, dissect.Warning: 2, dissect.Info: 3}}
+	sum.Server.ByOpcode[dissect.OpText], sum.Client.ByOpcode[dissect.OpClose] = 40, 3
+	sum.RTT = dissect.RTT{Count: 3, Min: 12345 * time.Microsecond, Max: 1234567 * time.Millisecond} // no samples: median 0
+	ev := &dissect.Event{Kind: dissect.KindConnection, Conn: &dissect.ConnInfo{Client: netip.MustParseAddrPort("10.0.0.1:5000"),
+		Server: netip.MustParseAddrPort("10.0.0.2:80")}, Summary: sum}
+	cells := func(ev *dissect.Event, r *statsRow, width int) []string {
+		widths := slices.Repeat([]int{width}, len(statsWidths)-1)
+		w := rowWriter{widths: widths}
+		w.cells(ev, r)
+		var out []string
+		for _, c := range strings.Split(strings.TrimSuffix(string(w.b), " |\n"), " |") {
+			out = append(out, strings.TrimRight(strings.TrimPrefix(c, " "), " "))
+		}
+		return out
 	}
-	r = statsRow{Handshake: "totals", RTTCount: 1, RTTMin: 0.5, RTTMax: 7, ClosedBy: "server"}
-	want = []string{"", "", "", "totals", "0s", "0/0", "0/0", "", "", "0", "0.5/-/7", "server first", "0/0/0"}
-	if got := rowCells(&r); !slices.Equal(got, want) {
-		t.Errorf("totals cells\\n%q\\nwant\\n%q", got, want)
+	r := rowNums(ev)
+	want := []string{"10.0.0.1:5000 → 10.0.0.2:80", "example.com/ws", "chat permessage-deflate", "ok", "1.235s", "3/40",
+		"1234/56789", "text:40 close:3", "2.42", "999", "12.3/0/1.23e+06", "client first; client 1000, server 1001", "1/2/3"}
+	if got := cells(ev, &r, 60); !slices.Equal(got, want) {
+		t.Errorf("cells\n%q\nwant\n%q", got, want)
+	}
+	want = []string{"10.0.0.1:50…", "example.com…", "chat permes…", "ok", "1.235s", "3/40",
+		"1234/56789", "text:40 clo…", "2.42", "999", "12.3/0/1.23…", "client firs…", "1/2/3"}
+	if got := cells(ev, &r, 12); !slices.Equal(got, want) {
+		t.Errorf("cut cells\n%q\nwant\n%q", got, want)
+	}
+	r = statsRow{RTTCount: 1, RTTMin: 0.5, RTTMax: 7}
+	want = []string{"", "", "", "totals", "0s", "0/0", "0/0", "", "", "0", "0.5/-/7", "", "0/0/0"}
+	if got := cells(nil, &r, 60); !slices.Equal(got, want) {
+		t.Errorf("totals cells\n%q\nwant\n%q", got, want)
 	}
 }

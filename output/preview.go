@@ -12,21 +12,41 @@ import (
 // such as bidi overrides. Newline and tab are shown as \n and \t. At most
 // max display runes are produced (0: no limit); a cut is marked with "…".
 func SafeText(s string, max int) string {
-	if max <= 0 || len(s) <= max {
-		plain := true
-		for i := 0; i < len(s); i++ {
-			if c := s[i]; c < 0x20 || c >= 0x7f || c == '\\' {
-				plain = false
-				break
-			}
-		}
-		if plain {
-			return s
+	if plainText(s, max) {
+		return s
+	}
+	return string(appendSafeText(nil, s, max))
+}
+
+// plainText reports whether SafeText(s, max) is s.
+func plainText(s string, max int) bool {
+	if max > 0 && len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '\\' {
+			return false
 		}
 	}
-	var b strings.Builder
+	return true
+}
+
+// appendSafeText appends SafeText(s, max) to b.
+func appendSafeText(b []byte, s string, max int) []byte {
+	if plainText(s, max) {
+		return append(b, s...)
+	}
 	n := 0
 	for i := 0; i < len(s); {
+		if c := s[i]; c >= 0x20 && c < 0x7f && c != '\\' { // printable ASCII: itself
+			if max > 0 && n+1 > max-1 && i+1 < len(s) {
+				return append(b, "…"...)
+			}
+			b = append(b, c)
+			n++
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		var piece string
 		switch {
@@ -49,14 +69,13 @@ func SafeText(s string, max int) string {
 		}
 		w := utf8.RuneCountInString(piece)
 		if max > 0 && n+w > max-1 && i+size < len(s) {
-			b.WriteString("…")
-			return b.String()
+			return append(b, "…"...)
 		}
-		b.WriteString(piece)
+		b = append(b, piece...)
 		n += w
 		i += size
 	}
-	return b.String()
+	return b
 }
 
 func hexRune(r rune) string {

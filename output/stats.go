@@ -2,13 +2,14 @@ package output
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wscap/wscap/dissect"
 )
@@ -24,7 +25,7 @@ type Stats struct {
 	total   statsRow
 	Extra   []string // lines printed after the table (packet counters)
 	Packets any      // packet counters for the JSON totals object
-	cells   []string
+	line    []byte
 }
 
 // NewStats returns a Stats writer; jsonl selects JSON Lines.
@@ -35,19 +36,22 @@ func NewStats(w io.Writer, jsonl bool) *Stats { return &Stats{w: w, jsonl: jsonl
 // totals need), so that the writer only adds and prints.
 func (s *Stats) Encoder() Encoder { return &statsEncoder{jsonl: s.jsonl} }
 
-type statsEncoder struct{ jsonl bool }
+type statsEncoder struct {
+	jsonl   bool
+	scratch []byte
+}
 
 // statsNums is how many int64 a row's body starts with: the totals' inputs.
 const statsNums = 13 + 16
 
 // AppendRecord appends the numbers for the totals, then the row: a JSON
-// object without "kind" and "conn", or the table cells after CONN,
-// NUL-separated.
+// object without "kind" and "conn", or the table row from its second
+// column on, rendered (the writer adds the CONN cell, which only it knows).
 func (e *statsEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
 	if ev.Kind != dissect.KindConnection {
 		return nil
 	}
-	row := rowOf(ev)
+	row := rowNums(ev)
 	for _, v := range []int64{int64(row.Duration * 1e9), row.ClientMessages, row.ServerMessages, row.ClientBytes, row.ServerBytes,
 		row.Compressed, row.Largest, row.RTTCount, int64(row.RTTMin * 1e6), int64(row.RTTMax * 1e6), int64(row.Errors), int64(row.Warnings), int64(row.Infos)} {
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(v))
@@ -56,48 +60,27 @@ func (e *statsEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(v))
 	}
 	if e.jsonl {
+		rowStrings(&row, ev)
 		b, _ := json.Marshal(row)
 		return append(dst, b...)
 	}
-	return appendCells(dst, &row)
+	w := rowWriter{b: dst, widths: statsWidths[1:], scratch: e.scratch}
+	w.cells(ev, &row)
+	e.scratch = w.scratch
+	return w.b
 }
 
-// rowOf summarises a connection record.
-func rowOf(ev *dissect.Event) statsRow {
+// rowNums returns the numbers of a connection record's row.
+func rowNums(ev *dissect.Event) statsRow {
 	sum := ev.Summary
 	cl, sv := &sum.Client, &sum.Server
-	row := statsRow{Client: ev.Conn.Client.String(), Server: ev.Conn.Server.String(),
-		Duration: sum.End.TS.Sub(sum.Start.TS).Seconds(), End: sum.Reason.String(),
+	row := statsRow{Duration: sum.End.TS.Sub(sum.Start.TS).Seconds(),
 		ClientMessages: cl.Messages, ServerMessages: sv.Messages, ClientBytes: cl.Bytes, ServerBytes: sv.Bytes,
 		Compressed: cl.Compressed + sv.Compressed, Largest: max(cl.Largest, sv.Largest),
 		Errors: int(sum.Findings[dissect.Error]), Warnings: int(sum.Findings[dissect.Warning]), Infos: int(sum.Findings[dissect.Info])}
-	if sum.ClosedFirst {
-		row.ClosedBy = sum.ClosedBy.String()
-	}
-	if h := sum.Handshake; h != nil {
-		row.Host, row.Path, row.Subprotocol = h.Host, h.Path, h.Subprotocol
-		var exts []string
-		for _, x := range h.Extensions {
-			exts = append(exts, x.String())
-		}
-		row.Extensions = strings.Join(exts, ", ")
-		switch {
-		case !h.Captured:
-			row.Handshake = "not captured"
-		case h.Status == 0:
-			row.Handshake = "no response"
-		case h.Status != 101:
-			row.Handshake = "rejected " + strconv.Itoa(h.Status)
-		case h.AcceptValid:
-			row.Handshake = "ok"
-		default:
-			row.Handshake = "ACCEPT INVALID"
-		}
-	}
 	for op := range row.types {
 		row.types[op] = int64(cl.ByOpcode[op]) + int64(sv.ByOpcode[op])
 	}
-	row.Types = typesString(&row.types)
 	if row.Compressed > 0 && cl.WireBytes+sv.WireBytes > 0 {
 		row.Ratio = float64(cl.Bytes+sv.Bytes) / float64(cl.WireBytes+sv.WireBytes)
 	}
@@ -105,15 +88,61 @@ func rowOf(ev *dissect.Event) statsRow {
 		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 		row.RTTCount, row.RTTMin, row.RTTMedian, row.RTTMax = r.Count, ms(r.Min), ms(r.Median()), ms(r.Max)
 	}
-	var codes []string
-	if c := cl.CloseCode; c != 0 {
-		codes = append(codes, "client "+strconv.Itoa(c))
-	}
-	if c := sv.CloseCode; c != 0 {
-		codes = append(codes, "server "+strconv.Itoa(c))
-	}
-	row.CloseCodes = strings.Join(codes, ", ")
 	return row
+}
+
+// rowStrings sets the text fields of a connection record's row.
+func rowStrings(row *statsRow, ev *dissect.Event) {
+	sum := ev.Summary
+	row.Client, row.Server, row.End = ev.Conn.Client.String(), ev.Conn.Server.String(), sum.Reason.String()
+	if sum.ClosedFirst {
+		row.ClosedBy = sum.ClosedBy.String()
+	}
+	if h := sum.Handshake; h != nil {
+		row.Host, row.Path, row.Subprotocol = h.Host, h.Path, h.Subprotocol
+		row.Extensions = string(appendExtensionList(nil, h.Extensions))
+		row.Handshake = handshakeText(h)
+	}
+	row.Types = typesString(&row.types)
+	row.CloseCodes = string(appendCloseCodes(nil, sum))
+}
+
+func appendExtensionList(b []byte, exts []dissect.Extension) []byte {
+	for i, x := range exts {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b, _ = x.AppendText(b)
+	}
+	return b
+}
+
+func handshakeText(h *dissect.Handshake) string {
+	switch {
+	case !h.Captured:
+		return "not captured"
+	case h.Status == 0:
+		return "no response"
+	case h.Status != 101:
+		return "rejected " + strconv.Itoa(h.Status)
+	case h.AcceptValid:
+		return "ok"
+	}
+	return "ACCEPT INVALID"
+}
+
+// appendCloseCodes appends "client 1000, server 1000": the close codes sent.
+func appendCloseCodes(b []byte, sum *dissect.Summary) []byte {
+	if c := sum.Client.CloseCode; c != 0 {
+		b = strconv.AppendInt(append(b, "client "...), int64(c), 10)
+	}
+	if c := sum.Server.CloseCode; c != 0 {
+		if len(b) > 0 {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendInt(append(b, "server "...), int64(c), 10)
+	}
+	return b
 }
 
 // statsRow is what is kept of one connection (about 300 bytes).
@@ -171,31 +200,36 @@ func (s *Stats) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 		_, err := fmt.Fprintf(s.w, `{"kind":"connection","conn":%d,%s`+"\n", conn, body[1:])
 		return err
 	}
-	s.cells = append(s.cells[:0], strconv.Itoa(conn))
-	for rest := string(body); ; {
-		cell, more, ok := strings.Cut(rest, "\x00")
-		s.cells = append(s.cells, cell)
-		if !ok {
-			break
-		}
-		rest = more
+	if err := s.start(); err != nil {
+		return err
 	}
-	return s.appendRow(s.cells)
+	// The CONN cell, then the rest of the row as the shard rendered it.
+	w := rowWriter{b: append(s.line[:0], '|'), widths: statsWidths}
+	w.open()
+	w.b = strconv.AppendInt(w.b, int64(conn), 10)
+	w.close()
+	s.line = w.b
+	if _, err := s.bw.Write(s.line); err != nil {
+		return err
+	}
+	_, err := s.bw.Write(body)
+	return err
 }
 
 // statsWidths are the columns' widths: rows are streamed, so widths are
-// fixed (longer cells wrap).
+// fixed (longer cells are cut with "…").
 var statsWidths = []int{7, 44, 30, 30, 14, 8, 11, 17, 40, 7, 8, 18, 30, 14}
 
-func (s *Stats) appendRow(cells []string) error {
+// start writes the table's head before its first row.
+func (s *Stats) start() error {
 	if s.tbl == nil {
 		s.bw = bufio.NewWriterSize(s.w, 64<<10)
 		s.tbl = newGrid(s.bw, statsWidths)
 		s.tbl.line()
 		s.tbl.row([]string{"CONN", "CLIENT → SERVER", "HOST/PATH", "PROTOCOL/EXT", "HANDSHAKE", "DURATION", "MSGS C/S", "BYTES C/S", "TYPES", "Z RATIO", "LARGEST", "RTT MIN/MED/MAX ms", "CLOSE", "FINDINGS E/W/I"})
-		s.tbl.line()
+		return s.tbl.line()
 	}
-	return s.tbl.row(cells)
+	return nil
 }
 
 func (s *Stats) add(r *statsRow) {
@@ -225,10 +259,15 @@ func (s *Stats) add(r *statsRow) {
 
 func typesString(t *[16]int64) string {
 	var buf [128]byte
-	b := buf[:0]
+	return string(appendTypes(buf[:0], t))
+}
+
+// appendTypes appends the message counts by type: "text:3 close:2".
+func appendTypes(b []byte, t *[16]int64) []byte {
+	start := len(b)
 	for op, n := range t {
 		if n > 0 {
-			if len(b) > 0 {
+			if len(b) > start {
 				b = append(b, ' ')
 			}
 			b = append(b, dissect.Opcode(op).String()...)
@@ -236,7 +275,7 @@ func typesString(t *[16]int64) string {
 			b = strconv.AppendInt(b, n, 10)
 		}
 	}
-	return string(b)
+	return b
 }
 
 // appendPair appends "a/b".
@@ -265,8 +304,13 @@ func (s *Stats) Close() error {
 			Packets any `json:"packets,omitempty"`
 		}{*t, s.Packets})
 	}
-	tot := *t
-	if err := s.appendRow(append([]string{fmt.Sprintf("%d total", t.Connections)}, rowCells(&tot)...)); err != nil {
+	if err := s.start(); err != nil {
+		return err
+	}
+	w := rowWriter{b: []byte{'|'}, widths: statsWidths}
+	w.text(fmt.Sprintf("%d total", t.Connections))
+	w.cells(nil, t)
+	if _, err := s.bw.Write(w.b); err != nil {
 		return err
 	}
 	if err := s.tbl.line(); err != nil {
@@ -278,51 +322,128 @@ func (s *Stats) Close() error {
 	return s.bw.Flush()
 }
 
-// rowCells returns a row's table cells after CONN.
-func rowCells(r *statsRow) []string {
-	return strings.Split(string(appendCells(nil, r)), "\x00")
+// rowWriter appends a table row's cells, each fitted to its column as
+// grid does (padded, or cut with "…"), without building the cells first:
+// `wscap stats` writes a row per connection, hundreds of thousands.
+type rowWriter struct {
+	b       []byte
+	widths  []int
+	col     int
+	start   int
+	scratch []byte
 }
 
-// appendCells appends a row's table cells after CONN, NUL-separated, with
-// no allocation for what needs no escaping.
-func appendCells(b []byte, r *statsRow) []byte {
-	if r.Client != "" {
-		b = append(b, SafeText(r.Client, 0)...) // each side alone takes SafeText's fast path
-		b = append(b, " → "...)
-		b = append(b, SafeText(r.Server, 0)...)
-		b = append(append(b, 0), SafeText(r.Host+r.Path, 40)...)
-		b = append(append(b, 0), SafeText(strings.TrimSpace(r.Subprotocol+" "+r.Extensions), 40)...)
+func (w *rowWriter) open() {
+	w.b = append(w.b, ' ')
+	w.start = len(w.b)
+}
+
+// close fits the cell opened last to its column.
+func (w *rowWriter) close() {
+	width := w.widths[w.col]
+	w.col++
+	n := utf8.RuneCount(w.b[w.start:])
+	if n > width {
+		i := w.start
+		for range width - 1 {
+			_, size := utf8.DecodeRune(w.b[i:])
+			i += size
+		}
+		w.b, n = append(w.b[:i], "…"...), width
+	}
+	w.b = append(appendSpaces(w.b, width-n), ' ', '|')
+}
+
+func (w *rowWriter) text(s string) {
+	w.open()
+	w.b = append(w.b, s...)
+	w.close()
+}
+
+func (w *rowWriter) pair(a, b int64) {
+	w.open()
+	w.b = appendPair(w.b, a, b)
+	w.close()
+}
+
+// cells appends the cells after CONN of a connection's row, or of the
+// totals row when ev is nil, and ends the line.
+func (w *rowWriter) cells(ev *dissect.Event, r *statsRow) {
+	var h *dissect.Handshake
+	if ev != nil {
+		w.open()
+		w.b = ev.Conn.Client.AppendTo(w.b) // addresses need no escaping
+		w.b = append(w.b, " → "...)
+		w.b = ev.Conn.Server.AppendTo(w.b)
+		w.close()
+		w.open()
+		// Cells are cut at their width: no need to escape more.
+		if h = ev.Summary.Handshake; h != nil {
+			w.b = appendSafeText(w.b, h.Host, w.widths[w.col]+1)
+			w.b = appendSafeText(w.b, h.Path, w.widths[w.col]+1)
+		}
+		w.close()
+		w.open()
+		if h != nil {
+			t := append(w.scratch[:0], h.Subprotocol...)
+			if len(h.Extensions) > 0 {
+				t = appendExtensionList(append(t, ' '), h.Extensions)
+			}
+			w.b = appendSafeText(w.b, string(bytes.TrimSpace(t)), w.widths[w.col]+1)
+			w.scratch = t
+		}
+		w.close()
+		hs := ""
+		if h != nil {
+			hs = handshakeText(h)
+		}
+		w.text(hs)
 	} else {
-		b = append(b, 0, 0)
+		w.text("")
+		w.text("")
+		w.text("")
+		w.text("totals")
 	}
-	b = append(append(b, 0), r.Handshake...)
-	b = append(append(b, 0), time.Duration(r.Duration*float64(time.Second)).Round(time.Millisecond).String()...)
-	b = appendPair(append(b, 0), r.ClientMessages, r.ServerMessages)
-	b = appendPair(append(b, 0), r.ClientBytes, r.ServerBytes)
-	b = append(append(b, 0), r.Types...)
-	b = append(b, 0)
+	w.text(time.Duration(r.Duration * float64(time.Second)).Round(time.Millisecond).String())
+	w.pair(r.ClientMessages, r.ServerMessages)
+	w.pair(r.ClientBytes, r.ServerBytes)
+	w.open()
+	w.b = appendTypes(w.b, &r.types)
+	w.close()
+	w.open()
 	if r.Ratio > 0 {
-		b = strconv.AppendFloat(b, r.Ratio, 'f', 2, 64)
+		w.b = strconv.AppendFloat(w.b, r.Ratio, 'f', 2, 64)
 	}
-	b = strconv.AppendInt(append(b, 0), r.Largest, 10)
-	b = append(b, 0)
+	w.close()
+	w.open()
+	w.b = strconv.AppendInt(w.b, r.Largest, 10)
+	w.close()
+	w.open()
 	if r.RTTCount > 0 {
-		b = append(strconv.AppendFloat(b, r.RTTMin, 'g', 3, 64), '/')
-		if r.Handshake == "totals" {
-			b = append(b, '-')
+		w.b = append(strconv.AppendFloat(w.b, r.RTTMin, 'g', 3, 64), '/')
+		if ev == nil {
+			w.b = append(w.b, '-')
 		} else {
-			b = strconv.AppendFloat(b, r.RTTMedian, 'g', 3, 64)
+			w.b = strconv.AppendFloat(w.b, r.RTTMedian, 'g', 3, 64)
 		}
-		b = strconv.AppendFloat(append(b, '/'), r.RTTMax, 'g', 3, 64)
+		w.b = strconv.AppendFloat(append(w.b, '/'), r.RTTMax, 'g', 3, 64)
 	}
-	b = append(b, 0)
-	if r.ClosedBy != "" {
-		b = append(append(b, r.ClosedBy...), " first"...)
-		if r.CloseCodes != "" {
-			b = append(b, "; "...)
+	w.close()
+	w.open()
+	if ev != nil {
+		sum := ev.Summary
+		if sum.ClosedFirst {
+			w.b = append(append(w.b, sum.ClosedBy.String()...), " first"...)
+			if sum.Client.CloseCode != 0 || sum.Server.CloseCode != 0 {
+				w.b = append(w.b, "; "...)
+			}
 		}
+		w.b = appendCloseCodes(w.b, sum)
 	}
-	b = append(b, r.CloseCodes...)
-	b = appendPair(append(b, 0), int64(r.Errors), int64(r.Warnings))
-	return strconv.AppendInt(append(b, '/'), int64(r.Infos), 10)
+	w.close()
+	w.open()
+	w.b = appendPair(w.b, int64(r.Errors), int64(r.Warnings))
+	w.b = strconv.AppendInt(append(w.b, '/'), int64(r.Infos), 10)
+	w.close()
+	w.b = append(w.b, '\n')
 }
