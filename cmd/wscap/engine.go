@@ -218,7 +218,7 @@ type engine struct {
 	maxDelay   time.Duration
 	roundStart time.Time
 	tickEvery  time.Duration
-	lastTick   time.Time
+	nextTick   time.Time // packets after it make the shards Tick
 	last       dissect.Pos
 
 	w        recordWriter
@@ -322,16 +322,17 @@ func (e *engine) packet(p dissect.Pos, rec pcap.Record) {
 		}
 		return
 	}
-	if p.TS.Sub(e.lastTick) > e.tickEvery {
-		e.lastTick = p.TS
+	if p.TS.After(e.nextTick) {
+		e.nextTick = p.TS.Add(e.tickEvery)
 		for _, s := range e.shards {
 			s.fill.items = append(s.fill.items, item{pos: p, tick: true})
 		}
 	}
 	key := reassembly.KeyOf(&e.seg)
-	// The high half of the hash picks the shard: the low one places the
-	// connection in its shard's table.
-	s := e.shards[key.Hash()>>32%uint64(len(e.shards))]
+	// The high half of the hash picks the shard (scaled to the number of
+	// shards: no division), the low one places the connection in its
+	// shard's table.
+	s := e.shards[key.Hash()>>32*uint64(len(e.shards))>>32]
 	b := s.fill
 	seg := e.seg
 	off := len(b.slab)
