@@ -95,28 +95,19 @@ type Stats struct {
 }
 
 // flowKey identifies a TCP connection whichever way a packet goes: the two
-// endpoints in a fixed order, as plain bytes (netip.Addr holds a zone
-// handle, which makes hashing and comparing it in a map several times
-// slower).
+// endpoints in a fixed order, as plain words (netip.Addr holds a zone
+// handle, which makes hashing and comparing it several times slower).
 type flowKey struct {
-	loAddr, hiAddr [16]byte
-	loPort, hiPort uint16
+	loHi, loLo, hiHi, hiLo uint64 // the addresses in 16-byte form, lower endpoint first
+	loPort, hiPort         uint16
+	v4                     uint8 // endpoints in IPv4: the 16-byte form of 192.0.2.1 is that of ::ffff:192.0.2.1
 }
 
-// keyOf returns the flowKey of a connection between a and b, and its hash.
-func keyOf(a, b netip.AddrPort) (flowKey, uint64) {
-	aa, ba := a.Addr().As16(), b.Addr().As16()
-	ahi, alo := binary.BigEndian.Uint64(aa[:8]), binary.BigEndian.Uint64(aa[8:])
-	bhi, blo := binary.BigEndian.Uint64(ba[:8]), binary.BigEndian.Uint64(ba[8:])
-	ap, bp := a.Port(), b.Port()
-	if ahi > bhi || ahi == bhi && (alo > blo || alo == blo && ap > bp) {
-		aa, ba, ahi, alo, bhi, blo, ap, bp = ba, aa, bhi, blo, ahi, alo, bp, ap
-	}
-	h := ahi*0x9e3779b97f4a7c15 ^ alo
-	h = (h^h>>31)*0xbf58476d1ce4e5b9 ^ bhi
-	h = (h^h>>29)*0x94d049bb133111eb ^ blo
-	h = (h^h>>32)*0x9e3779b97f4a7c15 ^ uint64(ap)<<16 ^ uint64(bp)
-	return flowKey{aa, ba, ap, bp}, (h ^ h>>30) * 0xbf58476d1ce4e5b9
+// endpointHash mixes one endpoint (splitmix64's finaliser constants).
+func endpointHash(hi, lo uint64, port uint16) uint64 {
+	h := hi*0x9e3779b97f4a7c15 ^ lo
+	h = (h ^ h>>32) * 0x94d049bb133111eb
+	return (h ^ h>>29 ^ uint64(port)) * 0xbf58476d1ce4e5b9
 }
 
 // Assembler tracks every TCP connection of one input (or one shard of it).
@@ -218,10 +209,51 @@ type FlowKey struct {
 	h uint64
 }
 
-// KeyOf returns the FlowKey of seg; both directions have the same one.
-func KeyOf(seg *pcap.Segment) FlowKey {
-	k, h := keyOf(seg.Src, seg.Dst)
-	return FlowKey{k, h}
+// KeyOf returns the FlowKey of seg (see Set).
+func KeyOf(seg *pcap.Segment) (k FlowKey) {
+	k.Set(seg)
+	return k
+}
+
+// Set makes k the FlowKey of seg; both directions have the same one.
+// The hash mixes each endpoint on its own and adds them, so it needs no
+// ordering (and the two mixes run side by side); the key's ordering is
+// done with conditional moves: which way a packet goes is a coin toss the
+// branch predictor would lose.
+func (k *FlowKey) Set(seg *pcap.Segment) {
+	var ahi, alo, bhi, blo uint64
+	if aa, ba := seg.Src.Addr(), seg.Dst.Addr(); aa.Is4() && ba.Is4() {
+		// As4's 4 bytes are read back at once; As16's two 8-byte halves
+		// are copied as one 16-byte array, which stalls the CPU (store
+		// forwarding) and costs more than the rest of Set.
+		a4, b4 := aa.As4(), ba.As4()
+		alo, blo = 0xffff<<32|uint64(binary.BigEndian.Uint32(a4[:])), 0xffff<<32|uint64(binary.BigEndian.Uint32(b4[:]))
+		k.k.v4 = 2
+	} else {
+		a16, b16 := aa.As16(), ba.As16()
+		ahi, alo = binary.BigEndian.Uint64(a16[:8]), binary.BigEndian.Uint64(a16[8:])
+		bhi, blo = binary.BigEndian.Uint64(b16[:8]), binary.BigEndian.Uint64(b16[8:])
+		k.k.v4 = 0
+		if aa.Is4() || ba.Is4() {
+			k.k.v4 = 1
+		}
+	}
+	ap, bp := seg.Src.Port(), seg.Dst.Port()
+	h := endpointHash(ahi, alo, ap) + endpointHash(bhi, blo, bp)
+	h = (h ^ h>>31 ^ uint64(k.k.v4)) * 0xbf58476d1ce4e5b9
+	k.h = h ^ h>>29
+	swap := ahi > bhi || ahi == bhi && (alo > blo || alo == blo && ap > bp)
+	lohi, lolo, hihi, hilo, lop, hip := ahi, alo, bhi, blo, ap, bp
+	if swap {
+		lohi, hihi = bhi, ahi
+	}
+	if swap {
+		lolo, hilo = blo, alo
+	}
+	if swap {
+		lop, hip = bp, ap
+	}
+	k.k.loHi, k.k.loLo, k.k.hiHi, k.k.hiLo, k.k.loPort, k.k.hiPort = lohi, lolo, hihi, hilo, lop, hip
 }
 
 // Hash is the key's 64-bit hash, the same for both directions (a caller

@@ -205,6 +205,7 @@ type engine struct {
 	shards    []*shard
 	dec       *pcap.Decoder
 	seg       pcap.Segment
+	key       reassembly.FlowKey // of seg
 	counters  reassembly.Counters
 	badLinks  []layers.LinkType
 	batchSize int // packets per round
@@ -328,7 +329,8 @@ func (e *engine) packet(p dissect.Pos, rec pcap.Record) {
 			s.fill.items = append(s.fill.items, item{pos: p, tick: true})
 		}
 	}
-	key := reassembly.KeyOf(&e.seg)
+	key := &e.key
+	key.Set(&e.seg)
 	// The high half of the hash picks the shard (scaled to the number of
 	// shards: no division), the low one places the connection in its
 	// shard's table.
@@ -338,7 +340,7 @@ func (e *engine) packet(p dissect.Pos, rec pcap.Record) {
 	off := len(b.slab)
 	b.slab = append(b.slab, seg.Payload...)
 	seg.Payload = b.slab[off:len(b.slab):len(b.slab)]
-	b.items = append(b.items, item{pos: p, seg: seg, key: key})
+	b.items = append(b.items, item{pos: p, seg: seg, key: *key})
 	if e.inRound++; e.inRound == 1 && e.maxDelay > 0 {
 		e.roundStart = time.Now()
 	}
