@@ -218,6 +218,20 @@ func ParseRequestHead(b []byte, limit int) (*RequestHead, int, error) {
 	if err := p.init(b, limit); err != nil {
 		return nil, 0, err
 	}
+	return p.request()
+}
+
+// parseRequestHead is ParseRequestHead for b that is a complete head (as
+// HeadEnd found it): it is not scanned for its end again.
+func parseRequestHead(b []byte, limit int) (*RequestHead, int, error) {
+	var p headParser
+	if err := p.initHead(b, limit); err != nil {
+		return nil, 0, err
+	}
+	return p.request()
+}
+
+func (p *headParser) request() (*RequestHead, int, error) {
 	h := &RequestHead{}
 	p.parseRequestLine(h)
 	h.Header, h.ObsFold = p.parseFields()
@@ -235,6 +249,19 @@ func ParseResponseHead(b []byte, limit int) (*ResponseHead, int, error) {
 	if err := p.init(b, limit); err != nil {
 		return nil, 0, err
 	}
+	return p.response()
+}
+
+// parseResponseHead is ParseResponseHead for b that is a complete head.
+func parseResponseHead(b []byte, limit int) (*ResponseHead, int, error) {
+	var p headParser
+	if err := p.initHead(b, limit); err != nil {
+		return nil, 0, err
+	}
+	return p.response()
+}
+
+func (p *headParser) response() (*ResponseHead, int, error) {
 	h := &ResponseHead{}
 	p.parseStatusLine(h)
 	h.Header, h.ObsFold = p.parseFields()
@@ -272,7 +299,18 @@ func (p *headParser) init(b []byte, limit int) error {
 		}
 		return ErrShortHead
 	}
-	head := b[:end]
+	return p.initHead(b[:end], limit)
+}
+
+// initHead is init for a complete head.
+func (p *headParser) initHead(head []byte, limit int) error {
+	if limit <= 0 {
+		limit = headDefaultLimit
+	}
+	if len(head) > limit {
+		return ErrHeadTooLarge
+	}
+	end := len(head)
 	// Every field takes at least one line, and the start line and the final
 	// empty line take two more: the LF count bounds the fields from above.
 	fields := bytes.Count(head, []byte{'\n'}) - 2
@@ -632,11 +670,9 @@ const headWebSocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // (RFC 6455 §1.3, §4.2.2 item 5.4). key is used as given, not trimmed or
 // decoded.
 func ComputeAccept(key string) string {
-	h := sha1.New()
-	h.Write([]byte(key))
-	h.Write([]byte(headWebSocketGUID))
-	var sum [sha1.Size]byte
-	return base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
+	var buf [24 + len(headWebSocketGUID)]byte // a valid key's length: no allocation
+	sum := sha1.Sum(append(append(buf[:0], key...), headWebSocketGUID...))
+	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // ValidKey reports whether key is the base64 encoding (RFC 4648 §4, with
