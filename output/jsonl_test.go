@@ -192,6 +192,10 @@ func TestStatsCells(t *testing.T) {
 	if got := cells(ev, &r, 12); !slices.Equal(got, want) {
 		t.Errorf("cut cells\n%q\nwant\n%q", got, want)
 	}
+	sum.Client.CloseCode, sum.ClosedBy = 0, dissect.ServerToClient
+	if got := cells(ev, &r, 60)[11]; got != "server first; server 1001" {
+		t.Errorf("close cell %q, want the server's code alone", got)
+	}
 	r = statsRow{RTTCount: 1, RTTMin: 0.5, RTTMax: 7}
 	want = []string{"", "", "", "totals", "0s", "0/0", "0/0", "", "", "0", "0.5/-/7", "", "0/0/0"}
 	if got := cells(nil, &r, 60); !slices.Equal(got, want) {

@@ -137,7 +137,7 @@ func appendCloseCodes(b []byte, sum *dissect.Summary) []byte {
 		b = strconv.AppendInt(append(b, "client "...), int64(c), 10)
 	}
 	if c := sum.Server.CloseCode; c != 0 {
-		if len(b) > 0 {
+		if sum.Client.CloseCode != 0 {
 			b = append(b, ", "...)
 		}
 		b = strconv.AppendInt(append(b, "server "...), int64(c), 10)

@@ -252,6 +252,7 @@ func TestGolden(t *testing.T) {
 			}{
 				{".jsonl", []string{"read", "--format", "jsonl"}},
 				{".txt", []string{"read"}},
+				{".stats.txt", []string{"stats"}},
 			} {
 				args := append(append(v.args, extra...), capture)
 				out, stderr, _ := wscap(t, args...)
