@@ -411,9 +411,13 @@ func (a *Assembler) data(c *conn, dir dissect.Direction, p dissect.Pos, seg *pca
 		a.releaseWindow(h)
 		return
 	}
-	if d := int64(int32(h.next - seq)); d > 0 {
+	if d := int64(h.next - seq); d > 0 && d <= 1<<31 {
 		// Starts before what was already delivered: a retransmission, or an
 		// overlap whose new tail is still useful. The first copy is kept.
+		// A start exactly half the sequence space away is neither before
+		// nor after (RFC 1982 §3.2) and far outside any TCP window: it
+		// counts as old, as seqAfter has it, so that it is never buffered
+		// where no hole could reach it.
 		a.stats.Retransmitted++
 		if w := h.win; w != nil && w.end == h.next {
 			if n := w.differ(seq, payload[:min(int64(len(payload)), d)]); n > 0 {
@@ -485,8 +489,8 @@ func (a *Assembler) drain(c *conn, dir dissect.Direction, p dissect.Pos) {
 	h := &c.half[dir]
 	for len(h.ooo) > 0 {
 		s := &h.ooo[0]
-		d := int32(h.next - s.seq)
-		if d < 0 {
+		d := int64(h.next - s.seq)
+		if d > 1<<31 { // after next (exactly half the space away counts as before, as in data)
 			return
 		}
 		end := s.seq + uint32(len(s.data)+s.missing)

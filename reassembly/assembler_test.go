@@ -192,6 +192,50 @@ func TestSequenceWraparound(t *testing.T) {
 	h.check("#1 handshake", `#1 server text "first"`, `#1 server text "second"`, `#1 server text "third"`, "#1 "+noClose, "#1 end fin")
 }
 
+// TestHalfSpaceAway: a segment exactly 2^31 bytes from the next expected
+// one is neither before nor after it (RFC 1982): it is taken as old, never
+// buffered out of every hole's reach (which made the end of the connection
+// loop forever, found by FuzzPipeline), and the stream goes on.
+func TestHalfSpaceAway(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fresh bool // in-order data follows the stale segment
+		fin   bool // the connection closes (or the capture ends)
+	}{{"fin", false, true}, {"flush", false, false}, {"data then fin", true, true}, {"data then flush", true, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, Options{})
+			done := make(chan struct{})
+			go func() { // the end looped forever: give up on it after a while
+				defer close(done)
+				h.open(client, server, 1000, 5000)
+				next := h.c[server].seq
+				h.packet(server, next-1<<31, pcap.FlagACK, text("stale"))
+				h.packet(server, next-1<<31, pcap.FlagACK, text("stale")) // again
+				want := []string{"#1 handshake"}
+				if tc.fresh {
+					h.send(server, pcap.FlagACK, text("fresh"))
+					want = append(want, `#1 server text "fresh"`)
+				}
+				if tc.fin {
+					h.close(client, server)
+					want = append(want, "#1 "+noClose, "#1 end fin")
+				} else {
+					want = append(want, "#1 "+openAtEnd, "#1 end end-of-capture")
+				}
+				h.check(want...)
+			}()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the connection never ended")
+			}
+			if st := h.a.Stats(); st.Retransmitted != 2 {
+				t.Errorf("%d segments counted as retransmitted, want the 2 stale ones", st.Retransmitted)
+			}
+		})
+	}
+}
+
 // TestPortReuse: a new SYN on a finished 4-tuple starts a new connection,
 // also with a sequence number close to the old one's.
 func TestPortReuse(t *testing.T) {
