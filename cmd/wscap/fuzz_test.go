@@ -71,9 +71,11 @@ func bundledCaptures(t testing.TB, max int64) [][]byte {
 }
 
 // FuzzPipeline runs the whole program over raw capture bytes, as JSON Lines
-// and as a table: no panic, exit status 0 or 2, error output one "wscap:"
-// line per problem, every JSON line valid JSON and valid UTF-8, and the
-// final totals record accounting for every packet read.
+// and as a table, and stats as a table: no panic, exit status 0 or 2, error
+// output one "wscap:" line per problem, every JSON line valid JSON and
+// valid UTF-8, the final totals record accounting for every packet read,
+// and the stats table's rows all as wide as its borders, with nothing a
+// terminal would act on.
 func FuzzPipeline(f *testing.F) {
 	for _, b := range bundledCaptures(f, 16<<10) {
 		f.Add(b)
@@ -95,7 +97,43 @@ func FuzzPipeline(f *testing.F) {
 		if !utf8.Valid(out.Bytes()) {
 			t.Fatalf("table output is not valid UTF-8")
 		}
+
+		out.Reset()
+		errb.Reset()
+		code = run([]string{"stats", path}, bytes.NewReader(nil), &out, &errb)
+		checkRun(t, "stats", code, errb.String())
+		checkGrid(t, out.String())
 	})
+}
+
+// checkGrid checks a table: valid UTF-8, no control character but the
+// line ends, and every line of the table (from its first border to its
+// last) exactly as wide as the first border.
+func checkGrid(t *testing.T, out string) {
+	t.Helper()
+	if !utf8.ValidString(out) {
+		t.Fatalf("table output is not valid UTF-8")
+	}
+	for i := 0; i < len(out); i++ {
+		if c := out[i]; (c < 0x20 && c != '\n') || c == 0x7f {
+			t.Fatalf("control byte %#x in the table output", c)
+		}
+	}
+	width := -1
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, "+") && !strings.HasPrefix(l, "|") {
+			if width >= 0 && strings.HasPrefix(l, "packets:") {
+				break // the counters after the table
+			}
+			continue
+		}
+		if width < 0 {
+			width = utf8.RuneCountInString(l)
+		}
+		if n := utf8.RuneCountInString(l); n != width || !strings.HasSuffix(l, "|") && !strings.HasSuffix(l, "+") {
+			t.Fatalf("table line %d runes wide (want %d): %q", n, width, l)
+		}
+	}
 }
 
 func checkRun(t *testing.T, what string, code int, stderr string) {
