@@ -164,8 +164,8 @@ func TestStatsCells(t *testing.T) {
 	hs := &dissect.Handshake{Captured: true, Status: 101, AcceptValid: true, Host: "example.com", Path: "/ws", Subprotocol: "chat",
 		Extensions: []dissect.Extension{{Name: "permessage-deflate"}}}
 	sum := &dissect.Summary{Handshake: hs, Start: dissect.Pos{TS: time.Unix(0, 0)}, End: dissect.Pos{TS: time.Unix(1, 234560000)},
-		Client: dissect.DirStats{Messages: 3, Bytes: 1234, WireBytes: 1000, Compressed: 1, Largest: 999, CloseCode: 1000},
-		Server: dissect.DirStats{Messages: 40, Bytes: 56789, WireBytes: 23000, Largest: 10, CloseCode: 1001},
+		Client:      dissect.DirStats{Messages: 3, Bytes: 1234, WireBytes: 1000, Compressed: 1, Largest: 999, CloseCode: 1000},
+		Server:      dissect.DirStats{Messages: 40, Bytes: 56789, WireBytes: 23000, Largest: 10, CloseCode: 1001},
 		ClosedFirst: true, ClosedBy: dissect.ClientToServer, Findings: [3]int64{dissect.Error: 1, dissect.Warning: 2, dissect.Info: 3}}
 	sum.Server.ByOpcode[dissect.OpText], sum.Client.ByOpcode[dissect.OpClose] = 40, 3
 	sum.RTT = dissect.RTT{Count: 3, Min: 12345 * time.Microsecond, Max: 1234567 * time.Millisecond} // no samples: median 0
