@@ -336,15 +336,22 @@ func (e *engine) packet(p dissect.Pos, rec pcap.Record) {
 	// shard's table.
 	s := e.shards[key.Hash()>>32*uint64(len(e.shards))>>32]
 	b := s.fill
-	seg := e.seg
 	off := len(b.slab)
-	b.slab = append(b.slab, seg.Payload...)
-	seg.Payload = b.slab[off:len(b.slab):len(b.slab)]
-	b.items = append(b.items, item{pos: p, seg: seg, key: *key})
+	b.slab = append(b.slab, e.seg.Payload...)
+	// The item is filled in place: a composite literal would be built and
+	// then copied (200 bytes a packet).
+	if len(b.items) < cap(b.items) {
+		b.items = b.items[:len(b.items)+1]
+	} else {
+		b.items = append(b.items, item{})
+	}
+	it := &b.items[len(b.items)-1]
+	it.pos, it.seg, it.key, it.tick = p, e.seg, *key, false
+	it.seg.Payload = b.slab[off:len(b.slab):len(b.slab)]
 	if e.inRound++; e.inRound == 1 && e.maxDelay > 0 {
 		e.roundStart = time.Now()
 	}
-	e.roundBytes += len(seg.Payload)
+	e.roundBytes += len(e.seg.Payload)
 	if e.inRound >= e.batchSize || e.roundBytes >= maxRoundBytes || (e.maxDelay > 0 && time.Since(e.roundStart) > e.maxDelay) {
 		e.round()
 	}
