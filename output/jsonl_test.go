@@ -158,6 +158,31 @@ func TestEncoderTimeCache(t *testing.T) {
 	}
 }
 
+// TestDurationText: durations fit the 8-wide DURATION column up to 99
+// hours, to the millisecond under a minute.
+func TestDurationText(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{1234567 * time.Microsecond, "1.235s"},
+		{59999 * time.Millisecond, "59.999s"},
+		{59999600 * time.Microsecond, "1m0s"},
+		{77624 * time.Millisecond, "1m17.6s"},
+		{59*time.Minute + 59940*time.Millisecond, "59m59.9s"},
+		{66*time.Hour + 21*time.Minute + 7400*time.Millisecond, "66h21m7s"},
+		{-5 * time.Millisecond, "-5ms"},
+	} {
+		if got := durationText(c.d); got != c.want {
+			t.Errorf("%v: %q, want %q", c.d, got, c.want)
+		}
+		if got := durationText(c.d); utf8.RuneCountInString(got) > statsWidths[5] {
+			t.Errorf("%v: %q is wider than the column", c.d, got)
+		}
+	}
+}
+
 // TestStatsCells: a row's table cells, every column filled, and how a
 // long cell is cut.
 func TestStatsCells(t *testing.T) {
@@ -196,8 +221,8 @@ func TestStatsCells(t *testing.T) {
 	if got := cells(ev, &r, 60)[11]; got != "server first; server 1001" {
 		t.Errorf("close cell %q, want the server's code alone", got)
 	}
-	r = statsRow{RTTCount: 1, RTTMin: 0.5, RTTMax: 7}
-	want = []string{"", "", "", "totals", "0s", "0/0", "0/0", "", "", "0", "0.5/-/7", "", "0/0/0"}
+	r = statsRow{Connections: 2, RTTCount: 1, RTTMin: 0.5, RTTMax: 7}
+	want = []string{"2 connections", "", "", "totals", "0s", "0/0", "0/0", "", "", "0", "0.5/-/7", "", "0/0/0"}
 	if got := cells(nil, &r, 60); !slices.Equal(got, want) {
 		t.Errorf("totals cells\n%q\nwant\n%q", got, want)
 	}

@@ -131,6 +131,21 @@ func handshakeText(h *dissect.Handshake) string {
 	return "ACCEPT INVALID"
 }
 
+// durationText writes d for the DURATION column (8 wide): to the
+// millisecond under a minute, then to a tenth of a second, from an hour on
+// to the second ("59.999s", "59m59.9s", "66h21m7s").
+func durationText(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		d = d.Round(time.Millisecond)
+	case d < time.Hour:
+		d = d.Round(100 * time.Millisecond)
+	default:
+		d = d.Round(time.Second)
+	}
+	return d.String()
+}
+
 // appendCloseCodes appends "client 1000, server 1000": the close codes sent.
 func appendCloseCodes(b []byte, sum *dissect.Summary) []byte {
 	if c := sum.Client.CloseCode; c != 0 {
@@ -308,7 +323,7 @@ func (s *Stats) Close() error {
 		return err
 	}
 	w := rowWriter{b: []byte{'|'}, widths: statsWidths}
-	w.text(fmt.Sprintf("%d total", t.Connections))
+	w.text("total")
 	w.cells(nil, t)
 	if _, err := s.bw.Write(w.b); err != nil {
 		return err
@@ -399,12 +414,16 @@ func (w *rowWriter) cells(ev *dissect.Event, r *statsRow) {
 		}
 		w.text(hs)
 	} else {
-		w.text("")
+		n := strconv.FormatInt(r.Connections, 10) + " connections"
+		if r.Connections == 1 {
+			n = "1 connection"
+		}
+		w.text(n)
 		w.text("")
 		w.text("")
 		w.text("totals")
 	}
-	w.text(time.Duration(r.Duration * float64(time.Second)).Round(time.Millisecond).String())
+	w.text(durationText(time.Duration(r.Duration * float64(time.Second))))
 	w.pair(r.ClientMessages, r.ServerMessages)
 	w.pair(r.ClientBytes, r.ServerBytes)
 	w.open()
