@@ -411,13 +411,9 @@ func (a *Assembler) data(c *conn, dir dissect.Direction, p dissect.Pos, seg *pca
 		a.releaseWindow(h)
 		return
 	}
-	if d := int64(h.next - seq); d > 0 && d <= 1<<31 {
+	if d, old := before(seq, h.next); old {
 		// Starts before what was already delivered: a retransmission, or an
 		// overlap whose new tail is still useful. The first copy is kept.
-		// A start exactly half the sequence space away is neither before
-		// nor after (RFC 1982 §3.2) and far outside any TCP window: it
-		// counts as old, as seqAfter has it, so that it is never buffered
-		// where no hole could reach it.
 		a.stats.Retransmitted++
 		if w := h.win; w != nil && w.end == h.next {
 			if n := w.differ(seq, payload[:min(int64(len(payload)), d)]); n > 0 {
@@ -489,9 +485,9 @@ func (a *Assembler) drain(c *conn, dir dissect.Direction, p dissect.Pos) {
 	h := &c.half[dir]
 	for len(h.ooo) > 0 {
 		s := &h.ooo[0]
-		d := int64(h.next - s.seq)
-		if d > 1<<31 { // after next (exactly half the space away counts as before, as in data)
-			return
+		d, old := before(s.seq, h.next)
+		if !old && d != 0 {
+			return // still after next
 		}
 		end := s.seq + uint32(len(s.data)+s.missing)
 		if seqAfter(end, h.next) {
@@ -527,7 +523,7 @@ func (a *Assembler) buffer(c *conn, dir dissect.Direction, p dissect.Pos, seq ui
 			a.drain(c, dir, p)
 			return
 		}
-		if d := int32(h.next - seq); d > 0 {
+		if d, old := before(seq, h.next); old {
 			// The hole was skipped past this segment's start.
 			if int(d) >= len(b)+missing {
 				return
@@ -537,7 +533,7 @@ func (a *Assembler) buffer(c *conn, dir dissect.Direction, p dissect.Pos, seq ui
 		}
 		if over, total = a.overCap(h, len(b)); over {
 			// Still no room: this segment's bytes are lost too.
-			n := int64(int32(seq-h.next)) + int64(len(b)+missing)
+			n := int64(seq-h.next) + int64(len(b)+missing) // seq is after next
 			c.dc.BufferCapped(dir, p, n, a.capOf(total), total)
 			a.gap(c, dir, p, n)
 			return
@@ -930,6 +926,16 @@ func (h *half) dropBuffered(a *Assembler) {
 // seqAfter reports whether sequence number x comes after y (RFC 1982
 // serial arithmetic, so wraparound works).
 func seqAfter(x, y uint32) bool { return int32(x-y) > 0 }
+
+// before reports whether sequence number seq comes before next, and by
+// how many bytes (1 to 2^31). A distance of exactly 2^31, which RFC 1982
+// §3.2 leaves undefined and no TCP window reaches, counts as before, as
+// seqAfter has it: a segment there is old data, never buffered where no
+// hole could reach it.
+func before(seq, next uint32) (d int64, ok bool) {
+	d = int64(next - seq)
+	return d, d > 0 && d <= 1<<31
+}
 
 func maxSeq(x, y uint32) uint32 {
 	if seqAfter(y, x) {

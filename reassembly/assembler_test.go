@@ -192,6 +192,34 @@ func TestSequenceWraparound(t *testing.T) {
 	h.check("#1 handshake", `#1 server text "first"`, `#1 server text "second"`, `#1 server text "third"`, "#1 "+noClose, "#1 end fin")
 }
 
+// TestBefore: sequence numbers before next by 1 to 2^31 bytes, across
+// the wrap; next itself and those after it are not.
+func TestBefore(t *testing.T) {
+	for _, c := range []struct {
+		seq, next uint32
+		d         int64
+		ok        bool
+	}{
+		{99, 100, 1, true},
+		{100, 100, 0, false},
+		{101, 100, 0, false},
+		{0xffffffff, 5, 6, true},
+		{5, 0xffffffff, 0, false},
+		{100, 100 + 1<<31, 1 << 31, true}, // exactly half the space: before, as seqAfter has it
+		{100, 100 + 1<<31 - 1, 1<<31 - 1, true},
+		{100, 100 + 1<<31 + 1, 0, false}, // after by 2^31-1
+	} {
+		d, ok := before(c.seq, c.next)
+		if ok != c.ok || ok && d != c.d {
+			t.Errorf("before(%d, %d) = %d, %v; want %d, %v", c.seq, c.next, d, ok, c.d, c.ok)
+		}
+		// before and seqAfter agree: every other number is one or the other.
+		if c.seq != c.next && ok == seqAfter(c.seq, c.next) {
+			t.Errorf("before(%d, %d) = %v, seqAfter(seq, next) = %v", c.seq, c.next, ok, seqAfter(c.seq, c.next))
+		}
+	}
+}
+
 // TestHalfSpaceAway: a segment exactly 2^31 bytes from the next expected
 // one is neither before nor after it (RFC 1982): it is taken as old, never
 // buffered out of every hole's reach (which made the end of the connection
