@@ -244,7 +244,7 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 			return
 		}
 		b = rest
-		req, _, err := parseRequestHead(head, c.d.opts.MaxHandshake)
+		req, _, err := parseRequest(head, c.d.opts.MaxHandshake, true)
 		switch {
 		case err == nil:
 		case isHeadError(err) && req != nil && wantsWebSocket(req):
@@ -344,7 +344,7 @@ func (c *Conn) responseData(p Pos, b []byte) {
 			return
 		}
 		b = rest
-		resp, _, err := parseResponseHead(head, c.d.opts.MaxHandshake)
+		resp, _, err := parseResponse(head, c.d.opts.MaxHandshake, true)
 		if err != nil {
 			if errors.Is(err, ErrHeadTooLarge) {
 				c.d.finding(c, p, CodeHandshakeTooLarge, 0, false, "the upgrade response has more header fields or bytes than wscap reads (%v)", err)

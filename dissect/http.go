@@ -214,61 +214,39 @@ func headLineEmptyBefore(b []byte, i int) bool {
 // growing buffer should wait for HeadEnd(b, from) >= 0 (or len(b) >= limit)
 // before calling it, to keep total work linear.
 func ParseRequestHead(b []byte, limit int) (*RequestHead, int, error) {
-	var p headParser
-	if err := p.init(b, limit); err != nil {
-		return nil, 0, err
-	}
-	return p.request()
+	return parseRequest(b, limit, false)
 }
 
-// parseRequestHead is ParseRequestHead for b that is a complete head (as
-// HeadEnd found it): it is not scanned for its end again.
-func parseRequestHead(b []byte, limit int) (*RequestHead, int, error) {
+// parseRequest is ParseRequestHead; complete says that b is one whole head,
+// as HeadEnd found it, not to be scanned for its end again.
+func parseRequest(b []byte, limit int, complete bool) (*RequestHead, int, error) {
 	var p headParser
-	if err := p.initHead(b, limit); err != nil {
+	if err := p.start(b, limit, complete); err != nil {
 		return nil, 0, err
 	}
-	return p.request()
-}
-
-func (p *headParser) request() (*RequestHead, int, error) {
 	h := &RequestHead{}
 	p.parseRequestLine(h)
 	h.Header, h.ObsFold = p.parseFields()
-	if p.err != nil {
-		return h, p.end, p.err
-	}
-	return h, p.end, nil
+	return h, p.end, p.error()
 }
 
 // ParseResponseHead parses one HTTP/1.x response head (status line, RFC 9112
 // §4, and header section, §5) from the start of b. Results, limits and errors
 // are as for ParseRequestHead.
 func ParseResponseHead(b []byte, limit int) (*ResponseHead, int, error) {
-	var p headParser
-	if err := p.init(b, limit); err != nil {
-		return nil, 0, err
-	}
-	return p.response()
+	return parseResponse(b, limit, false)
 }
 
-// parseResponseHead is ParseResponseHead for b that is a complete head.
-func parseResponseHead(b []byte, limit int) (*ResponseHead, int, error) {
+// parseResponse is ParseResponseHead; complete as for parseRequest.
+func parseResponse(b []byte, limit int, complete bool) (*ResponseHead, int, error) {
 	var p headParser
-	if err := p.initHead(b, limit); err != nil {
+	if err := p.start(b, limit, complete); err != nil {
 		return nil, 0, err
 	}
-	return p.response()
-}
-
-func (p *headParser) response() (*ResponseHead, int, error) {
 	h := &ResponseHead{}
 	p.parseStatusLine(h)
 	h.Header, h.ObsFold = p.parseFields()
-	if p.err != nil {
-		return h, p.end, p.err
-	}
-	return h, p.end, nil
+	return h, p.end, p.error()
 }
 
 // headParser walks the lines of one complete head held in s.
@@ -278,6 +256,22 @@ type headParser struct {
 	end    int    // len(s): bytes consumed
 	fields int    // upper bound on header fields, for the slice capacity
 	err    *HeadError
+}
+
+// start is init, or initHead when b is known to be a complete head.
+func (p *headParser) start(b []byte, limit int, complete bool) error {
+	if complete {
+		return p.initHead(b, limit)
+	}
+	return p.init(b, limit)
+}
+
+// error returns the first problem found, or nil.
+func (p *headParser) error() error {
+	if p.err != nil {
+		return p.err
+	}
+	return nil
 }
 
 // init finds the head in b, applies the limits and copies the head into one
