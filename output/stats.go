@@ -15,8 +15,9 @@ import (
 )
 
 // Stats summarises connections: one row per WebSocket connection and a
-// totals row, as a table or as JSON Lines. It takes connection records
-// encoded by a JSONLEncoder and keeps only a small row per connection.
+// totals row, as a table or as JSON Lines. It takes the records of its own
+// Encoder, each a finished row and the numbers the totals need, and keeps
+// only the totals.
 type Stats struct {
 	w       io.Writer
 	jsonl   bool
@@ -160,7 +161,7 @@ func appendCloseCodes(b []byte, sum *dissect.Summary) []byte {
 	return b
 }
 
-// statsRow is what is kept of one connection (about 300 bytes).
+// statsRow is one connection's row (its JSON object), or the totals.
 type statsRow struct {
 	Kind        string  `json:"kind,omitempty"` // totals only
 	Client      string  `json:"client,omitempty"`
