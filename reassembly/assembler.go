@@ -314,7 +314,6 @@ func (a *Assembler) PacketKey(p dissect.Pos, seg *pcap.Segment, fk *FlowKey) {
 			reason = dissect.EndFIN
 		}
 		a.finish(c, p, reason)
-		delete(a.dead, kh)
 		c = nil
 	}
 	if c == nil {
@@ -357,7 +356,7 @@ func (a *Assembler) PacketKey(p dissect.Pos, seg *pcap.Segment, fk *FlowKey) {
 		a.checkClosed(c, p)
 	}
 	if seg.Flags&pcap.FlagRST != 0 && !c.done {
-		a.finish(c, p, dissect.EndRST)
+		a.closed(c, p, dissect.EndRST)
 	}
 }
 
@@ -366,7 +365,6 @@ func (a *Assembler) newConn(k flowKey, h uint64, p dissect.Pos, seg *pcap.Segmen
 		if victim := a.lru.lruNext; victim != &a.lru {
 			a.stats.Evicted++
 			a.finish(victim, p, dissect.EndEvicted)
-			delete(a.dead, victim.hash)
 		}
 	}
 	var c *conn
@@ -689,14 +687,25 @@ func (a *Assembler) checkClosed(c *conn, p dissect.Pos) {
 			return
 		}
 	}
-	a.finish(c, p, dissect.EndFIN)
+	a.closed(c, p, dissect.EndFIN)
+}
+
+// closed ends a connection its peers closed (FIN or RST): it stays known
+// for a while (a tombstone), so that its last ACKs are counted with it.
+// Connections ended otherwise (idle, evicted, replaced by a new SYN, the
+// end of the input) leave none.
+func (a *Assembler) closed(c *conn, p dissect.Pos, reason dissect.EndReason) {
+	if c.done {
+		return
+	}
+	a.finish(c, p, reason)
+	a.dead[c.hash] = newTomb(c.last, c.ws)
 }
 
 // finish ends a connection: whatever is still buffered is delivered after
-// declaring the holes lost, then dissect ends it. The connection stays known
-// for a while (a tombstone), so that its last ACKs are counted with it. c
-// leaves the live connections and its struct is reused by a later one; the
-// caller may still read c.done.
+// declaring the holes lost, then dissect ends it. c leaves the live
+// connections and its struct is reused by a later one; the caller may
+// still read c.done, c.hash, c.last and c.ws.
 func (a *Assembler) finish(c *conn, p dissect.Pos, reason dissect.EndReason) {
 	if c.done {
 		return
@@ -722,7 +731,6 @@ func (a *Assembler) finish(c *conn, p dissect.Pos, reason dissect.EndReason) {
 	a.count(c)
 	c.unlink()
 	a.unhash(c)
-	a.dead[c.hash] = newTomb(c.last, c.ws)
 	a.free = append(a.free, c)
 }
 
@@ -772,7 +780,6 @@ func (a *Assembler) expire(p dissect.Pos) {
 				// No tombstone: if the connection speaks again, that is a
 				// new connection, found mid-stream.
 				a.finish(c, p, dissect.EndIdle)
-				delete(a.dead, c.hash)
 			}
 			c = next
 		}
