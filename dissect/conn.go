@@ -28,6 +28,8 @@ type Conn struct {
 	known   bool // numbered: a handshake attempt or frames were seen
 	ended   bool
 	hsSent  bool
+	opened  bool // the TCP handshake was captured: the streams start at their beginning
+	pooled  bool // made by NewStream: released at End
 	deflate deflateParams
 	dirs    [2]dirState
 	sum     Summary
@@ -131,8 +133,18 @@ func (c *Conn) gap(dir Direction, p Pos, n int64, cut bool) {
 // End closes the connection: the TCP connection finished (reason FIN or
 // RST), went idle, or the input ended. Incomplete messages are flushed, the
 // closing handshake is judged, and a KindConnection event is emitted for a
-// WebSocket connection.
-func (c *Conn) End(p Pos, reason EndReason) {
+// WebSocket connection. It reports whether the connection was WebSocket.
+// A Conn made by NewStream is released (see Release) before End returns.
+func (c *Conn) End(p Pos, reason EndReason) bool {
+	c.end(p, reason)
+	ws := c.known
+	if c.pooled {
+		c.Release()
+	}
+	return ws
+}
+
+func (c *Conn) end(p Pos, reason EndReason) {
 	if c.ended {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/wscap/wscap/internal/prefetch"
+	"github.com/wscap/wscap/stream"
 )
 
 // Options configure a Dissector. The zero value gives the defaults.
@@ -119,6 +120,15 @@ func (d *Dissector) NewConn(a, b netip.AddrPort, start Pos) *Conn {
 	c.info.First = start
 	c.sum.Start = start
 	c.sum.End = start
+	return c
+}
+
+// NewStream is NewConn for reassembly (stream.Factory): the Conn is
+// released when it ends.
+func (d *Dissector) NewStream(sc stream.Conn) stream.Stream {
+	c := d.NewConn(sc.Client, sc.Server, sc.First)
+	c.opened = sc.Opened
+	c.pooled = true
 	return c
 }
 

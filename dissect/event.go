@@ -1,5 +1,7 @@
 package dissect
 
+import "github.com/wscap/wscap/stream"
+
 // Kind says which record an Event carries.
 type Kind uint8
 
@@ -104,27 +106,20 @@ type Frame struct {
 	Truncated bool   // Payload holds fewer than Length bytes
 }
 
-// EndReason is how a connection's record came to be emitted.
-type EndReason uint8
+// EndReason is how a connection's record came to be emitted (see
+// stream.EndReason).
+type EndReason = stream.EndReason
 
+// The reasons a connection ends.
 const (
-	EndCaptureEnd EndReason = iota // the input ended
-	EndClose                       // closing handshake completed and TCP finished
-	EndFIN
-	EndRST
-	EndIdle     // no packet for --idle-timeout
-	EndRejected // the upgrade was refused
-	EndEvicted  // dropped to stay within --max-conns
+	EndCaptureEnd = stream.EndCaptureEnd
+	EndClose      = stream.EndClose
+	EndFIN        = stream.EndFIN
+	EndRST        = stream.EndRST
+	EndIdle       = stream.EndIdle
+	EndRejected   = stream.EndRejected
+	EndEvicted    = stream.EndEvicted
 )
-
-var endNames = [...]string{EndCaptureEnd: "end-of-capture", EndClose: "close-handshake", EndFIN: "fin", EndRST: "rst", EndIdle: "idle-timeout", EndRejected: "rejected", EndEvicted: "evicted"}
-
-func (e EndReason) String() string {
-	if int(e) < len(endNames) {
-		return endNames[e]
-	}
-	return "end?"
-}
 
 // DirStats counts what one direction sent.
 type DirStats struct {

@@ -2,14 +2,18 @@
 // streams of one TCP connection and turns them into a handshake, frames,
 // messages and findings (RFC 6455, RFC 7692).
 //
-// dissect imports only the standard library. It observes: a protocol
-// violation is reported as a Finding and decoding goes on.
+// A Conn is the stream.Stream of one TCP connection; the Dissector is
+// their stream.Factory. Besides the standard library (compress/flate sits
+// behind one seam, deflate.go), dissect imports only the stream vocabulary
+// it shares with reassembly and internal/prefetch's cache hints. It observes: a protocol violation is reported as a
+// Finding and decoding goes on.
 package dissect
 
 import (
 	"fmt"
 	"net/netip"
-	"time"
+
+	"github.com/wscap/wscap/stream"
 )
 
 // Opcode is the 4-bit frame opcode (RFC 6455 §5.2, §11.8).
@@ -64,52 +68,20 @@ func ParseOpcode(s string) (Opcode, bool) {
 	return 0, false
 }
 
-// Direction says which peer sent bytes.
-type Direction uint8
+// Direction says which peer sent bytes (see stream.Direction). The client
+// is the peer that sent the opening handshake request (or, without a
+// captured handshake, the peer that masks its frames, or the one that sent
+// the SYN).
+type Direction = stream.Direction
 
-// The two directions of a connection. The client is the peer that sent the
-// opening handshake request (or, without a captured handshake, the peer that
-// masks its frames, or the one that sent the SYN).
+// The two directions of a connection.
 const (
-	ClientToServer Direction = 0
-	ServerToClient Direction = 1
+	ClientToServer = stream.ClientToServer
+	ServerToClient = stream.ServerToClient
 )
 
-// String returns "client" or "server": the peer that sent.
-func (d Direction) String() string {
-	if d == ClientToServer {
-		return "client"
-	}
-	return "server"
-}
-
-// Arrow returns "client→server" or "server→client".
-func (d Direction) Arrow() string {
-	if d == ClientToServer {
-		return "client→server"
-	}
-	return "server→client"
-}
-
-// Reverse returns the other direction.
-func (d Direction) Reverse() Direction { return d ^ 1 }
-
-// Pos is where in the input an event was completed: the packet that carried
-// its last byte, counted from 1 per input file as Wireshark counts, and that
-// packet's capture timestamp. Events are ordered by (File, Pkt).
-type Pos struct {
-	File int    // index of the input file, from 0
-	Pkt  uint64 // 1-based packet number within the file
-	TS   time.Time
-}
-
-// Before reports whether p comes before q in the input.
-func (p Pos) Before(q Pos) bool {
-	if p.File != q.File {
-		return p.File < q.File
-	}
-	return p.Pkt < q.Pkt
-}
+// Pos is where in the input an event was completed (see stream.Pos).
+type Pos = stream.Pos
 
 // ConnInfo identifies a WebSocket connection. It is shared by every event of
 // the connection and does not change after the connection's first event.

@@ -1,10 +1,12 @@
 // Package reassembly puts the TCP segments of every connection back in
-// order, per direction, and feeds the byte streams to dissect: in-order
-// bytes, explicit gaps where the capture lost data, and the connection's
-// end. Time comes from packet timestamps only.
+// order, per direction, and feeds the byte streams to a stream.Stream per
+// connection: in-order bytes, explicit gaps where the capture lost data,
+// snaplen cuts, overlap conflicts, buffer caps and the connection's end. It
+// knows no protocol above TCP. Time comes from packet timestamps only.
 //
-// In-order payload is handed to dissect straight from the packet buffer;
-// out-of-order segments are copied once into buffers owned here.
+// In-order payload is handed to the Stream straight from the packet buffer;
+// out-of-order segments are copied once into buffers owned here. The Stream
+// may modify what it is handed (stream.Stream.Data).
 //
 // # Overlapping segments
 //
@@ -18,7 +20,7 @@
 // entirely replace it, and where two queued segments overlap partly, the
 // one that starts first supplies the shared bytes. So when copies differ
 // the capture cannot tell which one the receiver used, and wscap reports
-// it (dissect.Conn.Overlap, finding tcp-overlap-conflict): overlaps are
+// it (stream.Stream.Overlap; dissect's finding tcp-overlap-conflict): overlaps are
 // compared with the buffered copy, and retransmissions of bytes already
 // delivered with a short window of the last bytes delivered in that
 // direction that the receiver had not acknowledged yet (Options.
@@ -30,8 +32,8 @@
 // Out-of-order bytes are capped per connection (Options.MaxBuffered) and
 // over all connections (Options.MaxBufferedTotal). A segment that would go
 // over a cap makes the reassembly give up waiting for the bytes missing
-// before the buffered data: dissect is told (dissect.Conn.BufferCapped,
-// finding cap-buffered), then they are a gap. The windows of delivered
+// before the buffered data: the Stream is told (stream.Stream.BufferCapped;
+// dissect's finding cap-buffered), then they are a gap. The windows of delivered
 // bytes are capped in total too (Options.OverlapWindowTotal); a direction
 // that finds none free is not compared.
 package reassembly
@@ -45,9 +47,9 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/wscap/wscap/dissect"
 	"github.com/wscap/wscap/internal/prefetch"
 	"github.com/wscap/wscap/pcap"
+	"github.com/wscap/wscap/stream"
 )
 
 // Options configure an Assembler. The zero value gives the defaults.
@@ -77,21 +79,21 @@ type Options struct {
 }
 
 // Stats counts what the Assembler saw. Packets of each TCP connection are
-// attributed when the connection ends, once it is known whether it was
-// WebSocket.
+// attributed when the connection ends, once it is known whether its
+// Stream claimed it.
 type Stats struct {
-	WSPackets       int64 // TCP packets of connections recognised as WebSocket
-	OtherTCPPackets int64 // TCP packets of other connections
-	Connections     int64 // TCP connections seen
-	Gaps            int64 // gaps declared
-	GapBytes        int64
-	OutOfOrder      int64 // segments buffered out of order
-	Retransmitted   int64 // segments (or parts) seen twice
-	Conflicts       int64 // retransmissions or overlaps whose bytes differ from the first copy
-	ConflictBytes   int64
-	CapDropped      int64 // times a buffer cap made the reassembly give up on missing bytes
-	Evicted         int64 // connections ended to stay within MaxConns
-	WindowsDenied   int64 // deliveries that found no window free (OverlapWindowTotal): their bytes are not kept to compare
+	ClaimedPackets int64 // TCP packets of connections their Stream claimed (see stream.Stream.End)
+	OtherPackets   int64 // TCP packets of other connections
+	Connections    int64 // TCP connections seen
+	Gaps           int64 // gaps declared
+	GapBytes       int64
+	OutOfOrder     int64 // segments buffered out of order
+	Retransmitted  int64 // segments (or parts) seen twice
+	Conflicts      int64 // retransmissions or overlaps whose bytes differ from the first copy
+	ConflictBytes  int64
+	CapDropped     int64 // times a buffer cap made the reassembly give up on missing bytes
+	Evicted        int64 // connections ended to stay within MaxConns
+	WindowsDenied  int64 // deliveries that found no window free (OverlapWindowTotal): their bytes are not kept to compare
 }
 
 // flowKey identifies a TCP connection whichever way a packet goes: the two
@@ -114,7 +116,7 @@ func endpointHash(hi, lo uint64, port uint16) uint64 {
 // It is not safe for concurrent use.
 type Assembler struct {
 	opts Options
-	d    *dissect.Dissector
+	f    stream.Factory
 	// conns finds live connections by the hash of their flowKey (a
 	// 64-bit key is several times faster to find than the 36-byte
 	// flowKey, which matters at 100,000 connections).
@@ -148,8 +150,9 @@ type Assembler struct {
 	winMax   int
 }
 
-// New returns an Assembler that feeds the connections it finds to d.
-func New(d *dissect.Dissector, opts Options) *Assembler {
+// New returns an Assembler that feeds each connection it finds to a Stream
+// made by f.
+func New(f stream.Factory, opts Options) *Assembler {
 	if opts.MaxBuffered <= 0 {
 		opts.MaxBuffered = 4 << 20
 	}
@@ -162,7 +165,7 @@ func New(d *dissect.Dissector, opts Options) *Assembler {
 	if opts.OverlapWindowTotal <= 0 {
 		opts.OverlapWindowTotal = 8 << 20
 	}
-	a := &Assembler{opts: opts, d: d, dead: make(map[uint64]tomb)}
+	a := &Assembler{opts: opts, f: f, dead: make(map[uint64]tomb)}
 	if opts.OverlapWindow > 0 {
 		a.winSize = 1
 		for a.winSize < opts.OverlapWindow {
@@ -186,7 +189,7 @@ func (a *Assembler) Open() int { return a.live + len(a.dead) }
 // it ends idle connections and forgets finished ones. The caller calls it
 // every ScanInterval of packet time, so that the work happens at the same
 // packets however the input is spread over Assemblers.
-func (a *Assembler) Tick(p dissect.Pos) { a.expire(p) }
+func (a *Assembler) Tick(p stream.Pos) { a.expire(p) }
 
 // ScanInterval is how often, in packet time, Tick should run.
 func (a *Assembler) ScanInterval() time.Duration {
@@ -197,7 +200,7 @@ func (a *Assembler) ScanInterval() time.Duration {
 }
 
 // Packet processes one TCP segment, the packet at p.
-func (a *Assembler) Packet(p dissect.Pos, seg *pcap.Segment) {
+func (a *Assembler) Packet(p stream.Pos, seg *pcap.Segment) {
 	k := KeyOf(seg)
 	a.PacketKey(p, seg, &k)
 }
@@ -290,7 +293,7 @@ func (a *Assembler) Prefetch(k *FlowKey, stage int, seg *pcap.Segment) {
 }
 
 // PacketKey is Packet for a segment whose FlowKey is known.
-func (a *Assembler) PacketKey(p dissect.Pos, seg *pcap.Segment, fk *FlowKey) {
+func (a *Assembler) PacketKey(p stream.Pos, seg *pcap.Segment, fk *FlowKey) {
 	a.pkts++
 	k, kh := fk.k, fk.h
 	c := a.conns.get(kh, &k)
@@ -299,8 +302,8 @@ func (a *Assembler) PacketKey(p dissect.Pos, seg *pcap.Segment, fk *FlowKey) {
 		if t, ok := a.dead[kh]; ok {
 			if !syn || seg.Flags&pcap.FlagACK != 0 {
 				// The last ACKs of a finished connection count with it.
-				a.countTomb(t.ws(), 1)
-				a.dead[kh] = newTomb(p.TS, t.ws())
+				a.countTomb(t.claimed(), 1)
+				a.dead[kh] = newTomb(p.TS, t.claimed())
 				return
 			}
 			// A new SYN on a finished connection's 4-tuple: port reuse.
@@ -309,9 +312,9 @@ func (a *Assembler) PacketKey(p dissect.Pos, seg *pcap.Segment, fk *FlowKey) {
 	} else if syn && seg.Flags&pcap.FlagACK == 0 && c.reusable(seg) {
 		// A new SYN on a live 4-tuple: port reuse starts a new connection.
 		// One that did not finish was abandoned by the client.
-		reason := dissect.EndIdle
+		reason := stream.EndIdle
 		if c.half[0].fin || c.half[1].fin {
-			reason = dissect.EndFIN
+			reason = stream.EndFIN
 		}
 		a.finish(c, p, reason)
 		c = nil
@@ -325,9 +328,9 @@ func (a *Assembler) PacketKey(p dissect.Pos, seg *pcap.Segment, fk *FlowKey) {
 	if a.lruOn {
 		a.touch(c)
 	}
-	dir := dissect.ClientToServer
+	dir := stream.ClientToServer
 	if seg.Src != c.a {
-		dir = dissect.ServerToClient
+		dir = stream.ServerToClient
 	}
 	h := &c.half[dir]
 	if syn {
@@ -356,15 +359,15 @@ func (a *Assembler) PacketKey(p dissect.Pos, seg *pcap.Segment, fk *FlowKey) {
 		a.checkClosed(c, p)
 	}
 	if seg.Flags&pcap.FlagRST != 0 && !c.done {
-		a.closed(c, p, dissect.EndRST)
+		a.closed(c, p, stream.EndRST)
 	}
 }
 
-func (a *Assembler) newConn(k flowKey, h uint64, p dissect.Pos, seg *pcap.Segment) *conn {
+func (a *Assembler) newConn(k flowKey, h uint64, p stream.Pos, seg *pcap.Segment) *conn {
 	if a.opts.MaxConns > 0 && a.live >= a.opts.MaxConns {
 		if victim := a.lru.lruNext; victim != &a.lru {
 			a.stats.Evicted++
-			a.finish(victim, p, dissect.EndEvicted)
+			a.finish(victim, p, stream.EndEvicted)
 		}
 	}
 	var c *conn
@@ -383,7 +386,7 @@ func (a *Assembler) newConn(k flowKey, h uint64, p dissect.Pos, seg *pcap.Segmen
 	if seg.Flags&pcap.FlagSYN != 0 && seg.Flags&pcap.FlagACK != 0 {
 		c.a, c.b = seg.Dst, seg.Src // a SYN-ACK comes from the server
 	}
-	c.dc = a.d.NewConn(c.a, c.b, p)
+	c.dc = a.f.NewStream(stream.Conn{Client: c.a, Server: c.b, First: p, Opened: seg.Flags&pcap.FlagSYN != 0})
 	c.hash = h
 	a.conns.put(h, c)
 	c.prev, c.next = a.head.prev, &a.head
@@ -394,7 +397,7 @@ func (a *Assembler) newConn(k flowKey, h uint64, p dissect.Pos, seg *pcap.Segmen
 }
 
 // data handles a segment's payload in direction dir.
-func (a *Assembler) data(c *conn, dir dissect.Direction, p dissect.Pos, seg *pcap.Segment) {
+func (a *Assembler) data(c *conn, dir stream.Direction, p stream.Pos, seg *pcap.Segment) {
 	h := &c.half[dir]
 	payload := seg.Payload
 	seq := seg.Seq
@@ -450,18 +453,18 @@ func (a *Assembler) data(c *conn, dir dissect.Direction, p dissect.Pos, seg *pca
 }
 
 // conflict reports n bytes of direction dir that differ from the first copy.
-func (a *Assembler) conflict(c *conn, dir dissect.Direction, p dissect.Pos, n int) {
+func (a *Assembler) conflict(c *conn, dir stream.Direction, p stream.Pos, n int) {
 	a.stats.Conflicts++
 	a.stats.ConflictBytes += int64(n)
 	c.dc.Overlap(dir, p, int64(n))
 }
 
-// deliver hands in-order bytes (then a snaplen cut, if any) to dissect.
-func (a *Assembler) deliver(c *conn, dir dissect.Direction, p dissect.Pos, b []byte, missing int) {
+// deliver hands in-order bytes (then a snaplen cut, if any) to the Stream.
+func (a *Assembler) deliver(c *conn, dir stream.Direction, p stream.Pos, b []byte, missing int) {
 	h := &c.half[dir]
 	if len(b) > 0 {
 		if a.winSize > 0 {
-			// Kept before dissect sees them: it unmasks in place.
+			// Kept before the Stream sees them: it may modify them.
 			if h.win == nil {
 				h.win = a.newWindow()
 			}
@@ -479,7 +482,7 @@ func (a *Assembler) deliver(c *conn, dir dissect.Direction, p dissect.Pos, b []b
 }
 
 // drain delivers buffered segments that have become contiguous.
-func (a *Assembler) drain(c *conn, dir dissect.Direction, p dissect.Pos) {
+func (a *Assembler) drain(c *conn, dir stream.Direction, p stream.Pos) {
 	h := &c.half[dir]
 	for len(h.ooo) > 0 {
 		s := &h.ooo[0]
@@ -507,7 +510,7 @@ func (a *Assembler) drain(c *conn, dir dissect.Direction, p dissect.Pos) {
 // buffer keeps a copy of an out-of-order segment: the parts of it not
 // buffered yet (the first copy is kept), after comparing the rest with
 // what is buffered.
-func (a *Assembler) buffer(c *conn, dir dissect.Direction, p dissect.Pos, seq uint32, b []byte, missing int) {
+func (a *Assembler) buffer(c *conn, dir stream.Direction, p stream.Pos, seq uint32, b []byte, missing int) {
 	h := &c.half[dir]
 	if over, total := a.overCap(h, len(b)); over && seq != h.next {
 		// Over a cap: give up on the hole before the buffered data.
@@ -632,7 +635,7 @@ func (h *half) insert(a *Assembler, i int, seq uint32, b []byte, missing int) {
 
 // skipHole declares the bytes before the first buffered segment lost and
 // delivers what follows.
-func (a *Assembler) skipHole(c *conn, dir dissect.Direction, p dissect.Pos) {
+func (a *Assembler) skipHole(c *conn, dir stream.Direction, p stream.Pos) {
 	h := &c.half[dir]
 	if len(h.ooo) == 0 {
 		return
@@ -641,7 +644,7 @@ func (a *Assembler) skipHole(c *conn, dir dissect.Direction, p dissect.Pos) {
 	a.drain(c, dir, p)
 }
 
-func (a *Assembler) gap(c *conn, dir dissect.Direction, p dissect.Pos, n int64) {
+func (a *Assembler) gap(c *conn, dir stream.Direction, p stream.Pos, n int64) {
 	if n <= 0 {
 		return
 	}
@@ -654,7 +657,7 @@ func (a *Assembler) gap(c *conn, dir dissect.Direction, p dissect.Pos, n int64) 
 // acked handles an acknowledgment of direction dir's bytes up to ack: bytes
 // the receiver acknowledged but the capture never showed were lost by the
 // capture.
-func (a *Assembler) acked(c *conn, dir dissect.Direction, p dissect.Pos, ack uint32) {
+func (a *Assembler) acked(c *conn, dir stream.Direction, p stream.Pos, ack uint32) {
 	h := &c.half[dir]
 	if w := h.win; w != nil && w.trim(ack) {
 		a.releaseWindow(h)
@@ -680,33 +683,33 @@ func (a *Assembler) acked(c *conn, dir dissect.Direction, p dissect.Pos, ack uin
 
 // checkClosed finishes the connection once both directions delivered
 // everything up to their FIN.
-func (a *Assembler) checkClosed(c *conn, p dissect.Pos) {
+func (a *Assembler) checkClosed(c *conn, p stream.Pos) {
 	for i := range c.half {
 		h := &c.half[i]
 		if !h.fin || seqAfter(h.finSeq, h.next) {
 			return
 		}
 	}
-	a.closed(c, p, dissect.EndFIN)
+	a.closed(c, p, stream.EndFIN)
 }
 
 // closed ends a connection its peers closed (FIN or RST): it stays known
 // for a while (a tombstone), so that its last ACKs are counted with it.
 // Connections ended otherwise (idle, evicted, replaced by a new SYN, the
 // end of the input) leave none.
-func (a *Assembler) closed(c *conn, p dissect.Pos, reason dissect.EndReason) {
+func (a *Assembler) closed(c *conn, p stream.Pos, reason stream.EndReason) {
 	if c.done {
 		return
 	}
 	a.finish(c, p, reason)
-	a.dead[c.hash] = newTomb(c.last, c.ws)
+	a.dead[c.hash] = newTomb(c.last, c.claimed)
 }
 
 // finish ends a connection: whatever is still buffered is delivered after
-// declaring the holes lost, then dissect ends it. c leaves the live
+// declaring the holes lost, then the Stream ends. c leaves the live
 // connections and its struct is reused by a later one; the caller may
-// still read c.done, c.hash, c.last and c.ws.
-func (a *Assembler) finish(c *conn, p dissect.Pos, reason dissect.EndReason) {
+// still read c.done, c.hash, c.last and c.claimed.
+func (a *Assembler) finish(c *conn, p stream.Pos, reason stream.EndReason) {
 	if c.done {
 		return
 	}
@@ -715,17 +718,15 @@ func (a *Assembler) finish(c *conn, p dissect.Pos, reason dissect.EndReason) {
 	for dir := range c.half {
 		h := &c.half[dir]
 		for len(h.ooo) > 0 && c.dc.Active() {
-			a.skipHole(c, dissect.Direction(dir), p)
+			a.skipHole(c, stream.Direction(dir), p)
 		}
 		h.dropBuffered(a)
 		if h.fin && seqAfter(h.finSeq, h.next) && c.dc.Active() {
-			a.gap(c, dissect.Direction(dir), p, int64(int32(h.finSeq-h.next)))
+			a.gap(c, stream.Direction(dir), p, int64(int32(h.finSeq-h.next)))
 		}
 		a.releaseWindow(h)
 	}
-	c.dc.End(p, reason)
-	c.ws = c.dc.IsWebSocket()
-	c.dc.Release()
+	c.claimed = c.dc.End(p, reason)
 	c.dc = nil
 	c.half = [2]half{} // drop the buffers' pointers
 	a.count(c)
@@ -736,31 +737,31 @@ func (a *Assembler) finish(c *conn, p dissect.Pos, reason dissect.EndReason) {
 
 // tomb is what is left of a finished connection, in one word: the packet
 // time of its last packet (Unix seconds, for tombstoneTTL) and whether it
-// was WebSocket.
+// was claimed by its Stream.
 type tomb int64
 
-func newTomb(last time.Time, ws bool) tomb {
+func newTomb(last time.Time, claimed bool) tomb {
 	t := tomb(last.Unix() << 1)
-	if ws {
+	if claimed {
 		t |= 1
 	}
 	return t
 }
 
-func (t tomb) ws() bool    { return t&1 != 0 }
-func (t tomb) last() int64 { return int64(t) >> 1 }
+func (t tomb) claimed() bool { return t&1 != 0 }
+func (t tomb) last() int64   { return int64(t) >> 1 }
 
-func (a *Assembler) countTomb(ws bool, packets int64) {
-	if ws {
-		a.stats.WSPackets += packets
+func (a *Assembler) countTomb(claimed bool, packets int64) {
+	if claimed {
+		a.stats.ClaimedPackets += packets
 	} else {
-		a.stats.OtherTCPPackets += packets
+		a.stats.OtherPackets += packets
 	}
 }
 
 // count attributes a connection's packets once it is known what it was.
 func (a *Assembler) count(c *conn) {
-	a.countTomb(c.ws, c.packets)
+	a.countTomb(c.claimed, c.packets)
 	c.packets = 0
 }
 
@@ -772,14 +773,14 @@ const tombstoneTTL = 2 * time.Minute
 
 // expire ends the connections idle for longer than the idle timeout and
 // forgets finished ones after tombstoneTTL.
-func (a *Assembler) expire(p dissect.Pos) {
+func (a *Assembler) expire(p stream.Pos) {
 	if a.opts.IdleTimeout > 0 {
 		for c := a.head.next; c != &a.head; {
 			next := c.next
 			if p.TS.Sub(c.last) > a.opts.IdleTimeout {
 				// No tombstone: if the connection speaks again, that is a
 				// new connection, found mid-stream.
-				a.finish(c, p, dissect.EndIdle)
+				a.finish(c, p, stream.EndIdle)
 			}
 			c = next
 		}
@@ -793,10 +794,10 @@ func (a *Assembler) expire(p dissect.Pos) {
 }
 
 // Flush ends every open connection, oldest first: the input is over.
-func (a *Assembler) Flush(p dissect.Pos) {
+func (a *Assembler) Flush(p stream.Pos) {
 	for c := a.head.next; c != &a.head; {
 		next := c.next
-		a.finish(c, p, dissect.EndCaptureEnd)
+		a.finish(c, p, stream.EndCaptureEnd)
 		c = next
 	}
 	clear(a.dead)
@@ -809,13 +810,13 @@ type conn struct {
 	// connection out of the cache.
 	key     flowKey
 	a       netip.AddrPort
-	dc      *dissect.Conn
+	dc      stream.Stream
 	packets int64
 	seen    uint64 // Assembler.pkts at its last packet
 	last    time.Time
 	synSeen bool
-	done    bool // FIN/RST handled, dissect ended
-	ws      bool // recognised as WebSocket (set when done)
+	done    bool // FIN/RST handled, the Stream ended
+	claimed bool // the Stream claimed it (set when done)
 	half    [2]half
 
 	b          netip.AddrPort
@@ -882,9 +883,9 @@ func (c *conn) unlink() {
 // SYN inside a live connection would get a challenge ACK (RFC 5961 §4),
 // which a capture cannot see, so the SYN is taken for what it says.
 func (c *conn) reusable(seg *pcap.Segment) bool {
-	h := &c.half[dissect.ClientToServer]
+	h := &c.half[stream.ClientToServer]
 	if seg.Src != c.a {
-		h = &c.half[dissect.ServerToClient]
+		h = &c.half[stream.ServerToClient]
 	}
 	if !h.started || (h.syn && seg.Seq == h.isn) {
 		return false // the first SYN, or the same one again

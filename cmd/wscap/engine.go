@@ -387,8 +387,8 @@ func (e *engine) finish() reassembly.Counters {
 	}
 	e.merged.Wait()
 	c := e.counters
-	c.WebSocket = e.final.WSPackets
-	c.OtherTCP = e.final.OtherTCPPackets
+	c.WebSocket = e.final.ClaimedPackets
+	c.OtherTCP = e.final.OtherPackets
 	return c
 }
 
@@ -404,8 +404,8 @@ func (e *engine) merge() {
 		for ps[i] != nil && next[i] == len(ps[i].recs) {
 			p := ps[i]
 			if p.final {
-				e.final.WSPackets += p.stats.WSPackets
-				e.final.OtherTCPPackets += p.stats.OtherTCPPackets
+				e.final.ClaimedPackets += p.stats.ClaimedPackets
+				e.final.OtherPackets += p.stats.OtherPackets
 			}
 			ps[i] = nil
 			last := p.last
