@@ -1,6 +1,6 @@
 module github.com/wscap/wscap
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/coder/websocket v1.8.15
@@ -8,6 +8,11 @@ require (
 	github.com/gorilla/websocket v1.5.3
 	github.com/mattn/go-isatty v0.0.20
 	github.com/spf13/pflag v1.1.0
-	golang.org/x/net v0.55.0
-	golang.org/x/sys v0.45.0
+	golang.org/x/net v0.62.0
+	golang.org/x/sys v0.50.0
+)
+
+require (
+	golang.org/x/crypto v0.59.0
+	golang.org/x/text v0.44.0 // indirect
 )

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/wscap/wscap/dissect/http2"
+	"github.com/wscap/wscap/dissect/tls"
 )
 
 // phase is the state of a connection as a whole.
@@ -15,6 +18,7 @@ const (
 	phaseAwait101              // upgrade request seen, response awaited
 	phaseProbe                 // no HTTP: looking for frames of a capture that started mid-stream
 	phaseWS                    // 101 seen: both directions carry frames
+	phaseTLS                   // a TLS connection: its hellos are read
 	phaseDone                  // rejected, not WebSocket, or unparseable: ignore the rest
 )
 
@@ -30,12 +34,15 @@ type Conn struct {
 	hsSent  bool
 	opened  bool // the TCP handshake was captured: the streams start at their beginning
 	pooled  bool // made by NewStream: released at End
+	counted bool // entered in the census
 	deflate deflateParams
 	dirs    [2]dirState
 	sum     Summary
 	info    ConnInfo
 	hs      Handshake
 
+	proto      Protocol // what identify found
+	tls        *tls.HelloReader
 	probe      *probeState
 	pings      [2][]pendingPing
 	pending    []byte // client bytes after the request, before the 101
@@ -83,6 +90,8 @@ func (c *Conn) Data(dir Direction, p Pos, b []byte) {
 			return
 		}
 		c.pendingData(p, b)
+	case phaseTLS:
+		c.tlsData(dir, b)
 	case phaseProbe:
 		c.probeData(dir, p, b)
 	case phaseWS:
@@ -137,6 +146,10 @@ func (c *Conn) gap(dir Direction, p Pos, n int64, cut bool) {
 // A Conn made by NewStream is released (see Release) before End returns.
 func (c *Conn) End(p Pos, reason EndReason) bool {
 	c.end(p, reason)
+	if !c.counted {
+		c.counted = true
+		c.count()
+	}
 	ws := c.known
 	if c.pooled {
 		c.Release()
@@ -236,10 +249,9 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 			continue
 		}
 		if len(s.http) == 0 && !s.sawHTTP {
-			if !(LooksLikeHTTPRequest(b) || startsWithMethod(b)) || bytes.HasPrefix(b, []byte("HTTP/")) {
+			if !(LooksLikeHTTPRequest(b) || startsWithMethod(b)) || bytes.HasPrefix(b, []byte("HTTP/")) || http2.StartsPreface(b) {
 				if !c.dirs[ClientToServer].sawHTTP && !c.dirs[ServerToClient].sawHTTP {
-					c.phase = phaseProbe
-					c.probeData(c.mapDir(dir), p, b) // back to the caller's direction: mapDir is its own inverse
+					c.identify(dir, p, b)
 				}
 				return
 			}

@@ -86,10 +86,11 @@ type Dissector struct {
 	// earlier position, so that shards' records merge in input order.
 	now Pos
 	// hold queues findings instead of emitting them (see holdFindings).
-	hold bool
-	held []heldFinding
-	inf  inflater
-	free []*Conn // released connections to reuse
+	hold   bool
+	held   []heldFinding
+	inf    inflater
+	free   []*Conn // released connections to reuse
+	census Census
 }
 
 // New returns a Dissector that emits to sink.

@@ -93,7 +93,8 @@ type part struct {
 	recs  []record
 	last  bool
 	final bool
-	stats reassembly.Stats // with final
+	stats  reassembly.Stats // with final
+	census *dissect.Census  // with final
 }
 
 const (
@@ -193,6 +194,7 @@ func (s *shard) run() {
 			s.asm.Flush(b.end)
 			s.cur.final = true
 			s.cur.stats = s.asm.Stats()
+			s.cur.census = s.d.Census()
 		}
 		s.free <- b // the records hold copies: the input can be reused
 		s.send(true)
@@ -230,6 +232,7 @@ type engine struct {
 	nextID   int
 	errors   int // findings of severity error written
 	final    reassembly.Stats
+	census   dissect.Census // what the TCP connections were, once the input is over
 	keepConn func(int) bool // display filter on connection numbers, nil: all
 	base     *time.Time     // set to the first packet's time (for relative times)
 	// For the progress line: packets read and messages written so far.
@@ -406,6 +409,7 @@ func (e *engine) merge() {
 			if p.final {
 				e.final.ClaimedPackets += p.stats.ClaimedPackets
 				e.final.OtherPackets += p.stats.OtherPackets
+				e.census.Add(p.census)
 			}
 			ps[i] = nil
 			last := p.last

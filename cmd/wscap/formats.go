@@ -1,11 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/wscap/wscap/dissect"
 	"github.com/wscap/wscap/output"
@@ -23,12 +26,120 @@ type writer interface {
 }
 
 // totals is what a run counted: every packet read, the WebSocket
-// connections, and IP reassembly when there were fragments.
+// connections that opened, what the TCP connections carried, and IP
+// reassembly when there were fragments.
 type totals struct {
-	Kind    string              `json:"kind"`
-	Packets reassembly.Counters `json:"packets"`
-	Conns   int                 `json:"websocket_connections"`
-	Defrag  *pcap.DefragStats   `json:"ip_defrag,omitempty"`
+	Kind      string              `json:"kind"`
+	Packets   reassembly.Counters `json:"packets"`
+	Conns     int64               `json:"websocket_connections"`
+	Rejected  int64               `json:"rejected_upgrades"`
+	Protocols protocolCounts      `json:"protocols"`
+	// ServerNames counts the TLS connections by the server name of their
+	// ClientHello (SNI); "" holds those without one, "(more)" those past
+	// dissect.MaxServerNames names.
+	ServerNames map[string]int64  `json:"tls_server_names,omitempty"`
+	Defrag      *pcap.DefragStats `json:"ip_defrag,omitempty"`
+
+}
+
+// protocolCounts is the number of TCP connections per protocol.
+type protocolCounts struct {
+	WebSocket int64 `json:"websocket"`
+	TLS       int64 `json:"tls"`
+	HTTP      int64 `json:"http"`
+	HTTP2     int64 `json:"http2"`
+	Other     int64 `json:"other"`
+}
+
+func newTotals(c reassembly.Counters, cs *dissect.Census) totals {
+	p := &cs.Protocols
+	t := totals{Kind: "totals", Packets: c, Conns: p[dissect.ProtoWebSocket], Rejected: cs.Rejected,
+		Protocols: protocolCounts{WebSocket: p[dissect.ProtoWebSocket], TLS: p[dissect.ProtoTLS], HTTP: p[dissect.ProtoHTTP], HTTP2: p[dissect.ProtoHTTP2], Other: p[dissect.ProtoOther]}}
+	if p[dissect.ProtoTLS] > 0 {
+		t.ServerNames = maps.Clone(cs.ServerNames)
+		if t.ServerNames == nil {
+			t.ServerNames = map[string]int64{}
+		}
+		if cs.NoName > 0 {
+			t.ServerNames[""] = cs.NoName
+		}
+		if cs.MoreNames > 0 {
+			t.ServerNames["(more)"] = cs.MoreNames
+		}
+	}
+	return t
+}
+
+// describe says in one line what the TCP connections were: "1 websocket,
+// 3 tls (SNI chat.example.com), 2 other".
+func (t *totals) describe() string {
+	var parts []string
+	p := t.Protocols
+	for _, x := range []struct {
+		name string
+		n    int64
+	}{{"websocket", p.WebSocket}, {"tls", p.TLS}, {"http", p.HTTP}, {"http2", p.HTTP2}, {"other", p.Other}} {
+		if x.n == 0 {
+			continue
+		}
+		s := fmt.Sprintf("%d %s", x.n, x.name)
+		switch {
+		case x.name == "tls":
+			s += " (" + t.serverNames(5) + ")"
+		case x.name == "http" && t.Rejected > 0:
+			s += fmt.Sprintf(" (%d WebSocket upgrade%s refused, unanswered or malformed)", t.Rejected, plural(t.Rejected))
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return "no TCP connections"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// serverNames lists up to n server names, most connections first.
+func (t *totals) serverNames(n int) string {
+	names := slices.Collect(maps.Keys(t.ServerNames))
+	slices.SortFunc(names, func(a, b string) int {
+		if c := cmp.Compare(t.ServerNames[b], t.ServerNames[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	var out []string
+	for i, name := range names {
+		if i == n {
+			out = append(out, fmt.Sprintf("and %d more", len(names)-n))
+			break
+		}
+		label := name
+		if name == "" {
+			label = "no SNI"
+		}
+		if c := t.ServerNames[name]; c > 1 {
+			label += fmt.Sprintf(" ×%d", c)
+		}
+		out = append(out, label)
+	}
+	if len(out) > 0 && names[0] != "" {
+		return "SNI " + strings.Join(out, ", ")
+	}
+	return strings.Join(out, ", ")
+}
+
+// hint says what to try when no WebSocket was found, or "" when one was.
+func (t *totals) hint() string {
+	if t.Conns > 0 || t.Rejected > 0 {
+		return ""
+	}
+	msg := "no WebSocket found; the TCP connections were: " + t.describe()
+	switch {
+	case t.Protocols.TLS > 0:
+		msg += ". wss:// runs inside TLS, which wscap cannot read without the session keys"
+	case t.Protocols.Other > 0:
+		msg += ". A WebSocket whose opening handshake was not captured is decoded with --ws-port PORT"
+	}
+	return msg
 }
 
 // newWriter returns the writer for pf.format, with --summary added.
@@ -85,6 +196,7 @@ func (s *statsWriter) finish(t totals) {
 	s.Packets = c
 	s.Extra = append(s.Extra, fmt.Sprintf("packets: %d read = %d websocket + %d other TCP + %d not TCP + %d undecodable + %d IP fragments; %d WebSocket connections",
 		c.Read, c.WebSocket, c.OtherTCP, c.NotTCP, c.Undecodable, c.Fragments, conns))
+	s.Extra = append(s.Extra, "TCP connections: "+t.describe())
 }
 
 // teeWriter feeds two writers; its encoder's body is the length of a's
@@ -202,4 +314,11 @@ func (f *pipelineFlags) filter() (*output.Filter, func(int) bool, error) {
 		keep = func(id int) bool { return slices.Contains(ids, id) }
 	}
 	return flt, keep, nil
+}
+
+func plural(n int64) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

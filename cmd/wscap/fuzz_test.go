@@ -141,6 +141,19 @@ func checkRun(t *testing.T, what string, code int, stderr string) {
 	if code != exitOK && code != exitError {
 		t.Fatalf("%s: exit status %d; stderr:\n%s", what, code, stderr)
 	}
+	// The one-line note on what was there when no WebSocket was found is
+	// not an error.
+	var lines []string
+	for _, l := range strings.SplitAfter(stderr, "\n") {
+		if strings.HasPrefix(l, "wscap: no WebSocket found; ") {
+			if !strings.Contains(stderr, l) || strings.Count(stderr, "no WebSocket found") > 1 {
+				t.Fatalf("%s: the note comes more than once: %q", what, stderr)
+			}
+			continue
+		}
+		lines = append(lines, l)
+	}
+	stderr = strings.Join(lines, "")
 	if (code == exitError) != (stderr != "") {
 		t.Fatalf("%s: exit status %d with stderr %q", what, code, stderr)
 	}

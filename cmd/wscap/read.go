@@ -222,7 +222,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		e.errorf("writing output: %v", eng.werr)
 		return exitError
 	}
-	t := totals{Kind: "totals", Packets: counters, Conns: eng.nextID}
+	t := newTotals(counters, &eng.census)
 	if d := eng.dec.DefragStats(); d.Fragments > 0 {
 		t.Defrag = &d
 	}
@@ -230,6 +230,9 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	if err := w.Close(); err != nil {
 		e.errorf("writing output: %v", err)
 		return exitError
+	}
+	if h := t.hint(); h != "" && t.Packets.Read > 0 {
+		e.errorf("%s", h)
 	}
 	if pf.writePcap != "" {
 		if _, err := writePcap(pf.writePcap, inputs, eng.selected); err != nil {

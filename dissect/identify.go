@@ -1,0 +1,155 @@
+package dissect
+
+import (
+	"bytes"
+
+	"github.com/wscap/wscap/dissect/http2"
+	"github.com/wscap/wscap/dissect/tls"
+)
+
+// Protocol is what a TCP connection carried, as far as wscap tells.
+type Protocol uint8
+
+// The protocols a connection is identified as. A connection that opened a
+// WebSocket is ProtoWebSocket; one whose upgrade was refused, and any
+// other HTTP/1.x connection, is ProtoHTTP.
+const (
+	ProtoOther Protocol = iota
+	ProtoWebSocket
+	ProtoTLS
+	ProtoHTTP
+	ProtoHTTP2
+	NumProtocols
+)
+
+var protocolNames = [...]string{ProtoOther: "other", ProtoWebSocket: "websocket", ProtoTLS: "tls", ProtoHTTP: "http", ProtoHTTP2: "http2"}
+
+func (p Protocol) String() string {
+	if p < NumProtocols {
+		return protocolNames[p]
+	}
+	return "protocol?"
+}
+
+// MaxServerNames caps the distinct TLS server names a Census keeps.
+const MaxServerNames = 1000
+
+// Census counts the TCP connections a Dissector ended by what they
+// carried: the protocols, the upgrade requests that did not open a
+// WebSocket, and the server names of the TLS connections.
+type Census struct {
+	Protocols [NumProtocols]int64
+	// Rejected counts the connections whose WebSocket upgrade request did
+	// not open one: refused (a status other than 101), unanswered or
+	// malformed. They count as ProtoHTTP.
+	Rejected int64
+	// ServerNames counts TLS connections by SNI; a name beyond
+	// MaxServerNames distinct ones counts in MoreNames, a connection
+	// without one in NoName.
+	ServerNames map[string]int64
+	MoreNames   int64
+	NoName      int64
+}
+
+// Add adds o's counts to c.
+func (c *Census) Add(o *Census) {
+	for i, n := range o.Protocols {
+		c.Protocols[i] += n
+	}
+	c.Rejected += o.Rejected
+	c.MoreNames += o.MoreNames
+	c.NoName += o.NoName
+	for name, n := range o.ServerNames {
+		c.addName(name, n)
+	}
+}
+
+func (c *Census) addName(name string, n int64) {
+	if name == "" {
+		c.NoName += n
+		return
+	}
+	if _, ok := c.ServerNames[name]; !ok && len(c.ServerNames) >= MaxServerNames {
+		c.MoreNames += n
+		return
+	}
+	if c.ServerNames == nil {
+		c.ServerNames = map[string]int64{}
+	}
+	c.ServerNames[name] += n
+}
+
+// Census returns the counts of the connections ended so far.
+func (d *Dissector) Census() *Census { return &d.census }
+
+// count enters the ended connection c in the census.
+func (c *Conn) count() {
+	cs := &c.d.census
+	p := c.proto
+	switch {
+	case c.known && c.phase == phaseWS:
+		p = ProtoWebSocket
+	case c.known:
+		p = ProtoHTTP
+		cs.Rejected++
+	case p == ProtoOther && (c.dirs[0].sawHTTP || c.dirs[1].sawHTTP):
+		p = ProtoHTTP
+	}
+	cs.Protocols[p]++
+	if p == ProtoTLS {
+		name := ""
+		if c.tls != nil {
+			name = c.tls.Hello.ServerName
+		}
+		cs.addName(name, 1)
+	}
+}
+
+// identify names what a connection carries whose first bytes, b from dir,
+// are not an HTTP/1.x request. A connection whose beginning was captured
+// is never probed for WebSocket frames: its first bytes say what it is.
+// One picked up mid-stream is, unless its bytes are TLS records or HTTP/2
+// frames.
+func (c *Conn) identify(dir Direction, p Pos, b []byte) {
+	if _, ok := c.forcedServer(); ok {
+		c.phase = phaseProbe
+		c.probeData(c.mapDir(dir), p, b) // back to the caller's direction: mapDir is its own inverse
+		return
+	}
+	switch {
+	case tls.StartsHello(b):
+		c.proto = ProtoTLS
+		c.phase = phaseTLS
+		c.tls = &tls.HelloReader{}
+		if (len(b) > tls.RecordHeaderLen && b[tls.RecordHeaderLen] == 1) != (dir == ClientToServer) {
+			c.swap() // the ClientHello comes from the client
+			dir = dir.Reverse()
+		}
+		c.tlsData(dir, b)
+		return
+	case dir == ClientToServer && http2.StartsPreface(b):
+		c.proto = ProtoHTTP2
+	case bytes.HasPrefix(b, []byte("HTTP/")):
+		c.proto = ProtoHTTP // a response first: an HTTP connection picked up mid-stream
+	case c.opened:
+		// ProtoOther
+	case tls.RecordChain(b):
+		c.proto = ProtoTLS
+	case http2.FrameChain(b):
+		c.proto = ProtoHTTP2
+	default:
+		c.phase = phaseProbe
+		c.probeData(c.mapDir(dir), p, b)
+		return
+	}
+	c.phase = phaseDone
+}
+
+// tlsData reads the cleartext hellos of a TLS connection; once both were
+// read the rest of the connection is ignored.
+func (c *Conn) tlsData(dir Direction, b []byte) {
+	c.tls.Feed(dir == ServerToClient, b)
+	if c.tls.Done() {
+		c.phase = phaseDone
+	}
+}

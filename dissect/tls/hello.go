@@ -1,0 +1,366 @@
+// Package tls reads what a TLS connection shows without its keys: the
+// record layer (RFC 8446 §5.1, RFC 5246 §6.2) and the ClientHello and
+// ServerHello (RFC 8446 §4.1.2, §4.1.3), which name the server (SNI, RFC
+// 6066 §3), the application protocols offered (ALPN, RFC 7301), and the
+// version and cipher suite chosen.
+package tls
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// ContentType is a TLS record's content type (RFC 8446 §5.1).
+type ContentType uint8
+
+// The content types of TLS 1.0 to 1.3, and heartbeat (RFC 6520).
+const (
+	ChangeCipherSpec ContentType = 20
+	Alert            ContentType = 21
+	Handshake        ContentType = 22
+	ApplicationData  ContentType = 23
+	Heartbeat        ContentType = 24
+)
+
+// RecordHeaderLen is the length of a record header.
+const RecordHeaderLen = 5
+
+// MaxRecordLen is the longest record payload any version allows: 2^14
+// bytes plus 2,048 of expansion (RFC 5246 §6.2.3; TLS 1.3 allows 256).
+const MaxRecordLen = 1<<14 + 2048
+
+// RecordHeader is the fixed part of a TLS record (RFC 8446 §5.1).
+type RecordHeader struct {
+	Type    ContentType
+	Version uint16 // legacy_record_version
+	Length  int
+}
+
+// ErrShort means the input ends before what is being parsed does.
+var ErrShort = errors.New("tls: input ends early")
+
+// ParseRecordHeader reads a record header from the start of b.
+func ParseRecordHeader(b []byte) (RecordHeader, error) {
+	if len(b) < RecordHeaderLen {
+		return RecordHeader{}, ErrShort
+	}
+	return RecordHeader{Type: ContentType(b[0]), Version: uint16(b[1])<<8 | uint16(b[2]), Length: int(b[3])<<8 | int(b[4])}, nil
+}
+
+// Plausible reports whether h could start a record of SSL 3.0 to TLS 1.3:
+// a defined content type, a version 3.x and a length within the limit.
+func (h RecordHeader) Plausible() bool {
+	return h.Type >= ChangeCipherSpec && h.Type <= Heartbeat && h.Version>>8 == 3 && h.Version&0xff <= 4 && h.Length <= MaxRecordLen
+}
+
+// StartsHello reports whether b (the first bytes a peer sent) starts like
+// a TLS connection: a handshake record of a plausible version whose first
+// message is a ClientHello (from a client) or a ServerHello (from a
+// server). b may stop anywhere after the first byte.
+func StartsHello(b []byte) bool {
+	if len(b) < 1 || b[0] != byte(Handshake) {
+		return false
+	}
+	if len(b) >= 3 && (b[1] != 3 || b[2] > 4) {
+		return false
+	}
+	if len(b) >= RecordHeaderLen {
+		h, _ := ParseRecordHeader(b)
+		if !h.Plausible() || h.Length < 4 {
+			return false
+		}
+	}
+	if len(b) > RecordHeaderLen {
+		t := b[RecordHeaderLen]
+		return t == typeClientHello || t == typeServerHello
+	}
+	return true
+}
+
+// RecordChain reports whether b, from its start or from a later offset,
+// holds plausible record headers that chain, each length pointing at the
+// next header, to exactly the end of b: at least two headers, or one from
+// the start of b. Only the first chainMax offsets are tried. It tells a
+// stream picked up mid-connection that carries TLS.
+func RecordChain(b []byte) bool {
+	const chainMax = 64
+	for start := 0; start < len(b) && start < chainMax; start++ {
+		i, n := start, 0
+		for i < len(b) {
+			h, err := ParseRecordHeader(b[i:])
+			if err != nil || !h.Plausible() {
+				break
+			}
+			i += RecordHeaderLen + h.Length
+			n++
+		}
+		if i == len(b) && (n >= 2 || start == 0 && n >= 1) {
+			return true
+		}
+	}
+	return false
+}
+
+const (
+	typeClientHello = 1
+	typeServerHello = 2
+
+	extServerName        = 0
+	extALPN              = 16
+	extSupportedVersions = 43
+)
+
+// Hello is what the hellos of one connection said in clear text.
+type Hello struct {
+	ServerName string   // SNI host_name, "" when none
+	ALPN       []string // protocols the client offered
+	// Versions are the versions the client offered in
+	// supported_versions; without it, its legacy_version alone.
+	Versions []uint16
+	// Version and CipherSuite are the server's choice (0 until its
+	// ServerHello was read). ALPNChosen is the protocol it chose when
+	// visible: TLS 1.2 sends it in the ServerHello, TLS 1.3 encrypts it.
+	Version     uint16
+	CipherSuite uint16
+	ALPNChosen  string
+}
+
+// VersionName returns "TLS 1.3" and the like, or "0x0305" for others.
+func VersionName(v uint16) string {
+	switch v {
+	case 0x0300:
+		return "SSL 3.0"
+	case 0x0301, 0x0302, 0x0303, 0x0304:
+		return fmt.Sprintf("TLS 1.%d", v-0x0301)
+	}
+	return fmt.Sprintf("0x%04x", v)
+}
+
+// CipherSuiteName returns the IANA name of a cipher suite, or "0x1301"
+// style for those crypto/tls does not know.
+func CipherSuiteName(id uint16) string { return tls.CipherSuiteName(id) }
+
+// ParseClientHello reads a ClientHello message body (after the 4-byte
+// handshake header) into h.
+func ParseClientHello(body []byte, h *Hello) error {
+	s := cryptobyte.String(body)
+	var legacy uint16
+	var random, session, suites, compression, exts cryptobyte.String
+	if !s.ReadUint16(&legacy) || !s.ReadBytes((*[]byte)(&random), 32) ||
+		!s.ReadUint8LengthPrefixed(&session) || !s.ReadUint16LengthPrefixed(&suites) ||
+		!s.ReadUint8LengthPrefixed(&compression) {
+		return errors.New("tls: malformed ClientHello")
+	}
+	h.Versions = []uint16{legacy}
+	if s.Empty() {
+		return nil // no extensions (SSL 3.0 style)
+	}
+	if !s.ReadUint16LengthPrefixed(&exts) || !s.Empty() {
+		return errors.New("tls: malformed ClientHello extensions")
+	}
+	for !exts.Empty() {
+		var typ uint16
+		var data cryptobyte.String
+		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&data) {
+			return errors.New("tls: malformed ClientHello extension")
+		}
+		switch typ {
+		case extServerName:
+			var list cryptobyte.String
+			if !data.ReadUint16LengthPrefixed(&list) {
+				return errors.New("tls: malformed server_name")
+			}
+			for !list.Empty() {
+				var kind uint8
+				var name cryptobyte.String
+				if !list.ReadUint8(&kind) || !list.ReadUint16LengthPrefixed(&name) {
+					return errors.New("tls: malformed server_name")
+				}
+				if kind == 0 && h.ServerName == "" {
+					h.ServerName = string(name)
+				}
+			}
+		case extALPN:
+			h.ALPN = readALPN(data)
+		case extSupportedVersions:
+			var list cryptobyte.String
+			if !data.ReadUint8LengthPrefixed(&list) {
+				return errors.New("tls: malformed supported_versions")
+			}
+			var vs []uint16
+			for !list.Empty() {
+				var v uint16
+				if !list.ReadUint16(&v) {
+					return errors.New("tls: malformed supported_versions")
+				}
+				if v&0x0f0f != 0x0a0a { // GREASE (RFC 8701) is not a version
+					vs = append(vs, v)
+				}
+			}
+			if len(vs) > 0 {
+				h.Versions = vs
+			}
+		}
+	}
+	return nil
+}
+
+// ParseServerHello reads a ServerHello message body into h.
+func ParseServerHello(body []byte, h *Hello) error {
+	s := cryptobyte.String(body)
+	var legacy uint16
+	var random, session, exts cryptobyte.String
+	var compression uint8
+	if !s.ReadUint16(&legacy) || !s.ReadBytes((*[]byte)(&random), 32) ||
+		!s.ReadUint8LengthPrefixed(&session) || !s.ReadUint16(&h.CipherSuite) || !s.ReadUint8(&compression) {
+		return errors.New("tls: malformed ServerHello")
+	}
+	h.Version = legacy
+	if s.Empty() {
+		return nil
+	}
+	if !s.ReadUint16LengthPrefixed(&exts) || !s.Empty() {
+		return errors.New("tls: malformed ServerHello extensions")
+	}
+	for !exts.Empty() {
+		var typ uint16
+		var data cryptobyte.String
+		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&data) {
+			return errors.New("tls: malformed ServerHello extension")
+		}
+		switch typ {
+		case extSupportedVersions:
+			var v uint16
+			if data.ReadUint16(&v) {
+				h.Version = v
+			}
+		case extALPN:
+			if p := readALPN(data); len(p) > 0 {
+				h.ALPNChosen = p[0]
+			}
+		}
+	}
+	return nil
+}
+
+func readALPN(data cryptobyte.String) []string {
+	var list cryptobyte.String
+	if !data.ReadUint16LengthPrefixed(&list) {
+		return nil
+	}
+	var out []string
+	for !list.Empty() {
+		var p cryptobyte.String
+		if !list.ReadUint8LengthPrefixed(&p) {
+			return out
+		}
+		out = append(out, string(p))
+	}
+	return out
+}
+
+// MaxHello caps the handshake bytes a HelloReader holds per direction
+// (a post-quantum ClientHello is about 1,800 bytes; certificates are not
+// needed).
+const MaxHello = 64 << 10
+
+// HelloReader follows both directions of a TLS connection from their
+// first byte until each peer's hello was read: records are parsed as they
+// stream in, in segments of any size, and the hello message is taken from
+// the handshake records (it may span several records).
+type HelloReader struct {
+	Hello Hello
+	dirs  [2]helloDir
+}
+
+type helloDir struct {
+	rec  []byte // a record header being completed
+	left int    // payload bytes of the current record still to come
+	typ  ContentType
+	hs   []byte // handshake payload gathered so far
+	done bool
+	err  error
+}
+
+// Feed hands the reader stream bytes sent by the client (server false) or
+// the server. It does not keep b.
+func (r *HelloReader) Feed(server bool, b []byte) {
+	d := &r.dirs[0]
+	if server {
+		d = &r.dirs[1]
+	}
+	for len(b) > 0 && !d.done {
+		if d.left == 0 {
+			need := RecordHeaderLen - len(d.rec)
+			if len(b) < need {
+				d.rec = append(d.rec, b...)
+				return
+			}
+			hdr := append(d.rec, b[:need]...)
+			b = b[need:]
+			d.rec = d.rec[:0]
+			h, _ := ParseRecordHeader(hdr)
+			if !h.Plausible() {
+				d.fail(fmt.Errorf("tls: not a TLS record header: % x", hdr))
+				return
+			}
+			d.typ, d.left = h.Type, h.Length
+			if h.Type != Handshake && h.Type != ChangeCipherSpec {
+				d.fail(fmt.Errorf("tls: a %d record before the hello", h.Type))
+				return
+			}
+			continue
+		}
+		n := min(d.left, len(b))
+		if d.typ == Handshake {
+			if len(d.hs)+n > MaxHello {
+				d.fail(errors.New("tls: hello longer than the reader holds"))
+				return
+			}
+			d.hs = append(d.hs, b[:n]...)
+		}
+		d.left -= n
+		b = b[n:]
+		r.parse(server, d)
+	}
+}
+
+func (r *HelloReader) parse(server bool, d *helloDir) {
+	if len(d.hs) < 4 {
+		return
+	}
+	n := int(d.hs[1])<<16 | int(d.hs[2])<<8 | int(d.hs[3])
+	if len(d.hs) < 4+n {
+		if n > MaxHello {
+			d.fail(errors.New("tls: hello longer than the reader holds"))
+		}
+		return
+	}
+	body := d.hs[4 : 4+n]
+	var err error
+	switch {
+	case !server && d.hs[0] == typeClientHello:
+		err = ParseClientHello(body, &r.Hello)
+	case server && d.hs[0] == typeServerHello:
+		err = ParseServerHello(body, &r.Hello)
+	default:
+		err = fmt.Errorf("tls: first handshake message is type %d", d.hs[0])
+	}
+	d.done, d.err, d.hs = true, err, nil
+}
+
+func (d *helloDir) fail(err error) { d.done, d.err, d.hs = true, err, nil }
+
+// Done reports whether both hellos were read (or could not be).
+func (r *HelloReader) Done() bool { return r.dirs[0].done && r.dirs[1].done }
+
+// Err returns why a peer's hello could not be read, client first.
+func (r *HelloReader) Err() error {
+	if r.dirs[0].err != nil {
+		return r.dirs[0].err
+	}
+	return r.dirs[1].err
+}
