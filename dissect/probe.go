@@ -1,6 +1,11 @@
 package dissect
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/wscap/wscap/dissect/http2"
+	"github.com/wscap/wscap/dissect/tls"
+)
 
 // Detection of WebSocket traffic whose opening handshake was not captured
 // (a capture that started mid-stream).
@@ -19,8 +24,10 @@ import "strings"
 // points is a break. The connection is WebSocket once probeAccept headers
 // were chained with fewer than half as many breaks; it is not after
 // probeMaxFails breaks, probeMaxMisses misses or probeMaxBytes bytes.
-// HTTP and TLS never pass: an HTTP request is parsed as such before
-// probing, and a TLS record (16 03 0x) reads as a reserved opcode.
+// Only a connection whose beginning was not captured is probed (see
+// identify). HTTP, TLS and HTTP/2 never pass: an HTTP request is parsed as
+// such before probing, and a segment holding a chain of TLS records or
+// HTTP/2 frames identifies the connection as that.
 const (
 	probeAccept    = 3
 	probeMaxFails  = 2
@@ -57,6 +64,18 @@ func (c *Conn) probeData(dir Direction, p Pos, b []byte) {
 		}
 		c.startWithoutHandshake(p)
 		c.dirs[c.mapDir(dir)].feedFrames(c, c.mapDir(dir), p, b)
+		return
+	}
+	// TLS records and HTTP/2 frames chained to the end of a segment are
+	// what they look like, never a WebSocket.
+	switch {
+	case tls.RecordChain(b):
+		c.proto = ProtoTLS
+		c.giveUp()
+		return
+	case http2.FrameChain(b):
+		c.proto = ProtoHTTP2
+		c.giveUp()
 		return
 	}
 	ps := c.probe

@@ -1,0 +1,184 @@
+package dissect
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	cryptotls "crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wscap/wscap/stream"
+)
+
+// segConn keeps each write through a net.Conn as one segment.
+type segConn struct {
+	net.Conn
+	dir  Direction
+	mu   *sync.Mutex
+	segs *[]step
+}
+
+func (c segConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	*c.segs = append(*c.segs, step{dir: c.dir, data: bytes.Clone(b)})
+	c.mu.Unlock()
+	return c.Conn.Write(b)
+}
+
+// tlsSession runs a real crypto/tls session (handshake, then a request and
+// an answer) and returns what each peer wrote, in order.
+func tlsSession(t testing.TB, max uint16) []step {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "chat.example.com"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"chat.example.com"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := net.Pipe()
+	var mu sync.Mutex
+	var segs []step
+	srv := cryptotls.Server(segConn{b, ServerToClient, &mu, &segs}, &cryptotls.Config{Certificates: []cryptotls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MaxVersion: max})
+	cli := cryptotls.Client(segConn{a, ClientToServer, &mu, &segs}, &cryptotls.Config{InsecureSkipVerify: true, ServerName: "chat.example.com", NextProtos: []string{"http/1.1"}, MaxVersion: max})
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 100)
+		n, err := srv.Read(buf)
+		if err == nil {
+			_, err = srv.Write(bytes.ToUpper(buf[:n]))
+		}
+		done <- err
+	}()
+	if _, err := cli.Write([]byte("GET / HTTP/1.1\r\nHost: chat.example.com\r\nUpgrade: websocket\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100)
+	if _, err := cli.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	b.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	return segs
+}
+
+// identifyConn feeds steps to a connection made by NewStream and returns
+// the census and the events.
+func identifyConn(t *testing.T, opened bool, opts Options, steps []step) (*Census, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	d := New(opts, rec)
+	s := d.NewStream(stream.Conn{Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:443"), First: Pos{Pkt: 1}, Opened: opened})
+	for i, st := range steps {
+		p := Pos{Pkt: uint64(i + 2)}
+		if st.gap > 0 {
+			s.Gap(st.dir, p, st.gap)
+		} else if s.Active() {
+			s.Data(st.dir, p, bytes.Clone(st.data))
+		}
+	}
+	s.End(Pos{Pkt: uint64(len(steps) + 2)}, EndFIN)
+	return d.Census(), rec
+}
+
+// TestIdentify: each connection is counted under what it carried, and
+// only WebSocket traffic makes events.
+func TestIdentify(t *testing.T) {
+	tls13, tls12 := tlsSession(t, cryptotls.VersionTLS13), tlsSession(t, cryptotls.VersionTLS12)
+	lowBytes := make([]byte, 3000)
+	for i := range lowBytes {
+		lowBytes[i] = byte(i * 7 % 3)
+	}
+	h2 := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+	h2frames := []byte("\x00\x00\x04\x08\x00\x00\x00\x00\x00\x00\x0f\x00\x01\x00\x00\x05\x00\x01\x00\x00\x00\x01hello")
+	ws := frames(server(OpText, "hello"), server(OpText, "world"), server(OpBinary, "!"))
+	for _, tc := range []struct {
+		name   string
+		opened bool
+		steps  []step
+		want   Protocol
+		sni    string
+	}{
+		{"TLS 1.3", true, tls13, ProtoTLS, "chat.example.com"},
+		{"TLS 1.2", true, tls12, ProtoTLS, "chat.example.com"},
+		{"TLS 1.3 from its ServerHello on", false, tls13[1:], ProtoTLS, ""},
+		{"TLS 1.3 application data only", false, tls13[len(tls13)-2:], ProtoTLS, ""},
+		{"TLS 1.2 application data only", false, tls12[len(tls12)-2:], ProtoTLS, ""},
+		{"h2c prior knowledge", true, []step{c2s(h2)}, ProtoHTTP2, ""},
+		{"HTTP/2 frames mid-stream", false, []step{s2c(h2frames)}, ProtoHTTP2, ""},
+		{"bytes dense in 00-02", true, []step{c2s(lowBytes[:1000]), s2c(lowBytes[1000:])}, ProtoOther, ""},
+		{"a ClientHello field that chains as frames", true, []step{c2s([]byte("\x00\x0a\x00\x17\x00\x01"))}, ProtoOther, ""},
+		{"HTTP keep-alive", true, []step{c2s([]byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")), s2c([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))}, ProtoHTTP, ""},
+		{"HTTP response mid-stream", false, []step{s2c([]byte("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n\x81\x01a"))}, ProtoHTTP, ""},
+		{"WebSocket frames with the start captured", true, []step{s2c(ws)}, ProtoOther, ""},
+		{"WebSocket frames mid-stream", false, []step{s2c(ws)}, ProtoWebSocket, ""},
+		{"WebSocket upgrade", true, upgraded(s2c(ws)), ProtoWebSocket, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs, rec := identifyConn(t, tc.opened, Options{}, tc.steps)
+			for p, n := range cs.Protocols {
+				if want := int64(0); Protocol(p) == tc.want && n != 1 || Protocol(p) != tc.want && n != want {
+					t.Errorf("census %v, want one %s", cs.Protocols, tc.want)
+					break
+				}
+			}
+			if tc.want == ProtoTLS {
+				if tc.sni != "" && cs.ServerNames[tc.sni] != 1 || tc.sni == "" && cs.NoName != 1 {
+					t.Errorf("server names %v, no name %d; want %q", cs.ServerNames, cs.NoName, tc.sni)
+				}
+			}
+			if tc.want != ProtoWebSocket && len(rec.lines) != 0 {
+				t.Errorf("events on a %s connection: %v", tc.want, rec.codes())
+			}
+		})
+	}
+}
+
+// TestIdentifyForced: --ws-port still decodes a connection as WebSocket
+// whatever its start.
+func TestIdentifyForced(t *testing.T) {
+	ws := frames(server(OpText, "hello"))
+	cs, rec := identifyConn(t, true, Options{WSPorts: []uint16{443}}, []step{s2c(ws)})
+	if cs.Protocols[ProtoWebSocket] != 1 || len(rec.lines) == 0 {
+		t.Errorf("census %v, %d events", cs.Protocols, len(rec.lines))
+	}
+}
+
+// TestCensusRejected: a refused upgrade counts as HTTP and as rejected.
+func TestCensusRejected(t *testing.T) {
+	cs, _ := identifyConn(t, true, Options{}, []step{c2s([]byte(request())), s2c([]byte("HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n"))})
+	if cs.Protocols[ProtoHTTP] != 1 || cs.Rejected != 1 || cs.Protocols[ProtoWebSocket] != 0 {
+		t.Errorf("census %+v", cs)
+	}
+	var sum Census
+	sum.Add(cs)
+	sum.Add(cs)
+	if sum.Protocols[ProtoHTTP] != 2 || sum.Rejected != 2 {
+		t.Errorf("Add: %+v", sum)
+	}
+}
+
+// TestCensusNamesCapped: past MaxServerNames distinct names, connections
+// are counted, not named.
+func TestCensusNamesCapped(t *testing.T) {
+	var c Census
+	for i := range MaxServerNames + 5 {
+		c.addName(string(rune('a'+i%26))+string(rune(i)), 1)
+	}
+	c.addName("", 1)
+	if len(c.ServerNames) != MaxServerNames || c.MoreNames != 5 || c.NoName != 1 {
+		t.Errorf("%d names, %d more, %d without", len(c.ServerNames), c.MoreNames, c.NoName)
+	}
+}
