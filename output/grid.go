@@ -4,15 +4,31 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mattn/go-runewidth"
 )
+
+// widths decides how many columns a rune takes; it does not depend on the
+// environment (runewidth.NewCondition reads the locale).
+var widths = &runewidth.Condition{StrictEmojiNeutral: true}
+
+// runeWidth returns the columns r takes on a terminal.
+func runeWidth(r rune) int {
+	if r < 0x80 {
+		return 1
+	}
+	return widths.RuneWidth(r)
+}
 
 // grid streams an ASCII table with fixed column widths, in the style of
 // tablewriter's; a cell longer than its column is cut with "…", or, in the
 // columns marked to wrap, continued on the next lines. It exists because
 // the views stream a row per message or connection, hundreds of thousands
 // of them: tablewriter measured 17-100 µs per row here (width computation,
-// grapheme segmentation, wrapping), grid about 1 µs. Widths count runes
-// and skip the ANSI colour sequences wscap itself adds.
+// grapheme segmentation, wrapping), grid about 1 µs. Widths are display
+// columns: a wide rune (CJK, most emoji) takes two, a combining mark none
+// (go-runewidth's tables, East Asian ambiguous runes narrow, whatever the
+// locale), and the ANSI colour sequences wscap itself adds none.
 type grid struct {
 	w      io.Writer
 	widths []int
@@ -52,13 +68,13 @@ func (g *grid) row(cells []string) error {
 		}
 		var ls []string
 		switch {
-		case visibleLen(c) <= w:
+		case visibleWidth(c) <= w:
 			g.one[i] = c
 			ls = g.one[i : i+1 : i+1]
 		case i < len(g.wrap) && g.wrap[i]:
 			ls = wrapRunes(c, w)
 		default:
-			ls = []string{truncateRunes(c, w-1) + "…"}
+			ls = []string{truncateWidth(c, w-1) + "…"}
 		}
 		g.lines = append(g.lines, ls)
 		height = max(height, len(ls))
@@ -71,7 +87,7 @@ func (g *grid) row(cells []string) error {
 			if l < len(g.lines[i]) {
 				c = g.lines[i][l]
 			}
-			pad := w - visibleLen(c)
+			pad := w - visibleWidth(c)
 			g.buf = append(g.buf, ' ')
 			if i < len(g.right) && g.right[i] {
 				g.buf = appendSpaces(g.buf, pad)
@@ -101,11 +117,18 @@ func appendSpaces(b []byte, n int) []byte {
 	return b
 }
 
-// visibleLen counts the runes of s that take a column: ANSI colour
+// visibleWidth counts the columns s takes on a terminal: ANSI colour
 // sequences (ESC [ ... m) take none.
-func visibleLen(s string) int {
-	if strings.IndexByte(s, 0x1b) < 0 {
-		return utf8.RuneCountInString(s)
+func visibleWidth(s string) int {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 || s[i] == 0x1b {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return len(s)
 	}
 	n := 0
 	for i := 0; i < len(s); {
@@ -117,19 +140,23 @@ func visibleLen(s string) int {
 			i = j + 1
 			continue
 		}
-		_, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
-		n++
+		n += runeWidth(r)
 	}
 	return n
 }
 
-// wrapRunes breaks s into lines of at most w runes, at the last space
+// wrapRunes breaks s into lines of at most w columns, at the last space
 // that fits when there is one.
 func wrapRunes(s string, w int) []string {
 	var out []string
-	for visibleLen(s) > w {
-		cut := truncateRunes(s, w)
+	for visibleWidth(s) > w {
+		cut := truncateWidth(s, w)
+		if cut == "" { // a rune wider than the column: it goes alone
+			_, size := utf8.DecodeRuneInString(s)
+			cut = s[:size]
+		}
 		if i := strings.LastIndexByte(cut, ' '); i > 0 {
 			out = append(out, cut[:i])
 			s = s[i+1:]
@@ -141,12 +168,14 @@ func wrapRunes(s string, w int) []string {
 	return append(out, s)
 }
 
-func truncateRunes(s string, n int) string {
-	for i := range s {
-		if n == 0 {
+// truncateWidth returns the longest prefix of s that takes at most n
+// columns (colour sequences are not expected in what is cut).
+func truncateWidth(s string, n int) string {
+	for i, r := range s {
+		n -= runeWidth(r)
+		if n < 0 {
 			return s[:i]
 		}
-		n--
 	}
 	return s
 }

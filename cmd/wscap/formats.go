@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"regexp"
@@ -166,8 +168,16 @@ func newWriter(e *env, pf *pipelineFlags, multiFile, streaming bool) (writer, er
 		return nil, fmt.Errorf("unknown --format %q: use table, jsonl or har", pf.format)
 	}
 	if pf.summary {
-		if _, ok := w.(*statsWriter); !ok {
-			w = &teeWriter{a: w, b: &statsWriter{output.NewStats(e.stdout, pf.format == "jsonl")}}
+		switch pf.format {
+		case "table":
+			// The summary is written to memory and follows the message
+			// table once that is complete: two writers never share stdout.
+			t := &teeWriter{a: w, out: e.stdout}
+			t.b = &statsWriter{output.NewStats(&t.later, false)}
+			w = t
+		case "stats", "stats-jsonl":
+		default:
+			return nil, fmt.Errorf("--summary adds the connection summary to the table; with --format %s the connection records carry it", pf.format)
 		}
 	}
 	return w, nil
@@ -202,7 +212,9 @@ func (s *statsWriter) finish(t totals) {
 // teeWriter feeds two writers; its encoder's body is the length of a's
 // body, a's body, then b's body.
 type teeWriter struct {
-	a, b writer
+	a, b  writer
+	later bytes.Buffer // what b wrote, copied to out after a closed
+	out   io.Writer
 }
 
 func (t *teeWriter) Encoder() output.Encoder { return &teeEncoder{a: t.a.Encoder(), b: t.b.Encoder()} }
@@ -250,7 +262,11 @@ func (t *teeWriter) Close() error {
 	if err := t.a.Close(); err != nil {
 		return err
 	}
-	return t.b.Close()
+	if err := t.b.Close(); err != nil {
+		return err
+	}
+	_, err := t.later.WriteTo(t.out)
+	return err
 }
 
 // tableOptions reads the table's flags and looks at the terminal.

@@ -267,3 +267,29 @@ func TestWritePcap(t *testing.T) {
 		}
 	}
 }
+
+// TestSummary: --summary follows the message table with the connection
+// summary, never inside it (on captures whose output is larger than any
+// buffer), and is refused where the format has no place for it.
+func TestSummary(t *testing.T) {
+	for _, c := range []string{"../../testdata/public/zeek/wstunnel-https.pcap", "../../testdata/real/gorilla-basic.pcap"} {
+		plain, _, code := wscap(t, "read", c)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d", c, code)
+		}
+		out, stderr, code := wscap(t, "read", "--summary", c)
+		if code != exitOK || stderr != "" {
+			t.Fatalf("%s: exit %d: %s", c, code, stderr)
+		}
+		rest, ok := strings.CutPrefix(out, plain)
+		if !ok || !strings.Contains(rest, "| total ") || !strings.Contains(rest, "packets: ") {
+			t.Errorf("%s: the output is not the message table followed by the summary:\n%s", c, firstDiff(out, plain))
+		}
+	}
+	for _, f := range []string{"jsonl", "har"} {
+		out, stderr, code := wscap(t, "read", "--summary", "--format", f, "../../testdata/real/gorilla-basic.pcap")
+		if code != exitError || out != "" || !strings.Contains(stderr, "--summary") {
+			t.Errorf("--format %s: exit %d, %d bytes out, stderr %q", f, code, len(out), stderr)
+		}
+	}
+}

@@ -1,0 +1,54 @@
+package output
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestVisibleWidth: columns on a terminal, not runes or bytes.
+func TestVisibleWidth(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		want int
+	}{
+		{"hello", 5},
+		{"héllo", 5},              // precomposed
+		{"he\u0301llo", 5},        // a combining acute accent takes no column
+		{"你好", 4},                 // CJK: two each
+		{"🌍", 2},                  // emoji presentation: two
+		{"ünïcödé ✓ 𝄞 ∑", 13},     // narrow symbols
+		{"—", 1},                  // East Asian ambiguous: narrow
+		{"\x1b[31mred\x1b[0m", 3}, // wscap's own colours take none
+		{"", 0},
+	} {
+		if got := visibleWidth(c.s); got != c.want {
+			t.Errorf("visibleWidth(%q) = %d, want %d", c.s, got, c.want)
+		}
+	}
+}
+
+// TestGridWideRunes: rows with wide runes, cut or wrapped, are as wide as
+// the borders.
+func TestGridWideRunes(t *testing.T) {
+	var b bytes.Buffer
+	g := newGrid(&b, []int{5, 7})
+	g.wrap = []bool{false, true}
+	g.line()
+	for _, cells := range [][]string{
+		{"你好你好", "héllo wörld — Привет — 你好 — 🌍"},
+		{"🌍🌍🌍", "你你你你你你你你"},
+		{"a\u0301b", "ok"},
+	} {
+		if err := g.row(cells); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.line()
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	for _, l := range lines {
+		if w := visibleWidth(l); w != visibleWidth(lines[0]) {
+			t.Errorf("line %q is %d columns, the border %d", l, w, visibleWidth(lines[0]))
+		}
+	}
+}
