@@ -15,13 +15,13 @@ import (
 	"github.com/wscap/wscap/dissect"
 	"github.com/wscap/wscap/output"
 	"github.com/wscap/wscap/pcap"
-	"github.com/wscap/wscap/reassembly"
+	"github.com/wscap/wscap/pipeline"
 )
 
 // writer is an output of a run: it makes the encoders of the shards and
 // writes what they encoded, in order.
 type writer interface {
-	recordWriter
+	pipeline.RecordWriter
 	Encoder() output.Encoder
 	// finish is called once the input is over, before Close.
 	finish(t totals)
@@ -32,7 +32,7 @@ type writer interface {
 // reassembly when there were fragments.
 type totals struct {
 	Kind      string              `json:"kind"`
-	Packets   reassembly.Counters `json:"packets"`
+	Packets   pipeline.Counters `json:"packets"`
 	Conns     int64               `json:"websocket_connections"`
 	Rejected  int64               `json:"rejected_upgrades"`
 	Protocols protocolCounts      `json:"protocols"`
@@ -53,7 +53,7 @@ type protocolCounts struct {
 	Other     int64 `json:"other"`
 }
 
-func newTotals(c reassembly.Counters, cs *dissect.Census) totals {
+func newTotals(c pipeline.Counters, cs *dissect.Census) totals {
 	p := &cs.Protocols
 	t := totals{Kind: "totals", Packets: c, Conns: p[dissect.ProtoWebSocket], Rejected: cs.Rejected,
 		Protocols: protocolCounts{WebSocket: p[dissect.ProtoWebSocket], TLS: p[dissect.ProtoTLS], HTTP: p[dissect.ProtoHTTP], HTTP2: p[dissect.ProtoHTTP2], Other: p[dissect.ProtoOther]}}

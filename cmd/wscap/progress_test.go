@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/wscap/wscap/output"
-	"github.com/wscap/wscap/pcap"
 )
 
 // lockedBuffer is a bytes.Buffer the progress goroutine and the test share.
@@ -43,27 +40,5 @@ func TestProgress(t *testing.T) {
 	got := out.String()
 	if !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "\r\x1b[K") || strings.Contains(got, "\n") {
 		t.Errorf("progress wrote %q", got)
-	}
-}
-
-// TestProgressCountsStatsMessages: under stats, which writes no message
-// records, the shards still count the messages they decode.
-func TestProgressCountsStatsMessages(t *testing.T) {
-	var pf pipelineFlags
-	pf.workers, pf.format = 2, "stats"
-	e := newEngine(engineOptions{shards: 2, batchSize: batchPackets, dissect: pf.dissectOptions(), newEnc: func() output.Encoder { return output.NewStats(io.Discard, false).Encoder() }, writer: output.NewStats(io.Discard, false)})
-	src, err := pcap.Open("../../testdata/real/node-fragmented.pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	if err := e.readAll(src, 0); err != nil {
-		t.Fatal(err)
-	}
-	e.finish()
-	// 12: the messages `read` writes for this capture, 6 each way (the
-	// MSGS column of its stats row).
-	if n := e.messagesDecoded(); n != 12 {
-		t.Errorf("%d messages counted, want 12", n)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/wscap/wscap/dissect"
 	"github.com/wscap/wscap/output"
 	"github.com/wscap/wscap/pcap"
+	"github.com/wscap/wscap/pipeline"
 	"github.com/wscap/wscap/reassembly"
 )
 
@@ -160,15 +161,14 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		e.errorf("%v", err)
 		return exitError
 	}
-	newEnc := func() output.Encoder { return output.Filtered(w.Encoder(), filter) }
-	batch := batchPackets
+	opts := pipeline.Options{Shards: pf.workers, Dissect: pf.dissectOptions(),
+		Reassembly: reassembly.Options{MaxBuffered: pf.maxBuffered, MaxBufferedTotal: max(1, pf.maxBufTotal/max(pf.workers, 1)), IdleTimeout: pf.idleTimeout, MaxConns: max(1, pf.maxConns/max(pf.workers, 1))},
+		NewEncoder: func() output.Encoder { return output.Filtered(w.Encoder(), filter) }, Writer: w, Keep: keepConn, Base: pf.base}
 	if streaming {
-		batch = 1 // every packet's records reach the output at once
+		opts.Batch = 1 // every packet's records reach the output at once
 	}
-	eng := newEngine(engineOptions{shards: pf.workers, batchSize: batch, dissect: pf.dissectOptions(),
-		reasm: reassembly.Options{MaxBuffered: pf.maxBuffered, MaxBufferedTotal: max(1, pf.maxBufTotal/max(pf.workers, 1)), IdleTimeout: pf.idleTimeout, MaxConns: max(1, pf.maxConns/max(pf.workers, 1))}, newEnc: newEnc, writer: w})
-	eng.keepConn = keepConn
-	eng.base = pf.base
+	// --write-pcap exports the connections whose records were written.
+	var selected map[int]exportConn
 	if pf.writePcap != "" {
 		for _, inp := range inputs {
 			if inp.name == "-" {
@@ -176,8 +176,19 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 				return exitError
 			}
 		}
-		eng.trackConnections(filter.From != nil || len(filter.Opcodes) > 0 || filter.Grep != nil || filter.FindingsOnly)
+		// A filter that selects messages: a connection needs one to be exported.
+		msgFilter := filter.From != nil || len(filter.Opcodes) > 0 || filter.Grep != nil || filter.FindingsOnly
+		selected = map[int]exportConn{}
+		opts.OnRecord = func(kind dissect.Kind, id int, ci *dissect.ConnInfo) {
+			if ci == nil || msgFilter && kind != dissect.KindMessage && kind != dissect.KindFrame && kind != dissect.KindFinding {
+				return
+			}
+			if _, ok := selected[id]; !ok {
+				selected[id] = exportConn{client: ci.Client, server: ci.Server, first: ci.First}
+			}
+		}
 	}
+	eng := pipeline.New(opts)
 	status := exitOK
 	for i, inp := range inputs {
 		src, err := inp.open()
@@ -189,17 +200,17 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		var prog *progress
 		if f, ok := src.(*pcap.File); ok && f.Size() >= progressMinSize && !streaming {
 			if tty, _ := terminal(e.stderr); tty {
-				prog = startProgress(e.stderr, f.Size(), f.BytesRead, eng.packetsRead.Load, eng.messagesDecoded)
+				prog = startProgress(e.stderr, f.Size(), f.BytesRead, eng.PacketsRead, eng.MessagesDecoded)
 			}
 		}
 		if is, ok := src.(pcap.IdleSetter); ok && streaming {
 			// A live source says when it is idle: batch packets, and hand
 			// a round over when the source is idle or its first packet is
 			// 20 ms old, so output is never held back for long.
-			eng.batchSize, eng.maxDelay = 128, 20*time.Millisecond
-			is.SetIdle(eng.flush)
+			eng.Stream(128, 20*time.Millisecond)
+			is.SetIdle(eng.Flush)
 		}
-		err = eng.readAll(src, i)
+		err = eng.ReadAll(src, i)
 		if prog != nil {
 			prog.end()
 		}
@@ -208,22 +219,21 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 			e.errorf("%v", err)
 			status = exitError
 		}
-		for _, lt := range eng.badLinks {
+		for _, lt := range eng.BadLinks() {
 			e.errorf("%s: unsupported link type %s; its packets were not decoded", inp.name, lt)
 			status = exitError
 		}
-		eng.badLinks = nil
-		if eng.stopped.Load() {
+		if eng.Stopped() {
 			break
 		}
 	}
-	counters := eng.finish()
-	if eng.werr != nil {
-		e.errorf("writing output: %v", eng.werr)
+	counters := eng.Finish()
+	if err := eng.WriteErr(); err != nil {
+		e.errorf("writing output: %v", err)
 		return exitError
 	}
-	t := newTotals(counters, &eng.census)
-	if d := eng.dec.DefragStats(); d.Fragments > 0 {
+	t := newTotals(counters, eng.Census())
+	if d := eng.DefragStats(); d.Fragments > 0 {
 		t.Defrag = &d
 	}
 	w.finish(t)
@@ -235,12 +245,12 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		e.errorf("%s", h)
 	}
 	if pf.writePcap != "" {
-		if _, err := writePcap(pf.writePcap, inputs, eng.selected); err != nil {
+		if _, err := writePcap(pf.writePcap, inputs, selected); err != nil {
 			e.errorf("--write-pcap: %v", err)
 			return exitError
 		}
 	}
-	if status == exitOK && pf.strict && eng.errors > 0 {
+	if status == exitOK && pf.strict && eng.Errors() > 0 {
 		return exitFindings
 	}
 	return status

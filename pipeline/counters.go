@@ -1,8 +1,7 @@
-package reassembly
+package pipeline
 
 // Counters account for every packet read: Read equals the sum of the other
-// fields once the input is flushed. (The pipeline that drives Assemblers,
-// and fills these, is cmd/wscap's engine.)
+// fields once the input is flushed.
 type Counters struct {
 	Read        int64 `json:"read"`
 	WebSocket   int64 `json:"websocket"`   // TCP packets of WebSocket connections

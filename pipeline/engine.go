@@ -1,12 +1,13 @@
-package main
+// Package pipeline is wscap's engine: it wires a capture source through
+// reassembly and dissect to an output writer, spread over cores without
+// changing the output. read, stats, live, the benchmarks and the tests run
+// it; cmd/wscap only adds flags, signals and the terminal.
+package pipeline
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,8 +34,9 @@ import (
 // first packet of its connection. So the records, their order and the
 // connection numbers are the same for any number of shards.
 
-// recordWriter writes records encoded by an output.Encoder, in order.
-type recordWriter interface {
+// RecordWriter writes records encoded by an output.Encoder, in order. conn
+// is the record's connection number (0 for none).
+type RecordWriter interface {
 	WriteRecord(kind dissect.Kind, conn int, body []byte) error
 	Close() error
 }
@@ -45,7 +47,7 @@ type record struct {
 	pkt, connPkt   uint64
 	kind           dissect.Kind
 	local          int               // the connection's number on its shard
-	conn           *dissect.ConnInfo // for --write-pcap; valid while the batch is merged
+	conn           *dissect.ConnInfo // for Options.OnRecord; valid while the batch is merged
 	severity       dissect.Severity
 	start, end     int // body in batch.out
 }
@@ -89,10 +91,10 @@ func (b *batch) reset() {
 // about partBytes, so the memory held between a shard and the merger stays
 // bounded whatever a round contains.
 type part struct {
-	out   []byte
-	recs  []record
-	last  bool
-	final bool
+	out    []byte
+	recs   []record
+	last   bool
+	final  bool
 	stats  reassembly.Stats // with final
 	census *dissect.Census  // with final
 }
@@ -108,13 +110,14 @@ type shard struct {
 	asm   *reassembly.Assembler
 	d     *dissect.Dissector
 	enc   output.Encoder
-	track bool   // records carry their ConnInfo (--write-pcap)
+	track bool   // records carry their ConnInfo (Options.OnRecord)
 	fill  *batch // being filled by the reader
 	cur   *part  // being filled by the shard
 	in    chan *batch
 	free  chan *batch
 	parts chan *part // to the merger
 	spare chan *part // back from the merger
+	ahead [3]int     // Options.Ahead
 	// messages counts the messages decoded, for the progress line (stats
 	// writes no message records, so the merger cannot count them).
 	messages atomic.Int64
@@ -178,7 +181,7 @@ func (s *shard) run() {
 		// (see Assembler.Prefetch).
 		n := len(b.items)
 		for i := range b.items {
-			for st, ahead := range prefetchAhead {
+			for st, ahead := range s.ahead {
 				if j := i + ahead; j < n && !b.items[j].tick {
 					s.asm.Prefetch(&b.items[j].key, st, &b.items[j].seg)
 				}
@@ -202,13 +205,15 @@ func (s *shard) run() {
 	close(s.parts)
 }
 
-// engine is one run of the pipeline.
-type engine struct {
+// Engine is one run of the pipeline: New starts it, ReadAll feeds it an
+// input (several, one after the other, continue the numbering), Finish
+// ends it.
+type Engine struct {
 	shards    []*shard
 	dec       *pcap.Decoder
 	seg       pcap.Segment
 	key       reassembly.FlowKey // of seg
-	counters  reassembly.Counters
+	counters  Counters
 	badLinks  []layers.LinkType
 	batchSize int // packets per round
 	inRound   int
@@ -224,7 +229,7 @@ type engine struct {
 	nextTick   time.Time // packets after it make the shards Tick
 	last       dissect.Pos
 
-	w        recordWriter
+	w        RecordWriter
 	stopped  atomic.Bool // the writer failed
 	werr     error
 	merged   sync.WaitGroup
@@ -233,43 +238,75 @@ type engine struct {
 	errors   int // findings of severity error written
 	final    reassembly.Stats
 	census   dissect.Census // what the TCP connections were, once the input is over
-	keepConn func(int) bool // display filter on connection numbers, nil: all
-	base     *time.Time     // set to the first packet's time (for relative times)
-	// For the progress line: packets read and messages written so far.
+	keep     func(int) bool // Options.Keep
+	onRecord func(kind dissect.Kind, conn int, info *dissect.ConnInfo)
+	base     *time.Time // Options.Base
+	// For the progress line: packets read so far.
 	packetsRead atomic.Int64
-
-	// --write-pcap: the connections whose records were written.
-	selected  map[int]exportConn
-	msgFilter bool // a filter selects messages: a connection needs one to be exported
 }
 
-// trackConnections makes the engine remember which connections had
-// records written, for --write-pcap.
-func (e *engine) trackConnections(msgFilter bool) {
-	e.selected = map[int]exportConn{}
-	e.msgFilter = msgFilter
-	for _, s := range e.shards {
-		s.track = true
+// Options configure an Engine.
+type Options struct {
+	// Shards is the number of goroutines that reassemble and dissect, each
+	// for the connections that hash to it (default 1). The output does not
+	// depend on it.
+	Shards int
+	// Dissect and Reassembly configure each shard's Dissector and
+	// Assembler. Caps over all connections are per shard: a caller that
+	// wants a run-wide cap divides it by Shards.
+	Dissect    dissect.Options
+	Reassembly reassembly.Options
+	// NewEncoder makes the Encoder of one shard; Writer writes what the
+	// encoders made, in input order, numbering connections 1, 2, ...
+	NewEncoder func() output.Encoder
+	Writer     RecordWriter
+	// Keep, when set, selects connections by number: the records of the
+	// others are not written.
+	Keep func(conn int) bool
+	// OnRecord, when set, is called for every record written with its
+	// connection's number and identity (nil for records of no
+	// connection). info is borrowed: valid during the call.
+	OnRecord func(kind dissect.Kind, conn int, info *dissect.ConnInfo)
+	// Base, when set, receives the first packet's timestamp before any
+	// record is encoded (for times relative to it).
+	Base *time.Time
+
+	// Tuning; zero values give the defaults.
+	//
+	// Batch is how many packets the reader hands out per round: every
+	// round costs each shard a wake-up (default 1,024; 1 hands each
+	// packet's records to the writer at once). Depth is how many rounds a
+	// shard may be ahead of the merger, or the reader ahead of a shard
+	// (default 4): enough to even out rounds where one shard has much
+	// more to do than another, few enough to bound memory. Ahead is how
+	// many packets ahead each of the three prefetch stages looks
+	// (default 24, 12, 6; see reassembly.Assembler.Prefetch).
+	Batch int
+	Depth int
+	Ahead [3]int
+}
+
+// DefaultBatch is Options.Batch's default.
+const DefaultBatch = 1024
+
+// New starts an Engine.
+func New(o Options) *Engine {
+	if o.Batch <= 0 {
+		o.Batch = DefaultBatch
 	}
-}
-
-type engineOptions struct {
-	shards    int
-	batchSize int
-	dissect   dissect.Options
-	reasm     reassembly.Options
-	newEnc    func() output.Encoder
-	writer    recordWriter
-}
-
-func newEngine(o engineOptions) *engine {
-	e := &engine{dec: pcap.NewDecoder(), batchSize: o.batchSize, w: o.writer, ids: make([]idWindow, max(o.shards, 1))}
-	for i := range max(o.shards, 1) {
-		s := &shard{idx: i, enc: o.newEnc(), in: make(chan *batch, batchesPerShard), free: make(chan *batch, batchesPerShard),
-			parts: make(chan *part, partsPerShard), spare: make(chan *part, partsPerShard+1)}
-		s.d = dissect.New(o.dissect, s)
-		s.asm = reassembly.New(s.d, o.reasm)
-		for range batchesPerShard {
+	if o.Depth <= 0 {
+		o.Depth = 4
+	}
+	if o.Ahead == [3]int{} {
+		o.Ahead = [3]int{24, 12, 6}
+	}
+	e := &Engine{dec: pcap.NewDecoder(), batchSize: o.Batch, w: o.Writer, ids: make([]idWindow, max(o.Shards, 1)), keep: o.Keep, onRecord: o.OnRecord, base: o.Base}
+	for i := range max(o.Shards, 1) {
+		s := &shard{idx: i, enc: o.NewEncoder(), in: make(chan *batch, o.Depth), free: make(chan *batch, o.Depth),
+			parts: make(chan *part, partsPerShard), spare: make(chan *part, partsPerShard+1), ahead: o.Ahead, track: o.OnRecord != nil}
+		s.d = dissect.New(o.Dissect, s)
+		s.asm = reassembly.New(s.d, o.Reassembly)
+		for range o.Depth {
 			s.free <- &batch{}
 		}
 		for range partsPerShard + 1 {
@@ -285,8 +322,9 @@ func newEngine(o engineOptions) *engine {
 	return e
 }
 
-// readAll reads src as input file number file.
-func (e *engine) readAll(src pcap.Source, file int) error {
+// ReadAll reads src as input file number file (from 0). It returns the
+// source's error, or nil at its end or once the writer failed.
+func (e *Engine) ReadAll(src pcap.Source, file int) error {
 	var n uint64
 	for !e.stopped.Load() {
 		rec, err := src.Next()
@@ -306,7 +344,7 @@ func (e *engine) readAll(src pcap.Source, file int) error {
 }
 
 // packet decodes one packet and queues it for its shard.
-func (e *engine) packet(p dissect.Pos, rec pcap.Record) {
+func (e *Engine) packet(p dissect.Pos, rec pcap.Record) {
 	e.last = p
 	if e.counters.Read++; e.counters.Read == 1 && e.base != nil {
 		*e.base = p.TS // written before any batch is handed to a shard
@@ -360,16 +398,16 @@ func (e *engine) packet(p dissect.Pos, rec pcap.Record) {
 	}
 }
 
-// flush hands over a partly filled round (a live source is idle). It runs
-// on the reader's goroutine.
-func (e *engine) flush() {
+// Flush hands over a partly filled round (a live source is idle). It runs
+// on the goroutine that calls ReadAll, or between its calls.
+func (e *Engine) Flush() {
 	if e.inRound > 0 {
 		e.round()
 	}
 }
 
 // round hands the current batches to the shards.
-func (e *engine) round() {
+func (e *Engine) round() {
 	e.inRound, e.roundBytes = 0, 0
 	for _, s := range e.shards {
 		s.in <- s.fill
@@ -378,8 +416,9 @@ func (e *engine) round() {
 	}
 }
 
-// finish flushes every connection and waits for the last records.
-func (e *engine) finish() reassembly.Counters {
+// Finish ends every connection, waits for the last records and returns the
+// packet counters.
+func (e *Engine) Finish() Counters {
 	for _, s := range e.shards {
 		s.fill.final = true
 		s.fill.end = e.last
@@ -397,7 +436,7 @@ func (e *engine) finish() reassembly.Counters {
 
 // merge writes the shards' records round by round, in input order: a
 // k-way merge over the parts of each shard's round.
-func (e *engine) merge() {
+func (e *Engine) merge() {
 	defer e.merged.Done()
 	ps := make([]*part, len(e.shards))
 	next := make([]int, len(e.shards))
@@ -454,7 +493,7 @@ func (e *engine) merge() {
 	}
 }
 
-func (e *engine) write(shard int, r *record, body []byte) {
+func (e *Engine) write(shard int, r *record, body []byte) {
 	ids := &e.ids[shard]
 	if r.kind == dissect.KindRecognised {
 		e.nextID++
@@ -465,16 +504,14 @@ func (e *engine) write(shard int, r *record, body []byte) {
 	if r.kind == dissect.KindConnection {
 		ids.del(r.local)
 	}
-	if e.stopped.Load() || (e.keepConn != nil && !e.keepConn(id)) {
+	if e.stopped.Load() || (e.keep != nil && !e.keep(id)) {
 		return
 	}
 	if r.kind == dissect.KindFinding && r.severity == dissect.Error {
 		e.errors++
 	}
-	if e.selected != nil && r.conn != nil && (r.kind == dissect.KindMessage || r.kind == dissect.KindFrame || r.kind == dissect.KindFinding || !e.msgFilter) {
-		if _, ok := e.selected[id]; !ok {
-			e.selected[id] = exportConn{client: r.conn.Client, server: r.conn.Server, first: r.conn.First}
-		}
+	if e.onRecord != nil {
+		e.onRecord(r.kind, id, r.conn)
 	}
 	if err := e.w.WriteRecord(r.kind, id, body); err != nil {
 		e.werr = err
@@ -545,8 +582,9 @@ func (w *idWindow) pop() {
 	}
 }
 
-// messagesDecoded returns the messages the shards decoded so far.
-func (e *engine) messagesDecoded() int64 {
+// MessagesDecoded returns the messages the shards decoded so far (for a
+// progress line; safe to call from any goroutine).
+func (e *Engine) MessagesDecoded() int64 {
 	var n int64
 	for _, s := range e.shards {
 		n += s.messages.Load()
@@ -554,35 +592,40 @@ func (e *engine) messagesDecoded() int64 {
 	return n
 }
 
-// batchesPerShard is how many rounds a shard may be ahead of the merger (or
-// the reader ahead of a shard): enough to even out rounds where one shard
-// has much more to do than another, few enough to bound memory.
-var batchesPerShard = func() int {
-	if v, err := strconv.Atoi(os.Getenv("WSCAP_DEPTH")); err == nil && v > 0 {
-		return v
-	}
-	return 4
-}()
-
-// prefetchAhead is how many packets ahead each prefetch stage looks.
-var prefetchAhead = func() [3]int {
-	a := [3]int{24, 12, 6}
-	if v := os.Getenv("WSCAP_AHEAD"); v != "" {
-		fmt.Sscanf(v, "%d,%d,%d", &a[0], &a[1], &a[2])
-	}
-	return a
-}()
-
-// batchPackets is how many packets the reader hands out per round: every
-// round costs each shard a wake-up (measured on 2.1 M small packets: 1,024
-// per round takes ~10 % less CPU than 256).
-var batchPackets = func() int {
-	if v, err := strconv.Atoi(os.Getenv("WSCAP_BATCH")); err == nil && v > 0 {
-		return v
-	}
-	return 1024
-}()
-
 // maxRoundBytes ends a round early when its packets carry this much
 // payload (what 256 packets of the medium benchmark capture carry).
 const maxRoundBytes = 192 << 10
+
+// PacketsRead returns the packets read so far (for a progress line; safe
+// to call from any goroutine).
+func (e *Engine) PacketsRead() int64 { return e.packetsRead.Load() }
+
+// Stream makes the engine hand over rounds of at most batch packets, and a
+// round once its first packet waited maxDelay (wall clock: it changes when
+// output appears, never what): for live sources.
+func (e *Engine) Stream(batch int, maxDelay time.Duration) {
+	e.batchSize, e.maxDelay = max(1, batch), maxDelay
+}
+
+// BadLinks returns the unsupported link types met since the last call.
+func (e *Engine) BadLinks() []layers.LinkType {
+	b := e.badLinks
+	e.badLinks = nil
+	return b
+}
+
+// Stopped reports whether the writer failed (WriteErr says why); reading
+// more input is then pointless.
+func (e *Engine) Stopped() bool { return e.stopped.Load() }
+
+// WriteErr returns the writer's first error, after Finish.
+func (e *Engine) WriteErr() error { return e.werr }
+
+// Errors returns the findings of severity error written, after Finish.
+func (e *Engine) Errors() int { return e.errors }
+
+// Census returns what the TCP connections carried, after Finish.
+func (e *Engine) Census() *dissect.Census { return &e.census }
+
+// DefragStats returns the IP reassembly counters.
+func (e *Engine) DefragStats() pcap.DefragStats { return e.dec.DefragStats() }
