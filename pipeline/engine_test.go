@@ -183,4 +183,3 @@ func TestIDWindow(t *testing.T) {
 		t.Fatalf("get(0) = %d", got)
 	}
 }
-

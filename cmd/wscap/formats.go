@@ -31,17 +31,16 @@ type writer interface {
 // connections that opened, what the TCP connections carried, and IP
 // reassembly when there were fragments.
 type totals struct {
-	Kind      string              `json:"kind"`
+	Kind      string            `json:"kind"`
 	Packets   pipeline.Counters `json:"packets"`
-	Conns     int64               `json:"websocket_connections"`
-	Rejected  int64               `json:"rejected_upgrades"`
-	Protocols protocolCounts      `json:"protocols"`
+	Conns     int64             `json:"websocket_connections"`
+	Rejected  int64             `json:"rejected_upgrades"`
+	Protocols protocolCounts    `json:"protocols"`
 	// ServerNames counts the TLS connections by the server name of their
 	// ClientHello (SNI); "" holds those without one, "(more)" those past
 	// dissect.MaxServerNames names.
 	ServerNames map[string]int64  `json:"tls_server_names,omitempty"`
 	Defrag      *pcap.DefragStats `json:"ip_defrag,omitempty"`
-
 }
 
 // protocolCounts is the number of TCP connections per protocol.

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
 )
 
 // lockedBuffer is a bytes.Buffer the progress goroutine and the test share.

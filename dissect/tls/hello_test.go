@@ -129,7 +129,7 @@ func TestNotTLS(t *testing.T) {
 // an error, never a panic or an unbounded buffer.
 func TestHelloReaderHostile(t *testing.T) {
 	for _, b := range []string{
-		"\x16\x03\x01\x00\x04\x01\xff\xff\xff", // a hello of 16 MiB announced
+		"\x16\x03\x01\x00\x04\x01\xff\xff\xff",         // a hello of 16 MiB announced
 		"\x16\x03\x01\x00\x06\x01\x00\x00\x02\x03\x03", // a ClientHello cut short
 		"\x15\x03\x03\x00\x02\x02\x28",                 // an alert
 		"\x16\x03\x01\x00\x04\x02\x00\x00\x00",         // a ServerHello from the client
