@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wscap/wscap/dissect/http2"
 	"github.com/wscap/wscap/dissect/tls"
@@ -35,6 +36,9 @@ type Conn struct {
 	opened  bool // the TCP handshake was captured: the streams start at their beginning
 	pooled  bool // made by NewStream: released at End
 	counted bool // entered in the census
+	back    int64 // packets stamped earlier than the one before them
+	backPos Pos   // the first of them
+	backBy  time.Duration
 	deflate deflateParams
 	dirs    [2]dirState
 	sum     Summary
@@ -76,7 +80,7 @@ func (c *Conn) Data(dir Direction, p Pos, b []byte) {
 		return
 	}
 	c.d.now = p
-	c.sum.End = p
+	c.seen(p)
 	dir = c.mapDir(dir)
 	switch c.phase {
 	case phaseHTTP:
@@ -111,7 +115,7 @@ func (c *Conn) gap(dir Direction, p Pos, n int64, cut bool) {
 	if c.ended || n <= 0 {
 		return
 	}
-	c.sum.End = p
+	c.seen(p)
 	dir = c.mapDir(dir)
 	switch c.phase {
 	case phaseProbe:
@@ -165,9 +169,12 @@ func (c *Conn) end(p Pos, reason EndReason) {
 	if p.Before(c.sum.End) {
 		p = c.sum.End
 	}
-	c.sum.End = p
+	c.seen(p)
 	if !c.known {
 		return
+	}
+	if c.back > 0 {
+		c.d.finding(c, p, CodeTimeBackwards, 0, false, "%d packets of this connection are stamped earlier than its packet before them (the first: packet %d, %s back); those steps count as no time in its duration", c.back, c.backPos.Pkt, c.backBy)
 	}
 	if reason == EndEvicted {
 		c.d.finding(c, p, CodeConnsCapped, 0, false, "more than --max-conns connections were open; this one, quiet the longest, was ended to make room")
@@ -212,6 +219,23 @@ func (c *Conn) end(p Pos, reason EndReason) {
 	d := c.d
 	d.ev = Event{Kind: KindConnection, Conn: &c.info, Pos: p, Summary: &c.sum}
 	d.emit(&d.ev)
+}
+
+// seen moves the connection's clock to the packet at p. wscap trusts the
+// order of the packets, not their clocks: time between two packets of the
+// connection counts towards its duration only when it goes forward; a
+// packet stamped earlier than the one before it (merged or clock-adjusted
+// captures) adds nothing, and is reported when the connection ends.
+func (c *Conn) seen(p Pos) {
+	if d := p.TS.Sub(c.sum.End.TS); d >= 0 {
+		c.sum.Duration += d
+	} else {
+		if c.back == 0 {
+			c.backPos, c.backBy = p, -d
+		}
+		c.back++
+	}
+	c.sum.End = p
 }
 
 // recognise numbers the connection as WebSocket.

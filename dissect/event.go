@@ -1,6 +1,10 @@
 package dissect
 
-import "github.com/wscap/wscap/stream"
+import (
+	"time"
+
+	"github.com/wscap/wscap/stream"
+)
 
 // Kind says which record an Event carries.
 type Kind uint8
@@ -140,6 +144,10 @@ type Summary struct {
 	Handshake *Handshake
 	Start     Pos
 	End       Pos
+	// Duration is the time from Start to End counting only the steps
+	// between consecutive packets that go forward (see Conn.End): End.TS -
+	// Start.TS when the clock never went back, never negative.
+	Duration time.Duration
 	Reason    EndReason
 	Client    DirStats
 	Server    DirStats

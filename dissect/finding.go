@@ -12,7 +12,8 @@ const (
 	Info Severity = iota
 	// Warning is allowed by the letter but suspicious, or a broken SHOULD.
 	Warning
-	// Error means a peer broke a MUST or MUST NOT of RFC 6455 or RFC 7692.
+	// Error means a peer broke a MUST or MUST NOT of RFC 6455 or RFC 7692,
+	// or of HTTP/1.1 (RFC 9112) in its opening handshake.
 	Error
 )
 
@@ -54,6 +55,7 @@ const (
 	CodeVersionUnsupported    Code = "handshake-version-unsupported"
 	CodeMalformedHandshake    Code = "handshake-malformed"
 	CodeHandshakeTooLarge     Code = "handshake-too-large"
+	CodeObsFold               Code = "handshake-obs-fold"
 	CodeRejected              Code = "handshake-rejected"
 	CodeResponseUpgrade       Code = "handshake-response-upgrade"
 	CodeResponseConnection    Code = "handshake-response-connection"
@@ -102,6 +104,7 @@ const (
 	CodeOverlapConflict Code = "tcp-overlap-conflict"
 	CodeResync          Code = "frame-resync"
 	CodeTruncated       Code = "packet-truncated"
+	CodeTimeBackwards   Code = "capture-time-backwards"
 
 	// Caps (resource limits of wscap itself).
 	CodeMessageCapped  Code = "cap-message"
@@ -124,6 +127,7 @@ var Rules = []Rule{
 	{CodeVersionMissing, Error, "6455 §4.1", "the request has no Sec-WebSocket-Version"},
 	{CodeVersionUnsupported, Error, "6455 §4.1", "Sec-WebSocket-Version is not 13"},
 	{CodeMalformedHandshake, Error, "6455 §4.1", "a handshake message is not valid HTTP/1.1"},
+	{CodeObsFold, Error, "9112 §5.2", "a handshake header field value is continued on the next line (obsolete line folding)"},
 	{CodeHandshakeTooLarge, Warning, "", "a handshake head exceeds wscap's header limit; the connection is not decoded"},
 	{CodeRejected, Info, "6455 §4.2.2", "the server answered the upgrade with a status other than 101"},
 	{CodeResponseUpgrade, Error, "6455 §4.2.2", "the 101 response's Upgrade header lacks the token websocket"},
@@ -169,6 +173,7 @@ var Rules = []Rule{
 	{CodeOverlapConflict, Warning, "", "retransmitted TCP data differs from the first copy (possible evasion); the first copy is kept"},
 	{CodeResync, Info, "", "frame parsing lost its place and resumed at a plausible frame header"},
 	{CodeTruncated, Info, "", "a packet was cut by the capture's snapshot length"},
+	{CodeTimeBackwards, Info, "", "a packet's timestamp is earlier than the connection's packet before it; that step counts as no time"},
 
 	{CodeMessageCapped, Warning, "", "a message exceeds --max-message; its kept payload is truncated"},
 	{CodeFrameCapped, Warning, "", "a frame header announces more than --max-frame bytes; treated as garbage"},

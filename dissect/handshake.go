@@ -86,6 +86,9 @@ func (c *Conn) checkRequest(p Pos, req *RequestHead) {
 	if req.Method != "GET" {
 		f(CodeMethodNotGet, "the handshake request method is %q, not GET", req.Method)
 	}
+	if req.ObsFold {
+		f(CodeObsFold, "the handshake request continues header field values on following lines (obs-fold), which a sender must not do and a recipient must reject or replace with spaces; wscap joined them with spaces")
+	}
 	if req.ProtoMajor < 1 || (req.ProtoMajor == 1 && req.ProtoMinor < 1) {
 		f(CodeHTTPVersion, "the handshake request uses %s; HTTP/1.1 or later is required", req.Proto)
 	}
@@ -136,6 +139,9 @@ func (c *Conn) checkResponse(p Pos, resp *ResponseHead) {
 	hs.Server, _ = h.Get("Server")
 	f := func(code Code, format string, args ...any) {
 		c.d.finding(c, p, code, ServerToClient, true, format, args...)
+	}
+	if resp.ObsFold {
+		f(CodeObsFold, "the handshake response continues header field values on following lines (obs-fold), which a sender must not do and a recipient must reject or replace with spaces; wscap joined them with spaces")
 	}
 	if resp.Status != 101 {
 		detail := ""

@@ -78,7 +78,9 @@ func (c *Conn) pong(dir Direction, p Pos, payload []byte) {
 	h := maphash.Bytes(pingSeed, payload)
 	for i, pp := range *q {
 		if pp.hash == h {
-			c.sum.RTT.add(p.TS.Sub(pp.ts))
+			if d := p.TS.Sub(pp.ts); d >= 0 { // a pong stamped before its ping measures the clock, not the path
+				c.sum.RTT.add(d)
+			}
 			*q = append((*q)[:i], (*q)[i+1:]...)
 			return
 		}

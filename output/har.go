@@ -216,6 +216,7 @@ func (h *HAR) writeEntry(e *harEntry) error {
 	if err != nil {
 		return err
 	}
+	b = escapeTerminalRunes(b)
 	h.w.WriteString("\n")
 	_, err = h.w.Write(b)
 	return err

@@ -22,7 +22,7 @@ import (
 // jsonSafe marks the ASCII bytes a JSON string may hold unescaped.
 var jsonSafe = func() (t [256]bool) {
 	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
+		t[c] = c != '"' && c != '\\' && c != 0x7f
 	}
 	return t
 }()
@@ -30,8 +30,12 @@ var jsonSafe = func() (t [256]bool) {
 const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string, escaped as encoding/json does
-// with SetEscapeHTML(false): invalid UTF-8 becomes U+FFFD, and U+2028 and
-// U+2029 are escaped.
+// with SetEscapeHTML(false) (invalid UTF-8 becomes U+FFFD, U+2028 and
+// U+2029 are escaped), and more: what a terminal acts on or reorders is
+// escaped too, so that `jq` or `cat` on the output cannot be steered by a
+// payload: DEL, the C1 controls U+0080-U+009F (U+009B is CSI on some
+// terminals) and the bidirectional controls (see escapedRune). The values
+// are the same once parsed.
 func appendString[T string | []byte](dst []byte, s T) []byte {
 	return appendStringFrom(append(dst, '"'), s, 0)
 }
@@ -68,9 +72,9 @@ func appendStringFrom[T string | []byte](dst []byte, s T, from int) []byte {
 			start = i
 			continue
 		}
-		if r == '\u2028' || r == '\u2029' {
+		if escapedRune(r) {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			dst = append(dst, '\\', 'u', hexDigits[r>>12], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 			i += size
 			start = i
 			continue
@@ -81,13 +85,27 @@ func appendStringFrom[T string | []byte](dst []byte, s T, from int) []byte {
 	return append(dst, '"')
 }
 
+// escapedRune reports whether appendString writes r, a rune outside ASCII,
+// as a \u escape: U+2028 and U+2029 (as encoding/json), the C1 controls,
+// and the bidirectional formatting characters (Unicode UAX #9: ALM, LRM,
+// RLM, LRE to RLO, LRI to PDI), which reorder what a reader sees.
+func escapedRune(r rune) bool {
+	switch {
+	case r >= 0x80 && r <= 0x9f, r == 0x61c, r == 0x200e, r == 0x200f, r >= 0x2028 && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
+}
+
 // textEsc marks the bytes appendValidText must look at: those below 0x20,
-// the quote, the backslash, and 0xE2 (the lead byte of U+2028 and U+2029).
+// the quote, the backslash, DEL, and the lead bytes of the runes
+// escapedRune escapes (0xC2: U+0080-U+009F; 0xD8: U+061C; 0xE2: U+200E to
+// U+2069).
 var textEsc = func() (t [256]bool) {
 	for c := 0; c < 0x20; c++ {
 		t[c] = true
 	}
-	t['"'], t['\\'], t[0xe2] = true, true, true
+	t['"'], t['\\'], t[0x7f], t[0xc2], t[0xd8], t[0xe2] = true, true, true, true, true, true
 	return t
 }()
 
@@ -124,9 +142,10 @@ func appendValidText(dst []byte, s []byte) []byte {
 		if i+8 <= n {
 			x := binary.LittleEndian.Uint64(s[i:])
 			q, b, e := x^(0x22*lo), x^(0x5c*lo), x^(0xe2*lo)
-			// Rare, handled byte by byte below: control bytes and 0xe2
-			// (which may start U+2028 or U+2029).
-			if ((x-0x20*lo)&^x|(e-lo)&^e)&hi == 0 {
+			del, c2, d8 := x^(0x7f*lo), x^(0xc2*lo), x^(0xd8*lo)
+			// Rare, handled byte by byte below: control bytes, DEL and
+			// the lead bytes of the runes escapedRune escapes.
+			if ((x-0x20*lo)&^x|(e-lo)&^e|(del-lo)&^del|(c2-lo)&^c2|(d8-lo)&^d8)&hi == 0 {
 				// Exact flags (no borrow) of the quotes and backslashes.
 				qb := ^((q&m7 + m7) | q | m7) | ^((b&m7 + m7) | b | m7)
 				if qb == 0 {
@@ -178,14 +197,15 @@ func escapeText(buf []byte, o int, s []byte, i int) (int, int) {
 	case c == '"' || c == '\\':
 		buf[o], buf[o+1] = '\\', c
 		return o + 2, i + 1
-	case c == 0xe2:
-		if i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0xa8 || s[i+2] == 0xa9) {
-			o += copy(buf[o:], `\u202`)
-			buf[o] = '8' + s[i+2] - 0xa8
-			return o + 1, i + 3
+	case c >= 0x80:
+		// A lead byte: the rune is escaped or copied whole (s is valid).
+		r, size := utf8.DecodeRune(s[i:])
+		if escapedRune(r) {
+			o += copy(buf[o:], `\u`)
+			buf[o], buf[o+1], buf[o+2], buf[o+3] = hexDigits[r>>12], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf]
+			return o + 4, i + size
 		}
-		buf[o] = c
-		return o + 1, i + 1
+		return o + copy(buf[o:], s[i:i+size]), i + size
 	default:
 		return o + len(appendEscapedASCII(buf[o:o], c)), i + 1
 	}
@@ -348,4 +368,40 @@ func appendHex(dst []byte, key string, b []byte) []byte {
 	dst = append(appendKey(dst, key), '"')
 	dst = hex.AppendEncode(dst, b)
 	return append(dst, '"')
+}
+
+// escapeTerminalRunes rewrites, in JSON written by encoding/json, the runes
+// it leaves raw that appendString escapes (DEL, C1 and bidi controls, see
+// escapedRune) as \u escapes. Such runes can only be inside strings, so
+// the JSON keeps its values. b is returned when there is nothing to do.
+func escapeTerminalRunes(b []byte) []byte {
+	i := 0
+	for i < len(b) && b[i] != 0x7f && b[i] != 0xc2 && b[i] != 0xd8 && b[i] != 0xe2 {
+		i++ // the lead bytes of what is escaped, and DEL
+	}
+	if i == len(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c == 0x7f {
+			out = append(out, `\u007f`...)
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			out = append(out, c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if escapedRune(r) {
+			out = append(out, '\\', 'u', hexDigits[r>>12], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
+		} else {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return out
 }

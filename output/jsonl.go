@@ -312,7 +312,7 @@ func appendConnection(dst []byte, ev *dissect.Event) []byte {
 	}
 	dst = appendKey(dst, "start")
 	dst = appendTime(dst, s.Start.TS)
-	dst = appendFloat(dst, "duration", s.End.TS.Sub(s.Start.TS).Seconds())
+	dst = appendFloat(dst, "duration", s.Duration.Seconds())
 	dst = appendStrField(dst, "end", s.Reason.String())
 	if s.ClosedFirst {
 		dst = appendStrField(dst, "closed_by", s.ClosedBy.String())

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -81,7 +82,7 @@ func recordOf(ev *dissect.Event, multi bool) any {
 func TestJSONLMatchesSchema(t *testing.T) {
 	conn := &dissect.ConnInfo{ID: 7, Client: netip.MustParseAddrPort("[2001:db8::1]:50000"), Server: netip.MustParseAddrPort("10.0.0.2:443")}
 	pos := dissect.Pos{File: 1, Pkt: 42, TS: time.Date(2024, 1, 2, 3, 4, 5, 6789, time.UTC)}
-	texts := []string{"", "plain", "eight by", "sixteen bytes!!!", "0123456789abcdef\"q", strings.Repeat("long ascii text ", 9) + "\u2028", strings.Repeat("é", 30) + "\n", "quote \" backslash \\ newline \n tab \t", "\x00\x01\x1f\x7f", "é€🌍", "\u2028\u2029", "<&>", "\x1b[31mred"}
+	texts := []string{"", "plain", "eight by", "sixteen bytes!!!", "0123456789abcdef\"q", strings.Repeat("long ascii text ", 9) + "\u2028", strings.Repeat("é", 30) + "\n", "quote \" backslash \\ newline \n tab \t", "\x00\x01\x1f\x7f", "é€🌍", "\u2028\u2029", "<&>", "\x1b[31mred", "C1 \u0085 \u009b[2J \u009d bidi \u202e\u2066 \u200f\u061c ok", strings.Repeat("x", 13) + "\u009b"}
 	var events []*dissect.Event
 	for _, s := range texts {
 		events = append(events,
@@ -109,10 +110,24 @@ func TestJSONLMatchesSchema(t *testing.T) {
 		enc := json.NewEncoder(&want)
 		enc.SetEscapeHTML(false)
 		enc.Encode(recordOf(ev, true))
-		if got.String() != want.String() {
+		if got.String() != escapeTerminal(want.String()) {
 			t.Errorf("event %d:\n got %s\nwant %s", i, strings.TrimSpace(got.String()), strings.TrimSpace(want.String()))
 		}
 	}
+}
+
+// escapeTerminal escapes in encoding/json's output what wscap's encoder
+// escapes beyond it (appendString): DEL, C1 controls and bidi controls.
+func escapeTerminal(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == 0x7f || escapedRune(r) {
+			fmt.Fprintf(&b, `\u%04x`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func TestAppendJSONFloat(t *testing.T) {
@@ -129,6 +144,7 @@ func TestAppendJSONFloat(t *testing.T) {
 func FuzzAppendValidText(f *testing.F) {
 	f.Add([]byte(`{"a":"b\\c"}`+"\u2028\u2029\x00\x1f\x7f é 東京 \xe2\x80\xa7"), 3)
 	f.Add(benchText[:100], 0)
+	f.Add([]byte("C1 \u0085\u009b\u009d DEL \x7f bidi \u202a\u202e\u2066\u2069 \u200e\u200f\u061c \u00a0\u2030\u2065 \u062c"), 5)
 	f.Fuzz(func(t *testing.T, s []byte, pre int) {
 		if !utf8.Valid(s) {
 			return
@@ -138,6 +154,17 @@ func FuzzAppendValidText(f *testing.F) {
 		want := appendString(slices.Clone(prefix), s)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("appendValidText(%q) = %s, want %s", s, got, want)
+		}
+		// Valid JSON with the same value, and nothing a terminal acts on
+		// or reorders left raw.
+		var back string
+		if err := json.Unmarshal(got[len(prefix):], &back); err != nil || back != string(s) {
+			t.Fatalf("appendValidText(%q) = %s: parses to %q, %v", s, got, back, err)
+		}
+		for _, r := range string(got) {
+			if r < 0x20 || r == 0x7f || escapedRune(r) {
+				t.Fatalf("appendValidText(%q) = %q: %U left raw", s, got, r)
+			}
 		}
 	})
 }
@@ -188,7 +215,7 @@ func TestDurationText(t *testing.T) {
 func TestStatsCells(t *testing.T) {
 	hs := &dissect.Handshake{Captured: true, Status: 101, AcceptValid: true, Host: "example.com", Path: "/ws", Subprotocol: "chat",
 		Extensions: []dissect.Extension{{Name: "permessage-deflate"}}}
-	sum := &dissect.Summary{Handshake: hs, Start: dissect.Pos{TS: time.Unix(0, 0)}, End: dissect.Pos{TS: time.Unix(1, 234560000)},
+	sum := &dissect.Summary{Handshake: hs, Start: dissect.Pos{TS: time.Unix(0, 0)}, End: dissect.Pos{TS: time.Unix(1, 234560000)}, Duration: 1234560000,
 		Client:      dissect.DirStats{Messages: 3, Bytes: 1234, WireBytes: 1000, Compressed: 1, Largest: 999, CloseCode: 1000},
 		Server:      dissect.DirStats{Messages: 40, Bytes: 56789, WireBytes: 23000, Largest: 10, CloseCode: 1001},
 		ClosedFirst: true, ClosedBy: dissect.ClientToServer, Findings: [3]int64{dissect.Error: 1, dissect.Warning: 2, dissect.Info: 3}}
@@ -225,5 +252,51 @@ func TestStatsCells(t *testing.T) {
 	want = []string{"2 connections", "", "", "totals", "0s", "0/0", "0/0", "", "", "0", "0.5/-/7", "", "0/0/0"}
 	if got := cells(nil, &r, 60); !slices.Equal(got, want) {
 		t.Errorf("totals cells\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestTerminalEscapes: C1 controls, DEL and the bidirectional controls are
+// written as \u escapes by both escapers; their neighbours are not.
+func TestTerminalEscapes(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"a\u009b2Jb", `"a\u009b2Jb"`},
+		{"\u0085\u009d", `"\u0085\u009d"`},
+		{"x\x7fy", `"x\u007fy"`},
+		{"abc\u202edef", `"abc\u202edef"`},
+		{"\u2066\u2067\u2068\u2069", `"\u2066\u2067\u2068\u2069"`},
+		{"\u200e\u200f\u061c", `"\u200e\u200f\u061c"`},
+		{"\u00a0\u00e9\u2030\u2065\u062c€", "\"\u00a0\u00e9\u2030\u2065\u062c€\""}, // not controls
+		{"\u2028\u2029", `"\u2028\u2029"`},
+	} {
+		for name, got := range map[string]string{"appendString": string(appendString(nil, c.in)), "appendValidText": string(appendValidText(nil, []byte(c.in))),
+			"appendValidText, long": string(appendValidText(nil, []byte("01234567"+c.in+"01234567")))} {
+			want := c.want
+			if strings.HasSuffix(name, "long") {
+				want = `"01234567` + c.want[1:len(c.want)-1] + `01234567"`
+			}
+			if got != want {
+				t.Errorf("%s(%q) = %s, want %s", name, c.in, got, want)
+			}
+		}
+	}
+}
+
+// TestEscapeTerminalRunes: encoding/json's output, rewritten, keeps its
+// values and loses its raw controls.
+func TestEscapeTerminalRunes(t *testing.T) {
+	in := map[string]string{"a": "x\x7f\u009b[2J\u202eok\u00e9\u2028", "plain": "abc"}
+	b, _ := json.Marshal(in)
+	out := escapeTerminalRunes(b)
+	var back map[string]string
+	if err := json.Unmarshal(out, &back); err != nil || back["a"] != in["a"] || back["plain"] != "abc" {
+		t.Fatalf("%s: %v %q", out, err, back)
+	}
+	for _, r := range string(out) {
+		if r == 0x7f || escapedRune(r) {
+			t.Fatalf("%s: %U raw", out, r)
+		}
+	}
+	if plain := []byte(`{"a":"b"}`); &escapeTerminalRunes(plain)[0] != &plain[0] {
+		t.Errorf("clean input copied")
 	}
 }

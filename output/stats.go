@@ -75,7 +75,7 @@ func (e *statsEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
 func rowNums(ev *dissect.Event) statsRow {
 	sum := ev.Summary
 	cl, sv := &sum.Client, &sum.Server
-	row := statsRow{Duration: sum.End.TS.Sub(sum.Start.TS).Seconds(),
+	row := statsRow{Duration: sum.Duration.Seconds(),
 		ClientMessages: cl.Messages, ServerMessages: sv.Messages, ClientBytes: cl.Bytes, ServerBytes: sv.Bytes,
 		Compressed: cl.Compressed + sv.Compressed, Largest: max(cl.Largest, sv.Largest),
 		Errors: int(sum.Findings[dissect.Error]), Warnings: int(sum.Findings[dissect.Warning]), Infos: int(sum.Findings[dissect.Info])}

@@ -241,6 +241,7 @@ type Engine struct {
 	keep     func(int) bool // Options.Keep
 	onRecord func(kind dissect.Kind, conn int, info *dissect.ConnInfo)
 	base     *time.Time // Options.Base
+	backwards int64 // packets stamped earlier than the packet before them
 	// For the progress line: packets read so far.
 	packetsRead atomic.Int64
 }
@@ -345,6 +346,9 @@ func (e *Engine) ReadAll(src pcap.Source, file int) error {
 
 // packet decodes one packet and queues it for its shard.
 func (e *Engine) packet(p dissect.Pos, rec pcap.Record) {
+	if p.File == e.last.File && p.TS.Before(e.last.TS) && e.counters.Read > 0 {
+		e.backwards++
+	}
 	e.last = p
 	if e.counters.Read++; e.counters.Read == 1 && e.base != nil {
 		*e.base = p.TS // written before any batch is handed to a shard
@@ -629,3 +633,8 @@ func (e *Engine) Census() *dissect.Census { return &e.census }
 
 // DefragStats returns the IP reassembly counters.
 func (e *Engine) DefragStats() pcap.DefragStats { return e.dec.DefragStats() }
+
+// TimeBackwards returns how many packets were stamped earlier than the
+// packet before them in their input. wscap keeps the input's order and
+// counts such a step as no time (see dissect.Summary.Duration).
+func (e *Engine) TimeBackwards() int64 { return e.backwards }

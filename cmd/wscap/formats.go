@@ -41,6 +41,9 @@ type totals struct {
 	// dissect.MaxServerNames names.
 	ServerNames map[string]int64  `json:"tls_server_names,omitempty"`
 	Defrag      *pcap.DefragStats `json:"ip_defrag,omitempty"`
+	// TimeBackwards counts the packets stamped earlier than the packet
+	// before them in their file (merged or clock-adjusted captures).
+	TimeBackwards int64 `json:"timestamps_backwards,omitempty"`
 }
 
 // protocolCounts is the number of TCP connections per protocol.
@@ -206,6 +209,9 @@ func (s *statsWriter) finish(t totals) {
 	s.Extra = append(s.Extra, fmt.Sprintf("packets: %d read = %d websocket + %d other TCP + %d not TCP + %d undecodable + %d IP fragments; %d WebSocket connections",
 		c.Read, c.WebSocket, c.OtherTCP, c.NotTCP, c.Undecodable, c.Fragments, conns))
 	s.Extra = append(s.Extra, "TCP connections: "+t.describe())
+	if t.TimeBackwards > 0 {
+		s.Extra = append(s.Extra, fmt.Sprintf("timestamps: %d packets are stamped earlier than the packet before them; wscap keeps the capture's order and counts those steps as no time", t.TimeBackwards))
+	}
 }
 
 // teeWriter feeds two writers; its encoder's body is the length of a's

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -516,5 +517,63 @@ func notDecoded(t *testing.T, r *hostileResult) {
 func afterHugeFrame(t *testing.T, r *hostileResult) {
 	if txt := hostileTexts(r); strings.Join(txt, ",") != "after 1,after 2" {
 		t.Errorf("texts after the huge header: %q", txt)
+	}
+}
+
+// TestTimeBackwardsCapture: a capture whose packets step back two hours
+// each is decoded whole; no duration or round trip comes out negative, the
+// totals count the steps back, and each connection says why.
+func TestTimeBackwardsCapture(t *testing.T) {
+	b, err := os.ReadFile("../../testdata/real/gorilla-basic.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if binary.LittleEndian.Uint32(b) != 0xa1b2c3d4 {
+		t.Fatalf("not a little-endian microsecond pcap")
+	}
+	n := 0
+	base := binary.LittleEndian.Uint32(b[24:])
+	for off := 24; off+16 <= len(b); n++ {
+		binary.LittleEndian.PutUint32(b[off:], base-uint32(n)*7200)
+		off += 16 + int(binary.LittleEndian.Uint32(b[off+8:]))
+	}
+	path := filepath.Join(t.TempDir(), "backwards.pcap")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want, _, _ := wscap(t, "read", "--format", "jsonl", "../../testdata/real/gorilla-basic.pcap")
+	out, stderr, code := wscap(t, "read", "--format", "jsonl", path)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	recs := records(t, out)
+	msgs, back := 0, 0
+	for _, r := range recs {
+		switch r["kind"] {
+		case "message":
+			msgs++
+		case "finding":
+			if r["code"] == "capture-time-backwards" {
+				back++
+			}
+		case "connection":
+			if d := r["duration"].(float64); d < 0 {
+				t.Errorf("duration %v", d)
+			}
+			if rtt, ok := r["rtt"].(map[string]any); ok && rtt["min_ms"].(float64) < 0 {
+				t.Errorf("rtt %v", rtt)
+			}
+		case "totals":
+			if r["timestamps_backwards"] != float64(n-1) {
+				t.Errorf("totals %v, want %d packets stamped back", r, n-1)
+			}
+		}
+	}
+	if wantMsgs := strings.Count(want, `"kind":"message"`); msgs != wantMsgs || back != 1 {
+		t.Errorf("%d messages (want %d), %d time findings", msgs, wantMsgs, back)
+	}
+	stats, _, _ := wscap(t, "stats", path)
+	if strings.Contains(stats, "| -") || !strings.Contains(stats, "timestamps: ") {
+		t.Errorf("stats:\n%s", stats)
 	}
 }

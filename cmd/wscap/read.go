@@ -233,6 +233,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		return exitError
 	}
 	t := newTotals(counters, eng.Census())
+	t.TimeBackwards = eng.TimeBackwards()
 	if d := eng.DefragStats(); d.Fragments > 0 {
 		t.Defrag = &d
 	}
