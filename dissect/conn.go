@@ -33,9 +33,9 @@ type Conn struct {
 	known   bool // numbered: a handshake attempt or frames were seen
 	ended   bool
 	hsSent  bool
-	opened  bool // the TCP handshake was captured: the streams start at their beginning
-	pooled  bool // made by NewStream: released at End
-	counted bool // entered in the census
+	opened  bool  // the TCP handshake was captured: the streams start at their beginning
+	pooled  bool  // made by NewStream: released at End
+	counted bool  // entered in the census
 	back    int64 // packets stamped earlier than the one before them
 	backPos Pos   // the first of them
 	backBy  time.Duration

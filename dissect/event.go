@@ -148,9 +148,9 @@ type Summary struct {
 	// between consecutive packets that go forward (see Conn.End): End.TS -
 	// Start.TS when the clock never went back, never negative.
 	Duration time.Duration
-	Reason    EndReason
-	Client    DirStats
-	Server    DirStats
+	Reason   EndReason
+	Client   DirStats
+	Server   DirStats
 	// ClosedBy is the peer whose Close came first; valid when ClosedFirst.
 	ClosedBy    Direction
 	ClosedFirst bool

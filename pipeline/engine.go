@@ -229,19 +229,19 @@ type Engine struct {
 	nextTick   time.Time // packets after it make the shards Tick
 	last       dissect.Pos
 
-	w        RecordWriter
-	stopped  atomic.Bool // the writer failed
-	werr     error
-	merged   sync.WaitGroup
-	ids      []idWindow // per shard: local number -> connection number
-	nextID   int
-	errors   int // findings of severity error written
-	final    reassembly.Stats
-	census   dissect.Census // what the TCP connections were, once the input is over
-	keep     func(int) bool // Options.Keep
-	onRecord func(kind dissect.Kind, conn int, info *dissect.ConnInfo)
-	base     *time.Time // Options.Base
-	backwards int64 // packets stamped earlier than the packet before them
+	w         RecordWriter
+	stopped   atomic.Bool // the writer failed
+	werr      error
+	merged    sync.WaitGroup
+	ids       []idWindow // per shard: local number -> connection number
+	nextID    int
+	errors    int // findings of severity error written
+	final     reassembly.Stats
+	census    dissect.Census // what the TCP connections were, once the input is over
+	keep      func(int) bool // Options.Keep
+	onRecord  func(kind dissect.Kind, conn int, info *dissect.ConnInfo)
+	base      *time.Time // Options.Base
+	backwards int64      // packets stamped earlier than the packet before them
 	// For the progress line: packets read so far.
 	packetsRead atomic.Int64
 }
