@@ -36,6 +36,11 @@ type Conn struct {
 	opened  bool  // the TCP handshake was captured: the streams start at their beginning
 	pooled  bool  // made by NewStream: released at End
 	counted bool  // entered in the census
+	wsOpen  bool  // a session opened (101, or frames without a handshake)
+	// sessions counts the sessions ended before the current one (upgrades
+	// refused on a keep-alive connection); rejected those of all that did
+	// not open.
+	sessions, rejected int64
 	back    int64 // packets stamped earlier than the one before them
 	backPos Pos   // the first of them
 	backBy  time.Duration
@@ -154,7 +159,7 @@ func (c *Conn) End(p Pos, reason EndReason) bool {
 		c.counted = true
 		c.count()
 	}
-	ws := c.known
+	ws := c.known || c.sessions > 0
 	if c.pooled {
 		c.Release()
 	}
@@ -170,6 +175,13 @@ func (c *Conn) end(p Pos, reason EndReason) {
 		p = c.sum.End
 	}
 	c.seen(p)
+	c.endSession(p, reason)
+}
+
+// endSession emits the records that end the connection's current
+// WebSocket session, if it has one: the TCP connection ended (reason), or
+// the client asks for another upgrade after this one was refused.
+func (c *Conn) endSession(p Pos, reason EndReason) {
 	if !c.known {
 		return
 	}
@@ -211,8 +223,11 @@ func (c *Conn) end(p Pos, reason EndReason) {
 			}
 		}
 	}
-	if c.phase == phaseDone && c.hsSent && c.hs.Status != 101 && c.hs.Status != 0 {
+	if c.hsSent && c.hs.Status != 101 && c.hs.Status != 0 {
 		reason = EndRejected
+	}
+	if c.phase != phaseWS {
+		c.rejected++ // refused, unanswered or malformed
 	}
 	c.sum.Reason = reason
 	c.sum.Handshake = &c.hs
@@ -293,6 +308,9 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 		}
 		b = rest
 		req, _, err := parseRequest(head, c.d.opts.MaxHandshake, true)
+		if c.known && (req != nil && wantsWebSocket(req) || err != nil && isUpgradeAttempt(head)) {
+			c.nextSession(p) // asked again after a refusal
+		}
 		switch {
 		case err == nil:
 		case isHeadError(err) && req != nil && wantsWebSocket(req):
@@ -367,6 +385,34 @@ func (c *Conn) takeHead(s *dirState, p Pos, b []byte) (head, rest []byte, ok boo
 	return b[:end], b[end:], true
 }
 
+// refused goes back to reading HTTP requests after the server refused an
+// upgrade: on a keep-alive connection the client may ask again (a new
+// session, numbered on its own) or go on with ordinary requests. The
+// client bytes sent while the answer was awaited are those requests.
+func (c *Conn) refused(p Pos) {
+	pend, lost := c.pending, c.pendingGap
+	c.pending, c.pendingGap = nil, 0
+	if lost > 0 {
+		c.phase = phaseDone // the requests cannot be delimited
+		return
+	}
+	c.phase = phaseHTTP
+	c.httpData(ClientToServer, p, pend)
+}
+
+// nextSession ends the current session (an upgrade that did not open a
+// WebSocket) before a new upgrade request on the same TCP connection,
+// which starts a session of its own at p.
+func (c *Conn) nextSession(p Pos) {
+	c.endSession(p, EndRejected)
+	c.sessions++
+	c.known, c.hsSent = false, false
+	c.hs = Handshake{}
+	c.sum = Summary{Start: p, End: p}
+	c.info.ID, c.info.Host, c.info.Path = 0, "", ""
+	c.back = 0
+}
+
 // pendingData keeps client bytes sent before the 101 arrived.
 func (c *Conn) pendingData(p Pos, b []byte) {
 	if len(b) == 0 {
@@ -411,10 +457,11 @@ func (c *Conn) responseData(p Pos, b []byte) {
 		c.emitHandshake(p)
 		c.d.releaseFindings()
 		if resp.Status != 101 {
-			c.phase = phaseDone
+			c.refused(p)
 			return
 		}
 		c.phase = phaseWS
+		c.wsOpen = true
 		c.dirs[ClientToServer].startFrames(c, ClientToServer)
 		c.dirs[ServerToClient].startFrames(c, ServerToClient)
 		if len(c.pending) > 0 || c.pendingGap > 0 {

@@ -86,12 +86,12 @@ func (d *Dissector) Census() *Census { return &d.census }
 func (c *Conn) count() {
 	cs := &c.d.census
 	p := c.proto
+	cs.Rejected += c.rejected
 	switch {
-	case c.known && c.phase == phaseWS:
+	case c.wsOpen:
 		p = ProtoWebSocket
-	case c.known:
+	case c.known || c.sessions > 0:
 		p = ProtoHTTP
-		cs.Rejected++
 	case p == ProtoOther && (c.dirs[0].sawHTTP || c.dirs[1].sawHTTP):
 		p = ProtoHTTP
 	}

@@ -248,6 +248,7 @@ func (c *Conn) startWithoutHandshake(p Pos) {
 	c.emitHandshake(p)
 	c.d.finding(c, p, CodeNotCaptured, 0, false, "the opening handshake was not captured; frames are decoded from the stream (%s is the client)", c.info.Client)
 	c.phase = phaseWS
+	c.wsOpen = true
 	for d := range c.dirs {
 		c.dirs[d].resync = true
 	}
