@@ -33,22 +33,22 @@ type Conn struct {
 	known   bool // numbered: a handshake attempt or frames were seen
 	ended   bool
 	hsSent  bool
-	opened  bool  // the TCP handshake was captured: the streams start at their beginning
-	pooled  bool  // made by NewStream: released at End
-	counted bool  // entered in the census
-	wsOpen  bool  // a session opened (101, or frames without a handshake)
+	opened  bool // the TCP handshake was captured: the streams start at their beginning
+	pooled  bool // made by NewStream: released at End
+	counted bool // entered in the census
+	wsOpen  bool // a session opened (101, or frames without a handshake)
 	// sessions counts the sessions ended before the current one (upgrades
 	// refused on a keep-alive connection); rejected those of all that did
 	// not open.
 	sessions, rejected int64
-	back    int64 // packets stamped earlier than the one before them
-	backPos Pos   // the first of them
-	backBy  time.Duration
-	deflate deflateParams
-	dirs    [2]dirState
-	sum     Summary
-	info    ConnInfo
-	hs      Handshake
+	back               int64 // packets stamped earlier than the one before them
+	backPos            Pos   // the first of them
+	backBy             time.Duration
+	deflate            deflateParams
+	dirs               [2]dirState
+	sum                Summary
+	info               ConnInfo
+	hs                 Handshake
 
 	proto      Protocol // what identify found
 	tls        *tls.HelloReader
