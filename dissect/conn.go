@@ -41,6 +41,11 @@ type Conn struct {
 	// refused on a keep-alive connection); rejected those of all that did
 	// not open.
 	sessions, rejected int64
+	// Heads cut by the snapshot length (snaplen.go): maybeReq is a GET
+	// whose cut head did not show an upgrade, its answer awaited.
+	reqCut, respCut bool
+	maybeReq        *RequestHead
+	maybeCut        int64
 	back               int64 // packets stamped earlier than the one before them
 	backPos            Pos   // the first of them
 	backBy             time.Duration
@@ -137,9 +142,19 @@ func (c *Conn) gap(dir Direction, p Pos, n int64, cut bool) {
 			c.pendingGap += n
 			return
 		}
-		c.d.finding(c, p, CodeGap, dir, false, "%d bytes of the handshake response were not captured", n)
+		if cut && len(c.dirs[ServerToClient].http) > 0 {
+			c.cutResponse(p, n)
+			return
+		}
+		if c.known {
+			c.d.finding(c, p, CodeGap, dir, false, "%d bytes of the handshake response were not captured", n)
+		}
 		c.phase = phaseDone
 	case phaseHTTP:
+		if s := &c.dirs[dir]; cut && dir == ClientToServer && len(s.http) > 0 && s.sawHTTP {
+			c.cutRequest(p, n)
+			return
+		}
 		// Loss before any upgrade: the HTTP parse cannot resume safely.
 		if c.known {
 			c.d.finding(c, p, CodeGap, dir, false, "%d bytes from the %s were not captured", n, dir)
@@ -408,6 +423,7 @@ func (c *Conn) nextSession(p Pos) {
 	c.sessions++
 	c.known, c.hsSent = false, false
 	c.hs = Handshake{}
+	c.reqCut, c.respCut = false, false
 	c.sum = Summary{Start: p, End: p}
 	c.info.ID, c.info.Host, c.info.Path = 0, "", ""
 	c.back = 0
@@ -452,13 +468,26 @@ func (c *Conn) responseData(p Pos, b []byte) {
 		if resp.Status >= 100 && resp.Status < 200 && resp.Status != 101 {
 			continue // an interim response (103 Early Hints, ...)
 		}
+		c.answer(p, resp, b)
+		return
+	}
+}
+
+// answer takes the server's final answer to the upgrade request, then b,
+// the bytes after it. It reports whether the answer belonged to an upgrade
+// (see tentative).
+func (c *Conn) answer(p Pos, resp *ResponseHead, b []byte) bool {
+	if c.maybeReq != nil && !c.tentative(p, resp) {
+		return false
+	}
+	{
 		c.d.holdFindings()
 		c.checkResponse(p, resp)
 		c.emitHandshake(p)
 		c.d.releaseFindings()
 		if resp.Status != 101 {
 			c.refused(p)
-			return
+			return true
 		}
 		c.phase = phaseWS
 		c.wsOpen = true
@@ -474,7 +503,7 @@ func (c *Conn) responseData(p Pos, b []byte) {
 			}
 		}
 		c.dirs[ServerToClient].feedFrames(c, ServerToClient, p, b)
-		return
+		return true
 	}
 }
 

@@ -58,8 +58,15 @@ type Sink interface {
 // AcceptValid, Status, Subprotocol and Extensions are kept.
 type Handshake struct {
 	Captured bool
-	Request  *RequestHead  // nil when not captured
-	Response *ResponseHead // nil when no response was seen
+	// Cut is set when the snapshot length cut a head: only the fields
+	// shown were captured, and rules about what is missing are not
+	// checked.
+	Cut bool
+	// AcceptUnchecked is set when a cut head left the key or the accept
+	// out of the capture: AcceptValid is false, and means nothing.
+	AcceptUnchecked bool
+	Request         *RequestHead  // nil when not captured
+	Response        *ResponseHead // nil when no response was seen
 
 	Method, Path, Host, Origin, UserAgent, Server string
 	Key, Accept, ExpectedAccept                   string

@@ -36,8 +36,9 @@ type dirState struct {
 	mFrameInflated bool
 	mUndecodable   bool
 	mLost          bool
-	closed         bool // this direction sent a Close frame
-	histLost       bool // history unknown after a loss
+	closed         bool  // this direction sent a Close frame
+	histLost       bool  // history unknown after a loss
+	histSince      int64 // bytes inflated since the loss (histLost)
 	lostReported   bool
 	mFrames        int
 	mWire          int64
@@ -478,6 +479,9 @@ func (s *dirState) finishMessage(c *Conn, dir Direction, p Pos) {
 	case s.mTrunc && !s.mCapAll:
 		d.finding(c, p, CodeMessageCapped, dir, false, "a %d-byte %s message is longer than --max-message %d; kept the first %d bytes", m.Length, m.Opcode, d.opts.MaxMessage, kept)
 	}
+	if m.Incomplete && !m.Compressed && kept < m.Length {
+		m.Truncated = true // the bytes captured are kept; the rest was lost
+	}
 	if m.Opcode == OpText && !m.Undecodable {
 		if s.mKept > 0 { // checked as it streamed by (Options.NoPayload)
 			m.TextValid = s.mUTF8.valid(m.Truncated || m.Incomplete)
@@ -538,7 +542,15 @@ func (s *dirState) inflateMessage(c *Conn, dir Direction, p Pos, m *Message) {
 		}
 		return
 	}
-	s.histLost = false // every reference resolved: this output is exact
+	// Every reference of this message resolved: its output is exact. The
+	// history is known again once what was inflated since the loss fills
+	// the window; until then a later message may still refer to the lost
+	// part, and failing to inflate is expected.
+	if s.histLost {
+		if s.histSince += total; s.histSince >= 1<<dp.bits[dir] {
+			s.histLost = false
+		}
+	}
 	m.Payload = out
 	m.Length = total
 	if total > int64(len(out)) {
@@ -552,7 +564,7 @@ func (s *dirState) inflateMessage(c *Conn, dir Direction, p Pos, m *Message) {
 // inflate (and is marked undecodable), so whatever inflates is exact.
 func (s *dirState) loseContext(c *Conn, dir Direction, p Pos, why string) {
 	s.hist = s.hist[:0]
-	s.histLost = true
+	s.histLost, s.histSince = true, 0
 	if !s.lostReported {
 		s.lostReported = true
 		if why == "" {
@@ -614,9 +626,11 @@ func (s *dirState) gap(c *Conn, dir Direction, p Pos, n int64) {
 		s.fLost = true
 		return // inside a known frame: no message was lost whole
 	}
-	// Whole frames may have been lost: in a takeover direction, a lost
-	// compressed message leaves the compression history unknown.
-	if c.deflate.on && !c.deflate.noTakeover[dir] {
+	// Whole frames may have been lost (not when the loss ends with the
+	// frame, as a snaplen cut of a packet holding one frame does): in a
+	// takeover direction, a lost compressed message leaves the
+	// compression history unknown.
+	if (!s.inFrame || uint64(n) > s.left) && c.deflate.on && !c.deflate.noTakeover[dir] {
 		s.loseContext(c, dir, p, "bytes were lost between frames")
 	}
 	if s.inFrame {

@@ -163,6 +163,7 @@ func appendHandshake(dst []byte, ev *dissect.Event) []byte {
 	dst = appendAddr(dst, "client", ev.Conn.Client)
 	dst = appendAddr(dst, "server", ev.Conn.Server)
 	dst = appendBool(dst, "captured", h.Captured)
+	dst = appendOptBool(dst, "head_cut", h.Cut)
 	dst = appendOptInt(dst, "status", int64(h.Status))
 	dst = appendOptStr(dst, "method", h.Method)
 	dst = appendOptStr(dst, "path", h.Path)
@@ -351,6 +352,7 @@ type HandshakeRecord struct {
 	Client              string      `json:"client"`
 	Server              string      `json:"server"`
 	Captured            bool        `json:"captured"`
+	HeadCut             bool        `json:"head_cut,omitempty"`
 	Status              int         `json:"status,omitempty"`
 	Method              string      `json:"method,omitempty"`
 	Path                string      `json:"path,omitempty"`

@@ -34,7 +34,7 @@ func recordOf(ev *dissect.Event, multi bool) any {
 	switch ev.Kind {
 	case dissect.KindHandshake:
 		h := ev.Handshake
-		return HandshakeRecord{Record: r, Client: ev.Conn.Client.String(), Server: ev.Conn.Server.String(), Captured: h.Captured,
+		return HandshakeRecord{Record: r, Client: ev.Conn.Client.String(), Server: ev.Conn.Server.String(), Captured: h.Captured, HeadCut: h.Cut,
 			Status: h.Status, Method: h.Method, Path: h.Path, Host: h.Host, Origin: h.Origin, UserAgent: h.UserAgent,
 			ServerHeader: h.Server, Version: h.Version, Key: h.Key, Accept: h.Accept, ExpectedAccept: h.ExpectedAccept,
 			AcceptValid: h.AcceptValid, Subprotocol: h.Subprotocol, Extensions: exts(h.Extensions),

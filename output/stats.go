@@ -128,6 +128,8 @@ func handshakeText(h *dissect.Handshake) string {
 		return "rejected " + strconv.Itoa(h.Status)
 	case h.AcceptValid:
 		return "ok"
+	case h.AcceptUnchecked:
+		return "101, cut"
 	}
 	return "ACCEPT INVALID"
 }

@@ -150,9 +150,12 @@ func (t *TableEncoder) cells(ev *dissect.Event) []string {
 		if h.Status != 0 {
 			verdict = strconv.Itoa(h.Status)
 			if h.Status == 101 {
-				if h.AcceptValid {
+				switch {
+				case h.AcceptValid:
 					verdict += ", accept ok"
-				} else {
+				case h.AcceptUnchecked:
+					verdict += ", accept not captured"
+				default:
 					verdict += ", ACCEPT INVALID"
 				}
 			}

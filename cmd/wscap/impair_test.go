@@ -368,12 +368,12 @@ func TestImpairLoss(t *testing.T) {
 		// Bytes 96-195 of the text's payload: the frame's extent is known,
 		// parsing continues after it; the message is incomplete.
 		{"inside a payload", gen.DropStepBytes(stepServerText, gen.FromServer, 100, 200),
-			replace(base, w(text, "text"), "#1 !tcp-gap ~server 100", msg(1, "server", "text", 1000, 1, cat(text[:96], text[196:]), "incomplete"))},
+			replace(base, w(text, "text"), "#1 !tcp-gap ~server 100", msg(1, "server", "text", 1000, 1, cat(text[:96], text[196:]), "truncated", "incomplete"))},
 		// The end of one frame's payload and the first byte of the next
 		// header: the first message is incomplete, the second is lost with
 		// its header, parsing resumes at the third.
 		{"across a frame boundary", gen.DropStepBytes(stepServerText, gen.FromServer, 900, 0),
-			replace(base, w(text, "text"), "#1 !tcp-gap ~server 104", msg(1, "server", "text", 1000, 1, text[:896], "incomplete"))},
+			replace(base, w(text, "text"), "#1 !tcp-gap ~server 104", msg(1, "server", "text", 1000, 1, text[:896], "truncated", "incomplete"))},
 		// Exactly one frame, from its first header byte to its last payload
 		// byte: nothing to resynchronise, the message is simply not there.
 		{"exactly a frame", gen.DropStepBytes(stepServerText, gen.FromServer, 0, 0),
@@ -385,7 +385,7 @@ func TestImpairLoss(t *testing.T) {
 			replace(base, w(text, "text"), "#1 !tcp-gap ~server 2", "#1 !frame-resync ~server 1002")},
 		// A whole segment in the middle of a 4-segment message.
 		{"a segment of a long message", gen.DropStepBytes(stepServerBinary, gen.FromServer, 1460, 2920),
-			replace(base, w(binary, "binary"), "#1 !tcp-gap ~server 1460", msg(1, "server", "binary", 5000, 1, cat(binary[:1456], binary[2916:]), "incomplete"))},
+			replace(base, w(binary, "binary"), "#1 !tcp-gap ~server 1460", msg(1, "server", "binary", 5000, 1, cat(binary[:1456], binary[2916:]), "truncated", "incomplete"))},
 		// The binary's header and all but the last byte of its payload. The
 		// client's ACK of the first two segments declares them lost; the
 		// last byte arrives out of order, and the ACK of the whole message
@@ -397,8 +397,8 @@ func TestImpairLoss(t *testing.T) {
 		// header) and inside the client's "bye" (2-byte header, 4-byte
 		// masking key: its first two payload bytes).
 		{"both directions", gen.Chain(gen.DropStepBytes(stepServerText2, gen.FromServer, 50, 60), gen.DropStepBytes(stepClientBye, gen.FromClient, 6, 8)),
-			replace(replace(base, w(text2, "text"), "#1 !tcp-gap ~server 10", msg(1, "server", "text", 300, 1, cat(text2[:46], text2[56:]), "incomplete")),
-				whole(1, "client", "text", []byte("bye")), "#1 !tcp-gap ~client 2", msg(1, "client", "text", 3, 1, []byte("e"), "incomplete"))},
+			replace(replace(base, w(text2, "text"), "#1 !tcp-gap ~server 10", msg(1, "server", "text", 300, 1, cat(text2[:46], text2[56:]), "truncated", "incomplete")),
+				whole(1, "client", "text", []byte("bye")), "#1 !tcp-gap ~client 2", msg(1, "client", "text", 3, 1, []byte("e"), "truncated", "incomplete"))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -425,10 +425,10 @@ func TestImpairSnaplen(t *testing.T) {
 	got, _ := analyseFile(t, path)
 	base := conversationRecords()
 	want := replace(base, whole(1, "server", "text", text),
-		"#1 !packet-truncated ~server 604", msg(1, "server", "text", 1000, 1, text[:396], "incomplete"))
+		"#1 !packet-truncated ~server 604", msg(1, "server", "text", 1000, 1, text[:396], "truncated", "incomplete"))
 	want = replace(want, whole(1, "server", "binary", binary),
 		"#1 !packet-truncated ~server 1060", "#1 !packet-truncated ~server 1060", "#1 !packet-truncated ~server 1060", "#1 !packet-truncated ~server 224",
-		msg(1, "server", "binary", 5000, 1, binKept, "incomplete"))
+		msg(1, "server", "binary", 5000, 1, binKept, "truncated", "incomplete"))
 	checkLines(t, got, want)
 
 	got, _ = analyseFile(t, path, "--frames")
@@ -810,7 +810,7 @@ func TestImpairWraparound(t *testing.T) {
 			},
 			gen.Retransmit(stepServerBinary, gen.FromServer, 1000, 2000, 5*time.Microsecond, nil)), conversationRecords()},
 		{"loss across the wrap", gen.DropStepBytes(stepServerBinary, gen.FromServer, 1400, 1600),
-			replace(conversationRecords(), whole(1, "server", "binary", binary), "#1 !tcp-gap ~server 200", msg(1, "server", "binary", 5000, 1, cat(binary[:1396], binary[1596:]), "incomplete"))},
+			replace(conversationRecords(), whole(1, "server", "binary", binary), "#1 !tcp-gap ~server 200", msg(1, "server", "binary", 5000, 1, cat(binary[:1396], binary[1596:]), "truncated", "incomplete"))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -837,7 +837,7 @@ func TestImpairBufferCap(t *testing.T) {
 	checkLines(t, got, replace(conversationRecords(), whole(1, "server", "text", text),
 		"#1 !cap-buffered ~server 2000,100",
 		"#1 !tcp-gap ~server 100",
-		msg(1, "server", "text", 1000, 1, cat(text[:496], text[596:]), "incomplete")))
+		msg(1, "server", "text", 1000, 1, cat(text[:496], text[596:]), "truncated", "incomplete")))
 	// Without the cap, everything waits for the ACK on the client's next
 	// data ("bye"), which declares the loss.
 	c = gen.New(gen.Options{Seed: 11})
@@ -849,7 +849,7 @@ func TestImpairBufferCap(t *testing.T) {
 	checkLines(t, got, replace(want, whole(1, "client", "text", []byte("bye")),
 		whole(1, "client", "text", []byte("bye")),
 		"#1 !tcp-gap ~server 100",
-		msg(1, "server", "text", 1000, 1, cat(text[:496], text[596:]), "incomplete"),
+		msg(1, "server", "text", 1000, 1, cat(text[:496], text[596:]), "truncated", "incomplete"),
 		whole(1, "server", "binary", binary),
 		whole(1, "server", "text", pat(300, 3))))
 }
