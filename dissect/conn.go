@@ -46,14 +46,14 @@ type Conn struct {
 	reqCut, respCut bool
 	maybeReq        *RequestHead
 	maybeCut        int64
-	back               int64 // packets stamped earlier than the one before them
-	backPos            Pos   // the first of them
-	backBy             time.Duration
-	deflate            deflateParams
-	dirs               [2]dirState
-	sum                Summary
-	info               ConnInfo
-	hs                 Handshake
+	back            int64 // packets stamped earlier than the one before them
+	backPos         Pos   // the first of them
+	backBy          time.Duration
+	deflate         deflateParams
+	dirs            [2]dirState
+	sum             Summary
+	info            ConnInfo
+	hs              Handshake
 
 	proto      Protocol // what identify found
 	tls        *tls.HelloReader
