@@ -46,6 +46,7 @@ type Conn struct {
 	reqCut, respCut bool
 	maybeReq        *RequestHead
 	maybeCut        int64
+	noReq           bool  // maybeReq stands for a request that was not captured
 	back            int64 // packets stamped earlier than the one before them
 	backPos         Pos   // the first of them
 	backBy          time.Duration

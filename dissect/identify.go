@@ -129,6 +129,16 @@ func (c *Conn) identify(dir Direction, p Pos, b []byte) {
 		return
 	case dir == ClientToServer && http2.StartsPreface(b):
 		c.proto = ProtoHTTP2
+	case bytes.HasPrefix(b, []byte("HTTP/1.1 101 ")) && !c.opened:
+		// The answer to an upgrade request that was not captured: the
+		// response decides (see tentative).
+		if dir == ClientToServer {
+			c.swap()
+		}
+		c.maybeReq, c.noReq = &RequestHead{}, true
+		c.phase = phaseAwait101
+		c.responseData(p, b)
+		return
 	case bytes.HasPrefix(b, []byte("HTTP/")):
 		c.proto = ProtoHTTP // a response first: an HTTP connection picked up mid-stream
 	case c.opened:

@@ -123,8 +123,15 @@ func TestIdentify(t *testing.T) {
 		{"HTTP keep-alive", true, []step{c2s([]byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")), s2c([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))}, ProtoHTTP, ""},
 		{"HTTP response mid-stream", false, []step{s2c([]byte("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n\x81\x01a"))}, ProtoHTTP, ""},
 		{"WebSocket frames with the start captured", true, []step{s2c(ws)}, ProtoOther, ""},
-		{"WebSocket frames mid-stream", false, []step{s2c(ws)}, ProtoWebSocket, ""},
+		{"WebSocket frames mid-stream, one segment", false, []step{s2c(ws)}, ProtoOther, ""},
+		{"WebSocket frames mid-stream", false, []step{s2c(frames(server(OpText, "hello"))), s2c(frames(server(OpText, "world"))), s2c(frames(server(OpBinary, "!")))}, ProtoWebSocket, ""},
+		{"WebSocket frames mid-stream, both ways", false, []step{c2s(frames(client(OpText, "hello"))), s2c(frames(server(OpText, "world"))), c2s(frames(client(OpBinary, "!")))}, ProtoWebSocket, ""},
+		{"frames unmasked both ways", false, []step{c2s(frames(server(OpText, "hello"))), s2c(frames(server(OpText, "world"))), c2s(frames(server(OpBinary, "!"))), s2c(frames(server(OpText, "again")))}, ProtoOther, ""},
+		{"DNS over TCP mid-stream", false, []step{c2s([]byte("\x00\x1c\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01\x07example\x03com\x00\x00\x01\x00\x01")), s2c([]byte("\x00\x05abcde\x00\x02ab")), c2s([]byte("\x00\x03abc"))}, ProtoOther, ""},
+		{"control bytes as text", false, []step{s2c([]byte("\x81\x02\x00\x01")), s2c([]byte("\x81\x02\x02\x01")), s2c([]byte("\x81\x01\x00"))}, ProtoOther, ""},
 		{"WebSocket upgrade", true, upgraded(s2c(ws)), ProtoWebSocket, ""},
+		{"the 101 without its request", false, []step{s2c([]byte(response())), c2s(frames(client(OpText, "hi"))), s2c(ws)}, ProtoWebSocket, ""},
+		{"an h2c 101 without its request", false, []step{s2c([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")), s2c(h2frames)}, ProtoOther, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cs, rec := identifyConn(t, tc.opened, Options{}, tc.steps)

@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wscap/wscap/dissect/http2"
 	"github.com/wscap/wscap/dissect/tls"
@@ -21,9 +22,19 @@ import (
 // segment is searched for a chain of plausible headers that ends exactly
 // at the segment's end, which aligns the direction; a segment without one
 // is a miss. Once aligned, a header that is not plausible where the chain
-// points is a break. The connection is WebSocket once probeAccept headers
-// were chained with fewer than half as many breaks; it is not after
-// probeMaxFails breaks, probeMaxMisses misses or probeMaxBytes bytes.
+// points is a break, and so is a frame that breaks the protocol in a way a
+// real peer does not: a continuation with no message open, a text or
+// binary frame inside a fragmented message, a text payload (unmasked) that
+// is not UTF-8 or holds control characters, or, when both directions
+// carry frames, both masked or both unmasked (a client always masks). The
+// connection is WebSocket once probeAccept headers were chained, as many
+// of them with payload, with fewer than half as many breaks, and the chain
+// is confirmed: it carried on at the start of a later segment at least
+// twice, or both directions carry frames; it is not after probeMaxFails
+// breaks, probeMaxMisses misses or probeMaxBytes bytes. DNS over TCP (its
+// length prefixes read as continuations), bytes dense in 00-02 (empty or
+// control-filled frames) and encrypted streams (mask bits at random) fail
+// these rules.
 // Only a connection whose beginning was not captured is probed (see
 // identify). HTTP, TLS and HTTP/2 never pass: an HTTP request is parsed as
 // such before probing, and a segment holding a chain of TLS records or
@@ -50,9 +61,18 @@ type probeState struct {
 	aligned [2]bool   // left is meaningful
 	masked  [2]int    // plausible headers per direction with the mask bit set
 	plain   [2]int    // ... and clear
+	open    [2]bool   // a fragmented message is open in the chain
 	headers int
+	payload int // headers with payload
+	crossed int // segments whose first header was where the chain pointed
 	fails   int // breaks of an aligned chain
 	misses  int // unaligned segments with no chain
+}
+
+// confirmed reports whether the chain is more than one segment's fluke.
+func (ps *probeState) confirmed() bool {
+	both := (ps.masked[0] > 0 || ps.plain[0] > 0) && (ps.masked[1] > 0 || ps.plain[1] > 0)
+	return ps.crossed >= 2 || both
 }
 
 // probeData looks at stream bytes of a connection that did not start with
@@ -87,9 +107,9 @@ func (c *Conn) probeData(dir Direction, p Pos, b []byte) {
 	ps.size += len(b)
 	ps.walk(c, dir, b)
 	switch {
-	case ps.masked[0] > 0 && ps.masked[1] > 0:
-		c.giveUp()
-	case ps.headers-2*ps.fails >= probeAccept:
+	case ps.masked[0] > 0 && ps.masked[1] > 0, ps.plain[0] > 0 && ps.plain[1] > 0:
+		c.giveUp() // both peers mask, or neither: no client
+	case ps.headers-2*ps.fails >= probeAccept && ps.payload >= probeAccept && ps.confirmed():
 		c.acceptProbe(p)
 	case ps.fails >= probeMaxFails || ps.misses >= probeMaxMisses || ps.size > probeMaxBytes:
 		c.giveUp()
@@ -99,6 +119,7 @@ func (c *Conn) probeData(dir Direction, p Pos, b []byte) {
 // walk follows the chain of frame headers through b.
 func (ps *probeState) walk(c *Conn, dir Direction, b []byte) {
 	var i uint64
+	first := ps.aligned[dir] // the chain points into this segment
 	if ps.aligned[dir] {
 		i = ps.left[dir]
 	} else {
@@ -115,12 +136,19 @@ func (ps *probeState) walk(c *Conn, dir Direction, b []byte) {
 			ps.aligned[dir] = false
 			return
 		}
-		if !probePlausible(h, c.d.opts.MaxFrame) {
+		if !probePlausible(h, c.d.opts.MaxFrame) || !ps.sequence(dir, h) || !probeText(h, b[i+uint64(n):]) {
 			ps.fails++
 			ps.aligned[dir] = false
 			return
 		}
+		if first {
+			ps.crossed++
+			first = false
+		}
 		ps.headers++
+		if h.Length > 0 {
+			ps.payload++
+		}
 		if h.Masked {
 			ps.masked[dir]++
 		} else {
@@ -169,6 +197,49 @@ func (c *Conn) probeGap(dir Direction, p Pos, n int64, cut bool) {
 	}
 	ps.segs = append(ps.segs, probeSeg{dir: dir, pos: p, gap: n, cut: cut})
 	ps.aligned[dir] = false
+}
+
+// sequence follows the fragmentation of dir's messages (RFC 6455 §5.4)
+// and reports whether h may come next.
+func (ps *probeState) sequence(dir Direction, h FrameHeader) bool {
+	switch {
+	case h.Opcode.IsControl():
+		return true
+	case h.Opcode == OpContinuation:
+		if !ps.open[dir] {
+			return false
+		}
+	case ps.open[dir]:
+		return false
+	}
+	ps.open[dir] = !h.Fin
+	return true
+}
+
+// probeText reports whether the start of a text frame's payload, rest (the
+// bytes after its header in the segment), reads as text: UTF-8 without
+// control characters other than tab, CR and LF. Other frames pass.
+func probeText(h FrameHeader, rest []byte) bool {
+	if h.Opcode != OpText || h.RSV&4 != 0 { // compressed text is not text yet
+		return true
+	}
+	var buf [64]byte
+	n := copy(buf[:], rest[:min(uint64(len(rest)), h.Length)])
+	t := buf[:n]
+	if h.Masked {
+		mask(maskKey(h.Key), t)
+	}
+	for len(t) > 0 {
+		r, size := utf8.DecodeRune(t)
+		if r == utf8.RuneError && size <= 1 {
+			return len(t) < utf8.UTFMax && !utf8.FullRune(t) // a rune cut by the sample's end
+		}
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f {
+			return false
+		}
+		t = t[size:]
+	}
+	return true
 }
 
 func probePlausible(h FrameHeader, maxFrame uint64) bool {

@@ -120,11 +120,16 @@ func (c *Conn) tentative(p Pos, resp *ResponseHead) bool {
 	case resp.Status != 101:
 		c.refused(p) // an ordinary request: read on
 		return false
-	case ok && !strings.EqualFold(strings.TrimSpace(up), "websocket"):
+	case ok && !strings.EqualFold(strings.TrimSpace(up), "websocket"), c.noReq && !ok:
 		c.phase = phaseDone // another protocol's upgrade
 		return false
 	}
 	c.recognise(p)
+	if c.noReq {
+		c.hs.Captured, c.reqCut = true, true
+		c.d.finding(c, p, CodeNotCaptured, 0, false, "the upgrade request was not captured, its 101 response was; frames are decoded from there (%s is the client)", c.info.Client)
+		return true
+	}
 	c.hs.Captured, c.hs.Cut, c.reqCut = true, true, true
 	c.d.finding(c, p, CodeTruncated, ClientToServer, false, "the snapshot length cut the upgrade request before it showed an upgrade (%d bytes are missing); the 101 that answered it is taken for a WebSocket upgrade", c.maybeCut)
 	c.checkRequest(p, req)

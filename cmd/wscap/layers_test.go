@@ -4,9 +4,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/wscap/wscap/internal/gen"
 )
@@ -172,4 +177,101 @@ func payloadOf(r map[string]any) string {
 	s, _ := r["data"].(string)
 	b, _ := base64.StdEncoding.DecodeString(s)
 	return string(b)
+}
+
+// midStream writes a copy of the capture at path in which every TCP
+// connection starts mid-stream: its packets before its skip-th packet
+// with payload are left out (SYNs included).
+func midStream(t *testing.T, path string, skip int) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), fmt.Sprintf("%s-mid%d.pcap", filepath.Base(path), skip))
+	o, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	w := pcapgo.NewWriter(o)
+	if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[[2]string]int{}
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
+		tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if tcp == nil || p.NetworkLayer() == nil {
+			continue
+		}
+		a := p.NetworkLayer().NetworkFlow().Src().String() + ":" + tcp.SrcPort.String()
+		b := p.NetworkLayer().NetworkFlow().Dst().String() + ":" + tcp.DstPort.String()
+		if a > b {
+			a, b = b, a
+		}
+		k := [2]string{a, b}
+		if len(tcp.Payload) > 0 {
+			seen[k]++
+		}
+		if seen[k] >= skip {
+			w.WritePacket(ci, data)
+		}
+	}
+	return out
+}
+
+// TestNoFalseWebSocket: captures of real non-WebSocket traffic made by real
+// programs (testdata/nonws/README.md: TLS 1.2 and 1.3 from OpenSSL, Go,
+// node and Chromium, HTTP/1.1, h2c, gRPC, SSH, Redis, PostgreSQL, MQTT, DNS
+// over TCP, memcached, random bytes) hold no WebSocket, whole and with
+// every connection cut to start mid-stream; the capture where a real
+// WebSocket runs beside such traffic holds exactly that one.
+func TestNoFalseWebSocket(t *testing.T) {
+	caps, _ := filepath.Glob("../../testdata/nonws/*.pcap")
+	if len(caps) < 17 {
+		t.Fatalf("%d captures in testdata/nonws", len(caps))
+	}
+	for _, c := range caps {
+		mixed := strings.HasSuffix(c, "/mixed.pcap")
+		for _, skip := range []int{0, 1, 2, 3, 5} {
+			path := c
+			if skip > 0 {
+				path = midStream(t, c, skip)
+			}
+			out, stderr, code := wscap(t, "read", "--format", "jsonl", path)
+			if code != exitOK {
+				t.Fatalf("%s: exit %d: %s", path, code, stderr)
+			}
+			var conns []map[string]any
+			msgs := map[string]int{}
+			for _, r := range records(t, out) {
+				switch r["kind"] {
+				case "connection":
+					conns = append(conns, r)
+				case "message":
+					msgs[r["from"].(string)]++
+				}
+			}
+			switch {
+			case !mixed && len(conns) != 0:
+				t.Errorf("%s (mid-stream from payload packet %d): %d false WebSocket connections: %v", filepath.Base(c), skip, len(conns), conns[0])
+			case mixed && len(conns) != 1:
+				t.Errorf("mixed.pcap (mid-stream from payload packet %d): %d WebSocket connections, want 1", skip, len(conns))
+			case mixed && skip == 0 && (msgs["client"] != 11 || msgs["server"] != 12):
+				// 10 messages and a Close from the client, 11 and a Close
+				// from the server (testdata/nonws/README.md).
+				t.Errorf("mixed.pcap: %v messages", msgs)
+			}
+		}
+	}
 }
