@@ -452,6 +452,8 @@ func (e *Engine) merge() {
 			if p.final {
 				e.final.ClaimedPackets += p.stats.ClaimedPackets
 				e.final.OtherPackets += p.stats.OtherPackets
+				e.final.Evicted += p.stats.Evicted
+				e.final.AfterEviction += p.stats.AfterEviction
 				e.census.Add(p.census)
 			}
 			ps[i] = nil
@@ -638,3 +640,10 @@ func (e *Engine) DefragStats() pcap.DefragStats { return e.dec.DefragStats() }
 // packet before them in their input. wscap keeps the input's order and
 // counts such a step as no time (see dissect.Summary.Duration).
 func (e *Engine) TimeBackwards() int64 { return e.backwards }
+
+// Evicted returns, after Finish, how many connections the cap on open
+// connections (reassembly.Options.MaxConns) ended, and how many of their
+// packets came after: counted with them, not dissected.
+func (e *Engine) Evicted() (conns, packetsAfter int64) {
+	return e.final.Evicted, e.final.AfterEviction
+}

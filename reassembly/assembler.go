@@ -93,6 +93,7 @@ type Stats struct {
 	ConflictBytes  int64
 	CapDropped     int64 // times a buffer cap made the reassembly give up on missing bytes
 	Evicted        int64 // connections ended to stay within MaxConns
+	AfterEviction  int64 // packets of evicted connections that came after: counted, not dissected
 	WindowsDenied  int64 // deliveries that found no window free (OverlapWindowTotal): their bytes are not kept to compare
 }
 
@@ -301,9 +302,14 @@ func (a *Assembler) PacketKey(p stream.Pos, seg *pcap.Segment, fk *FlowKey) {
 	if c == nil {
 		if t, ok := a.dead[kh]; ok {
 			if !syn || seg.Flags&pcap.FlagACK != 0 {
-				// The last ACKs of a finished connection count with it.
+				// The last ACKs of a finished connection count with it;
+				// so does all later traffic of one evicted by MaxConns,
+				// which is not taken up again mid-stream.
 				a.countTomb(t.claimed(), 1)
-				a.dead[kh] = newTomb(p.TS, t.claimed())
+				if t.evicted() {
+					a.stats.AfterEviction++
+				}
+				a.dead[kh] = t.touched(p.TS)
 				return
 			}
 			// A new SYN on a finished connection's 4-tuple: port reuse.
@@ -368,6 +374,9 @@ func (a *Assembler) newConn(k flowKey, h uint64, p stream.Pos, seg *pcap.Segment
 		if victim := a.lru.lruNext; victim != &a.lru {
 			a.stats.Evicted++
 			a.finish(victim, p, stream.EndEvicted)
+			// Its later packets are counted, not taken for a new
+			// connection picked up mid-stream.
+			a.dead[victim.hash] = newTomb(victim.last, victim.claimed, true)
 		}
 	}
 	var c *conn
@@ -702,7 +711,7 @@ func (a *Assembler) closed(c *conn, p stream.Pos, reason stream.EndReason) {
 		return
 	}
 	a.finish(c, p, reason)
-	a.dead[c.hash] = newTomb(c.last, c.claimed)
+	a.dead[c.hash] = newTomb(c.last, c.claimed, false)
 }
 
 // finish ends a connection: whatever is still buffered is delivered after
@@ -736,20 +745,27 @@ func (a *Assembler) finish(c *conn, p stream.Pos, reason stream.EndReason) {
 }
 
 // tomb is what is left of a finished connection, in one word: the packet
-// time of its last packet (Unix seconds, for tombstoneTTL) and whether it
-// was claimed by its Stream.
+// time of its last packet (Unix seconds, for tombstoneTTL), whether it was
+// claimed by its Stream, and whether MaxConns evicted it.
 type tomb int64
 
-func newTomb(last time.Time, claimed bool) tomb {
-	t := tomb(last.Unix() << 1)
+func newTomb(last time.Time, claimed, evicted bool) tomb {
+	t := tomb(last.Unix() << 2)
 	if claimed {
 		t |= 1
+	}
+	if evicted {
+		t |= 2
 	}
 	return t
 }
 
 func (t tomb) claimed() bool { return t&1 != 0 }
-func (t tomb) last() int64   { return int64(t) >> 1 }
+func (t tomb) evicted() bool { return t&2 != 0 }
+func (t tomb) last() int64   { return int64(t) >> 2 }
+
+// touched is t with its last packet at ts.
+func (t tomb) touched(ts time.Time) tomb { return newTomb(ts, t.claimed(), t.evicted()) }
 
 func (a *Assembler) countTomb(claimed bool, packets int64) {
 	if claimed {

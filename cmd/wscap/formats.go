@@ -44,6 +44,10 @@ type totals struct {
 	// TimeBackwards counts the packets stamped earlier than the packet
 	// before them in their file (merged or clock-adjusted captures).
 	TimeBackwards int64 `json:"timestamps_backwards,omitempty"`
+	// Evicted counts the connections --max-conns ended, AfterEviction
+	// their packets that came after (counted with them, not decoded).
+	Evicted       int64 `json:"evicted_connections,omitempty"`
+	AfterEviction int64 `json:"packets_after_eviction,omitempty"`
 }
 
 // protocolCounts is the number of TCP connections per protocol.
@@ -209,6 +213,9 @@ func (s *statsWriter) finish(t totals) {
 	s.Extra = append(s.Extra, fmt.Sprintf("packets: %d read = %d websocket + %d other TCP + %d not TCP + %d undecodable + %d IP fragments; %d WebSocket connections",
 		c.Read, c.WebSocket, c.OtherTCP, c.NotTCP, c.Undecodable, c.Fragments, conns))
 	s.Extra = append(s.Extra, "TCP connections: "+t.describe())
+	if t.Evicted > 0 {
+		s.Extra = append(s.Extra, fmt.Sprintf("--max-conns: %d connections were ended to make room; %d of their packets came after and were counted, not decoded", t.Evicted, t.AfterEviction))
+	}
 	if t.TimeBackwards > 0 {
 		s.Extra = append(s.Extra, fmt.Sprintf("timestamps: %d packets are stamped earlier than the packet before them; wscap keeps the capture's order and counts those steps as no time", t.TimeBackwards))
 	}

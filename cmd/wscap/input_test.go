@@ -342,8 +342,11 @@ func TestStdinStreams(t *testing.T) {
 }
 
 // TestMaxConns evicts the quietest connections when more than --max-conns
-// are open: each eviction is a cap-conns finding on the connection ended,
-// and the packet accounting still adds up.
+// are open: each eviction of a WebSocket connection is a cap-conns finding
+// on the connection ended, the later packets of an evicted connection are
+// counted, never taken up again as a connection found mid-stream (no
+// connection is reported twice, no false finding), and the packet
+// accounting still adds up.
 func TestMaxConns(t *testing.T) {
 	path, m := generate(t, "many", gen.Options{Seed: 9}, gen.ScenarioParams{Conns: 400})
 	out, stderr, code := wscap(t, "read", "--format", "jsonl", "--workers", "1", "--max-conns", "20", path)
@@ -351,13 +354,22 @@ func TestMaxConns(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	evicted, ends := 0, 0
+	clients := map[string]int{}
 	for _, r := range records(t, out) {
 		switch {
+		case r["kind"] == "connection":
+			clients[r["client"].(string)]++
+			if r["end"] == "evicted" {
+				ends++
+			}
+		case r["kind"] == "finding" && r["severity"] == "error":
+			t.Errorf("error finding: %v", r)
 		case r["code"] == "cap-conns":
 			evicted++
-		case r["kind"] == "connection" && r["end"] == "evicted":
-			ends++
 		case r["kind"] == "totals":
+			if r["evicted_connections"] == nil || r["packets_after_eviction"] == nil {
+				t.Errorf("totals without the evictions: %v", r)
+			}
 			p := r["packets"].(map[string]any)
 			sum := p["websocket"].(float64) + p["other_tcp"].(float64) + p["not_tcp"].(float64) + p["undecodable"].(float64) + p["ip_fragments"].(float64)
 			if sum != p["read"].(float64) {
@@ -365,8 +377,13 @@ func TestMaxConns(t *testing.T) {
 			}
 		}
 	}
-	if evicted == 0 || evicted != ends {
+	if evicted != ends {
 		t.Errorf("%d cap-conns findings, %d connections ended as evicted (manifest: %d connections)", evicted, ends, m.Connections)
+	}
+	for c, n := range clients {
+		if n > 1 {
+			t.Errorf("%s reported %d times", c, n)
+		}
 	}
 	// Without the cap, nothing is evicted.
 	out, _, _ = wscap(t, "read", "--format", "jsonl", path)

@@ -234,6 +234,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	}
 	t := newTotals(counters, eng.Census())
 	t.TimeBackwards = eng.TimeBackwards()
+	t.Evicted, t.AfterEviction = eng.Evicted()
 	if d := eng.DefragStats(); d.Fragments > 0 {
 		t.Defrag = &d
 	}
