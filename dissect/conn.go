@@ -58,6 +58,10 @@ type Conn struct {
 
 	proto      Protocol // what identify found
 	tls        *tls.HelloReader
+	sess       *tls.Session // decrypting with the key log (wss.go)
+	tlsPos     Pos          // the packet being decrypted
+	tlsHeld    []heldProblem
+	innerProto Protocol // what a decrypted TLS connection carried, when not HTTP/1.x
 	probe      *probeState
 	pings      [2][]pendingPing
 	pending    []byte // client bytes after the request, before the 101
@@ -93,6 +97,17 @@ func (c *Conn) Data(dir Direction, p Pos, b []byte) {
 	c.d.now = p
 	c.seen(p)
 	dir = c.mapDir(dir)
+	if c.sess != nil {
+		c.tlsPos = p
+		c.sess.Feed(dir == ServerToClient, b) // the plaintext comes back through tlsUp
+		return
+	}
+	c.plainData(dir, p, b)
+}
+
+// plainData is Data for the bytes of the connection's innermost stream:
+// the TCP stream itself, or the plaintext of its TLS layer. dir is mapped.
+func (c *Conn) plainData(dir Direction, p Pos, b []byte) {
 	switch c.phase {
 	case phaseHTTP:
 		if dir == ClientToServer || !c.dirs[ClientToServer].sawHTTP {
@@ -128,6 +143,16 @@ func (c *Conn) gap(dir Direction, p Pos, n int64, cut bool) {
 	}
 	c.seen(p)
 	dir = c.mapDir(dir)
+	if c.sess != nil {
+		c.tlsPos = p
+		c.sess.Gap(dir == ServerToClient, n)
+		return
+	}
+	c.plainGap(dir, p, n, cut)
+}
+
+// plainGap is gap for the innermost stream (see plainData).
+func (c *Conn) plainGap(dir Direction, p Pos, n int64, cut bool) {
 	switch c.phase {
 	case phaseProbe:
 		c.probeGap(dir, p, n, cut)
@@ -280,6 +305,7 @@ func (c *Conn) recognise(p Pos) {
 	c.info.ID = d.nextID
 	d.ev = Event{Kind: KindRecognised, Conn: &c.info, Pos: p}
 	d.emit(&d.ev)
+	c.releaseTLSProblems(p)
 }
 
 // swap makes the reassembly's second peer the client.

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"unsafe"
 
+	"github.com/wscap/wscap/dissect/tls"
 	"github.com/wscap/wscap/internal/prefetch"
 	"github.com/wscap/wscap/stream"
 )
@@ -29,6 +30,9 @@ type Options struct {
 	// WSPorts are server ports whose connections are decoded as WebSocket
 	// even when no handshake was captured.
 	WSPorts []uint16
+	// KeyLog, when set, decrypts TLS connections whose secrets it holds
+	// (wss://): their plaintext is decoded as a TCP stream's would be.
+	KeyLog *tls.KeyLog
 	// NoPayload is for consumers that count rather than show messages
 	// (wscap stats): uncompressed data messages are not kept, only
 	// measured and checked as they stream by (UTF-8 included), and their

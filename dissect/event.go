@@ -62,6 +62,8 @@ type Handshake struct {
 	// shown were captured, and rules about what is missing are not
 	// checked.
 	Cut bool
+	// TLS is set for a connection decrypted from TLS (wss://).
+	TLS *TLSInfo
 	// AcceptUnchecked is set when a cut head left the key or the accept
 	// out of the capture: AcceptValid is false, and means nothing.
 	AcceptUnchecked bool

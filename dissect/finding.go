@@ -106,6 +106,14 @@ const (
 	CodeTruncated       Code = "packet-truncated"
 	CodeTimeBackwards   Code = "capture-time-backwards"
 
+	// TLS (RFC 8446, RFC 5246), for connections decrypted with a key log.
+	CodeTLSNoKey         Code = "tls-no-key"
+	CodeTLSUnsupported   Code = "tls-unsupported"
+	CodeTLSUnauthentic   Code = "tls-record-unauthentic"
+	CodeTLSMalformed     Code = "tls-malformed"
+	CodeTLSRenegotiation Code = "tls-renegotiation"
+	CodeTLSAlert         Code = "tls-alert"
+
 	// Caps (resource limits of wscap itself).
 	CodeMessageCapped  Code = "cap-message"
 	CodeFrameCapped    Code = "cap-frame"
@@ -173,6 +181,12 @@ var Rules = []Rule{
 	{CodeOverlapConflict, Warning, "", "retransmitted TCP data differs from the first copy (possible evasion); the first copy is kept"},
 	{CodeResync, Info, "", "frame parsing lost its place and resumed at a plausible frame header"},
 	{CodeTruncated, Info, "", "a packet was cut by the capture's snapshot length"},
+	{CodeTLSNoKey, Info, "", "the key log holds no secret for this TLS connection; it is not decrypted"},
+	{CodeTLSUnsupported, Info, "", "the TLS version or cipher suite is one wscap does not decrypt"},
+	{CodeTLSUnauthentic, Warning, "8446 §5.2", "a TLS record does not authenticate (wrong key, corrupted or forged); it is skipped"},
+	{CodeTLSMalformed, Warning, "8446 §5.1", "a TLS record or handshake message does not parse"},
+	{CodeTLSRenegotiation, Info, "5246 §7.4.1", "a TLS 1.2 renegotiation, whose new keys wscap does not follow"},
+	{CodeTLSAlert, Info, "8446 §6", "a peer sent a TLS alert other than close_notify"},
 	{CodeTimeBackwards, Info, "", "a packet's timestamp is earlier than the connection's packet before it; that step counts as no time"},
 
 	{CodeMessageCapped, Warning, "", "a message exceeds --max-message; its kept payload is truncated"},

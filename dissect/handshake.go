@@ -68,6 +68,7 @@ func (hs *Handshake) compact() {
 func (c *Conn) checkRequest(p Pos, req *RequestHead) {
 	hs := &c.hs
 	hs.Request = req
+	hs.TLS = c.tlsInfo()
 	h := req.Header
 	hs.Method = req.Method
 	hs.Path = req.Target

@@ -49,6 +49,12 @@ type Census struct {
 	ServerNames map[string]int64
 	MoreNames   int64
 	NoName      int64
+	// With a key log: the TLS connections decrypted, those the key log had
+	// no secret for, and the first few of their client randoms (hex: what
+	// to look for in the key log).
+	TLSDecrypted int64
+	TLSNoKey     int64
+	NoKeyRandoms []string
 }
 
 // Add adds o's counts to c.
@@ -57,6 +63,13 @@ func (c *Census) Add(o *Census) {
 		c.Protocols[i] += n
 	}
 	c.Rejected += o.Rejected
+	c.TLSDecrypted += o.TLSDecrypted
+	c.TLSNoKey += o.TLSNoKey
+	for _, r := range o.NoKeyRandoms {
+		if len(c.NoKeyRandoms) < maxNoKeyRandoms {
+			c.NoKeyRandoms = append(c.NoKeyRandoms, r)
+		}
+	}
 	c.MoreNames += o.MoreNames
 	c.NoName += o.NoName
 	for name, n := range o.ServerNames {
@@ -96,10 +109,16 @@ func (c *Conn) count() {
 		p = ProtoHTTP
 	}
 	cs.Protocols[p]++
+	if c.sess != nil {
+		c.countTLS(cs)
+	}
 	if p == ProtoTLS {
 		name := ""
-		if c.tls != nil {
+		switch {
+		case c.tls != nil:
 			name = c.tls.Hello.ServerName
+		case c.sess != nil:
+			name = c.sess.Hello.ServerName
 		}
 		cs.addName(name, 1)
 	}
@@ -111,20 +130,33 @@ func (c *Conn) count() {
 // One picked up mid-stream is, unless its bytes are TLS records or HTTP/2
 // frames.
 func (c *Conn) identify(dir Direction, p Pos, b []byte) {
+	if c.sess != nil {
+		// The plaintext of a decrypted TLS connection that is not HTTP/1.x:
+		// HTTP/2 (ALPN h2) or another protocol, not decoded further.
+		if dir == ClientToServer && http2.StartsPreface(b) {
+			c.innerProto = ProtoHTTP2
+		}
+		c.phase = phaseDone
+		return
+	}
 	if _, ok := c.forcedServer(); ok {
 		c.phase = phaseProbe
 		c.probeData(c.mapDir(dir), p, b) // back to the caller's direction: mapDir is its own inverse
 		return
 	}
 	switch {
-	case tls.StartsHello(b):
+	case tls.StartsHello(b) && c.sess == nil:
 		c.proto = ProtoTLS
-		c.phase = phaseTLS
-		c.tls = &tls.HelloReader{}
 		if (len(b) > tls.RecordHeaderLen && b[tls.RecordHeaderLen] == 1) != (dir == ClientToServer) {
 			c.swap() // the ClientHello comes from the client
 			dir = dir.Reverse()
 		}
+		if c.d.opts.KeyLog != nil {
+			c.startTLS(p, dir, b)
+			return
+		}
+		c.phase = phaseTLS
+		c.tls = &tls.HelloReader{}
 		c.tlsData(dir, b)
 		return
 	case dir == ClientToServer && http2.StartsPreface(b):

@@ -180,6 +180,20 @@ func appendHandshake(dst []byte, ev *dissect.Event) []byte {
 	dst = appendExtensions(dst, "extensions", h.Extensions)
 	dst = appendStrings(dst, "offered_subprotocols", h.OfferedSubprotocols)
 	dst = appendExtensions(dst, "offered_extensions", h.OfferedExtensions)
+	if x := h.TLS; x != nil {
+		dst = append(appendKey(dst, "tls"), '{')
+		n := len(dst)
+		dst = appendOptStr(dst, "version", x.Version)
+		dst = appendOptStr(dst, "cipher_suite", x.CipherSuite)
+		dst = appendOptStr(dst, "sni", x.SNI)
+		dst = appendOptStr(dst, "alpn", x.ALPN)
+		dst = appendBool(dst, "resumed", x.Resumed)
+		dst = appendBool(dst, "decrypted", x.Decrypted)
+		if dst[n] == ',' {
+			dst = append(dst[:n], dst[n+1:]...)
+		}
+		dst = append(dst, '}')
+	}
 	if r := h.Request; r != nil {
 		dst = appendHead(dst, "request", r.Method+" "+r.Target+" "+r.Proto, r.Header)
 	}
@@ -369,8 +383,20 @@ type HandshakeRecord struct {
 	Extensions          []string    `json:"extensions,omitempty"`
 	OfferedSubprotocols []string    `json:"offered_subprotocols,omitempty"`
 	OfferedExtensions   []string    `json:"offered_extensions,omitempty"`
+	TLS                 *TLSRecord  `json:"tls,omitempty"`
 	Request             *HeadRecord `json:"request,omitempty"`
 	Response            *HeadRecord `json:"response,omitempty"`
+}
+
+// TLSRecord is the TLS layer of a wss:// connection decrypted with a key
+// log.
+type TLSRecord struct {
+	Version     string `json:"version,omitempty"`
+	CipherSuite string `json:"cipher_suite,omitempty"`
+	SNI         string `json:"sni,omitempty"`
+	ALPN        string `json:"alpn,omitempty"`
+	Resumed     bool   `json:"resumed"`
+	Decrypted   bool   `json:"decrypted"`
 }
 
 // HeadRecord is an HTTP head as it was sent: its first line and its header

@@ -34,11 +34,15 @@ func recordOf(ev *dissect.Event, multi bool) any {
 	switch ev.Kind {
 	case dissect.KindHandshake:
 		h := ev.Handshake
-		return HandshakeRecord{Record: r, Client: ev.Conn.Client.String(), Server: ev.Conn.Server.String(), Captured: h.Captured, HeadCut: h.Cut,
+		hr := HandshakeRecord{Record: r, Client: ev.Conn.Client.String(), Server: ev.Conn.Server.String(), Captured: h.Captured, HeadCut: h.Cut,
 			Status: h.Status, Method: h.Method, Path: h.Path, Host: h.Host, Origin: h.Origin, UserAgent: h.UserAgent,
 			ServerHeader: h.Server, Version: h.Version, Key: h.Key, Accept: h.Accept, ExpectedAccept: h.ExpectedAccept,
 			AcceptValid: h.AcceptValid, Subprotocol: h.Subprotocol, Extensions: exts(h.Extensions),
 			OfferedSubprotocols: h.OfferedSubprotocols, OfferedExtensions: exts(h.OfferedExtensions)}
+		if x := h.TLS; x != nil {
+			hr.TLS = &TLSRecord{Version: x.Version, CipherSuite: x.CipherSuite, SNI: x.SNI, ALPN: x.ALPN, Resumed: x.Resumed, Decrypted: x.Decrypted}
+		}
+		return hr
 	case dissect.KindMessage:
 		m := ev.Message
 		mr := MessageRecord{Record: r, From: m.From.String(), Opcode: m.Opcode.String(), Frames: m.Frames, WireLength: m.WireLength,
@@ -94,6 +98,9 @@ func TestJSONLMatchesSchema(t *testing.T) {
 		)
 	}
 	events = append(events,
+		&dissect.Event{Kind: dissect.KindHandshake, Conn: conn, Pos: pos, Handshake: &dissect.Handshake{Captured: true, Status: 101, Method: "GET", Path: "/ws", Host: "chat.example.com",
+			TLS: &dissect.TLSInfo{Version: "TLS 1.3", CipherSuite: "TLS_AES_128_GCM_SHA256", SNI: "chat.example.com", ALPN: "http/1.1", Decrypted: true}}},
+		&dissect.Event{Kind: dissect.KindHandshake, Conn: conn, Pos: pos, Handshake: &dissect.Handshake{Captured: true, TLS: &dissect.TLSInfo{Resumed: true}}},
 		&dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: pos, Message: &dissect.Message{Opcode: dissect.OpClose, CloseCode: 1000, CloseReason: "bye", Length: 5}},
 		&dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: pos, Message: &dissect.Message{Opcode: dissect.OpText, Undecodable: true, Compressed: true, WireLength: 3}},
 		&dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: pos, Message: &dissect.Message{Opcode: dissect.OpText, Payload: []byte("\xff"), Length: 1}},

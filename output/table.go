@@ -161,6 +161,9 @@ func (t *TableEncoder) cells(ev *dissect.Event) []string {
 			}
 		}
 		detail := fmt.Sprintf("%s → %s %s %s host=%s (%s)", ev.Conn.Client, ev.Conn.Server, h.Method, h.Path, h.Host, verdict)
+		if x := h.TLS; x != nil {
+			detail = fmt.Sprintf("%s → %s %s wss://%s%s (%s; %s %s)", ev.Conn.Client, ev.Conn.Server, h.Method, h.Host, h.Path, verdict, x.Version, x.CipherSuite)
+		}
 		if !h.Captured {
 			detail = fmt.Sprintf("%s → %s (handshake not captured)", ev.Conn.Client, ev.Conn.Server)
 		}

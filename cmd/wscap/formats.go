@@ -39,8 +39,13 @@ type totals struct {
 	// ServerNames counts the TLS connections by the server name of their
 	// ClientHello (SNI); "" holds those without one, "(more)" those past
 	// dissect.MaxServerNames names.
-	ServerNames map[string]int64  `json:"tls_server_names,omitempty"`
-	Defrag      *pcap.DefragStats `json:"ip_defrag,omitempty"`
+	ServerNames map[string]int64 `json:"tls_server_names,omitempty"`
+	// With --keylog: the TLS connections decrypted, and those the key
+	// log had no secret for.
+	TLSDecrypted int64 `json:"tls_decrypted,omitempty"`
+	TLSNoKey     int64 `json:"tls_no_key,omitempty"`
+	noKey        []string
+	Defrag       *pcap.DefragStats `json:"ip_defrag,omitempty"`
 	// TimeBackwards counts the packets stamped earlier than the packet
 	// before them in their file (merged or clock-adjusted captures).
 	TimeBackwards int64 `json:"timestamps_backwards,omitempty"`
@@ -61,7 +66,7 @@ type protocolCounts struct {
 
 func newTotals(c pipeline.Counters, cs *dissect.Census) totals {
 	p := &cs.Protocols
-	t := totals{Kind: "totals", Packets: c, Conns: p[dissect.ProtoWebSocket], Rejected: cs.Rejected,
+	t := totals{Kind: "totals", Packets: c, Conns: p[dissect.ProtoWebSocket], Rejected: cs.Rejected, TLSDecrypted: cs.TLSDecrypted, TLSNoKey: cs.TLSNoKey, noKey: cs.NoKeyRandoms,
 		Protocols: protocolCounts{WebSocket: p[dissect.ProtoWebSocket], TLS: p[dissect.ProtoTLS], HTTP: p[dissect.ProtoHTTP], HTTP2: p[dissect.ProtoHTTP2], Other: p[dissect.ProtoOther]}}
 	if p[dissect.ProtoTLS] > 0 {
 		t.ServerNames = maps.Clone(cs.ServerNames)
@@ -142,8 +147,10 @@ func (t *totals) hint() string {
 	}
 	msg := "no WebSocket found; the TCP connections were: " + t.describe()
 	switch {
-	case t.Protocols.TLS > 0:
-		msg += ". wss:// runs inside TLS, which wscap cannot read without the session keys"
+	case t.TLSNoKey > 0:
+		msg += fmt.Sprintf(". %d TLS connections had no secret in the key log (client randoms %s)", t.TLSNoKey, strings.Join(t.noKey, ", "))
+	case t.Protocols.TLS > 0 && t.TLSDecrypted == 0:
+		msg += ". wss:// runs inside TLS: decrypt it with --keylog FILE (the key log a browser writes with SSLKEYLOGFILE)"
 	case t.Protocols.Other > 0:
 		msg += ". A WebSocket whose opening handshake was not captured is decoded with --ws-port PORT"
 	}
@@ -213,6 +220,9 @@ func (s *statsWriter) finish(t totals) {
 	s.Extra = append(s.Extra, fmt.Sprintf("packets: %d read = %d websocket + %d other TCP + %d not TCP + %d undecodable + %d IP fragments; %d WebSocket connections",
 		c.Read, c.WebSocket, c.OtherTCP, c.NotTCP, c.Undecodable, c.Fragments, conns))
 	s.Extra = append(s.Extra, "TCP connections: "+t.describe())
+	if t.TLSDecrypted > 0 || t.TLSNoKey > 0 {
+		s.Extra = append(s.Extra, fmt.Sprintf("TLS: %d connections decrypted with the key log, %d without a secret in it", t.TLSDecrypted, t.TLSNoKey))
+	}
 	if t.Evicted > 0 {
 		s.Extra = append(s.Extra, fmt.Sprintf("--max-conns: %d connections were ended to make room; %d of their packets came after and were counted, not decoded", t.Evicted, t.AfterEviction))
 	}

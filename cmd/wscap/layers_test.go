@@ -275,3 +275,118 @@ func TestNoFalseWebSocket(t *testing.T) {
 		}
 	}
 }
+
+// TestWSS: a headless Chromium's wss:// session (testdata/nonws/README.md)
+// decrypted with the key log it wrote: every message both peers sent; the
+// handshake says what TLS carried it. Without keys, or with the wrong
+// ones, the note says what to do; a flipped ciphertext byte costs one
+// record, reported, and the rest decodes.
+func TestWSS(t *testing.T) {
+	const capture, keys = "../../testdata/nonws/wss-chromium.pcap", "../../testdata/nonws/wss-chromium.keys"
+	decode := func(t *testing.T, args ...string) (msgs map[string]int, hs, totals map[string]any, codes []string, stderr string) {
+		t.Helper()
+		out, stderr, code := wscap(t, append([]string{"read", "--format", "jsonl"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		msgs = map[string]int{}
+		for _, r := range records(t, out) {
+			switch r["kind"] {
+			case "message":
+				msgs[r["from"].(string)]++
+			case "handshake":
+				hs = r
+			case "finding":
+				codes = append(codes, r["code"].(string))
+			case "totals":
+				totals = r
+			}
+		}
+		return msgs, hs, totals, codes, stderr
+	}
+	t.Run("keys", func(t *testing.T) {
+		msgs, hs, totals, codes, _ := decode(t, "--keylog", keys, capture)
+		// Chromium sent 5 messages and a Close, the server 6 and a Close.
+		if msgs["client"] != 6 || msgs["server"] != 7 || len(codes) != 0 {
+			t.Errorf("messages %v, findings %v", msgs, codes)
+		}
+		x, _ := hs["tls"].(map[string]any)
+		if x["version"] != "TLS 1.3" || x["decrypted"] != true || x["sni"] != "localhost" || hs["accept_valid"] != true {
+			t.Errorf("handshake %v", hs)
+		}
+		if totals["websocket_connections"] != 1.0 || totals["tls_decrypted"] != 3.0 {
+			t.Errorf("totals %v", totals)
+		}
+	})
+	t.Run("no keys", func(t *testing.T) {
+		msgs, _, totals, _, stderr := decode(t, capture)
+		if len(msgs) != 0 || totals["websocket_connections"] != 0.0 || !strings.Contains(stderr, "--keylog") {
+			t.Errorf("messages %v, totals %v, stderr %q", msgs, totals, stderr)
+		}
+	})
+	t.Run("wrong keys", func(t *testing.T) {
+		msgs, _, totals, _, stderr := decode(t, "--keylog", "../../testdata/nonws/tls-chromium.keys", capture)
+		if len(msgs) != 0 || totals["tls_no_key"] != 3.0 || !strings.Contains(stderr, "had no secret in the key log (client randoms ") {
+			t.Errorf("messages %v, totals %v, stderr %q", msgs, totals, stderr)
+		}
+	})
+	t.Run("flipped byte", func(t *testing.T) {
+		// Flip the last byte (inside the AEAD tag) of the server's record
+		// that echoes "hello from chromium 1" (the only 45-byte segment the
+		// server sends): that record no longer authenticates.
+		path := rewritePayload(t, capture, func(n int, src string, payload []byte) bool {
+			if src == "14436" && len(payload) == 45 {
+				payload[len(payload)-1] ^= 1
+				return true
+			}
+			return false
+		})
+		msgs, _, _, codes, _ := decode(t, "--keylog", keys, path)
+		if strings.Count(strings.Join(codes, " "), "tls-record-unauthentic") != 1 || msgs["client"] != 6 || msgs["server"] != 6 {
+			t.Errorf("messages %v, findings %v", msgs, codes)
+		}
+	})
+}
+
+// rewritePayload copies the capture at path, calling edit with the index
+// of each packet carrying TCP payload (from 0), its source and its payload,
+// which edit may change in place.
+func rewritePayload(t *testing.T, path string, edit func(n int, src string, payload []byte) bool) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "edited.pcap")
+	o, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	w := pcapgo.NewWriter(o)
+	w.WriteFileHeader(r.Snaplen(), r.LinkType())
+	n, edited := 0, false
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		p := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
+		if tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP); tcp != nil && len(tcp.Payload) > 0 {
+			if !edited && edit(n, tcp.SrcPort.String(), tcp.Payload) {
+				edited = true
+			}
+			n++
+		}
+		w.WritePacket(ci, data)
+	}
+	if !edited {
+		t.Fatal("no packet edited")
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/wscap/wscap/dissect"
+	"github.com/wscap/wscap/dissect/tls"
 	"github.com/wscap/wscap/output"
 	"github.com/wscap/wscap/pcap"
 	"github.com/wscap/wscap/pipeline"
@@ -49,6 +51,7 @@ type pipelineFlags struct {
 	findingsOnly  bool
 	cpuProfile    string
 	memProfile    string
+	keylogs       []string
 }
 
 func (f *pipelineFlags) register(fs *pflag.FlagSet) {
@@ -80,6 +83,7 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.color, "color", "auto", "colours: auto (on a terminal, unless NO_COLOR is set), always or never")
 	fs.StringVar(&f.writePcap, "write-pcap", "", "also write the packets of the connections shown (after filters) to this pcapng file")
 	fs.IntVar(&f.workers, "workers", min(runtime.NumCPU(), 8), "connections are spread over this many goroutines (output does not depend on it)")
+	fs.StringArrayVar(&f.keylogs, "keylog", nil, "decrypt TLS (wss://) with the secrets of this key log (SSLKEYLOGFILE format; repeatable)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile to this file at the end")
 }
@@ -161,7 +165,14 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		e.errorf("%v", err)
 		return exitError
 	}
-	opts := pipeline.Options{Shards: pf.workers, Dissect: pf.dissectOptions(),
+	keylog, err := loadKeyLogs(e, pf.keylogs)
+	if err != nil {
+		e.errorf("%v", err)
+		return exitError
+	}
+	dopts := pf.dissectOptions()
+	dopts.KeyLog = keylog
+	opts := pipeline.Options{Shards: pf.workers, Dissect: dopts,
 		Reassembly: reassembly.Options{MaxBuffered: pf.maxBuffered, MaxBufferedTotal: max(1, pf.maxBufTotal/max(pf.workers, 1)), IdleTimeout: pf.idleTimeout, MaxConns: max(1, pf.maxConns/max(pf.workers, 1))},
 		NewEncoder: func() output.Encoder { return output.Filtered(w.Encoder(), filter) }, Writer: w, Keep: keepConn, Base: pf.base}
 	if streaming {
@@ -256,4 +267,31 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		return exitFindings
 	}
 	return status
+}
+
+// loadKeyLogs reads the key logs named by --keylog into one KeyLog (nil
+// without any). Lines that cannot be used are reported and skipped.
+func loadKeyLogs(e *env, names []string) (*tls.KeyLog, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	k := tls.NewKeyLog()
+	for _, name := range names {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("--keylog: %w", err)
+		}
+		n, bad, err := k.Read(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("--keylog %s: %w", name, err)
+		}
+		for _, b := range bad {
+			e.errorf("--keylog %s: %v (skipped)", name, &b)
+		}
+		if n == 0 {
+			e.errorf("--keylog %s: no secrets in it", name)
+		}
+	}
+	return k, nil
 }

@@ -1,0 +1,507 @@
+package tls
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+)
+
+// Problem is a kind of trouble a Session reports; the dissector turns
+// each into a finding.
+type Problem uint8
+
+const (
+	ProblemNoKey         Problem = iota + 1 // the key log has no secret for this connection
+	ProblemUnsupported                      // the version or cipher suite is not decrypted
+	ProblemAuth                             // a record does not authenticate: skipped
+	ProblemLoss                             // bytes of the TLS stream were lost
+	ProblemRenegotiation                    // a TLS 1.2 handshake inside the encrypted connection
+	ProblemMalformed                        // a record or handshake message that does not parse
+	ProblemAlert                            // an alert other than close_notify
+)
+
+// Handler receives what a Session decrypted: the application data of each
+// direction, in order, the plaintext that was lost, and problems.
+type Handler interface {
+	AppData(server bool, b []byte)
+	Lost(server bool, n int64)
+	Problem(server bool, p Problem, detail string)
+}
+
+// helloRetryRandom is the ServerHello.random of a HelloRetryRequest (RFC
+// 8446 §4.1.3).
+var helloRetryRandom, _ = hex.DecodeString("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+
+// Session decrypts the records of one TLS connection with the secrets of
+// a KeyLog, from its first byte: it reads the hellos in clear text (the
+// client random finds the secrets; the server's choice gives the version
+// and suite), follows the handshake through to the application data keys,
+// and hands the application data upward. Records whose header was seen
+// but whose bytes do not authenticate are reported and skipped: record
+// headers are clear text, so decoding goes on with the next one.
+type Session struct {
+	Hello        Hello
+	Resumed      bool // the server took the client's session ID or PSK
+	Decrypting   bool // keys were found and work
+	keylog       *KeyLog
+	h            Handler
+	clientRandom []byte
+	serverRandom []byte
+	sessionID    []byte
+	suite        *suite
+	secrets      *Secrets
+	hrr          bool // a HelloRetryRequest came first
+	done         bool // nothing more can be decrypted
+	dirs         [2]sessDir
+	nonce        []byte
+	plain        []byte
+}
+
+type sessDir struct {
+	rec      []byte // the record being assembled, header included
+	need     int    // bytes rec still needs (0: expecting a header)
+	lost     bool   // bytes were lost: look for a record header
+	drop     int    // bytes of a record that lost bytes, still to come and be dropped
+	seqLost  bool   // records may have been lost: search the sequence number
+	hs       []byte // handshake messages in clear text, being assembled
+	ccs      bool   // sent ChangeCipherSpec (TLS 1.2: encrypted from now on)
+	epochs   []*keys
+	epoch    int
+	appEpoch int  // index of the first application data keys (TLS 1.3)
+	helloed  bool // its hello was read
+	finished bool // its Finished was decrypted
+	records  int64
+}
+
+// ClientRandom returns the ClientHello's random (hex), "" before it.
+func (s *Session) ClientRandom() string { return hex.EncodeToString(s.clientRandom) }
+
+// NewSession returns a Session that looks secrets up in keylog and hands
+// what it decrypts to h.
+func NewSession(keylog *KeyLog, h Handler) *Session {
+	return &Session{keylog: keylog, h: h}
+}
+
+// Feed hands the session stream bytes sent by the client (server false) or
+// the server. It does not keep b.
+func (s *Session) Feed(server bool, b []byte) {
+	d := &s.dirs[dirIndex(server)]
+	for len(b) > 0 {
+		if d.drop > 0 {
+			n := min(d.drop, len(b))
+			d.drop -= n
+			b = b[n:]
+			continue
+		}
+		if d.lost {
+			i := resyncOffset(b)
+			if i < 0 {
+				s.h.Lost(server, int64(len(b)))
+				return
+			}
+			if i > 0 {
+				s.h.Lost(server, int64(i))
+			}
+			b = b[i:]
+			d.lost = false
+			d.rec, d.need = d.rec[:0], 0
+		}
+		if d.need == 0 {
+			// A header: complete it.
+			n := min(RecordHeaderLen-len(d.rec), len(b))
+			d.rec = append(d.rec, b[:n]...)
+			b = b[n:]
+			if len(d.rec) < RecordHeaderLen {
+				return
+			}
+			h, _ := ParseRecordHeader(d.rec)
+			if !h.Plausible() {
+				s.h.Problem(server, ProblemMalformed, fmt.Sprintf("not a TLS record header: % x; looking for the next one", d.rec))
+				d.lost, d.rec = true, d.rec[:0]
+				continue
+			}
+			d.need = h.Length
+			if d.need == 0 {
+				s.record(server, d, d.rec)
+				d.rec = d.rec[:0]
+			}
+			continue
+		}
+		n := min(d.need, len(b))
+		d.rec = append(d.rec, b[:n]...)
+		d.need -= n
+		b = b[n:]
+		if d.need == 0 {
+			s.record(server, d, d.rec)
+			d.rec = d.rec[:0]
+		}
+	}
+}
+
+// Gap says that n bytes of the direction's stream were not captured.
+func (s *Session) Gap(server bool, n int64) {
+	d := &s.dirs[dirIndex(server)]
+	s.h.Problem(server, ProblemLoss, fmt.Sprintf("%d bytes of the TLS stream from the %s were not captured; decryption goes on at the next record", n, side(server)))
+	if d.need > 0 {
+		// Inside a record, which cannot authenticate now: it is lost, but
+		// it took a sequence number.
+		h, _ := ParseRecordHeader(d.rec)
+		if k := d.current(); k != nil && s.encrypted(server, d, h) {
+			k.seq++
+		}
+		s.h.Lost(server, int64(h.Length))
+		if int64(d.need) > n {
+			d.drop = d.need - int(n) // the rest of the record still comes
+			d.need, d.rec = 0, d.rec[:0]
+			return
+		}
+		n -= int64(d.need)
+		d.need, d.rec = 0, d.rec[:0]
+		if n == 0 {
+			return // the loss ended with the record
+		}
+	}
+	// Whole records may have been lost: how many is unknown, so the next
+	// record's sequence number is searched for.
+	s.h.Lost(server, n)
+	d.lost, d.seqLost = true, true
+	d.rec, d.need = d.rec[:0], 0
+}
+
+func dirIndex(server bool) int {
+	if server {
+		return 1
+	}
+	return 0
+}
+
+// resyncOffset finds where a chain of plausible record headers starts in
+// b, -1 when none does.
+func resyncOffset(b []byte) int {
+	for i := 0; i+RecordHeaderLen <= len(b) && i < 1<<14+2048+RecordHeaderLen; i++ {
+		h, _ := ParseRecordHeader(b[i:])
+		if !h.Plausible() || h.Type == Heartbeat {
+			continue
+		}
+		next := i + RecordHeaderLen + h.Length
+		if next == len(b) {
+			return i
+		}
+		if next+RecordHeaderLen <= len(b) {
+			if h2, _ := ParseRecordHeader(b[next:]); h2.Plausible() {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func (d *sessDir) current() *keys {
+	if d.epoch < len(d.epochs) {
+		return d.epochs[d.epoch]
+	}
+	return nil
+}
+
+// record handles one whole record, header included.
+func (s *Session) record(server bool, d *sessDir, rec []byte) {
+	d.records++
+	h, _ := ParseRecordHeader(rec)
+	body := rec[RecordHeaderLen:]
+	switch {
+	case h.Type == ChangeCipherSpec:
+		if s.suite != nil && !s.suite.tls13 {
+			d.ccs = true // TLS 1.2: this direction encrypts from the next record on
+		}
+		return
+	case s.done:
+		return
+	case s.encrypted(server, d, h):
+		s.decrypt(server, d, rec, h)
+	case h.Type == Handshake:
+		s.handshake(server, d, body, false)
+	case h.Type == Alert:
+		s.alert(server, body)
+	case h.Type == ApplicationData:
+		// Application data before any keys: nothing to do with it.
+		s.h.Lost(server, int64(len(body)))
+	}
+}
+
+// encrypted reports whether records of type h.Type from d are encrypted
+// at this point.
+func (s *Session) encrypted(server bool, d *sessDir, h RecordHeader) bool {
+	if s.suite == nil {
+		return false
+	}
+	if s.suite.tls13 {
+		return h.Type == ApplicationData
+	}
+	return d.ccs
+}
+
+// handshake reads clear-text (or decrypted) handshake messages.
+func (s *Session) handshake(server bool, d *sessDir, b []byte, decrypted bool) {
+	if len(d.hs)+len(b) > MaxHello {
+		s.h.Problem(server, ProblemMalformed, "a handshake message longer than wscap reads")
+		d.hs = nil
+		return
+	}
+	d.hs = append(d.hs, b...)
+	for len(d.hs) >= 4 {
+		n := int(d.hs[1])<<16 | int(d.hs[2])<<8 | int(d.hs[3])
+		if len(d.hs) < 4+n {
+			return
+		}
+		msg, body := d.hs[0], d.hs[4:4+n]
+		s.message(server, d, msg, body, decrypted)
+		d.hs = d.hs[4+n:]
+	}
+	if len(d.hs) == 0 {
+		d.hs = nil
+	}
+}
+
+// message handles one handshake message.
+func (s *Session) message(server bool, d *sessDir, typ byte, body []byte, decrypted bool) {
+	switch {
+	case typ == typeClientHello && !server && !decrypted:
+		var h Hello
+		if err := ParseClientHello(body, &h); err != nil {
+			s.h.Problem(server, ProblemMalformed, err.Error())
+			return
+		}
+		if !d.helloed {
+			s.Hello.ServerName, s.Hello.ALPN, s.Hello.Versions = h.ServerName, h.ALPN, h.Versions
+			s.clientRandom = bytes.Clone(body[2:34])
+			if sl := int(body[34]); 35+sl <= len(body) {
+				s.sessionID = bytes.Clone(body[35 : 35+sl])
+			}
+		}
+		d.helloed = true
+	case typ == typeServerHello && server && !decrypted:
+		if len(body) < 35 {
+			s.h.Problem(server, ProblemMalformed, "a ServerHello shorter than its random")
+			return
+		}
+		if err := ParseServerHello(body, &s.Hello); err != nil {
+			s.h.Problem(server, ProblemMalformed, err.Error())
+			return
+		}
+		if bytes.Equal(body[2:34], helloRetryRandom) {
+			s.hrr = true // the client sends a second ClientHello, same random
+			return
+		}
+		s.serverRandom = bytes.Clone(body[2:34])
+		if sl := int(body[34]); sl > 0 && 35+sl <= len(body) && bytes.Equal(body[35:35+sl], s.sessionID) && s.Hello.Version != 0x0304 {
+			s.Resumed = true
+		}
+		d.helloed = true
+		s.keysReady()
+	case typ == 20 && decrypted: // Finished
+		d.finished = true
+		if s.suite.tls13 && d.epoch < d.appEpoch {
+			d.epoch = d.appEpoch
+		}
+	case typ == 24 && decrypted && s.suite.tls13: // KeyUpdate (RFC 8446 §4.6.3)
+		if k := d.current(); k != nil && k.secret != nil {
+			nk, err := s.suite.keys13(s.suite.nextSecret(k.secret))
+			if err == nil {
+				d.epochs = append(d.epochs, nk)
+				d.epoch = len(d.epochs) - 1
+			}
+		}
+	case typ == 0 && decrypted && !s.suite.tls13 && d.finished:
+		s.h.Problem(server, ProblemRenegotiation, "a HelloRequest: the server asks for a renegotiation")
+	case typ == typeClientHello && decrypted && !s.suite.tls13:
+		s.h.Problem(server, ProblemRenegotiation, "a ClientHello inside the encrypted connection: a renegotiation, whose new keys wscap does not follow")
+		s.done = true
+	}
+}
+
+// keysReady finds the secrets once both hellos were read.
+func (s *Session) keysReady() {
+	id := s.Hello.CipherSuite
+	sv := s.Hello.Version
+	su := suites[id]
+	switch {
+	case sv != 0x0303 && sv != 0x0304:
+		s.h.Problem(true, ProblemUnsupported, fmt.Sprintf("%s is not decrypted", VersionName(sv)))
+		s.done = true
+		return
+	case su == nil || su.tls13 != (sv == 0x0304):
+		s.h.Problem(true, ProblemUnsupported, fmt.Sprintf("cipher suite %s is not decrypted (AES-GCM and ChaCha20-Poly1305 suites are)", CipherSuiteName(id)))
+		s.done = true
+		return
+	}
+	s.suite = su
+	sec := s.keylog.Lookup(s.clientRandom)
+	if sec == nil {
+		why := ""
+		if s.Resumed {
+			why = "; the connection resumes an earlier TLS 1.2 session, whose master secret is not carried over (some stacks, Go's among them, log no line for a resumption)"
+		}
+		s.h.Problem(false, ProblemNoKey, fmt.Sprintf("no secret in the key log for client random %x%s", s.clientRandom, why))
+		s.done = true
+		return
+	}
+	s.secrets = sec
+	cl, sv2 := &s.dirs[0], &s.dirs[1]
+	if su.tls13 {
+		add := func(d *sessDir, secret []byte) bool {
+			if secret == nil {
+				d.epochs = append(d.epochs, nil)
+				return false
+			}
+			k, err := su.keys13(secret)
+			if err != nil {
+				d.epochs = append(d.epochs, nil)
+				return false
+			}
+			d.epochs = append(d.epochs, k)
+			return true
+		}
+		okC := add(cl, sec.ClientHandshake)
+		okS := add(sv2, sec.ServerHandshake)
+		cl.appEpoch, sv2.appEpoch = 1, 1
+		okC = add(cl, sec.ClientTraffic) || okC
+		okS = add(sv2, sec.ServerTraffic) || okS
+		if !okC && !okS {
+			s.h.Problem(false, ProblemNoKey, fmt.Sprintf("the key log has no TLS 1.3 traffic secrets for client random %x", s.clientRandom))
+			s.done = true
+			return
+		}
+	} else {
+		if sec.Master == nil {
+			s.h.Problem(false, ProblemNoKey, fmt.Sprintf("the key log has no CLIENT_RANDOM (master secret) for client random %x", s.clientRandom))
+			s.done = true
+			return
+		}
+		c, v, err := su.keys12(sec.Master, s.clientRandom, s.serverRandom)
+		if err != nil {
+			s.h.Problem(false, ProblemUnsupported, err.Error())
+			s.done = true
+			return
+		}
+		cl.epochs, sv2.epochs = []*keys{c}, []*keys{v}
+	}
+	s.Decrypting = true
+}
+
+// decrypt opens one encrypted record and hands on what it holds. A record
+// that does not open with the current keys is tried with the later ones
+// of the direction (TLS 1.3: the handshake keys give way to the
+// application keys after Finished, which a lost record may have hidden).
+func (s *Session) decrypt(server bool, d *sessDir, rec []byte, h RecordHeader) {
+	su := s.suite
+	body := rec[RecordHeaderLen:]
+	var explicit []byte
+	if su.explicit > 0 {
+		if len(body) < su.explicit {
+			s.h.Problem(server, ProblemMalformed, "an encrypted record shorter than its explicit nonce")
+			return
+		}
+		explicit, body = body[:su.explicit], body[su.explicit:]
+	}
+	tries := 1
+	if d.seqLost {
+		tries = maxLostRecords
+	}
+	for e := d.epoch; e < len(d.epochs); e++ {
+		k := d.epochs[e]
+		if k == nil {
+			continue
+		}
+		base := k.seq
+		for t := 0; t < tries; t++ {
+			k.seq = base + uint64(t)
+			if out, ok := s.open(k, su, rec, h, body, explicit); ok {
+				k.seq++
+				d.epoch, d.seqLost = e, false
+				s.inner(server, d, h.Type, out)
+				return
+			}
+		}
+		k.seq = base
+	}
+	if k := d.current(); k != nil {
+		k.seq++ // the record took its number
+	}
+	s.h.Problem(server, ProblemAuth, fmt.Sprintf("a %d-byte record (record %d of the %s) does not authenticate: wrong key, corrupted or forged; it is skipped", h.Length, d.records, side(server)))
+	s.h.Lost(server, int64(h.Length))
+}
+
+// maxLostRecords is how many sequence numbers are tried after a loss.
+const maxLostRecords = 256
+
+// open decrypts one record with k at its current sequence number.
+func (s *Session) open(k *keys, su *suite, rec []byte, h RecordHeader, body, explicit []byte) ([]byte, bool) {
+	{
+		s.nonce = k.nonce(s.nonce, su, explicit)
+		var aad []byte
+		if su.tls13 {
+			aad = rec[:RecordHeaderLen]
+		} else {
+			var a [13]byte
+			for i := 0; i < 8; i++ {
+				a[7-i] = byte(k.seq >> (8 * i))
+			}
+			a[8], a[9], a[10] = byte(h.Type), rec[1], rec[2]
+			n := len(body) - k.aead.Overhead()
+			if n < 0 {
+				return nil, false
+			}
+			a[11], a[12] = byte(n>>8), byte(n)
+			aad = a[:]
+		}
+		out, err := k.aead.Open(s.plain[:0], s.nonce, body, aad)
+		if err != nil {
+			return nil, false
+		}
+		s.plain = out[:0]
+		return out, true
+	}
+}
+
+// inner handles a decrypted record: TLS 1.3 carries the real content type
+// at the end of the plaintext, after which padding zeros follow (RFC 8446
+// §5.4).
+func (s *Session) inner(server bool, d *sessDir, typ ContentType, b []byte) {
+	if s.suite.tls13 {
+		i := len(b) - 1
+		for i >= 0 && b[i] == 0 {
+			i--
+		}
+		if i < 0 {
+			s.h.Problem(server, ProblemMalformed, "a TLS 1.3 record of padding only")
+			return
+		}
+		typ, b = ContentType(b[i]), b[:i]
+	}
+	switch typ {
+	case ApplicationData:
+		if len(b) > 0 {
+			s.h.AppData(server, b)
+		}
+	case Handshake:
+		s.handshake(server, d, b, true)
+	case Alert:
+		s.alert(server, b)
+	}
+}
+
+func (s *Session) alert(server bool, b []byte) {
+	if len(b) == 2 && b[1] == 0 {
+		return // close_notify
+	}
+	if len(b) == 2 {
+		s.h.Problem(server, ProblemAlert, fmt.Sprintf("the %s sent a TLS alert (level %d, description %d)", side(server), b[0], b[1]))
+	}
+}
+
+func side(server bool) string {
+	if server {
+		return "server"
+	}
+	return "client"
+}
