@@ -318,6 +318,14 @@ func TestWSS(t *testing.T) {
 			t.Errorf("totals %v", totals)
 		}
 	})
+	t.Run("embedded", func(t *testing.T) {
+		// The same capture with the key log in a pcapng Decryption Secrets
+		// Block (editcap --inject-secrets): no flag needed.
+		msgs, hs, _, codes, _ := decode(t, "../../testdata/nonws/wss-chromium-dsb.pcapng")
+		if msgs["client"] != 6 || msgs["server"] != 7 || len(codes) != 0 || hs["tls"] == nil {
+			t.Errorf("messages %v, findings %v, handshake %v", msgs, codes, hs)
+		}
+	})
 	t.Run("no keys", func(t *testing.T) {
 		msgs, _, totals, _, stderr := decode(t, capture)
 		if len(msgs) != 0 || totals["websocket_connections"] != 0.0 || !strings.Contains(stderr, "--keylog") {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"runtime"
@@ -170,6 +171,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		e.errorf("%v", err)
 		return exitError
 	}
+	keylog = embeddedSecrets(e, inputs, keylog)
 	dopts := pf.dissectOptions()
 	dopts.KeyLog = keylog
 	opts := pipeline.Options{Shards: pf.workers, Dissect: dopts,
@@ -294,4 +296,35 @@ func loadKeyLogs(e *env, names []string) (*tls.KeyLog, error) {
 		}
 	}
 	return k, nil
+}
+
+// embeddedSecrets adds the TLS key logs embedded in the input files
+// (pcapng Decryption Secrets Blocks) to k, which it creates when there are
+// some and k is nil. Standard input and gzip-compressed files are not
+// searched: the blocks are found by seeking.
+func embeddedSecrets(e *env, inputs []input, k *tls.KeyLog) *tls.KeyLog {
+	for _, inp := range inputs {
+		if inp.name == "-" {
+			continue
+		}
+		f, err := os.Open(inp.name)
+		if err != nil {
+			continue // reported when the input is read
+		}
+		blobs, err := pcap.DecryptionSecrets(f)
+		f.Close()
+		if err != nil {
+			e.errorf("%s: %v", inp.name, err)
+		}
+		for _, b := range blobs {
+			if k == nil {
+				k = tls.NewKeyLog()
+			}
+			_, bad, _ := k.Read(bytes.NewReader(b))
+			for _, l := range bad {
+				e.errorf("%s: Decryption Secrets Block: %v (skipped)", inp.name, &l)
+			}
+		}
+	}
+	return k
 }
