@@ -311,11 +311,10 @@ func embeddedSecrets(e *env, inputs []input, k *tls.KeyLog) *tls.KeyLog {
 		if err != nil {
 			continue // reported when the input is read
 		}
-		blobs, err := pcap.DecryptionSecrets(f)
+		// A damaged file is reported once, by the reader: the secrets
+		// found before the damage are used.
+		blobs, _ := pcap.DecryptionSecrets(f)
 		f.Close()
-		if err != nil {
-			e.errorf("%s: %v", inp.name, err)
-		}
 		for _, b := range blobs {
 			if k == nil {
 				k = tls.NewKeyLog()
