@@ -1,0 +1,157 @@
+package tls
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestOpenSSLKeyUpdate runs OpenSSL's s_client against s_server (TLS 1.3)
+// through a recording proxy; s_client's "K" command sends a KeyUpdate and
+// asks for one back, so both directions change keys mid-stream. Every line
+// sent, before and after, is decrypted with the key log s_client wrote.
+func TestOpenSSLKeyUpdate(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl not installed (apt-get install openssl)")
+	}
+	dir := t.TempDir()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	kder, _ := x509.MarshalECPrivateKey(key)
+	os.WriteFile(filepath.Join(dir, "c.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(filepath.Join(dir, "k.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Skipf("no loopback: %v", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	srv := exec.Command(openssl, "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port), "-cert", "c.pem", "-key", "k.pem", "-tls1_3", "-rev", "-naccept", "1")
+	srv.Dir = dir
+	srv.Stdout, srv.Stderr = io.Discard, io.Discard
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Process.Kill()
+
+	// The proxy records what each side wrote.
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	var mu sync.Mutex
+	var segs []segment
+	go func() {
+		c, err := pl.Accept()
+		if err != nil {
+			return
+		}
+		var s net.Conn
+		for range 50 {
+			if s, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if s == nil {
+			c.Close()
+			return
+		}
+		pipe := func(dst, src net.Conn, server bool) {
+			buf := make([]byte, 1<<16)
+			for {
+				n, err := src.Read(buf)
+				if n > 0 {
+					mu.Lock()
+					segs = append(segs, segment{server, bytes.Clone(buf[:n])})
+					mu.Unlock()
+					dst.Write(buf[:n])
+				}
+				if err != nil {
+					dst.Close()
+					return
+				}
+			}
+		}
+		go pipe(s, c, false)
+		pipe(c, s, true)
+	}()
+	time.Sleep(300 * time.Millisecond) // s_server listening
+
+	stdinR, stdinW := io.Pipe()
+	cli := exec.Command(openssl, "s_client", "-connect", pl.Addr().String(), "-tls1_3", "-keylogfile", "keys.log", "-servername", "localhost")
+	cli.Dir = dir
+	cli.Stdin = stdinR
+	var cout bytes.Buffer
+	cli.Stdout, cli.Stderr = &cout, &cout
+	if err := cli.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := []string{"before the update", "K", "after the update", "K", "after the second update"}
+	for _, l := range lines {
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(stdinW, l+"\n")
+	}
+	time.Sleep(500 * time.Millisecond)
+	stdinW.Close()
+	done := make(chan error, 1)
+	go func() { done <- cli.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cli.Process.Kill()
+	}
+	if !strings.Contains(cout.String(), "KEYUPDATE") {
+		t.Skipf("this openssl s_client did not send a KeyUpdate:\n%s", cout.String())
+	}
+	kl := NewKeyLog()
+	f, err := os.Open(filepath.Join(dir, "keys.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kl.Read(f)
+	f.Close()
+	mu.Lock()
+	recorded := slices.Clone(segs)
+	mu.Unlock()
+	var c collector
+	s := NewSession(kl, &c)
+	feed(s, recorded, 1<<20)
+	for _, l := range lines {
+		if l == "K" {
+			continue
+		}
+		if !strings.Contains(c.data[0].String(), l) {
+			t.Errorf("client data %q lacks %q; problems %v", c.data[0].String(), l, c.problems)
+		}
+	}
+	// -rev answers each line reversed; the answer after the first "K"
+	// comes after the server's own KeyUpdate.
+	if !strings.Contains(c.data[1].String(), "etadpu eht retfa") {
+		t.Errorf("server data %q; problems %v", c.data[1].String(), c.problems)
+	}
+	if len(c.problems) > 0 {
+		t.Errorf("problems %v", c.problems)
+	}
+}
+
