@@ -154,4 +154,3 @@ func TestOpenSSLKeyUpdate(t *testing.T) {
 		t.Errorf("problems %v", c.problems)
 	}
 }
-
