@@ -4,38 +4,19 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime/metrics"
 	"testing"
+
+	"github.com/wscap/wscap/internal/testcaps"
 )
 
-// fuzzSeedCaptures returns the bundled captures (testdata/public and
-// testdata/real) of at most max bytes, read at test time, as fuzz seeds.
+// fuzzSeedCaptures returns the bundled captures of at most max bytes, read
+// at test time, as fuzz seeds.
 func fuzzSeedCaptures(tb testing.TB, root string, max int64) [][]byte {
 	tb.Helper()
-	var seeds [][]byte
-	for _, dir := range []string{"testdata/public", "testdata/real"} {
-		filepath.WalkDir(filepath.Join(root, dir), func(path string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return nil
-			}
-			switch filepath.Ext(path) {
-			case ".pcap", ".pcapng", ".dump":
-			default:
-				return nil
-			}
-			if st, err := d.Info(); err != nil || st.Size() > max {
-				return nil
-			}
-			if b, err := os.ReadFile(path); err == nil {
-				seeds = append(seeds, b)
-			}
-			return nil
-		})
-	}
-	if len(seeds) == 0 {
-		tb.Fatalf("no captures under %s/testdata", root)
+	seeds, err := testcaps.Seeds(root, max)
+	if err != nil || len(seeds) == 0 {
+		tb.Fatalf("no captures under %s/testdata (%v)", root, err)
 	}
 	return seeds
 }

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/wscap/wscap/dissect"
+	"github.com/wscap/wscap/internal/testcaps"
 	"github.com/wscap/wscap/output"
 	"github.com/wscap/wscap/pcap"
 )
@@ -18,19 +17,11 @@ func captures(t *testing.T) []string {
 	t.Helper()
 	var caps []string
 	for _, dir := range []string{"../testdata/public", "../testdata/real"} {
-		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			switch filepath.Ext(path) {
-			case ".pcap", ".pcapng", ".dump":
-				caps = append(caps, path)
-			}
-			return nil
-		})
+		c, err := testcaps.Find(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
+		caps = append(caps, c...)
 	}
 	if len(caps) < 20 {
 		t.Fatalf("only %d bundled captures found", len(caps))

@@ -5,13 +5,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/wscap/wscap/internal/hostile"
+	"github.com/wscap/wscap/internal/testcaps"
 )
 
 // fuzzFile is the file a fuzzing process writes each input to: one per
@@ -41,31 +41,12 @@ func fuzzCapturePath(t *testing.T, data []byte) string {
 	return fuzzFile.path
 }
 
-// bundledCaptures returns the captures of testdata/public and testdata/real
-// of at most max bytes.
+// bundledCaptures returns the captures bundled in testdata of at most max
+// bytes.
 func bundledCaptures(t testing.TB, max int64) [][]byte {
-	var seeds [][]byte
-	for _, dir := range []string{"../../testdata/public", "../../testdata/real"} {
-		filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return nil
-			}
-			switch filepath.Ext(path) {
-			case ".pcap", ".pcapng", ".dump":
-			default:
-				return nil
-			}
-			if st, err := d.Info(); err != nil || st.Size() > max {
-				return nil
-			}
-			if b, err := os.ReadFile(path); err == nil {
-				seeds = append(seeds, b)
-			}
-			return nil
-		})
-	}
-	if len(seeds) == 0 {
-		t.Fatal("no bundled captures found")
+	seeds, err := testcaps.Seeds("../..", max)
+	if err != nil || len(seeds) == 0 {
+		t.Fatalf("no bundled captures found (%v)", err)
 	}
 	return seeds
 }

@@ -179,10 +179,9 @@ func payloadOf(r map[string]any) string {
 	return string(b)
 }
 
-// midStream writes a copy of the capture at path in which every TCP
-// connection starts mid-stream: its packets before its skip-th packet
-// with payload are left out (SYNs included).
-func midStream(t *testing.T, path string, skip int) string {
+// copyPackets copies the TCP packets of the capture at path for which
+// keep reports true; keep may change the payload in place.
+func copyPackets(t *testing.T, path string, keep func(tcp *layers.TCP, flow [2]string) bool) string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -193,7 +192,7 @@ func midStream(t *testing.T, path string, skip int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), fmt.Sprintf("%s-mid%d.pcap", filepath.Base(path), skip))
+	out := filepath.Join(t.TempDir(), filepath.Base(path))
 	o, err := os.Create(out)
 	if err != nil {
 		t.Fatal(err)
@@ -203,13 +202,12 @@ func midStream(t *testing.T, path string, skip int) string {
 	if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
 		t.Fatal(err)
 	}
-	seen := map[[2]string]int{}
 	for {
 		data, ci, err := r.ReadPacketData()
 		if err != nil {
 			break
 		}
-		p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
+		p := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
 		tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
 		if tcp == nil || p.NetworkLayer() == nil {
 			continue
@@ -219,15 +217,24 @@ func midStream(t *testing.T, path string, skip int) string {
 		if a > b {
 			a, b = b, a
 		}
-		k := [2]string{a, b}
-		if len(tcp.Payload) > 0 {
-			seen[k]++
-		}
-		if seen[k] >= skip {
+		if keep(tcp, [2]string{a, b}) {
 			w.WritePacket(ci, data)
 		}
 	}
 	return out
+}
+
+// midStream copies the capture at path so that every TCP connection
+// starts mid-stream: its packets before its skip-th packet with payload
+// are left out (SYNs included).
+func midStream(t *testing.T, path string, skip int) string {
+	seen := map[[2]string]int{}
+	return copyPackets(t, path, func(tcp *layers.TCP, flow [2]string) bool {
+		if len(tcp.Payload) > 0 {
+			seen[flow]++
+		}
+		return seen[flow] >= skip
+	})
 }
 
 // TestNoFalseWebSocket: captures of real non-WebSocket traffic made by real
@@ -342,7 +349,7 @@ func TestWSS(t *testing.T) {
 		// Flip the last byte (inside the AEAD tag) of the server's record
 		// that echoes "hello from chromium 1" (the only 45-byte segment the
 		// server sends): that record no longer authenticates.
-		path := rewritePayload(t, capture, func(n int, src string, payload []byte) bool {
+		path := rewritePayload(t, capture, func(src string, payload []byte) bool {
 			if src == "14436" && len(payload) == 45 {
 				payload[len(payload)-1] ^= 1
 				return true
@@ -356,43 +363,18 @@ func TestWSS(t *testing.T) {
 	})
 }
 
-// rewritePayload copies the capture at path, calling edit with the index
-// of each packet carrying TCP payload (from 0), its source and its payload,
-// which edit may change in place.
-func rewritePayload(t *testing.T, path string, edit func(n int, src string, payload []byte) bool) string {
+// rewritePayload copies the capture at path, calling edit with the source
+// port and the payload of each packet carrying TCP payload, until it
+// reports that it changed one (in place).
+func rewritePayload(t *testing.T, path string, edit func(src string, payload []byte) bool) string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "edited.pcap")
-	o, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
-	w := pcapgo.NewWriter(o)
-	w.WriteFileHeader(r.Snaplen(), r.LinkType())
-	n, edited := 0, false
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
+	edited := false
+	out := copyPackets(t, path, func(tcp *layers.TCP, _ [2]string) bool {
+		if !edited && len(tcp.Payload) > 0 {
+			edited = edit(tcp.SrcPort.String(), tcp.Payload)
 		}
-		p := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
-		if tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP); tcp != nil && len(tcp.Payload) > 0 {
-			if !edited && edit(n, tcp.SrcPort.String(), tcp.Payload) {
-				edited = true
-			}
-			n++
-		}
-		w.WritePacket(ci, data)
-	}
+		return true
+	})
 	if !edited {
 		t.Fatal("no packet edited")
 	}

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/wscap/wscap/internal/testcaps"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -46,17 +48,7 @@ func records(t *testing.T, out string) []map[string]any {
 // publicCaptures lists the captures of other projects bundled in testdata.
 func publicCaptures(t *testing.T) []string {
 	t.Helper()
-	var caps []string
-	err := filepath.WalkDir("../../testdata/public", func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch filepath.Ext(path) {
-		case ".pcap", ".pcapng", ".dump":
-			caps = append(caps, path)
-		}
-		return nil
-	})
+	caps, err := testcaps.Find("../../testdata/public")
 	if err != nil {
 		t.Fatal(err)
 	}
