@@ -26,7 +26,10 @@ type Stats struct {
 	total   statsRow
 	Extra   []string // lines printed after the table (packet counters)
 	Packets any      // packet counters for the JSON totals object
-	line    []byte
+	// Span, when set, is the totals' duration: the capture's span (the
+	// connections' durations overlap; their sum says nothing).
+	Span *time.Duration
+	line []byte
 }
 
 // NewStats returns a Stats writer; jsonl selects JSON Lines.
@@ -314,6 +317,9 @@ func (s *Stats) writeJSON(v any) error {
 func (s *Stats) Close() error {
 	t := &s.total
 	t.Types = typesString(&t.types)
+	if s.Span != nil {
+		t.Duration = s.Span.Seconds()
+	}
 	t.Handshake = "totals"
 	t.Kind = "totals"
 	if s.jsonl {

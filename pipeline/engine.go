@@ -140,7 +140,12 @@ func (s *shard) Emit(ev *dissect.Event) error {
 	if ev.Kind != dissect.KindRecognised {
 		body := s.enc.AppendRecord(p.out, ev)
 		if body == nil {
-			return nil
+			if ev.Kind != dissect.KindFinding {
+				return nil
+			}
+			// A finding the format does not show still counts (Errors):
+			// an empty record.
+			body = p.out
 		}
 		p.out = body
 	}
@@ -240,8 +245,9 @@ type Engine struct {
 	census    dissect.Census // what the TCP connections were, once the input is over
 	keep      func(int) bool // Options.Keep
 	onRecord  func(kind dissect.Kind, conn int, info *dissect.ConnInfo)
-	base      *time.Time // Options.Base
-	backwards int64      // packets stamped earlier than the packet before them
+	base      *time.Time    // Options.Base
+	backwards int64         // packets stamped earlier than the packet before them
+	span      time.Duration // see Span
 	// For the progress line: packets read so far.
 	packetsRead atomic.Int64
 }
@@ -346,8 +352,13 @@ func (e *Engine) ReadAll(src pcap.Source, file int) error {
 
 // packet decodes one packet and queues it for its shard.
 func (e *Engine) packet(p dissect.Pos, rec pcap.Record) {
-	if p.File == e.last.File && p.TS.Before(e.last.TS) && e.counters.Read > 0 {
-		e.backwards++
+	if p.File == e.last.File && e.counters.Read > 0 {
+		// The capture's span counts the steps forward (see Span).
+		if d := p.TS.Sub(e.last.TS); d >= 0 {
+			e.span += d
+		} else {
+			e.backwards++
+		}
 	}
 	e.last = p
 	if e.counters.Read++; e.counters.Read == 1 && e.base != nil {
@@ -516,6 +527,9 @@ func (e *Engine) write(shard int, r *record, body []byte) {
 	if r.kind == dissect.KindFinding && r.severity == dissect.Error {
 		e.errors++
 	}
+	if r.start == r.end {
+		return // counted, not shown
+	}
 	if e.onRecord != nil {
 		e.onRecord(r.kind, id, r.conn)
 	}
@@ -647,3 +661,12 @@ func (e *Engine) TimeBackwards() int64 { return e.backwards }
 func (e *Engine) Evicted() (conns, packetsAfter int64) {
 	return e.final.Evicted, e.final.AfterEviction
 }
+
+// Span returns the capture's span: the time from its first packet to its
+// last, counting only the steps between consecutive packets of a file that
+// go forward (wscap keeps the input's order when the clock goes back; see
+// TimeBackwards).
+func (e *Engine) Span() time.Duration { return e.span }
+
+// Connections returns how many connections were numbered (1 to it).
+func (e *Engine) Connections() int { return e.nextID }

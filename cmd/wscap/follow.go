@@ -14,6 +14,7 @@ func runFollow(args []string, e *env) int {
 	var pf pipelineFlags
 	pf.register(fs)
 	fs.BoolVar(&pf.raw, "raw", false, "print JSON text messages as they came, not pretty-printed")
+	rfiles := readFileFlag(fs)
 	if code, ok := parseFlags(fs, args, e, "wscap follow --conn ID [flags] FILE...", followExamples); !ok {
 		return code
 	}
@@ -21,11 +22,12 @@ func runFollow(args []string, e *env) int {
 		e.errorf("follow needs exactly one connection: --conn ID (numbers as 'wscap read' or 'wscap stats' print them)")
 		return exitError
 	}
-	if len(fs.Args()) == 0 {
+	files := append(*rfiles, fs.Args()...)
+	if len(files) == 0 {
 		e.errorf("follow needs a capture file")
 		return exitError
 	}
 	pf.format = "follow"
 	pf.summary = false
-	return analyse(e, &pf, fileInputs(fs.Args(), e), false)
+	return analyse(e, &pf, fileInputs(files, e), false)
 }

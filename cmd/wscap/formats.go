@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/wscap/wscap/dissect"
 	"github.com/wscap/wscap/output"
@@ -49,6 +50,7 @@ type totals struct {
 	// TimeBackwards counts the packets stamped earlier than the packet
 	// before them in their file (merged or clock-adjusted captures).
 	TimeBackwards int64 `json:"timestamps_backwards,omitempty"`
+	span          time.Duration
 	// Evicted counts the connections --max-conns ended, AfterEviction
 	// their packets that came after (counted with them, not decoded).
 	Evicted       int64 `json:"evicted_connections,omitempty"`
@@ -215,6 +217,7 @@ func (f *followWriter) finish(totals) {}
 type statsWriter struct{ *output.Stats }
 
 func (s *statsWriter) finish(t totals) {
+	s.Span = &t.span
 	c, conns := t.Packets, t.Conns
 	s.Packets = c
 	s.Extra = append(s.Extra, fmt.Sprintf("packets: %d read = %d websocket + %d other TCP + %d not TCP + %d undecodable + %d IP fragments; %d WebSocket connections",

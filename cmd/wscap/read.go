@@ -113,10 +113,11 @@ func runRead(args []string, e *env) int {
 	fs := pflag.NewFlagSet("read", pflag.ContinueOnError)
 	var pf pipelineFlags
 	pf.register(fs)
+	rfiles := readFileFlag(fs)
 	if code, ok := parseFlags(fs, args, e, "wscap read [flags] FILE... (- for standard input)", readExamples); !ok {
 		return code
 	}
-	files := fs.Args()
+	files := append(*rfiles, fs.Args()...)
 	if len(files) == 0 {
 		e.errorf("read needs at least one capture file, or - for standard input")
 		return exitError
@@ -246,7 +247,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		return exitError
 	}
 	t := newTotals(counters, eng.Census())
-	t.TimeBackwards = eng.TimeBackwards()
+	t.TimeBackwards, t.span = eng.TimeBackwards(), eng.Span()
 	t.Evicted, t.AfterEviction = eng.Evicted()
 	if d := eng.DefragStats(); d.Fragments > 0 {
 		t.Defrag = &d
@@ -258,6 +259,12 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	}
 	if h := t.hint(); h != "" && t.Packets.Read > 0 {
 		e.errorf("%s", h)
+	}
+	for _, id := range pf.connIDs {
+		if n := eng.Connections(); id < 1 || id > n {
+			e.errorf("no connection %d (the capture has %d)", id, n)
+			status = exitError
+		}
 	}
 	if pf.writePcap != "" {
 		if _, err := writePcap(pf.writePcap, inputs, selected); err != nil {
@@ -326,4 +333,12 @@ func embeddedSecrets(e *env, inputs []input, k *tls.KeyLog) *tls.KeyLog {
 		}
 	}
 	return k
+}
+
+// readFileFlag registers -r FILE, as tshark and tcpdump read a file: the
+// same as naming it.
+func readFileFlag(fs *pflag.FlagSet) *[]string {
+	var files []string
+	fs.StringArrayVarP(&files, "read-file", "r", nil, "read this capture file (as tshark -r FILE); the same as naming it (repeatable)")
+	return &files
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -58,7 +59,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		usage(e.stdout)
 		return exitOK
 	case "--version", "version":
-		fmt.Fprintf(e.stdout, "wscap %s\n", version)
+		fmt.Fprintf(e.stdout, "wscap %s\n", versionString())
 		return exitOK
 	}
 	for _, c := range commands() {
@@ -95,4 +96,42 @@ func parseFlags(fs *pflag.FlagSet, args []string, e *env, synopsis, examples str
 		return exitError, false
 	}
 	return 0, true
+}
+
+// versionString is version, or, for a build from a git checkout without
+// -ldflags, the commit it was built from (as the go command records it).
+func versionString() string {
+	if version != "dev" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	var rev, at string
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		if v := bi.Main.Version; v != "" && v != "(devel)" {
+			return v // go install github.com/wscap/wscap/cmd/wscap@version
+		}
+		return version
+	}
+	s := "dev " + rev[:min(12, len(rev))]
+	if dirty {
+		s += "-dirty"
+	}
+	if at != "" {
+		s += " (" + at + ")"
+	}
+	return s
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"slices"
+
 	"github.com/spf13/pflag"
 
 	"github.com/wscap/wscap/pcap"
@@ -17,6 +19,7 @@ func runStats(args []string, e *env) int {
 	fs := pflag.NewFlagSet("stats", pflag.ContinueOnError)
 	var pf pipelineFlags
 	pf.register(fs)
+	rfiles := readFileFlag(fs)
 	if code, ok := parseFlags(fs, args, e, "wscap stats [flags] FILE... (- for standard input)", statsExamples); !ok {
 		return code
 	}
@@ -30,7 +33,12 @@ func runStats(args []string, e *env) int {
 		return exitError
 	}
 	pf.summary = false
-	return analyse(e, &pf, fileInputs(fs.Args(), e), false)
+	files := append(*rfiles, fs.Args()...)
+	if len(files) == 0 {
+		e.errorf("stats needs at least one capture file, or - for standard input")
+		return exitError
+	}
+	return analyse(e, &pf, fileInputs(files, e), slices.Contains(files, "-"))
 }
 
 // fileInputs turns command-line arguments into inputs; "-" is standard input.

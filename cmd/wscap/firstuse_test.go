@@ -1,0 +1,48 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestFirstUse: what a new user met (issue "What a new user hit"): a
+// connection that is not there, stats without a file, --strict with
+// formats that show no findings, -r, and the totals' duration.
+func TestFirstUse(t *testing.T) {
+	const wrongAccept = "../../testdata/public/zeek/wrong-accept-header.pcap" // an accept mismatch: a finding of severity error
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+		stdout string
+	}{
+		{"--conn beyond the connections", []string{"read", "--conn", "99", "../../testdata/real/gorilla-basic.pcap"}, exitError, "wscap: no connection 99 (the capture has 1)\n", ""},
+		{"--conn with stats", []string{"stats", "--conn", "3", "../../testdata/real/gorilla-basic.pcap"}, exitError, "no connection 3 (the capture has 1)", ""},
+		{"stats without a file", []string{"stats"}, exitError, "stats needs at least one capture file", ""},
+		{"--strict with HAR", []string{"read", "--strict", "--format", "har", wrongAccept}, exitFindings, "", `"_webSocketMessages"`},
+		{"--strict with stats", []string{"stats", "--strict", wrongAccept}, exitFindings, "", "| total "},
+		{"-r FILE", []string{"read", "-r", "../../testdata/real/gorilla-basic.pcap", "--format", "jsonl"}, exitOK, "", `"websocket_connections":1`},
+		{"stats -r FILE", []string{"stats", "-r", "../../testdata/real/gorilla-basic.pcap"}, exitOK, "", "| total "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, stderr, code := wscap(t, tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.stderr) || !strings.Contains(out, tc.stdout) {
+				t.Errorf("exit %d (want %d), stderr %q, stdout %.200q", code, tc.code, stderr, out)
+			}
+		})
+	}
+	// The totals' duration is the capture's span (3.5 s here), not the sum
+	// of the connections' durations.
+	out, _, _ := wscap(t, "stats", "--format", "jsonl", "../../testdata/real/gorilla-basic.pcap", "../../testdata/public/zeek/websocket.pcap")
+	recs := records(t, out)
+	var sum float64
+	for _, r := range recs {
+		if r["kind"] == "connection" {
+			sum += r["duration"].(float64)
+		}
+	}
+	if tot := recs[len(recs)-1]; tot["duration"].(float64) == sum || tot["duration"].(float64) > 4 {
+		t.Errorf("totals duration %v, connections' sum %v", tot["duration"], sum)
+	}
+}
