@@ -52,3 +52,18 @@ func TestGridWideRunes(t *testing.T) {
 		}
 	}
 }
+
+// TestSafeTextBackslash: text shows as it was sent, backslashes and all
+// (JSON escapes read as JSON); only what acts on a terminal is escaped.
+func TestSafeTextBackslash(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`{"path":"C:\\temp","msg":"a\nb"}`, `{"path":"C:\\temp","msg":"a\nb"}`},
+		{`\x1b is not ESC`, `\x1b is not ESC`},
+		{"real \x1b[31m ESC", `real \x1b[31m ESC`},
+		{"tab\tnewline\n", `tab\tnewline\n`},
+	} {
+		if got := SafeText(c.in, 0); got != c.want {
+			t.Errorf("SafeText(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

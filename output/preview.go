@@ -9,7 +9,9 @@ import (
 
 // SafeText returns s with every rune that could act on a terminal escaped:
 // C0 and C1 controls (ESC among them), DEL, and Unicode format characters
-// such as bidi overrides. Newline and tab are shown as \n and \t. At most
+// such as bidi overrides. Newline and tab are shown as \n and \t; every
+// other byte shows as itself (a backslash too, so that text such as JSON
+// reads as it was sent, escapes and all). At most
 // max display runes are produced (0: no limit); a cut is marked with "…".
 func SafeText(s string, max int) string {
 	if plainText(s, max) {
@@ -24,7 +26,7 @@ func plainText(s string, max int) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '\\' {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
 			return false
 		}
 	}
@@ -38,7 +40,7 @@ func appendSafeText(b []byte, s string, max int) []byte {
 	}
 	n := 0
 	for i := 0; i < len(s); {
-		if c := s[i]; c >= 0x20 && c < 0x7f && c != '\\' { // printable ASCII: itself
+		if c := s[i]; c >= 0x20 && c < 0x7f { // printable ASCII, backslash included: itself
 			if max > 0 && n+1 > max-1 && i+1 < len(s) {
 				return append(b, "…"...)
 			}
@@ -58,8 +60,6 @@ func appendSafeText(b []byte, s string, max int) []byte {
 			piece = `\t`
 		case r == '\r':
 			piece = `\r`
-		case r == '\\':
-			piece = `\\`
 		case r < 0x20 || r == 0x7f:
 			piece = `\x` + hex.EncodeToString([]byte{byte(r)})
 		case r >= 0x80 && r < 0xa0, unicode.Is(unicode.Cf, r), unicode.Is(unicode.Co, r), r == 0x2028, r == 0x2029:

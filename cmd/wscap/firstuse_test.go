@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -44,5 +47,31 @@ func TestFirstUse(t *testing.T) {
 	}
 	if tot := recs[len(recs)-1]; tot["duration"].(float64) == sum || tot["duration"].(float64) > 4 {
 		t.Errorf("totals duration %v, connections' sum %v", tot["duration"], sum)
+	}
+}
+
+// TestRefusedFlags: --write-pcap onto an input (also through a hard link)
+// is refused before anything is written; --assume-extensions must name an
+// extension wscap decodes.
+func TestRefusedFlags(t *testing.T) {
+	dir := t.TempDir()
+	src, _ := os.ReadFile("../../testdata/real/gorilla-basic.pcap")
+	in := filepath.Join(dir, "in.pcap")
+	os.WriteFile(in, src, 0o644)
+	link := filepath.Join(dir, "link.pcap")
+	os.Link(in, link)
+	for _, out := range []string{in, link} {
+		_, stderr, code := wscap(t, "read", "--write-pcap", out, in)
+		if b, _ := os.ReadFile(in); code != exitError || !strings.Contains(stderr, "is one of the inputs") || !bytes.Equal(b, src) {
+			t.Errorf("--write-pcap %s: exit %d, %q, input %d bytes (was %d)", out, code, stderr, len(b), len(src))
+		}
+	}
+	for _, v := range []string{"foo", "permessage-deflate; =", "x-unknown; a=1"} {
+		if _, stderr, code := wscap(t, "read", "--assume-extensions", v, in); code != exitError || !strings.Contains(stderr, "--assume-extensions") {
+			t.Errorf("--assume-extensions %q: exit %d, %q", v, code, stderr)
+		}
+	}
+	if _, stderr, code := wscap(t, "read", "--assume-extensions", "permessage-deflate; client_no_context_takeover", in); code != exitOK {
+		t.Errorf("a valid --assume-extensions refused: %q", stderr)
 	}
 }

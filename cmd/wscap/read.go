@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -164,6 +165,10 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	}
 	filter, keepConn, err := pf.filter()
 	if err != nil {
+		e.errorf("%v", err)
+		return exitError
+	}
+	if err := pf.check(inputs); err != nil {
 		e.errorf("%v", err)
 		return exitError
 	}
@@ -341,4 +346,34 @@ func readFileFlag(fs *pflag.FlagSet) *[]string {
 	var files []string
 	fs.StringArrayVarP(&files, "read-file", "r", nil, "read this capture file (as tshark -r FILE); the same as naming it (repeatable)")
 	return &files
+}
+
+// check refuses flag values that would do harm or be silently ignored:
+// a --write-pcap file that is one of the inputs (it would be truncated
+// before it is read), and --assume-extensions that do not parse or name no
+// extension wscap decodes.
+func (f *pipelineFlags) check(inputs []input) error {
+	if f.writePcap != "" {
+		if out, err := os.Stat(f.writePcap); err == nil {
+			for _, inp := range inputs {
+				if in, err := os.Stat(inp.name); err == nil && os.SameFile(in, out) {
+					return fmt.Errorf("--write-pcap %s is one of the inputs: it would be overwritten before it is read", f.writePcap)
+				}
+			}
+		}
+	}
+	if f.assumeExt != "" {
+		exts, err := dissect.ParseExtensions([]string{f.assumeExt})
+		if err != nil {
+			return fmt.Errorf("--assume-extensions %q: %v", f.assumeExt, err)
+		}
+		for _, x := range exts {
+			switch strings.ToLower(x.Name) {
+			case "permessage-deflate", "x-webkit-deflate-frame":
+			default:
+				return fmt.Errorf("--assume-extensions: %q is not an extension wscap decodes (permessage-deflate, x-webkit-deflate-frame)", x.Name)
+			}
+		}
+	}
+	return nil
 }
