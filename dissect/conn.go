@@ -23,38 +23,36 @@ const (
 	phaseDone                  // rejected, not WebSocket, or unparseable: ignore the rest
 )
 
-// Conn is the dissection state of one TCP connection. Its methods are
-// called in input order by one goroutine (the reassembly of its shard).
+// Conn is the dissection state of one TCP connection: the layers that
+// carry its bytes (HTTP/1.1, TLS, the mid-stream probe) and the WebSocket
+// Session they feed. Its methods are called in input order by one
+// goroutine (the reassembly of its shard).
 type Conn struct {
-	// Hot first (see dirState): what every packet reads.
-	d       *Dissector
+	// Hot first (see dirState): what every packet reads, the flags here and
+	// the Session's first fields.
 	phase   phase
 	swapped bool // the reassembly's "client" turned out to be the server
-	known   bool // numbered: a handshake attempt or frames were seen
 	ended   bool
-	hsSent  bool
 	opened  bool // the TCP handshake was captured: the streams start at their beginning
 	pooled  bool // made by NewStream: released at End
 	counted bool // entered in the census
 	wsOpen  bool // a session opened (101, or frames without a handshake)
+	// Heads cut by the snapshot length (snaplen.go): maybeReq is a GET
+	// whose cut head did not show an upgrade, its answer awaited.
+	reqCut, respCut bool
+	noReq           bool // maybeReq stands for a request that was not captured
+
+	Session
+
 	// sessions counts the sessions ended before the current one (upgrades
 	// refused on a keep-alive connection); rejected those of all that did
 	// not open.
 	sessions, rejected int64
-	// Heads cut by the snapshot length (snaplen.go): maybeReq is a GET
-	// whose cut head did not show an upgrade, its answer awaited.
-	reqCut, respCut bool
-	maybeReq        *RequestHead
-	maybeCut        int64
-	noReq           bool  // maybeReq stands for a request that was not captured
-	back            int64 // packets stamped earlier than the one before them
-	backPos         Pos   // the first of them
-	backBy          time.Duration
-	deflate         deflateParams
-	dirs            [2]dirState
-	sum             Summary
-	info            ConnInfo
-	hs              Handshake
+	maybeReq           *RequestHead
+	maybeCut           int64
+	back               int64 // packets stamped earlier than the one before them
+	backPos            Pos   // the first of them
+	backBy             time.Duration
 
 	proto      Protocol // what identify found
 	tls        *tls.HelloReader
@@ -63,7 +61,6 @@ type Conn struct {
 	tlsHeld    []heldProblem
 	innerProto Protocol // what a decrypted TLS connection carried, when not HTTP/1.x
 	probe      *probeState
-	pings      [2][]pendingPing
 	pending    []byte // client bytes after the request, before the 101
 	pendingPos Pos
 	pendingGap int64 // client bytes lost or dropped while pending
@@ -125,7 +122,7 @@ func (c *Conn) plainData(dir Direction, p Pos, b []byte) {
 	case phaseProbe:
 		c.probeData(dir, p, b)
 	case phaseWS:
-		c.dirs[dir].feedFrames(c, dir, p, b)
+		c.dirs[dir].feedFrames(&c.Session, dir, p, b)
 	}
 }
 
@@ -158,11 +155,11 @@ func (c *Conn) plainGap(dir Direction, p Pos, n int64, cut bool) {
 		c.probeGap(dir, p, n, cut)
 	case phaseWS:
 		if cut {
-			c.d.finding(c, p, CodeTruncated, dir, false, "the packet was cut by the snapshot length: %d payload bytes from the %s are missing", n, dir)
+			c.d.finding(&c.Session, p, CodeTruncated, dir, false, "the packet was cut by the snapshot length: %d payload bytes from the %s are missing", n, dir)
 		} else {
-			c.d.finding(c, p, CodeGap, dir, false, "%d bytes from the %s were not captured", n, dir)
+			c.d.finding(&c.Session, p, CodeGap, dir, false, "%d bytes from the %s were not captured", n, dir)
 		}
-		c.dirs[dir].gap(c, dir, p, n)
+		c.dirs[dir].gap(&c.Session, dir, p, n)
 	case phaseAwait101:
 		if dir == ClientToServer {
 			c.pendingGap += n
@@ -173,7 +170,7 @@ func (c *Conn) plainGap(dir Direction, p Pos, n int64, cut bool) {
 			return
 		}
 		if c.known {
-			c.d.finding(c, p, CodeGap, dir, false, "%d bytes of the handshake response were not captured", n)
+			c.d.finding(&c.Session, p, CodeGap, dir, false, "%d bytes of the handshake response were not captured", n)
 		}
 		c.phase = phaseDone
 	case phaseHTTP:
@@ -183,7 +180,7 @@ func (c *Conn) plainGap(dir Direction, p Pos, n int64, cut bool) {
 		}
 		// Loss before any upgrade: the HTTP parse cannot resume safely.
 		if c.known {
-			c.d.finding(c, p, CodeGap, dir, false, "%d bytes from the %s were not captured", n, dir)
+			c.d.finding(&c.Session, p, CodeGap, dir, false, "%d bytes from the %s were not captured", n, dir)
 		}
 		c.phase = phaseDone
 	}
@@ -227,54 +224,20 @@ func (c *Conn) endSession(p Pos, reason EndReason) {
 		return
 	}
 	if c.back > 0 {
-		c.d.finding(c, p, CodeTimeBackwards, 0, false, "%d packets of this connection are stamped earlier than its packet before them (the first: packet %d, %s back); those steps count as no time in its duration", c.back, c.backPos.Pkt, c.backBy)
+		c.d.finding(&c.Session, p, CodeTimeBackwards, 0, false, "%d packets of this connection are stamped earlier than its packet before them (the first: packet %d, %s back); those steps count as no time in its duration", c.back, c.backPos.Pkt, c.backBy)
 	}
 	if reason == EndEvicted {
-		c.d.finding(c, p, CodeConnsCapped, 0, false, "more than --max-conns connections were open; this one, quiet the longest, was ended to make room")
+		c.d.finding(&c.Session, p, CodeConnsCapped, 0, false, "more than --max-conns connections were open; this one, quiet the longest, was ended to make room")
 	}
 	if c.phase == phaseAwait101 && !c.hsSent {
-		c.d.finding(c, p, CodeNoResponse, ServerToClient, false, "the connection ended before the server answered the upgrade request")
+		c.d.finding(&c.Session, p, CodeNoResponse, ServerToClient, false, "the connection ended before the server answered the upgrade request")
 		c.emitHandshake(p)
 	}
-	if c.phase == phaseWS {
-		for d := ClientToServer; d <= ServerToClient; d++ {
-			c.dirs[d].flush(c, d, p)
-		}
-		cl, sv := c.sum.Client.CloseSent, c.sum.Server.CloseSent
-		switch {
-		case cl && sv:
-			if reason == EndFIN || reason == EndRST {
-				reason = EndClose
-			}
-		case cl || sv:
-			by := ClientToServer
-			if sv {
-				by = ServerToClient
-			}
-			if reason == EndCaptureEnd || reason == EndIdle {
-				c.d.finding(c, p, CodeOpenAtEnd, by, false, "the capture ended while the %s's Close was unanswered", by)
-			} else {
-				c.d.finding(c, p, CodeCloseUnanswered, by.Reverse(), true, "the %s sent Close, the %s never answered it before the connection ended (%s)", by, by.Reverse(), reason)
-			}
-		default:
-			if reason == EndCaptureEnd || reason == EndIdle {
-				c.d.finding(c, p, CodeOpenAtEnd, 0, false, "the capture ended while the connection was open")
-			} else {
-				c.d.finding(c, p, CodeCloseMissing, 0, false, "the TCP connection ended (%s) without a closing handshake", reason)
-			}
-		}
-	}
-	if c.hsSent && c.hs.Status != 101 && c.hs.Status != 0 {
-		reason = EndRejected
-	}
-	if c.phase != phaseWS {
+	open := c.phase == phaseWS
+	if !open {
 		c.rejected++ // refused, unanswered or malformed
 	}
-	c.sum.Reason = reason
-	c.sum.Handshake = &c.hs
-	d := c.d
-	d.ev = Event{Kind: KindConnection, Conn: &c.info, Pos: p, Summary: &c.sum}
-	d.emit(&d.ev)
+	c.Session.end(p, reason, open)
 }
 
 // seen moves the connection's clock to the packet at p. wscap trusts the
@@ -294,18 +257,11 @@ func (c *Conn) seen(p Pos) {
 	c.sum.End = p
 }
 
-// recognise numbers the connection as WebSocket.
+// recognise numbers the connection's session as WebSocket.
 func (c *Conn) recognise(p Pos) {
-	if c.known {
-		return
+	if c.Session.recognise(p) {
+		c.releaseTLSProblems(p)
 	}
-	c.known = true
-	d := c.d
-	d.nextID++
-	c.info.ID = d.nextID
-	d.ev = Event{Kind: KindRecognised, Conn: &c.info, Pos: p}
-	d.emit(&d.ev)
-	c.releaseTLSProblems(p)
 }
 
 // swap makes the reassembly's second peer the client.
@@ -359,14 +315,14 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 			// A broken upgrade request: report it and go on with what
 			// could be read, as a server might.
 			c.recognise(p)
-			c.d.finding(c, p, CodeMalformedHandshake, ClientToServer, true, "the upgrade request is not valid HTTP: %v", err)
+			c.d.finding(&c.Session, p, CodeMalformedHandshake, ClientToServer, true, "the upgrade request is not valid HTTP: %v", err)
 		default:
 			if isUpgradeAttempt(head) {
 				c.recognise(p)
 				if errors.Is(err, ErrHeadTooLarge) {
-					c.d.finding(c, p, CodeHandshakeTooLarge, 0, false, "the upgrade request has more header fields or bytes than wscap reads (%v); the connection is not decoded", err)
+					c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, false, "the upgrade request has more header fields or bytes than wscap reads (%v); the connection is not decoded", err)
 				} else {
-					c.d.finding(c, p, CodeMalformedHandshake, ClientToServer, true, "the upgrade request is not valid HTTP: %v", err)
+					c.d.finding(&c.Session, p, CodeMalformedHandshake, ClientToServer, true, "the upgrade request is not valid HTTP: %v", err)
 				}
 				c.phase = phaseAwait101
 				c.emitHandshake(p)
@@ -404,7 +360,7 @@ func (c *Conn) takeHead(s *dirState, p Pos, b []byte) (head, rest []byte, ok boo
 		if len(buf) > c.d.opts.MaxHandshake {
 			if c.known || isUpgradeAttempt(buf) {
 				c.recognise(p)
-				c.d.finding(c, p, CodeHandshakeTooLarge, 0, false, "an HTTP head is longer than %d bytes; the connection is not decoded", c.d.opts.MaxHandshake)
+				c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, false, "an HTTP head is longer than %d bytes; the connection is not decoded", c.d.opts.MaxHandshake)
 			}
 			c.phase = phaseDone
 			s.http = nil
@@ -484,9 +440,9 @@ func (c *Conn) responseData(p Pos, b []byte) {
 		resp, _, err := parseResponse(head, c.d.opts.MaxHandshake, true)
 		if err != nil {
 			if errors.Is(err, ErrHeadTooLarge) {
-				c.d.finding(c, p, CodeHandshakeTooLarge, 0, false, "the upgrade response has more header fields or bytes than wscap reads (%v)", err)
+				c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, false, "the upgrade response has more header fields or bytes than wscap reads (%v)", err)
 			} else {
-				c.d.finding(c, p, CodeMalformedHandshake, ServerToClient, true, "the upgrade response is not valid HTTP: %v", err)
+				c.d.finding(&c.Session, p, CodeMalformedHandshake, ServerToClient, true, "the upgrade response is not valid HTTP: %v", err)
 			}
 			c.emitHandshake(p)
 			c.phase = phaseDone
@@ -518,33 +474,20 @@ func (c *Conn) answer(p Pos, resp *ResponseHead, b []byte) bool {
 		}
 		c.phase = phaseWS
 		c.wsOpen = true
-		c.dirs[ClientToServer].startFrames(c, ClientToServer)
-		c.dirs[ServerToClient].startFrames(c, ServerToClient)
+		c.dirs[ClientToServer].startFrames(&c.Session, ClientToServer)
+		c.dirs[ServerToClient].startFrames(&c.Session, ServerToClient)
 		if len(c.pending) > 0 || c.pendingGap > 0 {
-			c.d.finding(c, p, CodeDataBefore101, ClientToServer, true, "the client sent %d bytes before the 101 response arrived (from packet %d on)", int64(len(c.pending))+c.pendingGap, c.pendingPos.Pkt)
+			c.d.finding(&c.Session, p, CodeDataBefore101, ClientToServer, true, "the client sent %d bytes before the 101 response arrived (from packet %d on)", int64(len(c.pending))+c.pendingGap, c.pendingPos.Pkt)
 			pend := c.pending
 			c.pending = nil
-			c.dirs[ClientToServer].feedFrames(c, ClientToServer, p, pend)
+			c.dirs[ClientToServer].feedFrames(&c.Session, ClientToServer, p, pend)
 			if c.pendingGap > 0 {
 				c.Gap(c.mapDir(ClientToServer), p, c.pendingGap)
 			}
 		}
-		c.dirs[ServerToClient].feedFrames(c, ServerToClient, p, b)
+		c.dirs[ServerToClient].feedFrames(&c.Session, ServerToClient, p, b)
 		return true
 	}
-}
-
-func (c *Conn) emitHandshake(p Pos) {
-	if c.hsSent {
-		return
-	}
-	c.hsSent = true
-	c.sum.Handshake = &c.hs
-	d := c.d
-	d.ev = Event{Kind: KindHandshake, Conn: &c.info, Pos: p, Handshake: &c.hs}
-	d.emit(&d.ev)
-	c.hs.compact()
-	c.info.Host, c.info.Path = c.hs.Host, c.hs.Path
 }
 
 // isHeadError reports whether err is a *HeadError: a malformed head that

@@ -177,7 +177,7 @@ func (d *Dissector) emit(ev *Event) {
 }
 
 // finding emits one finding of connection c.
-func (d *Dissector) finding(c *Conn, p Pos, code Code, from Direction, blame bool, format string, args ...any) {
+func (d *Dissector) finding(c *Session, p Pos, code Code, from Direction, blame bool, format string, args ...any) {
 	r, ok := RuleFor(code)
 	if !ok {
 		panic("dissect: unknown finding code " + string(code))
@@ -199,7 +199,7 @@ func (d *Dissector) finding(c *Conn, p Pos, code Code, from Direction, blame boo
 }
 
 type heldFinding struct {
-	c *Conn
+	c *Session
 	p Pos
 	f Finding
 }

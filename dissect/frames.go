@@ -65,12 +65,12 @@ type dirState struct {
 	sawHTTP  bool
 }
 
-func (s *dirState) startFrames(c *Conn, dir Direction) {
+func (s *dirState) startFrames(c *Session, dir Direction) {
 	s.http = nil
 }
 
 // feedFrames decodes the frames in b, which follows the bytes fed before.
-func (s *dirState) feedFrames(c *Conn, dir Direction, p Pos, b []byte) {
+func (s *dirState) feedFrames(c *Session, dir Direction, p Pos, b []byte) {
 	for len(b) > 0 {
 		if s.resync {
 			b = s.resyncScan(c, dir, p, b)
@@ -132,7 +132,7 @@ func (s *dirState) feedFrames(c *Conn, dir Direction, p Pos, b []byte) {
 // frameStart checks a new frame header against RFC 6455 §5 and the
 // negotiated extensions, and opens the frame. It returns false when the
 // header is garbage and parsing must resynchronise.
-func (s *dirState) frameStart(c *Conn, dir Direction, p Pos, h FrameHeader) bool {
+func (s *dirState) frameStart(c *Session, dir Direction, p Pos, h FrameHeader) bool {
 	d := c.d
 	f := func(code Code, format string, args ...any) {
 		d.finding(c, p, code, dir, true, format, args...)
@@ -245,7 +245,7 @@ func (s *dirState) openMessage(h FrameHeader, p Pos, compressed bool) {
 
 // payload takes unmasked payload bytes of the current frame. whole means b
 // is the frame's entire payload, in which case it may be used in place.
-func (s *dirState) payload(c *Conn, b []byte, whole bool) {
+func (s *dirState) payload(c *Session, b []byte, whole bool) {
 	max := c.d.opts.MaxMessage
 	pool := &c.d.pool
 	if s.fh.Opcode.IsControl() {
@@ -310,7 +310,7 @@ func (s *dirState) framePayload() []byte {
 }
 
 // frameEnd completes the current frame.
-func (s *dirState) frameEnd(c *Conn, dir Direction, p Pos) {
+func (s *dirState) frameEnd(c *Session, dir Direction, p Pos) {
 	s.inFrame = false
 	d := c.d
 	st := c.sum.Dir(dir)
@@ -349,7 +349,7 @@ func (s *dirState) frameEnd(c *Conn, dir Direction, p Pos) {
 // pre-RFC 7692 extension where every frame with RSV1 is compressed on its
 // own (with context takeover), and puts the output in the message buffer
 // in place of the frame's wire bytes.
-func (s *dirState) inflateFrame(c *Conn, dir Direction, p Pos) {
+func (s *dirState) inflateFrame(c *Session, dir Direction, p Pos) {
 	d := c.d
 	s.mFrameInflated = true
 	if s.mUndecodable || s.fLost || s.mTrunc {
@@ -381,7 +381,7 @@ func (s *dirState) inflateFrame(c *Conn, dir Direction, p Pos) {
 }
 
 // controlMessage emits a control frame as a message (RFC 6455 §5.5).
-func (s *dirState) controlMessage(c *Conn, dir Direction, p Pos, pl []byte) {
+func (s *dirState) controlMessage(c *Session, dir Direction, p Pos, pl []byte) {
 	m := &c.d.msg
 	*m = Message{From: dir, Opcode: s.fh.Opcode, Frames: 1, Payload: pl, Length: int64(s.fh.Length),
 		WireLength: int64(s.fh.Length), Start: p, Incomplete: s.fLost, Truncated: uint64(len(pl)) < s.fh.Length}
@@ -401,7 +401,7 @@ func (s *dirState) controlMessage(c *Conn, dir Direction, p Pos, pl []byte) {
 }
 
 // closeFrame decodes and checks a Close payload (RFC 6455 §5.5.1, §7.4).
-func (s *dirState) closeFrame(c *Conn, dir Direction, p Pos, m *Message) {
+func (s *dirState) closeFrame(c *Session, dir Direction, p Pos, m *Message) {
 	d := c.d
 	pl := m.Payload
 	st := c.sum.Dir(dir)
@@ -450,7 +450,7 @@ func validCloseCode(code int) bool {
 }
 
 // finishMessage completes the open data message: inflate, check UTF-8, emit.
-func (s *dirState) finishMessage(c *Conn, dir Direction, p Pos) {
+func (s *dirState) finishMessage(c *Session, dir Direction, p Pos) {
 	if !s.mOpen {
 		return
 	}
@@ -510,7 +510,7 @@ func (s *dirState) finishMessage(c *Conn, dir Direction, p Pos) {
 }
 
 // inflateMessage decompresses a permessage-deflate message (RFC 7692 §7.2.2).
-func (s *dirState) inflateMessage(c *Conn, dir Direction, p Pos, m *Message) {
+func (s *dirState) inflateMessage(c *Session, dir Direction, p Pos, m *Message) {
 	d := c.d
 	dp := &c.deflate
 	takeover := !dp.noTakeover[dir]
@@ -562,7 +562,7 @@ func (s *dirState) inflateMessage(c *Conn, dir Direction, p Pos, m *Message) {
 // loseContext forgets a takeover direction's history. Later messages are
 // still tried with what is known: a reference into the lost part fails to
 // inflate (and is marked undecodable), so whatever inflates is exact.
-func (s *dirState) loseContext(c *Conn, dir Direction, p Pos, why string) {
+func (s *dirState) loseContext(c *Session, dir Direction, p Pos, why string) {
 	s.hist = s.hist[:0]
 	s.histLost, s.histSince = true, 0
 	if !s.lostReported {
@@ -574,7 +574,7 @@ func (s *dirState) loseContext(c *Conn, dir Direction, p Pos, why string) {
 	}
 }
 
-func (s *dirState) emitMessage(c *Conn, dir Direction, p Pos, m *Message) {
+func (s *dirState) emitMessage(c *Session, dir Direction, p Pos, m *Message) {
 	st := c.sum.Dir(dir)
 	st.Messages++
 	st.ByOpcode[m.Opcode&0xf]++
@@ -616,7 +616,7 @@ func trimPartialRune(b []byte) []byte {
 // gap handles n lost bytes (RFC 6455 has no way to resume; we do what can
 // be done): inside a frame's payload the frame continues; anywhere else
 // parsing resynchronises on the next plausible header.
-func (s *dirState) gap(c *Conn, dir Direction, p Pos, n int64) {
+func (s *dirState) gap(c *Session, dir Direction, p Pos, n int64) {
 	if s.resync {
 		return // lost bytes are reported as a gap, not as skipped
 	}
@@ -646,7 +646,7 @@ func (s *dirState) gap(c *Conn, dir Direction, p Pos, n int64) {
 	s.startResync(c, dir, p)
 }
 
-func (s *dirState) startResync(c *Conn, dir Direction, p Pos) {
+func (s *dirState) startResync(c *Session, dir Direction, p Pos) {
 	s.resync = true
 	s.hdrN = 0
 	s.inFrame = false
@@ -659,7 +659,7 @@ func (s *dirState) startResync(c *Conn, dir Direction, p Pos) {
 // and RSV bits, the mask bit this direction must use, a minimal length, and
 // a frame end that falls on the end of b or on another plausible header.
 // It returns b from that header on, or nothing when there is none.
-func (s *dirState) resyncScan(c *Conn, dir Direction, p Pos, b []byte) []byte {
+func (s *dirState) resyncScan(c *Session, dir Direction, p Pos, b []byte) []byte {
 	for i := 0; i+2 <= len(b); i++ {
 		if !s.plausible(c, dir, b[i:], i == 0, true) {
 			continue
@@ -684,7 +684,7 @@ func (s *dirState) resyncScan(c *Conn, dir Direction, p Pos, b []byte) []byte {
 // plausible reports whether b starts with a header this direction could
 // send here. atStart accepts a frame running past the end of b when b
 // starts with it; follow checks the header after it.
-func (s *dirState) plausible(c *Conn, dir Direction, b []byte, atStart, follow bool) bool {
+func (s *dirState) plausible(c *Session, dir Direction, b []byte, atStart, follow bool) bool {
 	h, n, err := ParseFrameHeader(b)
 	if err != nil {
 		return false
@@ -728,7 +728,7 @@ func (s *dirState) plausible(c *Conn, dir Direction, b []byte, atStart, follow b
 
 // flush reports what is still open in this direction when the connection
 // ends: a partial frame and an unfinished message are emitted incomplete.
-func (s *dirState) flush(c *Conn, dir Direction, p Pos) {
+func (s *dirState) flush(c *Session, dir Direction, p Pos) {
 	if s.inFrame || s.hdrN > 0 {
 		if s.inFrame {
 			s.fLost = true

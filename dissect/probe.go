@@ -83,7 +83,7 @@ func (c *Conn) probeData(dir Direction, p Pos, b []byte) {
 			c.swap()
 		}
 		c.startWithoutHandshake(p)
-		c.dirs[c.mapDir(dir)].feedFrames(c, c.mapDir(dir), p, b)
+		c.dirs[c.mapDir(dir)].feedFrames(&c.Session, c.mapDir(dir), p, b)
 		return
 	}
 	// TLS records and HTTP/2 frames chained to the end of a segment are
@@ -275,7 +275,7 @@ func (c *Conn) acceptProbe(p Pos) {
 			continue
 		}
 		d := c.mapDir(sg.dir)
-		c.dirs[d].feedFrames(c, d, p, sg.data)
+		c.dirs[d].feedFrames(&c.Session, d, p, sg.data)
 	}
 }
 
@@ -317,7 +317,7 @@ func (c *Conn) startWithoutHandshake(p Pos) {
 		c.dirs[0].histLost, c.dirs[1].histLost = true, true
 	}
 	c.emitHandshake(p)
-	c.d.finding(c, p, CodeNotCaptured, 0, false, "the opening handshake was not captured; frames are decoded from the stream (%s is the client)", c.info.Client)
+	c.d.finding(&c.Session, p, CodeNotCaptured, 0, false, "the opening handshake was not captured; frames are decoded from the stream (%s is the client)", c.info.Client)
 	c.phase = phaseWS
 	c.wsOpen = true
 	for d := range c.dirs {

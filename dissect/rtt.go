@@ -65,7 +65,7 @@ var pingSeed = maphash.MakeSeed()
 
 // ping remembers a ping sent by dir; pong matches a pong against the other
 // direction's pings.
-func (c *Conn) ping(dir Direction, p Pos, payload []byte) {
+func (c *Session) ping(dir Direction, p Pos, payload []byte) {
 	q := &c.pings[dir]
 	if len(*q) == maxPings {
 		*q = (*q)[1:]
@@ -73,7 +73,7 @@ func (c *Conn) ping(dir Direction, p Pos, payload []byte) {
 	*q = append(*q, pendingPing{hash: maphash.Bytes(pingSeed, payload), ts: p.TS})
 }
 
-func (c *Conn) pong(dir Direction, p Pos, payload []byte) {
+func (c *Session) pong(dir Direction, p Pos, payload []byte) {
 	q := &c.pings[dir.Reverse()]
 	h := maphash.Bytes(pingSeed, payload)
 	for i, pp := range *q {

@@ -114,7 +114,7 @@ func (c *Conn) tlsFinding(p Pos, from Direction, kind tls.Problem, detail string
 	case tls.ProblemMalformed:
 		blame = true
 	}
-	c.d.finding(c, p, code, from, blame, "%s", detail)
+	c.d.finding(&c.Session, p, code, from, blame, "%s", detail)
 }
 
 // tlsInfo describes the connection's TLS layer for its handshake record.

@@ -1,0 +1,94 @@
+package dissect
+
+// Session is one WebSocket (RFC 6455): the frames of its two directions,
+// the messages they make, permessage-deflate, ping/pong round trips, the
+// closing handshake, its findings and its summary. It is fed a byte stream
+// per direction (feed, gap) once what the handshake negotiated is set (its
+// Handshake, deflate); it never knows what carries those bytes: TCP, TLS
+// plaintext, or (later) an HTTP/2 stream. A Conn holds the session of its
+// connection; each session is numbered on its own (info.ID).
+type Session struct {
+	d       *Dissector
+	known   bool // numbered: a handshake attempt or frames were seen
+	hsSent  bool
+	deflate deflateParams
+	dirs    [2]dirState
+	sum     Summary
+	info    ConnInfo
+	hs      Handshake
+	pings   [2][]pendingPing
+}
+
+// feed hands the session in-order bytes of direction dir.
+func (s *Session) feed(dir Direction, p Pos, b []byte) { s.dirs[dir].feedFrames(s, dir, p, b) }
+
+// recognise numbers the session, once; it reports whether it did now.
+func (s *Session) recognise(p Pos) bool {
+	if s.known {
+		return false
+	}
+	s.known = true
+	d := s.d
+	d.nextID++
+	s.info.ID = d.nextID
+	d.ev = Event{Kind: KindRecognised, Conn: &s.info, Pos: p}
+	d.emit(&d.ev)
+	return true
+}
+
+// emitHandshake emits the session's handshake record, once.
+func (s *Session) emitHandshake(p Pos) {
+	if s.hsSent {
+		return
+	}
+	s.hsSent = true
+	s.sum.Handshake = &s.hs
+	d := s.d
+	d.ev = Event{Kind: KindHandshake, Conn: &s.info, Pos: p, Handshake: &s.hs}
+	d.emit(&d.ev)
+	s.hs.compact()
+	s.info.Host, s.info.Path = s.hs.Host, s.hs.Path
+}
+
+// end closes the session at p: its carrier ended (reason), or, for an
+// upgrade that did not open, the next one starts. An open session's
+// incomplete messages are flushed and its closing handshake judged (RFC
+// 6455 §7.1.1, §5.5.1); then its KindConnection record is emitted.
+func (s *Session) end(p Pos, reason EndReason, open bool) {
+	if open {
+		for d := ClientToServer; d <= ServerToClient; d++ {
+			s.dirs[d].flush(s, d, p)
+		}
+		cl, sv := s.sum.Client.CloseSent, s.sum.Server.CloseSent
+		switch {
+		case cl && sv:
+			if reason == EndFIN || reason == EndRST {
+				reason = EndClose
+			}
+		case cl || sv:
+			by := ClientToServer
+			if sv {
+				by = ServerToClient
+			}
+			if reason == EndCaptureEnd || reason == EndIdle {
+				s.d.finding(s, p, CodeOpenAtEnd, by, false, "the capture ended while the %s's Close was unanswered", by)
+			} else {
+				s.d.finding(s, p, CodeCloseUnanswered, by.Reverse(), true, "the %s sent Close, the %s never answered it before the connection ended (%s)", by, by.Reverse(), reason)
+			}
+		default:
+			if reason == EndCaptureEnd || reason == EndIdle {
+				s.d.finding(s, p, CodeOpenAtEnd, 0, false, "the capture ended while the connection was open")
+			} else {
+				s.d.finding(s, p, CodeCloseMissing, 0, false, "the TCP connection ended (%s) without a closing handshake", reason)
+			}
+		}
+	}
+	if s.hsSent && s.hs.Status != 101 && s.hs.Status != 0 {
+		reason = EndRejected
+	}
+	s.sum.Reason = reason
+	s.sum.Handshake = &s.hs
+	d := s.d
+	d.ev = Event{Kind: KindConnection, Conn: &s.info, Pos: p, Summary: &s.sum}
+	d.emit(&d.ev)
+}
