@@ -42,8 +42,19 @@ type Conn struct {
 	reqCut, respCut bool
 	noReq           bool // maybeReq stands for a request that was not captured
 
+	proto Protocol // what identify found
+
 	Session
 
+	probe *probeState
+	// connMore holds what only some connections need, allocated when one
+	// does (more): the Conn stays within the allocator's 1,792-byte size
+	// class, which matters with hundreds of thousands of them.
+	*connMore
+}
+
+// connMore is the part of a Conn that most connections never use.
+type connMore struct {
 	// sessions counts the sessions ended before the current one (upgrades
 	// refused on a keep-alive connection); rejected those of all that did
 	// not open.
@@ -53,17 +64,32 @@ type Conn struct {
 	back               int64 // packets stamped earlier than the one before them
 	backPos            Pos   // the first of them
 	backBy             time.Duration
+	backSum            time.Duration // the steps back, added up
 
-	proto      Protocol // what identify found
 	tls        *tls.HelloReader
 	sess       *tls.Session // decrypting with the key log (wss.go)
 	tlsPos     Pos          // the packet being decrypted
 	tlsHeld    []heldProblem
 	innerProto Protocol // what a decrypted TLS connection carried, when not HTTP/1.x
-	probe      *probeState
-	pending    []byte // client bytes after the request, before the 101
+	pending    []byte   // client bytes after the request, before the 101
 	pendingPos Pos
 	pendingGap int64 // client bytes lost or dropped while pending
+}
+
+// more returns the connection's connMore, allocating it.
+func (c *Conn) more() *connMore {
+	if c.connMore == nil {
+		c.connMore = new(connMore)
+	}
+	return c.connMore
+}
+
+// decrypting returns the TLS session that decrypts the connection, or nil.
+func (c *Conn) decrypting() *tls.Session {
+	if c.connMore == nil {
+		return nil
+	}
+	return c.sess
 }
 
 // Info returns the connection's identity; ID is 0 until it is recognised as
@@ -94,9 +120,9 @@ func (c *Conn) Data(dir Direction, p Pos, b []byte) {
 	c.d.now = p
 	c.seen(p)
 	dir = c.mapDir(dir)
-	if c.sess != nil {
+	if s := c.decrypting(); s != nil {
 		c.tlsPos = p
-		c.sess.Feed(dir == ServerToClient, b) // the plaintext comes back through tlsUp
+		s.Feed(dir == ServerToClient, b) // the plaintext comes back through tlsUp
 		return
 	}
 	c.plainData(dir, p, b)
@@ -140,9 +166,9 @@ func (c *Conn) gap(dir Direction, p Pos, n int64, cut bool) {
 	}
 	c.seen(p)
 	dir = c.mapDir(dir)
-	if c.sess != nil {
+	if s := c.decrypting(); s != nil {
 		c.tlsPos = p
-		c.sess.Gap(dir == ServerToClient, n)
+		s.Gap(dir == ServerToClient, n)
 		return
 	}
 	c.plainGap(dir, p, n, cut)
@@ -162,7 +188,7 @@ func (c *Conn) plainGap(dir Direction, p Pos, n int64, cut bool) {
 		c.dirs[dir].gap(&c.Session, dir, p, n)
 	case phaseAwait101:
 		if dir == ClientToServer {
-			c.pendingGap += n
+			c.more().pendingGap += n
 			return
 		}
 		if cut && len(c.dirs[ServerToClient].http) > 0 {
@@ -197,7 +223,7 @@ func (c *Conn) End(p Pos, reason EndReason) bool {
 		c.counted = true
 		c.count()
 	}
-	ws := c.known || c.sessions > 0
+	ws := c.known || c.connMore != nil && c.sessions > 0
 	if c.pooled {
 		c.Release()
 	}
@@ -223,7 +249,7 @@ func (c *Conn) endSession(p Pos, reason EndReason) {
 	if !c.known {
 		return
 	}
-	if c.back > 0 {
+	if c.connMore != nil && c.back > 0 {
 		c.d.finding(&c.Session, p, CodeTimeBackwards, 0, false, "%d packets of this connection are stamped earlier than its packet before them (the first: packet %d, %s back); those steps count as no time in its duration", c.back, c.backPos.Pkt, c.backBy)
 	}
 	if reason == EndEvicted {
@@ -233,9 +259,10 @@ func (c *Conn) endSession(p Pos, reason EndReason) {
 		c.d.finding(&c.Session, p, CodeNoResponse, ServerToClient, false, "the connection ended before the server answered the upgrade request")
 		c.emitHandshake(p)
 	}
+	c.sum.Duration = c.duration()
 	open := c.phase == phaseWS
 	if !open {
-		c.rejected++ // refused, unanswered or malformed
+		c.more().rejected++ // refused, unanswered or malformed
 	}
 	c.Session.end(p, reason, open)
 }
@@ -246,15 +273,26 @@ func (c *Conn) endSession(p Pos, reason EndReason) {
 // packet stamped earlier than the one before it (merged or clock-adjusted
 // captures) adds nothing, and is reported when the connection ends.
 func (c *Conn) seen(p Pos) {
-	if d := p.TS.Sub(c.sum.End.TS); d >= 0 {
-		c.sum.Duration += d
-	} else {
-		if c.back == 0 {
-			c.backPos, c.backBy = p, -d
+	if p.TS.Before(c.sum.End.TS) {
+		m := c.more()
+		d := c.sum.End.TS.Sub(p.TS)
+		if m.back == 0 {
+			m.backPos, m.backBy = p, d
 		}
-		c.back++
+		m.back++
+		m.backSum += d
 	}
 	c.sum.End = p
+}
+
+// duration is the session's duration: End - Start, plus every step back
+// (which the difference counted against it), so only forward steps count.
+func (c *Conn) duration() time.Duration {
+	d := c.sum.End.TS.Sub(c.sum.Start.TS)
+	if m := c.connMore; m != nil {
+		d += m.backSum
+	}
+	return max(0, d)
 }
 
 // recognise numbers the connection's session as WebSocket.
@@ -388,8 +426,12 @@ func (c *Conn) takeHead(s *dirState, p Pos, b []byte) (head, rest []byte, ok boo
 // session, numbered on its own) or go on with ordinary requests. The
 // client bytes sent while the answer was awaited are those requests.
 func (c *Conn) refused(p Pos) {
-	pend, lost := c.pending, c.pendingGap
-	c.pending, c.pendingGap = nil, 0
+	var pend []byte
+	var lost int64
+	if m := c.connMore; m != nil {
+		pend, lost = m.pending, m.pendingGap
+		m.pending, m.pendingGap = nil, 0
+	}
 	if lost > 0 {
 		c.phase = phaseDone // the requests cannot be delimited
 		return
@@ -403,13 +445,13 @@ func (c *Conn) refused(p Pos) {
 // which starts a session of its own at p.
 func (c *Conn) nextSession(p Pos) {
 	c.endSession(p, EndRejected)
-	c.sessions++
+	c.more().sessions++
 	c.known, c.hsSent = false, false
 	c.hs = Handshake{}
 	c.reqCut, c.respCut = false, false
 	c.sum = Summary{Start: p, End: p}
 	c.info.ID, c.info.Host, c.info.Path = 0, "", ""
-	c.back = 0
+	c.more().back, c.backSum = 0, 0
 }
 
 // pendingData keeps client bytes sent before the 101 arrived.
@@ -417,15 +459,16 @@ func (c *Conn) pendingData(p Pos, b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	if len(c.pending) == 0 && c.pendingGap == 0 {
-		c.pendingPos = p
+	m := c.more()
+	if len(m.pending) == 0 && m.pendingGap == 0 {
+		m.pendingPos = p
 	}
-	room := maxPending - len(c.pending)
+	room := maxPending - len(m.pending)
 	if len(b) > room {
-		c.pendingGap += int64(len(b) - room)
+		m.pendingGap += int64(len(b) - room)
 		b = b[:room]
 	}
-	c.pending = append(c.pending, b...)
+	m.pending = append(m.pending, b...)
 }
 
 // responseData reads the server's answer to the upgrade request.
@@ -460,7 +503,7 @@ func (c *Conn) responseData(p Pos, b []byte) {
 // the bytes after it. It reports whether the answer belonged to an upgrade
 // (see tentative).
 func (c *Conn) answer(p Pos, resp *ResponseHead, b []byte) bool {
-	if c.maybeReq != nil && !c.tentative(p, resp) {
+	if c.connMore != nil && c.maybeReq != nil && !c.tentative(p, resp) {
 		return false
 	}
 	{
@@ -476,7 +519,7 @@ func (c *Conn) answer(p Pos, resp *ResponseHead, b []byte) bool {
 		c.wsOpen = true
 		c.dirs[ClientToServer].startFrames(&c.Session, ClientToServer)
 		c.dirs[ServerToClient].startFrames(&c.Session, ServerToClient)
-		if len(c.pending) > 0 || c.pendingGap > 0 {
+		if m := c.connMore; m != nil && (len(m.pending) > 0 || m.pendingGap > 0) {
 			c.d.finding(&c.Session, p, CodeDataBefore101, ClientToServer, true, "the client sent %d bytes before the 101 response arrived (from packet %d on)", int64(len(c.pending))+c.pendingGap, c.pendingPos.Pkt)
 			pend := c.pending
 			c.pending = nil

@@ -62,13 +62,13 @@ type Handshake struct {
 	// shown were captured, and rules about what is missing are not
 	// checked.
 	Cut bool
-	// TLS is set for a connection decrypted from TLS (wss://).
-	TLS *TLSInfo
 	// AcceptUnchecked is set when a cut head left the key or the accept
 	// out of the capture: AcceptValid is false, and means nothing.
 	AcceptUnchecked bool
-	Request         *RequestHead  // nil when not captured
-	Response        *ResponseHead // nil when no response was seen
+	// TLS is set for a connection decrypted from TLS (wss://).
+	TLS      *TLSInfo
+	Request  *RequestHead  // nil when not captured
+	Response *ResponseHead // nil when no response was seen
 
 	Method, Path, Host, Origin, UserAgent, Server string
 	Key, Accept, ExpectedAccept                   string

@@ -22,6 +22,9 @@ type dirState struct {
 	hdrN     int
 	left     uint64 // payload bytes of the current frame still to come
 	key      uint32 // masking key, rotated to the next payload byte
+	// histSince counts the bytes inflated since a loss (histLost), up to
+	// the window: here it fills the padding after key.
+	histSince uint32
 	fStart   int    // offset of the current frame's payload in its buffer
 	fh       FrameHeader
 	borrowed []byte // the current frame's payload when it was not copied
@@ -37,8 +40,7 @@ type dirState struct {
 	mUndecodable   bool
 	mLost          bool
 	closed         bool  // this direction sent a Close frame
-	histLost       bool  // history unknown after a loss
-	histSince      int64 // bytes inflated since the loss (histLost)
+	histLost       bool // history unknown after a loss
 	lostReported   bool
 	mFrames        int
 	mWire          int64
@@ -547,7 +549,7 @@ func (s *dirState) inflateMessage(c *Session, dir Direction, p Pos, m *Message) 
 	// the window; until then a later message may still refer to the lost
 	// part, and failing to inflate is expected.
 	if s.histLost {
-		if s.histSince += total; s.histSince >= 1<<dp.bits[dir] {
+		if s.histSince = uint32(min(int64(s.histSince)+total, 1<<16)); s.histSince >= 1<<dp.bits[dir] {
 			s.histLost = false
 		}
 	}

@@ -99,26 +99,30 @@ func (d *Dissector) Census() *Census { return &d.census }
 func (c *Conn) count() {
 	cs := &c.d.census
 	p := c.proto
-	cs.Rejected += c.rejected
+	var m connMore
+	if c.connMore != nil {
+		m = *c.connMore
+	}
+	cs.Rejected += m.rejected
 	switch {
 	case c.wsOpen:
 		p = ProtoWebSocket
-	case c.known || c.sessions > 0:
+	case c.known || m.sessions > 0:
 		p = ProtoHTTP
 	case p == ProtoOther && (c.dirs[0].sawHTTP || c.dirs[1].sawHTTP):
 		p = ProtoHTTP
 	}
 	cs.Protocols[p]++
-	if c.sess != nil {
+	if m.sess != nil {
 		c.countTLS(cs)
 	}
 	if p == ProtoTLS {
 		name := ""
 		switch {
-		case c.tls != nil:
-			name = c.tls.Hello.ServerName
-		case c.sess != nil:
-			name = c.sess.Hello.ServerName
+		case m.tls != nil:
+			name = m.tls.Hello.ServerName
+		case m.sess != nil:
+			name = m.sess.Hello.ServerName
 		}
 		cs.addName(name, 1)
 	}
@@ -130,7 +134,7 @@ func (c *Conn) count() {
 // One picked up mid-stream is, unless its bytes are TLS records or HTTP/2
 // frames.
 func (c *Conn) identify(dir Direction, p Pos, b []byte) {
-	if c.sess != nil {
+	if c.decrypting() != nil {
 		// The plaintext of a decrypted TLS connection that is not HTTP/1.x:
 		// HTTP/2 (ALPN h2) or another protocol, not decoded further.
 		if dir == ClientToServer && http2.StartsPreface(b) {
@@ -145,7 +149,7 @@ func (c *Conn) identify(dir Direction, p Pos, b []byte) {
 		return
 	}
 	switch {
-	case tls.StartsHello(b) && c.sess == nil:
+	case tls.StartsHello(b) && c.decrypting() == nil:
 		c.proto = ProtoTLS
 		if (len(b) > tls.RecordHeaderLen && b[tls.RecordHeaderLen] == 1) != (dir == ClientToServer) {
 			c.swap() // the ClientHello comes from the client
@@ -156,7 +160,7 @@ func (c *Conn) identify(dir Direction, p Pos, b []byte) {
 			return
 		}
 		c.phase = phaseTLS
-		c.tls = &tls.HelloReader{}
+		c.more().tls = &tls.HelloReader{}
 		c.tlsData(dir, b)
 		return
 	case dir == ClientToServer && http2.StartsPreface(b):
@@ -167,7 +171,7 @@ func (c *Conn) identify(dir Direction, p Pos, b []byte) {
 		if dir == ClientToServer {
 			c.swap()
 		}
-		c.maybeReq, c.noReq = &RequestHead{}, true
+		c.more().maybeReq, c.noReq = &RequestHead{}, true
 		c.phase = phaseAwait101
 		c.responseData(p, b)
 		return

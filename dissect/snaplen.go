@@ -72,7 +72,7 @@ func (c *Conn) cutRequest(p Pos, n int64) {
 		c.checkRequest(p, req)
 		c.phase = phaseAwait101
 	case req.Method == "GET" && req.Header.Count("Upgrade") == 0:
-		c.maybeReq = req
+		c.more().maybeReq = req
 		c.maybeCut = n
 		c.phase = phaseAwait101
 	}

@@ -81,7 +81,7 @@ func sideDir(server bool) Direction {
 // startTLS begins decrypting a connection whose first bytes, b from dir,
 // are a TLS hello.
 func (c *Conn) startTLS(p Pos, dir Direction, b []byte) {
-	c.sess = tls.NewSession(c.d.opts.KeyLog, tlsUp{c})
+	c.more().sess = tls.NewSession(c.d.opts.KeyLog, tlsUp{c})
 	c.opened = true // the plaintext is seen from its first byte
 	c.phase = phaseHTTP
 	c.tlsPos = p
@@ -91,6 +91,9 @@ func (c *Conn) startTLS(p Pos, dir Direction, b []byte) {
 // releaseTLSProblems reports the TLS problems held until the connection
 // was numbered, at p (events never go back in input order).
 func (c *Conn) releaseTLSProblems(p Pos) {
+	if c.connMore == nil {
+		return
+	}
 	held := c.tlsHeld
 	c.tlsHeld = nil
 	for _, h := range held {
@@ -119,7 +122,7 @@ func (c *Conn) tlsFinding(p Pos, from Direction, kind tls.Problem, detail string
 
 // tlsInfo describes the connection's TLS layer for its handshake record.
 func (c *Conn) tlsInfo() *TLSInfo {
-	s := c.sess
+	s := c.decrypting()
 	if s == nil {
 		return nil
 	}

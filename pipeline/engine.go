@@ -247,7 +247,8 @@ type Engine struct {
 	onRecord  func(kind dissect.Kind, conn int, info *dissect.ConnInfo)
 	base      *time.Time    // Options.Base
 	backwards int64         // packets stamped earlier than the packet before them
-	span      time.Duration // see Span
+	span      time.Duration // see Span: the files before this one, and the steps back
+	fileFirst time.Time     // the first packet time of the current file
 	// For the progress line: packets read so far.
 	packetsRead atomic.Int64
 }
@@ -352,13 +353,17 @@ func (e *Engine) ReadAll(src pcap.Source, file int) error {
 
 // packet decodes one packet and queues it for its shard.
 func (e *Engine) packet(p dissect.Pos, rec pcap.Record) {
-	if p.File == e.last.File && e.counters.Read > 0 {
-		// The capture's span counts the steps forward (see Span).
-		if d := p.TS.Sub(e.last.TS); d >= 0 {
-			e.span += d
-		} else {
-			e.backwards++
+	// The capture's span counts the steps forward (see Span): each file's
+	// last minus first time, plus the steps back.
+	switch {
+	case e.counters.Read == 0 || p.File != e.last.File:
+		if e.counters.Read > 0 {
+			e.span += e.last.TS.Sub(e.fileFirst)
 		}
+		e.fileFirst = p.TS
+	case p.TS.Before(e.last.TS):
+		e.backwards++
+		e.span += e.last.TS.Sub(p.TS)
 	}
 	e.last = p
 	if e.counters.Read++; e.counters.Read == 1 && e.base != nil {
@@ -666,7 +671,12 @@ func (e *Engine) Evicted() (conns, packetsAfter int64) {
 // last, counting only the steps between consecutive packets of a file that
 // go forward (wscap keeps the input's order when the clock goes back; see
 // TimeBackwards).
-func (e *Engine) Span() time.Duration { return e.span }
+func (e *Engine) Span() time.Duration {
+	if e.counters.Read == 0 {
+		return 0
+	}
+	return max(0, e.span+e.last.TS.Sub(e.fileFirst))
+}
 
 // Connections returns how many connections were numbered (1 to it).
 func (e *Engine) Connections() int { return e.nextID }
