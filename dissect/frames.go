@@ -16,18 +16,18 @@ type dirState struct {
 	// connections).
 
 	// Frame reader (RFC 6455 §5.2).
-	inFrame  bool
-	fLost    bool // bytes of the current frame were lost
-	resync   bool // looking for a frame header after a loss
-	hdrN     int
-	left     uint64 // payload bytes of the current frame still to come
-	key      uint32 // masking key, rotated to the next payload byte
+	inFrame bool
+	fLost   bool // bytes of the current frame were lost
+	resync  bool // looking for a frame header after a loss
+	hdrN    int
+	left    uint64 // payload bytes of the current frame still to come
+	key     uint32 // masking key, rotated to the next payload byte
 	// histSince counts the bytes inflated since a loss (histLost), up to
 	// the window: here it fills the padding after key.
 	histSince uint32
-	fStart   int    // offset of the current frame's payload in its buffer
-	fh       FrameHeader
-	borrowed []byte // the current frame's payload when it was not copied
+	fStart    int // offset of the current frame's payload in its buffer
+	fh        FrameHeader
+	borrowed  []byte // the current frame's payload when it was not copied
 
 	// Message assembler (RFC 6455 §5.4).
 	mOpen       bool
@@ -39,7 +39,7 @@ type dirState struct {
 	mFrameInflated bool
 	mUndecodable   bool
 	mLost          bool
-	closed         bool  // this direction sent a Close frame
+	closed         bool // this direction sent a Close frame
 	histLost       bool // history unknown after a loss
 	lostReported   bool
 	mFrames        int
