@@ -55,6 +55,26 @@ type Census struct {
 	TLSDecrypted int64
 	TLSNoKey     int64
 	NoKeyRandoms []string
+	// What the TLS connections' hellos chose, in clear text: the
+	// version, the cipher suite and the application protocol (ALPN: the
+	// server's choice when visible, else the client's first offer), each
+	// counted by name (at most maxTLSNames names each).
+	TLSVersions, TLSCipherSuites, TLSALPN map[string]int64
+}
+
+// maxTLSNames caps the distinct names of each TLS count.
+const maxTLSNames = 64
+
+// countName adds n to m[name], creating m; names past maxTLSNames are
+// counted as "(more)".
+func countName(m *map[string]int64, name string, n int64) {
+	if *m == nil {
+		*m = map[string]int64{}
+	}
+	if _, ok := (*m)[name]; !ok && len(*m) >= maxTLSNames {
+		name = "(more)"
+	}
+	(*m)[name] += n
 }
 
 // Add adds o's counts to c.
@@ -64,6 +84,15 @@ func (c *Census) Add(o *Census) {
 	}
 	c.Rejected += o.Rejected
 	c.TLSDecrypted += o.TLSDecrypted
+	for name, n := range o.TLSVersions {
+		countName(&c.TLSVersions, name, n)
+	}
+	for name, n := range o.TLSCipherSuites {
+		countName(&c.TLSCipherSuites, name, n)
+	}
+	for name, n := range o.TLSALPN {
+		countName(&c.TLSALPN, name, n)
+	}
 	c.TLSNoKey += o.TLSNoKey
 	for _, r := range o.NoKeyRandoms {
 		if len(c.NoKeyRandoms) < maxNoKeyRandoms {
@@ -116,15 +145,31 @@ func (c *Conn) count() {
 	if m.sess != nil {
 		c.countTLS(cs)
 	}
+	var hello *tls.Hello
+	switch {
+	case m.tls != nil:
+		hello = &m.tls.Hello
+	case m.sess != nil:
+		hello = &m.sess.Hello
+	}
 	if p == ProtoTLS {
 		name := ""
-		switch {
-		case m.tls != nil:
-			name = m.tls.Hello.ServerName
-		case m.sess != nil:
-			name = m.sess.Hello.ServerName
+		if hello != nil {
+			name = hello.ServerName
 		}
 		cs.addName(name, 1)
+	}
+	if hello != nil {
+		if hello.Version != 0 {
+			countName(&cs.TLSVersions, tls.VersionName(hello.Version), 1)
+			countName(&cs.TLSCipherSuites, tls.CipherSuiteName(hello.CipherSuite), 1)
+		}
+		switch {
+		case hello.ALPNChosen != "":
+			countName(&cs.TLSALPN, hello.ALPNChosen, 1)
+		case len(hello.ALPN) > 0:
+			countName(&cs.TLSALPN, hello.ALPN[0]+" (offered)", 1)
+		}
 	}
 }
 

@@ -45,8 +45,12 @@ type totals struct {
 	// log had no secret for.
 	TLSDecrypted int64 `json:"tls_decrypted,omitempty"`
 	TLSNoKey     int64 `json:"tls_no_key,omitempty"`
-	noKey        []string
-	Defrag       *pcap.DefragStats `json:"ip_defrag,omitempty"`
+	// What the TLS hellos chose, counted by name (see dissect.Census).
+	TLSVersions     map[string]int64 `json:"tls_versions,omitempty"`
+	TLSCipherSuites map[string]int64 `json:"tls_cipher_suites,omitempty"`
+	TLSALPN         map[string]int64 `json:"tls_alpn,omitempty"`
+	noKey           []string
+	Defrag          *pcap.DefragStats `json:"ip_defrag,omitempty"`
 	// TimeBackwards counts the packets stamped earlier than the packet
 	// before them in their file (merged or clock-adjusted captures).
 	TimeBackwards int64 `json:"timestamps_backwards,omitempty"`
@@ -69,6 +73,7 @@ type protocolCounts struct {
 func newTotals(c pipeline.Counters, cs *dissect.Census) totals {
 	p := &cs.Protocols
 	t := totals{Kind: "totals", Packets: c, Conns: p[dissect.ProtoWebSocket], Rejected: cs.Rejected, TLSDecrypted: cs.TLSDecrypted, TLSNoKey: cs.TLSNoKey, noKey: cs.NoKeyRandoms,
+		TLSVersions: cs.TLSVersions, TLSCipherSuites: cs.TLSCipherSuites, TLSALPN: cs.TLSALPN,
 		Protocols: protocolCounts{WebSocket: p[dissect.ProtoWebSocket], TLS: p[dissect.ProtoTLS], HTTP: p[dissect.ProtoHTTP], HTTP2: p[dissect.ProtoHTTP2], Other: p[dissect.ProtoOther]}}
 	if p[dissect.ProtoTLS] > 0 {
 		t.ServerNames = maps.Clone(cs.ServerNames)
@@ -223,6 +228,9 @@ func (s *statsWriter) finish(t totals) {
 	s.Extra = append(s.Extra, fmt.Sprintf("packets: %d read = %d websocket + %d other TCP + %d not TCP + %d undecodable + %d IP fragments; %d WebSocket connections",
 		c.Read, c.WebSocket, c.OtherTCP, c.NotTCP, c.Undecodable, c.Fragments, conns))
 	s.Extra = append(s.Extra, "TCP connections: "+t.describe())
+	if len(t.TLSVersions) > 0 || len(t.TLSALPN) > 0 {
+		s.Extra = append(s.Extra, "TLS hellos: "+countsText(t.TLSVersions)+"; "+countsText(t.TLSCipherSuites)+"; ALPN "+countsText(t.TLSALPN))
+	}
 	if t.TLSDecrypted > 0 || t.TLSNoKey > 0 {
 		s.Extra = append(s.Extra, fmt.Sprintf("TLS: %d connections decrypted with the key log, %d without a secret in it", t.TLSDecrypted, t.TLSNoKey))
 	}
@@ -362,4 +370,23 @@ func plural(n int64) string {
 		return ""
 	}
 	return "s"
+}
+
+// countsText lists counts by name, most first: "TLS 1.3 ×60, TLS 1.2 ×4".
+func countsText(m map[string]int64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	names := slices.Collect(maps.Keys(m))
+	slices.SortFunc(names, func(a, b string) int {
+		if c := cmp.Compare(m[b], m[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	var out []string
+	for _, n := range names {
+		out = append(out, fmt.Sprintf("%s ×%d", n, m[n]))
+	}
+	return strings.Join(out, ", ")
 }

@@ -380,3 +380,19 @@ func rewritePayload(t *testing.T, path string, edit func(src string, payload []b
 	}
 	return out
 }
+
+// TestTLSHellos: without keys, a TLS connection is still described from
+// its clear-text hellos: server name, version, cipher suite, ALPN.
+func TestTLSHellos(t *testing.T) {
+	out, _, _ := wscap(t, "read", "--format", "jsonl", "../../testdata/nonws/tls12-openssl.pcap", "../../testdata/nonws/tls-chromium.pcap")
+	recs := records(t, out)
+	tot := recs[len(recs)-1]
+	v, _ := tot["tls_versions"].(map[string]any)
+	cs, _ := tot["tls_cipher_suites"].(map[string]any)
+	alpn, _ := tot["tls_alpn"].(map[string]any)
+	// OpenSSL: 4 TLS 1.2 connections, two with ECDHE-RSA-AES256-GCM, one
+	// ChaCha20, one RSA AES128-GCM; Chromium: 2 TLS 1.3 offering h2.
+	if v["TLS 1.2"] != 4.0 || v["TLS 1.3"] != 2.0 || cs["TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"] != 1.0 || cs["TLS_RSA_WITH_AES_128_GCM_SHA256"] != 1.0 || alpn["h2 (offered)"] != 2.0 {
+		t.Errorf("totals %v", tot)
+	}
+}
