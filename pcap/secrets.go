@@ -82,3 +82,18 @@ func DecryptionSecrets(r io.ReadSeeker) ([][]byte, error) {
 		}
 	}
 }
+
+// AppendDecryptionSecretsBlock appends a little-endian pcapng Decryption
+// Secrets Block holding keylog, TLS key log lines (as pcapgo's writer
+// writes its blocks), to dst.
+func AppendDecryptionSecretsBlock(dst []byte, keylog []byte) []byte {
+	pad := (4 - len(keylog)%4) % 4
+	total := uint32(12 + 8 + len(keylog) + pad)
+	dst = binary.LittleEndian.AppendUint32(dst, blockSecrets)
+	dst = binary.LittleEndian.AppendUint32(dst, total)
+	dst = binary.LittleEndian.AppendUint32(dst, secretsTLSKeyLog)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(keylog)))
+	dst = append(dst, keylog...)
+	dst = append(dst, make([]byte, pad)...)
+	return binary.LittleEndian.AppendUint32(dst, total)
+}

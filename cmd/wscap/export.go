@@ -43,7 +43,10 @@ func flowOf(a, b netip.AddrPort) flowID {
 // on the same addresses and ports starts. The IP fragments of a datagram
 // are held until the one that completes it shows whose it is; then all are
 // written, in capture order, before it.
-func writePcap(name string, inputs []input, sel map[int]exportConn) (int, error) {
+// secrets, when not empty, are the TLS key log lines the decoding used:
+// they go into a Decryption Secrets Block after the section header, so
+// that the export opens decrypted in Wireshark and in wscap.
+func writePcap(name string, inputs []input, sel map[int]exportConn, secrets []byte) (int, error) {
 	starts := map[flowID][]dissect.Pos{} // every selected connection's start, per flow, in order
 	for _, c := range sel {
 		f := flowOf(c.client, c.server)
@@ -71,6 +74,14 @@ func writePcap(name string, inputs []input, sel map[int]exportConn) (int, error)
 				return err
 			}
 			ifaces[rec.LinkType] = 0
+			if len(secrets) > 0 {
+				if err := w.Flush(); err != nil { // the section header goes first
+					return err
+				}
+				if _, err := bw.Write(pcap.AppendDecryptionSecretsBlock(nil, secrets)); err != nil {
+					return err
+				}
+			}
 		}
 		id, ok := ifaces[rec.LinkType]
 		if !ok {

@@ -14,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/wscap/wscap/internal/gen"
+	"github.com/wscap/wscap/pcap"
 )
 
 // TestKeepAliveUpgrades: every upgrade request on a keep-alive connection
@@ -331,6 +332,24 @@ func TestWSS(t *testing.T) {
 		msgs, hs, _, codes, _ := decode(t, "../../testdata/nonws/wss-chromium-dsb.pcapng")
 		if msgs["client"] != 6 || msgs["server"] != 7 || len(codes) != 0 || hs["tls"] == nil {
 			t.Errorf("messages %v, findings %v, handshake %v", msgs, codes, hs)
+		}
+	})
+	t.Run("write-pcap", func(t *testing.T) {
+		// The export embeds the secrets the decoding used: it reads
+		// decrypted without --keylog (and opens decrypted in Wireshark).
+		out := filepath.Join(t.TempDir(), "export.pcapng")
+		if _, stderr, code := wscap(t, "read", "--keylog", keys, "--write-pcap", out, capture); code != exitOK {
+			t.Fatalf("export: exit %d: %s", code, stderr)
+		}
+		msgs, hs, _, _, _ := decode(t, out)
+		if msgs["client"] != 6 || msgs["server"] != 7 || hs["tls"] == nil {
+			t.Errorf("re-read: messages %v, handshake %v", msgs, hs)
+		}
+		f, _ := os.Open(out)
+		defer f.Close()
+		blobs, err := pcap.DecryptionSecrets(f)
+		if err != nil || len(blobs) != 1 || !strings.Contains(string(blobs[0]), "CLIENT_TRAFFIC_SECRET_0 ") {
+			t.Errorf("embedded secrets: %d blocks, %v", len(blobs), err)
 		}
 	})
 	t.Run("no keys", func(t *testing.T) {

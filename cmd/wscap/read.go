@@ -272,7 +272,9 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		}
 	}
 	if pf.writePcap != "" {
-		if _, err := writePcap(pf.writePcap, inputs, selected); err != nil {
+		var secrets bytes.Buffer
+		keylog.WriteUsed(&secrets)
+		if _, err := writePcap(pf.writePcap, inputs, selected, secrets.Bytes()); err != nil {
 			e.errorf("--write-pcap: %v", err)
 			return exitError
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -29,6 +30,8 @@ type Secrets struct {
 type KeyLog struct {
 	mu      sync.RWMutex
 	secrets map[[32]byte]*Secrets
+	umu     sync.Mutex
+	used    map[[32]byte]bool // looked up and found (WriteUsed)
 }
 
 // NewKeyLog returns an empty KeyLog.
@@ -142,8 +145,51 @@ func (k *KeyLog) Lookup(clientRandom []byte) *Secrets {
 	var key [32]byte
 	copy(key[:], clientRandom)
 	k.mu.RLock()
+	sec := k.secrets[key]
+	k.mu.RUnlock()
+	if sec != nil {
+		k.umu.Lock()
+		if k.used == nil {
+			k.used = map[[32]byte]bool{}
+		}
+		k.used[key] = true
+		k.umu.Unlock()
+	}
+	return sec
+}
+
+// WriteUsed writes, in the key log format, the secrets of the connections
+// Lookup found, ordered by client random: what a capture exported with
+// them needs to be decrypted.
+func (k *KeyLog) WriteUsed(w io.Writer) error {
+	if k == nil {
+		return nil
+	}
+	k.umu.Lock()
+	keys := make([][32]byte, 0, len(k.used))
+	for cr := range k.used {
+		keys = append(keys, cr)
+	}
+	k.umu.Unlock()
+	slices.SortFunc(keys, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	k.mu.RLock()
 	defer k.mu.RUnlock()
-	return k.secrets[key]
+	for _, cr := range keys {
+		s := k.secrets[cr]
+		for _, l := range []struct {
+			label  string
+			secret []byte
+		}{{"CLIENT_RANDOM", s.Master}, {"CLIENT_EARLY_TRAFFIC_SECRET", s.ClientEarly}, {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", s.ClientHandshake},
+			{"SERVER_HANDSHAKE_TRAFFIC_SECRET", s.ServerHandshake}, {"CLIENT_TRAFFIC_SECRET_0", s.ClientTraffic}, {"SERVER_TRAFFIC_SECRET_0", s.ServerTraffic}} {
+			if l.secret == nil {
+				continue
+			}
+			if _, err := fmt.Fprintf(w, "%s %x %x\n", l.label, cr[:], l.secret); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Len returns the number of client randoms with secrets.

@@ -414,3 +414,16 @@ func FuzzKeyLog(f *testing.F) {
 		}
 	})
 }
+
+// TestWriteUsed: the secrets of the connections looked up, and only those,
+// written back in the key log format.
+func TestWriteUsed(t *testing.T) {
+	a, b := strings.Repeat("aa", 32), strings.Repeat("bb", 32)
+	k := NewKeyLog()
+	k.Read(strings.NewReader("CLIENT_RANDOM " + a + " " + strings.Repeat("01", 48) + "\nCLIENT_TRAFFIC_SECRET_0 " + b + " " + strings.Repeat("02", 32) + "\n"))
+	k.Lookup(bytes.Repeat([]byte{0xbb}, 32))
+	var out bytes.Buffer
+	if err := k.WriteUsed(&out); err != nil || out.String() != "CLIENT_TRAFFIC_SECRET_0 "+b+" "+strings.Repeat("02", 32)+"\n" {
+		t.Errorf("%q, %v", out.String(), err)
+	}
+}
