@@ -218,6 +218,10 @@ func (c *Conn) plainGap(dir Direction, p Pos, n int64, cut bool) {
 // WebSocket connection. It reports whether the connection was WebSocket.
 // A Conn made by NewStream is released (see Release) before End returns.
 func (c *Conn) End(p Pos, reason EndReason) bool {
+	if s := c.decrypting(); s != nil && !c.ended {
+		c.tlsPos = p
+		s.Close() // secrets still awaited are reported missing
+	}
 	c.end(p, reason)
 	if !c.counted {
 		c.counted = true

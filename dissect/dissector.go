@@ -33,6 +33,10 @@ type Options struct {
 	// KeyLog, when set, decrypts TLS connections whose secrets it holds
 	// (wss://): their plaintext is decoded as a TCP stream's would be.
 	KeyLog *tls.KeyLog
+	// KeyLogGrows says the key log is still being written (live capture):
+	// a TLS connection whose secrets are not there yet holds its records
+	// and looks again (tls.Session.Wait).
+	KeyLogGrows bool
 	// NoPayload is for consumers that count rather than show messages
 	// (wscap stats): uncompressed data messages are not kept, only
 	// measured and checked as they stream by (UTF-8 included), and their

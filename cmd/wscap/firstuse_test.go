@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wscap/wscap/dissect/tls"
 )
 
 // TestFirstUse: what a new user met (issue "What a new user hit"): a
@@ -73,5 +76,31 @@ func TestRefusedFlags(t *testing.T) {
 	}
 	if _, stderr, code := wscap(t, "read", "--assume-extensions", "permessage-deflate; client_no_context_takeover", in); code != exitOK {
 		t.Errorf("a valid --assume-extensions refused: %q", stderr)
+	}
+}
+
+// TestKeyLogTail: a growing key log (live) is read a complete line at a
+// time, from where the last read stopped, and again from the start when
+// it was truncated and rewritten.
+func TestKeyLogTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.log")
+	line := func(b byte) string {
+		return "CLIENT_RANDOM " + strings.Repeat(fmt.Sprintf("%02x", b), 32) + " " + strings.Repeat("01", 48) + "\n"
+	}
+	k := tls.NewKeyLog()
+	var bad []string
+	os.WriteFile(path, []byte(line(1)+line(2)[:40]), 0o600)
+	off := readKeyLogTail(path, 0, k, &bad)
+	if k.Len() != 1 || off != int64(len(line(1))) {
+		t.Fatalf("%d secrets, offset %d", k.Len(), off)
+	}
+	os.WriteFile(path, []byte(line(1)+line(2)+"garbage\n"), 0o600)
+	off = readKeyLogTail(path, off, k, &bad)
+	if k.Len() != 2 || len(bad) != 1 || off != int64(len(line(1)+line(2)+"garbage\n")) {
+		t.Fatalf("%d secrets, offset %d, bad %v", k.Len(), off, bad)
+	}
+	os.WriteFile(path, []byte(line(3)), 0o600) // rewritten, shorter
+	if off = readKeyLogTail(path, off, k, &bad); k.Len() != 3 || off != int64(len(line(3))) {
+		t.Fatalf("after a rewrite: %d secrets, offset %d", k.Len(), off)
 	}
 }

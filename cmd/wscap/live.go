@@ -54,6 +54,7 @@ func runLive(args []string, e *env) int {
 	fs := pflag.NewFlagSet("live", pflag.ContinueOnError)
 	var lf liveFlags
 	var pf pipelineFlags
+	pf.followKeyLogs = true // a browser appends to its key log while the capture runs
 	lf.register(fs)
 	pf.register(fs)
 	if code, ok := parseFlags(fs, args, e, "wscap live -i INTERFACE [flags]", liveExamples); !ok {

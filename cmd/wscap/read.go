@@ -8,6 +8,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -54,6 +55,7 @@ type pipelineFlags struct {
 	cpuProfile    string
 	memProfile    string
 	keylogs       []string
+	followKeyLogs bool // live: the key logs grow; re-read them as they do
 }
 
 func (f *pipelineFlags) register(fs *pflag.FlagSet) {
@@ -180,6 +182,11 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	keylog = embeddedSecrets(e, inputs, keylog)
 	dopts := pf.dissectOptions()
 	dopts.KeyLog = keylog
+	if pf.followKeyLogs && keylog != nil {
+		dopts.KeyLogGrows = true
+		stop := followKeyLogs(e, pf.keylogs, keylog, 250*time.Millisecond)
+		defer stop()
+	}
 	opts := pipeline.Options{Shards: pf.workers, Dissect: dopts,
 		Reassembly: reassembly.Options{MaxBuffered: pf.maxBuffered, MaxBufferedTotal: max(1, pf.maxBufTotal/max(pf.workers, 1)), IdleTimeout: pf.idleTimeout, MaxConns: max(1, pf.maxConns/max(pf.workers, 1))},
 		NewEncoder: func() output.Encoder { return output.Filtered(w.Encoder(), filter) }, Writer: w, Keep: keepConn, Base: pf.base}
@@ -378,4 +385,75 @@ func (f *pipelineFlags) check(inputs []input) error {
 		}
 	}
 	return nil
+}
+
+// followKeyLogs re-reads the key logs every interval while a live capture
+// runs, adding the lines appended since (a line is read once it is
+// complete). It returns a function that stops it and then reports the
+// lines it could not use.
+func followKeyLogs(e *env, names []string, k *tls.KeyLog, interval time.Duration) (stop func()) {
+	offsets := make([]int64, len(names))
+	for i, name := range names {
+		if st, err := os.Stat(name); err == nil {
+			offsets[i] = st.Size() // read at the start already
+		}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var bad []string // reported by stop: stderr is the main goroutine's
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			for i, name := range names {
+				offsets[i] = readKeyLogTail(name, offsets[i], k, &bad)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+		for _, b := range bad {
+			e.errorf("%s", b)
+		}
+	}
+}
+
+// readKeyLogTail adds the complete lines of name after offset to k and
+// returns the offset after the last of them; lines it cannot use are
+// appended to bad.
+func readKeyLogTail(name string, offset int64, k *tls.KeyLog, bad *[]string) int64 {
+	f, err := os.Open(name)
+	if err != nil {
+		return offset
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		return offset
+	case st.Size() < offset:
+		offset = 0 // truncated and written again: read it from the start
+	case st.Size() == offset:
+		return offset
+	}
+	b := make([]byte, min(st.Size()-offset, 16<<20))
+	n, _ := f.ReadAt(b, offset)
+	b = b[:n]
+	end := bytes.LastIndexByte(b, '\n')
+	if end < 0 {
+		return offset
+	}
+	_, lines, _ := k.Read(bytes.NewReader(b[:end+1]))
+	for _, l := range lines {
+		*bad = append(*bad, fmt.Sprintf("--keylog %s: %v (skipped; lines counted from byte %d)", name, &l, offset))
+	}
+	return offset + int64(end+1)
 }

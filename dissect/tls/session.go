@@ -40,6 +40,11 @@ var helloRetryRandom, _ = hex.DecodeString("cf21ad74e59a6111be1d8c021e65b891c2a2
 // but whose bytes do not authenticate are reported and skipped: record
 // headers are clear text, so decoding goes on with the next one.
 type Session struct {
+	// Wait makes a session whose secrets are not in the key log yet hold
+	// its records (up to maxWaitBytes) and look again at each record, for
+	// a key log that grows while the capture runs (a browser appends a
+	// line per connection). Without it, no secret is final at once.
+	Wait         bool
 	Hello        Hello
 	Resumed      bool // the server took the client's session ID or PSK
 	Decrypting   bool // keys were found and work
@@ -55,7 +60,20 @@ type Session struct {
 	dirs         [2]sessDir
 	nonce        []byte
 	plain        []byte
+	waiting      bool // Wait: the secrets are looked for at each record
+	held         []heldRecord
+	heldBytes    int
 }
+
+// heldRecord is a record kept while the secrets are awaited.
+type heldRecord struct {
+	server bool
+	rec    []byte
+}
+
+// maxWaitBytes caps the records a Session holds while it waits for its
+// secrets.
+const maxWaitBytes = 1 << 20
 
 type sessDir struct {
 	rec      []byte // the record being assembled, header included
@@ -205,6 +223,9 @@ func (d *sessDir) current() *keys {
 
 // record handles one whole record, header included.
 func (s *Session) record(server bool, d *sessDir, rec []byte) {
+	if s.waiting && !s.await(server, rec) {
+		return
+	}
 	d.records++
 	h, _ := ParseRecordHeader(rec)
 	body := rec[RecordHeaderLen:]
@@ -336,15 +357,30 @@ func (s *Session) keysReady() {
 	}
 	s.suite = su
 	sec := s.keylog.Lookup(s.clientRandom)
-	if sec == nil {
-		why := ""
-		if s.Resumed {
-			why = "; the connection resumes an earlier TLS 1.2 session, whose master secret is not carried over (some stacks, Go's among them, log no line for a resumption)"
-		}
-		s.h.Problem(false, ProblemNoKey, fmt.Sprintf("no secret in the key log for client random %x%s", s.clientRandom, why))
-		s.done = true
+	if sec == nil && s.Wait {
+		s.waiting = true
 		return
 	}
+	if sec == nil {
+		s.noKey()
+		return
+	}
+	s.useSecrets(sec)
+}
+
+// noKey reports that the key log has no secret for the connection.
+func (s *Session) noKey() {
+	why := ""
+	if s.Resumed {
+		why = "; the connection resumes an earlier TLS 1.2 session, whose master secret is not carried over (some stacks, Go's among them, log no line for a resumption)"
+	}
+	s.h.Problem(false, ProblemNoKey, fmt.Sprintf("no secret in the key log for client random %x%s", s.clientRandom, why))
+	s.done = true
+}
+
+// useSecrets derives the record keys from the connection's secrets.
+func (s *Session) useSecrets(sec *Secrets) {
+	su := s.suite
 	s.secrets = sec
 	cl, sv2 := &s.dirs[0], &s.dirs[1]
 	if su.tls13 {
@@ -504,4 +540,36 @@ func side(server bool) string {
 		return "server"
 	}
 	return "client"
+}
+
+// await holds rec while the secrets are awaited and looks them up again;
+// it reports whether rec is to be handled now (they were found, and the
+// records held before it were handled).
+func (s *Session) await(server bool, rec []byte) bool {
+	if sec := s.keylog.Lookup(s.clientRandom); sec != nil {
+		s.waiting = false
+		s.useSecrets(sec)
+		held := s.held
+		s.held, s.heldBytes = nil, 0
+		for _, h := range held {
+			s.record(h.server, &s.dirs[dirIndex(h.server)], h.rec)
+		}
+		return true
+	}
+	if s.heldBytes+len(rec) > maxWaitBytes {
+		s.waiting, s.held, s.heldBytes = false, nil, 0
+		s.noKey()
+		return false
+	}
+	s.held = append(s.held, heldRecord{server, bytes.Clone(rec)})
+	s.heldBytes += len(rec)
+	return false
+}
+
+// Close ends the session: secrets still awaited are reported missing.
+func (s *Session) Close() {
+	if s.waiting {
+		s.waiting, s.held = false, nil
+		s.noKey()
+	}
 }

@@ -427,3 +427,37 @@ func TestWriteUsed(t *testing.T) {
 		t.Errorf("%q, %v", out.String(), err)
 	}
 }
+
+// TestSessionWait: with Wait, a session whose secrets come into the key
+// log only later (a browser appends them while the capture runs) holds
+// its records and decrypts them all once the line is there; at Close, a
+// line that never came is reported.
+func TestSessionWait(t *testing.T) {
+	ec := cert(t, false)
+	for _, max := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		var kl bytes.Buffer
+		segs := session(t, &tls.Config{InsecureSkipVerify: true, MaxVersion: max}, &tls.Config{Certificates: []tls.Certificate{ec}, MaxVersion: max}, &kl, []string{"GET / HTTP/1.1\r\n\r\n", "more"})
+		keys := NewKeyLog()
+		var c collector
+		s := NewSession(keys, &c)
+		s.Wait = true
+		half := len(segs) / 2
+		feed(s, segs[:half], 1<<20)
+		keys.Read(bytes.NewReader(kl.Bytes())) // the key log grows
+		feed(s, segs[half:], 1<<20)
+		if c.data[0].String() != "GET / HTTP/1.1\r\n\r\nmore" || len(c.problems) != 0 {
+			t.Errorf("%x: client %q, problems %v", max, c.data[0].String(), c.problems)
+		}
+		var never collector
+		s = NewSession(NewKeyLog(), &never)
+		s.Wait = true
+		feed(s, segs, 1<<20)
+		if len(never.problems) != 0 {
+			t.Errorf("%x: a problem before Close: %v", max, never.problems)
+		}
+		s.Close()
+		if len(never.problems) != 1 || !strings.Contains(never.problems[0], "no secret") {
+			t.Errorf("%x: at Close %v", max, never.problems)
+		}
+	}
+}
