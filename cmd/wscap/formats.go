@@ -175,6 +175,7 @@ func newWriter(e *env, pf *pipelineFlags, multiFile, streaming bool) (writer, er
 		if err != nil {
 			return nil, err
 		}
+		opts.Flush = streaming // live and standard input: every row as soon as it is complete
 		w = &tableWriter{output.NewTable(e.stdout, opts)}
 	case "stats":
 		w = &statsWriter{output.NewStats(e.stdout, false)}

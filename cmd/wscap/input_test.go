@@ -288,15 +288,22 @@ func TestInputs(t *testing.T) {
 }
 
 // TestStdinStreams checks that `wscap read -` prints a message as soon as
-// its packet arrives, before the input ends (tcpdump -w - | wscap read -).
+// its packet arrives, before the input ends (tcpdump -w - | wscap read -),
+// as JSON Lines and as a table.
 func TestStdinStreams(t *testing.T) {
+	for _, tc := range []struct{ format, message string }{{"jsonl", `"kind":"message"`}, {"table", "server→client"}} {
+		t.Run(tc.format, func(t *testing.T) { stdinStreams(t, tc.format, tc.message) })
+	}
+}
+
+func stdinStreams(t *testing.T, format, message string) {
 	path, _ := generate(t, "demo", gen.Options{Seed: 5}, gen.ScenarioParams{})
 	raw, _ := os.ReadFile(path)
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- run([]string{"read", "--format", "jsonl", "-"}, inR, outW, io.Discard)
+		done <- run([]string{"read", "--format", format, "-"}, inR, outW, io.Discard)
 		outW.Close()
 	}()
 	go inW.Write(raw[:len(raw)/2]) // half the capture, then nothing
@@ -325,7 +332,7 @@ func TestStdinStreams(t *testing.T) {
 	for got := false; !got; {
 		select {
 		case l := <-lines:
-			got = strings.Contains(l, `"kind":"message"`)
+			got = strings.Contains(l, message)
 		case <-deadline:
 			t.Fatal("no message printed while the input was still open")
 		}
