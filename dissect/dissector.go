@@ -187,6 +187,10 @@ func (d *Dissector) finding(c *Session, p Pos, code Code, from Direction, blame 
 		panic("dissect: unknown finding code " + string(code))
 	}
 	c.sum.Findings[r.Severity]++
+	if d.census.Findings == nil {
+		d.census.Findings = map[Code]int64{}
+	}
+	d.census.Findings[code]++
 	f := Finding{Code: code, Severity: r.Severity, RFC: r.RFC, From: from, Blame: blame}
 	if len(args) == 0 {
 		f.Detail = format

@@ -60,6 +60,8 @@ type Census struct {
 	// server's choice when visible, else the client's first offer), each
 	// counted by name (at most maxTLSNames names each).
 	TLSVersions, TLSCipherSuites, TLSALPN map[string]int64
+	// Findings counts the findings reported, by code.
+	Findings map[Code]int64
 }
 
 // maxTLSNames caps the distinct names of each TLS count.
@@ -84,6 +86,12 @@ func (c *Census) Add(o *Census) {
 	}
 	c.Rejected += o.Rejected
 	c.TLSDecrypted += o.TLSDecrypted
+	for code, n := range o.Findings {
+		if c.Findings == nil {
+			c.Findings = map[Code]int64{}
+		}
+		c.Findings[code] += n
+	}
 	for name, n := range o.TLSVersions {
 		countName(&c.TLSVersions, name, n)
 	}

@@ -55,6 +55,8 @@ type Table struct {
 	bw      *bufio.Writer
 	opts    TableOptions
 	started bool
+	// Footer lines are printed after the table (the findings by code).
+	Footer []string
 }
 
 // NewTable returns a Table writing to w.
@@ -262,6 +264,9 @@ func (t *TableEncoder) msgPreview(m *dissect.Message) string {
 func (t *Table) Close() error {
 	if t.started {
 		t.g.line()
+	}
+	for _, l := range t.Footer {
+		t.bw.WriteString(SafeText(l, 0) + "\n")
 	}
 	return t.bw.Flush()
 }

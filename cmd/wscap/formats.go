@@ -50,6 +50,7 @@ type totals struct {
 	TLSCipherSuites map[string]int64 `json:"tls_cipher_suites,omitempty"`
 	TLSALPN         map[string]int64 `json:"tls_alpn,omitempty"`
 	noKey           []string
+	findings        map[dissect.Code]int64
 	Defrag          *pcap.DefragStats `json:"ip_defrag,omitempty"`
 	// TimeBackwards counts the packets stamped earlier than the packet
 	// before them in their file (merged or clock-adjusted captures).
@@ -73,7 +74,7 @@ type protocolCounts struct {
 func newTotals(c pipeline.Counters, cs *dissect.Census) totals {
 	p := &cs.Protocols
 	t := totals{Kind: "totals", Packets: c, Conns: p[dissect.ProtoWebSocket], Rejected: cs.Rejected, TLSDecrypted: cs.TLSDecrypted, TLSNoKey: cs.TLSNoKey, noKey: cs.NoKeyRandoms,
-		TLSVersions: cs.TLSVersions, TLSCipherSuites: cs.TLSCipherSuites, TLSALPN: cs.TLSALPN,
+		TLSVersions: cs.TLSVersions, TLSCipherSuites: cs.TLSCipherSuites, TLSALPN: cs.TLSALPN, findings: cs.Findings,
 		Protocols: protocolCounts{WebSocket: p[dissect.ProtoWebSocket], TLS: p[dissect.ProtoTLS], HTTP: p[dissect.ProtoHTTP], HTTP2: p[dissect.ProtoHTTP2], Other: p[dissect.ProtoOther]}}
 	if p[dissect.ProtoTLS] > 0 {
 		t.ServerNames = maps.Clone(cs.ServerNames)
@@ -210,7 +211,17 @@ func (j *jsonlWriter) finish(t totals) { j.WriteValue(t) }
 
 type tableWriter struct{ *output.Table }
 
-func (t *tableWriter) finish(totals) {}
+// finish adds one line of the findings by code, most first, to the table.
+func (t *tableWriter) finish(tot totals) {
+	if len(tot.findings) == 0 {
+		return
+	}
+	m := map[string]int64{}
+	for code, n := range tot.findings {
+		m[string(code)] = n
+	}
+	t.Footer = append(t.Footer, "findings: "+countsText(m))
+}
 
 type harWriter struct{ *output.HAR }
 

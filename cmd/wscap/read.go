@@ -260,6 +260,9 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	}
 	t := newTotals(counters, eng.Census())
 	t.TimeBackwards, t.span = eng.TimeBackwards(), eng.Span()
+	if len(pf.connIDs) > 0 || pf.host != "" || pf.path != "" || pf.from != "" || len(pf.opcodes) > 0 || pf.grep != "" || pf.findingsOnly {
+		t.findings = nil // counted over every connection, not only those shown
+	}
 	t.Evicted, t.AfterEviction = eng.Evicted()
 	if d := eng.DefragStats(); d.Fragments > 0 {
 		t.Defrag = &d
