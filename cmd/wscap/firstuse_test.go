@@ -30,6 +30,7 @@ func TestFirstUse(t *testing.T) {
 		{"--strict with stats", []string{"stats", "--strict", wrongAccept}, exitFindings, "", "| total "},
 		{"-r FILE", []string{"read", "-r", "../../testdata/real/gorilla-basic.pcap", "--format", "jsonl"}, exitOK, "", `"websocket_connections":1`},
 		{"stats -r FILE", []string{"stats", "-r", "../../testdata/real/gorilla-basic.pcap"}, exitOK, "", "| total "},
+		{"-c N over two files", []string{"read", "-c", "45", "--format", "jsonl", "../../testdata/real/gorilla-basic.pcap", "../../testdata/real/gorilla-basic.pcap"}, exitOK, "", `"packets":{"read":45,`},
 		{"findings by code after the table", []string{"read", wrongAccept}, exitOK, "", "\nfindings: close-handshake-missing ×1, handshake-accept-mismatch ×1\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

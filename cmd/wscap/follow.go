@@ -14,7 +14,7 @@ func runFollow(args []string, e *env) int {
 	var pf pipelineFlags
 	pf.register(fs)
 	fs.BoolVar(&pf.raw, "raw", false, "print JSON text messages as they came, not pretty-printed")
-	rfiles := readFileFlag(fs)
+	rfiles := readFileFlag(fs, &pf)
 	if code, ok := parseFlags(fs, args, e, "wscap follow --conn ID [flags] FILE...", followExamples); !ok {
 		return code
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -55,7 +56,8 @@ type pipelineFlags struct {
 	cpuProfile    string
 	memProfile    string
 	keylogs       []string
-	followKeyLogs bool // live: the key logs grow; re-read them as they do
+	followKeyLogs bool   // live: the key logs grow; re-read them as they do
+	maxPackets    uint64 // -c: packets read over all inputs, 0 for all
 }
 
 func (f *pipelineFlags) register(fs *pflag.FlagSet) {
@@ -116,7 +118,7 @@ func runRead(args []string, e *env) int {
 	fs := pflag.NewFlagSet("read", pflag.ContinueOnError)
 	var pf pipelineFlags
 	pf.register(fs)
-	rfiles := readFileFlag(fs)
+	rfiles := readFileFlag(fs, &pf)
 	if code, ok := parseFlags(fs, args, e, "wscap read [flags] FILE... (- for standard input)", readExamples); !ok {
 		return code
 	}
@@ -216,13 +218,18 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	}
 	eng := pipeline.New(opts)
 	status := exitOK
+	left := pf.maxPackets
 	for i, inp := range inputs {
+		if pf.maxPackets > 0 && left == 0 {
+			break
+		}
 		src, err := inp.open()
 		if err != nil {
 			e.errorf("%v", err)
 			status = exitError
 			continue
 		}
+
 		var prog *progress
 		if f, ok := src.(*pcap.File); ok && f.Size() >= progressMinSize && !streaming {
 			if tty, _ := terminal(e.stderr); tty {
@@ -236,7 +243,11 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 			eng.Stream(128, 20*time.Millisecond)
 			is.SetIdle(eng.Flush)
 		}
-		err = eng.ReadAll(src, i)
+		var from pcap.Source = src
+		if pf.maxPackets > 0 {
+			from = limitedSource{src, &left}
+		}
+		err = eng.ReadAll(from, i)
 		if prog != nil {
 			prog.end()
 		}
@@ -352,12 +363,30 @@ func embeddedSecrets(e *env, inputs []input, k *tls.KeyLog) *tls.KeyLog {
 	return k
 }
 
-// readFileFlag registers -r FILE, as tshark and tcpdump read a file: the
-// same as naming it.
-func readFileFlag(fs *pflag.FlagSet) *[]string {
+// readFileFlag registers -r FILE, as tshark and tcpdump read a file (the
+// same as naming it), and -c N, as they stop after N packets.
+func readFileFlag(fs *pflag.FlagSet, pf *pipelineFlags) *[]string {
 	var files []string
 	fs.StringArrayVarP(&files, "read-file", "r", nil, "read this capture file (as tshark -r FILE); the same as naming it (repeatable)")
+	fs.Uint64VarP(&pf.maxPackets, "count", "c", 0, "stop after reading N packets, over all inputs (0: no limit)")
 	return &files
+}
+
+// limitedSource ends its source once a run-wide packet budget is spent.
+type limitedSource struct {
+	pcap.Source
+	left *uint64
+}
+
+func (l limitedSource) Next() (pcap.Record, error) {
+	if *l.left == 0 {
+		return pcap.Record{}, io.EOF
+	}
+	rec, err := l.Source.Next()
+	if err == nil {
+		*l.left--
+	}
+	return rec, err
 }
 
 // check refuses flag values that would do harm or be silently ignored:

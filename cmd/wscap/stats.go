@@ -19,7 +19,7 @@ func runStats(args []string, e *env) int {
 	fs := pflag.NewFlagSet("stats", pflag.ContinueOnError)
 	var pf pipelineFlags
 	pf.register(fs)
-	rfiles := readFileFlag(fs)
+	rfiles := readFileFlag(fs, &pf)
 	if code, ok := parseFlags(fs, args, e, "wscap stats [flags] FILE... (- for standard input)", statsExamples); !ok {
 		return code
 	}
