@@ -21,8 +21,13 @@ type ngGuard struct {
 	hn        int      // header bytes seen
 	left      uint64   // bytes of the current block after its header
 	blocks    int
+	ifaces    int // Interface Description Blocks in this section
 	err       error
 }
+
+// maxInterfaces caps the interfaces of a pcapng section: gopacket's
+// reader keeps every one, with its options.
+const maxInterfaces = 4096
 
 func (g *ngGuard) Read(p []byte) (int, error) {
 	if g.err != nil {
@@ -65,6 +70,19 @@ func (g *ngGuard) Read(p []byte) (int, error) {
 			g.err = fmt.Errorf("pcapng block %d announces %d bytes, more than %d: the file is corrupt", g.blocks+1, length, maxBlock)
 			// Hand over what precedes the block; the next Read fails.
 			return i - g.hn, nil
+		}
+		typ := binary.LittleEndian.Uint32(g.hdr[:4])
+		if g.bigEndian {
+			typ = binary.BigEndian.Uint32(g.hdr[:4])
+		}
+		switch typ {
+		case 0x0a0d0d0a:
+			g.ifaces = 0 // interfaces are numbered per section
+		case 1: // Interface Description Block
+			if g.ifaces++; g.ifaces > maxInterfaces {
+				g.err = fmt.Errorf("pcapng block %d describes interface %d of its section, more than the %d wscap reads (a real capture has a handful): the file is corrupt or hostile", g.blocks+1, g.ifaces, maxInterfaces)
+				return i - g.hn, nil
+			}
 		}
 		if uint32(g.hn) > length { // a length too short to hold its own header: pcapgo reports it
 			g.left = 0

@@ -81,6 +81,7 @@ type File struct {
 	ng     *pcapgo.NgReader
 	ngLink []layers.LinkType
 	n      int64 // records read
+	empty  int64 // records in a row that hold no packet
 	guard  *ngGuard
 }
 
@@ -192,8 +193,21 @@ func (f *File) Next() (Record, error) {
 		return Record{}, f.wrap(err)
 	}
 	f.n++
+	// A record that captured nothing of a packet of no length is not a
+	// packet: a run of them is zeros (or garbage) where packets should be.
+	if len(data) == 0 && ci.Length == 0 {
+		if f.empty++; f.empty >= maxEmptyRecords {
+			return Record{}, fmt.Errorf("%s: %d records in a row from record %d on hold no packet (zero captured and original length): the rest of the file is not a capture", f.name, f.empty, f.n-f.empty+1)
+		}
+	} else {
+		f.empty = 0
+	}
 	return Record{Data: data, TS: ci.Timestamp, Length: ci.Length, LinkType: lt}, nil
 }
+
+// maxEmptyRecords is how many records holding no packet in a row end the
+// reading of a file.
+const maxEmptyRecords = 1000
 
 func (f *File) ngLinkType(i int) (layers.LinkType, error) {
 	if i >= 0 && i < len(f.ngLink) {
