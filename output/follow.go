@@ -52,7 +52,7 @@ func (f *Follow) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 	var r followRecord
 	full := append([]byte(`{"kind":"`+kind.String()+`","conn":`+strconv.Itoa(conn)), body...)
 	if err := json.Unmarshal(full, &r); err != nil {
-		return fmt.Errorf("output: follow: %v", err)
+		return fmt.Errorf("output: follow: %w", err)
 	}
 	ts, _ := time.Parse(time.RFC3339Nano, r.TS)
 	start, ok := f.start[conn]

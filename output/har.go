@@ -114,7 +114,7 @@ func (h *HAR) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 	var r harRecord
 	full := append([]byte(`{"kind":"`+kind.String()+`","conn":`+strconv.Itoa(conn)), body...)
 	if err := json.Unmarshal(full, &r); err != nil {
-		return fmt.Errorf("output: har: %v", err)
+		return fmt.Errorf("output: har: %w", err)
 	}
 	ts, _ := time.Parse(time.RFC3339Nano, r.TS)
 	switch kind {

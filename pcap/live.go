@@ -272,7 +272,7 @@ func (l *Live) explain(err error) error {
 			return fmt.Errorf("%s: interface went down during capture: %w", l.iface, ErrInterfaceDown)
 		}
 	}
-	return fmt.Errorf("%s: capture failed: %v", l.iface, err)
+	return fmt.Errorf("%s: capture failed: %w", l.iface, err)
 }
 
 // errPollTimeout is returned by liveHandle.read when no packet came within

@@ -19,7 +19,7 @@ func (liveFilter) libpcap(expr string, lt layers.LinkType, snaplen int) ([]bpf.I
 	}
 	ins, err := libpcap.CompileBPFFilter(lt, snaplen, expr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrFilter, err)
+		return nil, fmt.Errorf("%w: %w", ErrFilter, err)
 	}
 	raw := make([]bpf.RawInstruction, len(ins))
 	for i, in := range ins {

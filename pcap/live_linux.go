@@ -89,7 +89,7 @@ func (l *Live) open() error {
 	kernelProg := append(socketGuard(sockType == afpacket.SocketDgram, loIndex, onlyLo), prog...)
 	raw, err := bpf.Assemble(kernelProg)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrFilter, err)
+		return fmt.Errorf("%w: %w", ErrFilter, err)
 	}
 
 	blockSize := liveBlockSize
@@ -112,12 +112,12 @@ func (l *Live) open() error {
 	}
 	if err := tp.SetBPF(raw); err != nil {
 		tp.Close()
-		return fmt.Errorf("%s: attaching the capture filter: %v", l.iface, err)
+		return fmt.Errorf("%s: attaching the capture filter: %w", l.iface, err)
 	}
 	if l.opts.Promiscuous && bind != "" {
 		if err := tp.SetPromiscuous(true); err != nil {
 			tp.Close()
-			return fmt.Errorf("%s: promiscuous mode: %v", l.iface, err)
+			return fmt.Errorf("%s: promiscuous mode: %w", l.iface, err)
 		}
 	}
 	// Packets that reached the ring before SetBPF went through no filter.
@@ -141,7 +141,7 @@ func (l *Live) openError(err error) error {
 	case errors.As(err, &errno) && errno == syscall.EAFNOSUPPORT:
 		return fmt.Errorf("%s: the kernel has no AF_PACKET support: %w", l.iface, ErrLiveUnsupported)
 	}
-	return fmt.Errorf("%s: opening the capture socket: %v", l.iface, err)
+	return fmt.Errorf("%s: opening the capture socket: %w", l.iface, err)
 }
 
 // socketGuard returns the kernel-only head of the socket filter, which uses

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -121,7 +120,7 @@ func NewFile(name string, r io.Reader, closer io.Closer) (*File, error) {
 	if magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("%s: bad gzip header: %v", name, err)
+			return nil, fmt.Errorf("%s: bad gzip header: %w", name, err)
 		}
 		f.gz = true
 		br = bufio.NewReaderSize(zr, 256<<10)
@@ -135,7 +134,7 @@ func NewFile(name string, r io.Reader, closer io.Closer) (*File, error) {
 		f.format = FormatPcap
 		f.pcap, err = pcapgo.NewReader(in)
 		if err != nil {
-			return nil, fmt.Errorf("%s: bad pcap header: %v", name, err)
+			return nil, fmt.Errorf("%s: bad pcap header: %w", name, err)
 		}
 		// Records longer than the declared snaplen exist in the wild (see
 		// pcapgo's SetSnaplen); read them up to 256 KiB, as tcpdump does.
@@ -147,7 +146,7 @@ func NewFile(name string, r io.Reader, closer io.Closer) (*File, error) {
 		f.guard = &ngGuard{r: in}
 		f.ng, err = pcapgo.NewNgReader(f.guard, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
-			return nil, fmt.Errorf("%s: bad pcapng header: %v", name, err)
+			return nil, fmt.Errorf("%s: bad pcapng header: %w", name, err)
 		}
 	default:
 		return nil, fmt.Errorf("%s: %w (magic %02x %02x %02x %02x)", name, ErrNotCapture, magic[0], magic[1], magic[2], magic[3])
@@ -228,7 +227,7 @@ func (f *File) ngLinkType(i int) (layers.LinkType, error) {
 
 func (f *File) wrap(err error) error {
 	if f.guard != nil && f.guard.err != nil {
-		return fmt.Errorf("%s: %v", f.name, f.guard.err)
+		return fmt.Errorf("%s: %w", f.name, f.guard.err)
 	}
 	switch {
 	case err == io.EOF:
@@ -236,10 +235,14 @@ func (f *File) wrap(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%s: file cut off in the middle of a packet: %w", f.name, io.ErrUnexpectedEOF)
 	}
-	if strings.Contains(err.Error(), "exceeds snap length") {
-		return fmt.Errorf("%s: packet %d: record longer than %d bytes (%v): the file is corrupt", f.name, f.n+1, maxRecord, err)
+	if f.pcap != nil {
+		// pcapgo's classic reader fails only at the end of its input or
+		// for a record longer than its snaplen, which NewFile set to
+		// maxRecord: the error is known by where it comes from, not by
+		// its text.
+		return fmt.Errorf("%s: packet %d: record longer than %d bytes (%w): the file is corrupt", f.name, f.n+1, maxRecord, err)
 	}
-	return fmt.Errorf("%s: packet %d: %v", f.name, f.n+1, err)
+	return fmt.Errorf("%s: packet %d: %w", f.name, f.n+1, err)
 }
 
 // Close closes the underlying file.
