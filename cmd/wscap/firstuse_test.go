@@ -106,3 +106,39 @@ func TestKeyLogTail(t *testing.T) {
 		t.Fatalf("after a rewrite: %d secrets, offset %d", k.Len(), off)
 	}
 }
+
+// TestFlagsPerCommand: each subcommand lists and accepts only the flags
+// that mean something to it.
+func TestFlagsPerCommand(t *testing.T) {
+	const c = "../../testdata/real/gorilla-basic.pcap"
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"stats", "--frames", c}, false},
+		{[]string{"stats", "--hex", c}, false},
+		{[]string{"stats", "--time", "relative", c}, false},
+		{[]string{"stats", "--grep", "x", c}, false},
+		{[]string{"stats", "--format", "har", c}, false},
+		{[]string{"follow", "--conn", "1", "--format", "jsonl", c}, false},
+		{[]string{"follow", "--conn", "1", "--frames", c}, false},
+		{[]string{"follow", "--conn", "1", "--summary", c}, false},
+		{[]string{"follow", "--conn", "1", "--grep", "Hello", c}, true},
+		{[]string{"stats", "--host", "127.0.0.1*", c}, true},
+		{[]string{"read", "--frames", "--hex", "--time", "relative", c}, true},
+	} {
+		_, stderr, code := wscap(t, tc.args...)
+		if (code == exitOK) != tc.ok {
+			t.Errorf("%v: exit %d, %q", tc.args, code, stderr)
+		}
+	}
+	for cmd, want := range map[string]string{"stats": "table or jsonl", "live": "table or jsonl", "read": "table, jsonl or har"} {
+		out, _, _ := wscap(t, cmd, "--help")
+		if !strings.Contains(out, "output format: "+want) {
+			t.Errorf("%s --help: --format not %q", cmd, want)
+		}
+	}
+	if out, _, _ := wscap(t, "follow", "--help"); strings.Contains(out, "--format") || strings.Contains(out, "--hex") {
+		t.Errorf("follow --help lists flags it ignores")
+	}
+}

@@ -12,7 +12,7 @@ const followExamples = `  wscap follow capture.pcap --conn 3
 func runFollow(args []string, e *env) int {
 	fs := pflag.NewFlagSet("follow", pflag.ContinueOnError)
 	var pf pipelineFlags
-	pf.register(fs)
+	pf.register(fs, flagGroups{message: true})
 	fs.BoolVar(&pf.raw, "raw", false, "print JSON text messages as they came, not pretty-printed")
 	rfiles := readFileFlag(fs, &pf)
 	if code, ok := parseFlags(fs, args, e, "wscap follow --conn ID [flags] FILE...", followExamples); !ok {

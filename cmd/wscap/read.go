@@ -60,9 +60,23 @@ type pipelineFlags struct {
 	maxPackets    uint64 // -c: packets read over all inputs, 0 for all
 }
 
-func (f *pipelineFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.format, "format", "table", "output format: table, jsonl or har (HAR 1.2 with _webSocketMessages)")
-	fs.BoolVar(&f.frames, "frames", false, "one row (or record) per frame instead of per message")
+// flagGroups says which of the pipeline's flags a subcommand takes: each
+// lists and accepts only those that mean something to it.
+type flagGroups struct {
+	formats string // the --format values, "" for no --format
+	view    bool   // the message table's own flags: --frames, --summary, --max-payload, --hex, --time, --color
+	message bool   // message filters: --from, --opcode, --grep
+}
+
+func (f *pipelineFlags) register(fs *pflag.FlagSet, g flagGroups) {
+	if g.formats != "" {
+		fs.StringVar(&f.format, "format", "table", "output format: "+g.formats)
+	} else {
+		f.format = "table"
+	}
+	if g.view {
+		fs.BoolVar(&f.frames, "frames", false, "one row (or record) per frame instead of per message")
+	}
 	fs.BoolVar(&f.strict, "strict", false, "exit with status 1 when a finding of severity error was reported")
 	fs.Int64Var(&f.maxMessage, "max-message", 64<<20, "payload bytes kept of one message (after decompression)")
 	fs.Uint64Var(&f.maxFrame, "max-frame", 4<<30, "a frame header announcing more bytes is treated as garbage")
@@ -75,23 +89,40 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet) {
 	fs.UintSliceVar(&f.wsPorts, "ws-port", nil, "decode TCP port N as WebSocket even without a captured handshake (repeatable)")
 	fs.StringVar(&f.assumeExt, "assume-extensions", "", `extensions the uncaptured handshakes negotiated, e.g. "permessage-deflate"`)
 	fs.StringVar(&f.assumeProto, "assume-subprotocol", "", "subprotocol the uncaptured handshakes negotiated")
-	fs.BoolVar(&f.summary, "summary", false, "after the output, print the connection summary (as wscap stats) and the packet counters")
+	if g.view {
+		fs.BoolVar(&f.summary, "summary", false, "after the output, print the connection summary (as wscap stats) and the packet counters")
+	}
 	fs.IntSliceVar(&f.connIDs, "conn", nil, "show only these connections (numbers as printed), e.g. --conn 3,7")
-	fs.StringVar(&f.from, "from", "", "show only messages from client or server")
-	fs.StringSliceVar(&f.opcodes, "opcode", nil, "show only messages of these opcodes: text,binary,ping,pong,close,continuation,0x3..")
-	fs.StringVar(&f.grep, "grep", "", "show only text messages matching this regular expression (RE2)")
+	if g.message {
+		fs.StringVar(&f.from, "from", "", "show only messages from client or server")
+	}
+	if g.message {
+		fs.StringSliceVar(&f.opcodes, "opcode", nil, "show only messages of these opcodes: text,binary,ping,pong,close,continuation,0x3..")
+	}
+	if g.message {
+		fs.StringVar(&f.grep, "grep", "", "show only text messages matching this regular expression (RE2)")
+	}
 	fs.StringVar(&f.host, "host", "", `show only connections whose handshake Host is this ("*.example.com" for subdomains)`)
 	fs.StringVar(&f.path, "path", "", "show only connections whose request target starts with this")
 	fs.BoolVar(&f.findingsOnly, "findings-only", false, "show only findings")
-	fs.IntVar(&f.maxPayload, "max-payload", 0, "payload preview width in the table (0: fitted to the terminal, 60 otherwise)")
-	fs.BoolVar(&f.hex, "hex", false, "show text payloads as hex too")
-	fs.StringVar(&f.timeFormat, "time", "absolute", "times in the table: absolute (UTC) or relative (seconds since the first packet)")
-	fs.StringVar(&f.color, "color", "auto", "colours: auto (on a terminal, unless NO_COLOR is set), always or never")
+	if g.view {
+		fs.IntVar(&f.maxPayload, "max-payload", 0, "payload preview width in the table (0: fitted to the terminal, 60 otherwise)")
+	}
+	if g.view {
+		fs.BoolVar(&f.hex, "hex", false, "show text payloads as hex too")
+	}
+	if g.view {
+		fs.StringVar(&f.timeFormat, "time", "absolute", "times in the table: absolute (UTC) or relative (seconds since the first packet)")
+	}
+	if g.view {
+		fs.StringVar(&f.color, "color", "auto", "colours: auto (on a terminal, unless NO_COLOR is set), always or never")
+	}
 	fs.StringVar(&f.writePcap, "write-pcap", "", "also write the packets of the connections shown (after filters) to this pcapng file")
 	fs.IntVar(&f.workers, "workers", min(runtime.NumCPU(), 8), "connections are spread over this many goroutines (output does not depend on it)")
 	fs.StringArrayVar(&f.keylogs, "keylog", nil, "decrypt TLS (wss://) with the secrets of this key log (SSLKEYLOGFILE format; repeatable)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile to this file at the end")
+
 }
 
 func (f *pipelineFlags) dissectOptions() dissect.Options {
@@ -117,7 +148,7 @@ const readExamples = `  wscap read capture.pcap
 func runRead(args []string, e *env) int {
 	fs := pflag.NewFlagSet("read", pflag.ContinueOnError)
 	var pf pipelineFlags
-	pf.register(fs)
+	pf.register(fs, flagGroups{formats: "table, jsonl or har (HAR 1.2 with _webSocketMessages)", view: true, message: true})
 	rfiles := readFileFlag(fs, &pf)
 	if code, ok := parseFlags(fs, args, e, "wscap read [flags] FILE... (- for standard input)", readExamples); !ok {
 		return code

@@ -18,7 +18,7 @@ const statsExamples = `  wscap stats capture.pcap
 func runStats(args []string, e *env) int {
 	fs := pflag.NewFlagSet("stats", pflag.ContinueOnError)
 	var pf pipelineFlags
-	pf.register(fs)
+	pf.register(fs, flagGroups{formats: "table or jsonl"})
 	rfiles := readFileFlag(fs, &pf)
 	if code, ok := parseFlags(fs, args, e, "wscap stats [flags] FILE... (- for standard input)", statsExamples); !ok {
 		return code
