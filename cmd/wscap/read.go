@@ -29,11 +29,11 @@ type pipelineFlags struct {
 	strict        bool
 	maxMessage    int64
 	maxFrame      uint64
-	maxHandshake  int
+	maxHandshake  int64
 	maxAssembling int64
 	maxConns      int
-	maxBufTotal   int
-	maxBuffered   int
+	maxBufTotal   int64
+	maxBuffered   int64
 	idleTimeout   time.Duration
 	wsPorts       []uint
 	assumeExt     string
@@ -78,13 +78,14 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet, g flagGroups) {
 		fs.BoolVar(&f.frames, "frames", false, "one row (or record) per frame instead of per message")
 	}
 	fs.BoolVar(&f.strict, "strict", false, "exit with status 1 when a finding of severity error was reported")
-	fs.Int64Var(&f.maxMessage, "max-message", 64<<20, "payload bytes kept of one message (after decompression)")
-	fs.Uint64Var(&f.maxFrame, "max-frame", 4<<30, "a frame header announcing more bytes is treated as garbage")
-	fs.IntVar(&f.maxHandshake, "max-handshake", 64<<10, "bytes of one HTTP head of the opening handshake")
-	fs.Int64Var(&f.maxAssembling, "max-assembling", 256<<20, "payload bytes held by all messages still being assembled, in total")
-	fs.IntVar(&f.maxBufTotal, "max-buffered-total", 256<<20, "out-of-order TCP bytes buffered over all connections")
+	sizeVar(fs, &f.maxMessage, "max-message", 64<<20, 1<<40, "payload bytes kept of one message (after decompression), e.g. 64MiB")
+	f.maxFrame = 4 << 30
+	fs.Var(usizeValue{&f.maxFrame}, "max-frame", "a frame header announcing more bytes is treated as garbage")
+	sizeVar(fs, &f.maxHandshake, "max-handshake", 64<<10, 1<<30, "bytes of one HTTP head of the opening handshake")
+	sizeVar(fs, &f.maxAssembling, "max-assembling", 256<<20, 1<<40, "payload bytes held by all messages still being assembled, in total")
+	sizeVar(fs, &f.maxBufTotal, "max-buffered-total", 256<<20, 1<<40, "out-of-order TCP bytes buffered over all connections")
 	fs.IntVar(&f.maxConns, "max-conns", 500000, "connections tracked at once; beyond it the quietest is ended")
-	fs.IntVar(&f.maxBuffered, "max-buffered", 4<<20, "out-of-order TCP bytes buffered per connection")
+	sizeVar(fs, &f.maxBuffered, "max-buffered", 4<<20, 1<<40, "out-of-order TCP bytes buffered per connection")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 0, "end connections idle this long (packet time); 0 = never")
 	fs.UintSliceVar(&f.wsPorts, "ws-port", nil, "decode TCP port N as WebSocket even without a captured handshake (repeatable)")
 	fs.StringVar(&f.assumeExt, "assume-extensions", "", `extensions the uncaptured handshakes negotiated, e.g. "permessage-deflate"`)
@@ -126,7 +127,7 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet, g flagGroups) {
 }
 
 func (f *pipelineFlags) dissectOptions() dissect.Options {
-	o := dissect.Options{MaxMessage: f.maxMessage, MaxFrame: f.maxFrame, MaxHandshake: f.maxHandshake, Frames: f.frames,
+	o := dissect.Options{MaxMessage: f.maxMessage, MaxFrame: f.maxFrame, MaxHandshake: int(f.maxHandshake), Frames: f.frames,
 		MaxAssembling:    max(1, f.maxAssembling/int64(max(f.workers, 1))),
 		AssumeExtensions: f.assumeExt, AssumeSubprotocol: f.assumeProto,
 		// stats shows no payload: uncompressed messages are measured, not kept.
@@ -221,7 +222,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		defer stop()
 	}
 	opts := pipeline.Options{Shards: pf.workers, Dissect: dopts,
-		Reassembly: reassembly.Options{MaxBuffered: pf.maxBuffered, MaxBufferedTotal: max(1, pf.maxBufTotal/max(pf.workers, 1)), IdleTimeout: pf.idleTimeout, MaxConns: max(1, pf.maxConns/max(pf.workers, 1))},
+		Reassembly: reassembly.Options{MaxBuffered: int(pf.maxBuffered), MaxBufferedTotal: int(max(1, pf.maxBufTotal/int64(max(pf.workers, 1)))), IdleTimeout: pf.idleTimeout, MaxConns: max(1, pf.maxConns/max(pf.workers, 1))},
 		NewEncoder: func() output.Encoder { return output.Filtered(w.Encoder(), filter) }, Writer: w, Keep: keepConn, Base: pf.base}
 	if streaming {
 		opts.Batch = 1 // every packet's records reach the output at once
