@@ -20,7 +20,7 @@ type Filter struct {
 	From         *dissect.Direction
 	Opcodes      []dissect.Opcode // empty: any
 	Grep         *regexp.Regexp   // over text payloads; binary payloads never match
-	Host         string           // the Host header, case-insensitive; a leading "*." matches subdomains
+	Host         string           // the Host header, case-insensitive, with its port when given one; a leading "*." matches subdomains
 	Path         string           // a prefix of the request target
 	FindingsOnly bool
 	Kinds        []dissect.Kind // empty: any (stats keeps only connection records)
@@ -59,10 +59,14 @@ func (f *Filter) Keep(ev *dissect.Event) bool {
 func (f *Filter) connOK(c *dissect.ConnInfo) bool {
 	if f.Host != "" {
 		h := strings.ToLower(c.Host)
-		if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
-			h = h[:i] // drop the port
-		}
 		want := strings.ToLower(f.Host)
+		// host:port, as the views display it, compares with the port;
+		// a bare host matches whatever the port.
+		if i := strings.LastIndexByte(want, ':'); i < 0 || strings.Contains(want[i:], "]") {
+			if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+				h = h[:i] // drop the port
+			}
+		}
 		if suffix, ok := strings.CutPrefix(want, "*."); ok {
 			if h != suffix && !strings.HasSuffix(h, "."+suffix) {
 				return false

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/wscap/wscap/dissect"
 )
 
 // TestVisibleWidth: columns on a terminal, not runes or bytes.
@@ -64,6 +66,28 @@ func TestSafeTextBackslash(t *testing.T) {
 	} {
 		if got := SafeText(c.in, 0); got != c.want {
 			t.Errorf("SafeText(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestFilterHost: --host as the views display it (host:port) or bare.
+func TestFilterHost(t *testing.T) {
+	for _, c := range []struct {
+		header, want string
+		ok           bool
+	}{
+		{"chat.example.com:8080", "chat.example.com", true},
+		{"chat.example.com:8080", "chat.example.com:8080", true},
+		{"chat.example.com:8080", "chat.example.com:9090", false},
+		{"chat.example.com", "chat.example.com:8080", false},
+		{"a.chat.example.com:443", "*.example.com", true},
+		{"[2001:db8::1]:8080", "[2001:db8::1]", true},
+		{"[2001:db8::1]:8080", "[2001:db8::1]:8080", true},
+		{"CHAT.example.com", "chat.EXAMPLE.com", true},
+	} {
+		f := &Filter{Host: c.want}
+		if got := f.connOK(&dissect.ConnInfo{Host: c.header}); got != c.ok {
+			t.Errorf("Host %q, --host %q: %v", c.header, c.want, got)
 		}
 	}
 }
