@@ -252,7 +252,11 @@ func (t *TableEncoder) msgPreview(m *dissect.Message) string {
 			return flags + "(no status)"
 		}
 		return flags + SafeText(fmt.Sprintf("%d %s", m.CloseCode, m.CloseReason), max)
-	case m.Opcode == dissect.OpText && m.TextValid && !t.opts.Hex:
+	case m.Opcode == dissect.OpText && m.TextValid && t.opts.Hex:
+		// Text and hex, as --hex says: the text first, then its bytes.
+		text := SafeText(string(m.Payload), max/2)
+		return flags + text + " | " + HexPreview(m.Payload, max-visibleWidth(text)-3)
+	case m.Opcode == dissect.OpText && m.TextValid:
 		return flags + SafeText(string(m.Payload), max)
 	case m.Opcode == dissect.OpText && !m.TextValid:
 		return flags + "(invalid UTF-8) " + HexPreview(m.Payload, max-16)

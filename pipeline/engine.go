@@ -275,8 +275,9 @@ type Options struct {
 	// connection's number and identity (nil for records of no
 	// connection). info is borrowed: valid during the call.
 	OnRecord func(kind dissect.Kind, conn int, info *dissect.ConnInfo)
-	// Base, when set, receives the first packet's timestamp before any
-	// record is encoded (for times relative to it).
+	// Base, when set and zero, receives the first packet's timestamp
+	// before any record is encoded (for times relative to it); a caller
+	// that knows an earlier start sets it itself.
 	Base *time.Time
 
 	// Tuning; zero values give the defaults.
@@ -366,7 +367,7 @@ func (e *Engine) packet(p dissect.Pos, rec pcap.Record) {
 		e.span += e.last.TS.Sub(p.TS)
 	}
 	e.last = p
-	if e.counters.Read++; e.counters.Read == 1 && e.base != nil {
+	if e.counters.Read++; e.counters.Read == 1 && e.base != nil && e.base.IsZero() {
 		*e.base = p.TS // written before any batch is handed to a shard
 	}
 	switch e.dec.DecodeRecord(rec, &e.seg) {

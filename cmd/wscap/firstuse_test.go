@@ -31,6 +31,7 @@ func TestFirstUse(t *testing.T) {
 		{"-r FILE", []string{"read", "-r", "../../testdata/real/gorilla-basic.pcap", "--format", "jsonl"}, exitOK, "", `"websocket_connections":1`},
 		{"stats -r FILE", []string{"stats", "-r", "../../testdata/real/gorilla-basic.pcap"}, exitOK, "", "| total "},
 		{"-c N over two files", []string{"read", "-c", "45", "--format", "jsonl", "../../testdata/real/gorilla-basic.pcap", "../../testdata/real/gorilla-basic.pcap"}, exitOK, "", `"packets":{"read":45,`},
+		{"--hex shows text and hex", []string{"read", "--hex", "../../testdata/real/gorilla-basic.pcap"}, exitOK, "", "Hello, wscap! | 48656c6c6f2c20777363617021"},
 		{"findings by code after the table", []string{"read", wrongAccept}, exitOK, "", "\nfindings: close-handshake-missing ×1, handshake-accept-mismatch ×1\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,5 +141,29 @@ func TestFlagsPerCommand(t *testing.T) {
 	}
 	if out, _, _ := wscap(t, "follow", "--help"); strings.Contains(out, "--format") || strings.Contains(out, "--hex") {
 		t.Errorf("follow --help lists flags it ignores")
+	}
+}
+
+// TestRelativeTimeSeveralFiles: --time relative over several files counts
+// from the earliest packet of all of them, never below zero.
+func TestRelativeTimeSeveralFiles(t *testing.T) {
+	// The second file is years older than the first.
+	out, _, code := wscap(t, "read", "--time", "relative", "../../testdata/real/gorilla-basic.pcap", "../../testdata/public/zeek/websocket.pcap")
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	rows := 0
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Split(l, "|")
+		if len(f) < 3 || !strings.ContainsAny(f[1], "0123456789") {
+			continue
+		}
+		rows++
+		if strings.HasPrefix(strings.TrimSpace(f[1]), "-") {
+			t.Fatalf("a negative time: %q", l)
+		}
+	}
+	if rows < 20 {
+		t.Errorf("%d timed rows", rows)
 	}
 }

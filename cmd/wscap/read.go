@@ -194,6 +194,9 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		}()
 	}
 	pf.base = new(time.Time)
+	if pf.timeFormat == "relative" && len(inputs) > 1 {
+		*pf.base = earliestPacket(inputs) // times count from the earliest packet of all files
+	}
 	w, err := newWriter(e, pf, len(inputs) > 1, streaming)
 	if err != nil {
 		e.errorf("%v", err)
@@ -520,4 +523,24 @@ func readKeyLogTail(name string, offset int64, k *tls.KeyLog, bad *[]string) int
 		*bad = append(*bad, fmt.Sprintf("--keylog %s: %v (skipped; lines counted from byte %d)", name, &l, offset))
 	}
 	return offset + int64(end+1)
+}
+
+// earliestPacket returns the earliest first-packet time of the input files
+// (standard input is not read ahead), zero when none has a packet.
+func earliestPacket(inputs []input) time.Time {
+	var first time.Time
+	for _, inp := range inputs {
+		if inp.name == "-" {
+			continue
+		}
+		src, err := inp.open()
+		if err != nil {
+			continue
+		}
+		if rec, err := src.Next(); err == nil && (first.IsZero() || rec.TS.Before(first)) {
+			first = rec.TS
+		}
+		src.Close()
+	}
+	return first
 }
