@@ -31,6 +31,7 @@ func TestFirstUse(t *testing.T) {
 		{"-r FILE", []string{"read", "-r", "../../testdata/real/gorilla-basic.pcap", "--format", "jsonl"}, exitOK, "", `"websocket_connections":1`},
 		{"stats -r FILE", []string{"stats", "-r", "../../testdata/real/gorilla-basic.pcap"}, exitOK, "", "| total "},
 		{"-c N over two files", []string{"read", "-c", "45", "--format", "jsonl", "../../testdata/real/gorilla-basic.pcap", "../../testdata/real/gorilla-basic.pcap"}, exitOK, "", `"packets":{"read":45,`},
+		{"live --write-pcap refused at once", []string{"live", "-i", "lo", "--write-pcap", "/nonexistent/x.pcapng"}, exitError, "save the packets with -w FILE", ""},
 		{"--hex shows text and hex", []string{"read", "--hex", "../../testdata/real/gorilla-basic.pcap"}, exitOK, "", "Hello, wscap! | 48656c6c6f2c20777363617021"},
 		{"findings by code after the table", []string{"read", wrongAccept}, exitOK, "", "\nfindings: close-handshake-missing ×1, handshake-accept-mismatch ×1\n"},
 	} {

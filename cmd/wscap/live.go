@@ -67,6 +67,12 @@ func runLive(args []string, e *env) int {
 	case fs.NArg() > 0:
 		e.errorf("unexpected argument %q: give a capture filter with -f '%s'", fs.Arg(0), strings.Join(fs.Args(), " "))
 		return exitError
+	case pf.writePcap != "":
+		// The export reads the input again once the connections shown are
+		// known, which a live capture cannot: say so now, not when the
+		// capture ends.
+		e.errorf("live --write-pcap cannot read the capture again: save the packets with -w FILE (opened before privileges are dropped), then run wscap read --write-pcap OUT FILE")
+		return exitError
 	case lf.iface == "":
 		e.errorf("live needs an interface: -i NAME, or -i any (see 'wscap live -D')")
 		return exitError
