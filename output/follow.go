@@ -23,7 +23,17 @@ type Follow struct {
 	w     *bufio.Writer
 	Raw   bool // print JSON text as it came
 	start map[int]time.Time
+	// Msg, when set, prints only the Msg-th message (from 1) of the
+	// conversation, whole; MsgOut, when set too, receives its payload
+	// bytes as they were sent (unmasked, inflated) instead.
+	Msg    int
+	MsgOut io.Writer
+	msgs   int
 }
+
+// Messages returns the number of messages seen (to tell a --msg beyond
+// them).
+func (f *Follow) Messages() int { return f.msgs }
 
 // NewFollow returns a Follow writing to w.
 func NewFollow(w io.Writer, raw bool) *Follow {
@@ -62,6 +72,9 @@ func (f *Follow) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 	}
 	when := fmt.Sprintf("%s (+%s)", ts.UTC().Format("2006-01-02 15:04:05.000000"), ts.Sub(start))
 	w := f.w
+	if f.Msg > 0 && kind != dissect.KindMessage {
+		return nil // one message only
+	}
 	switch kind {
 	case dissect.KindHandshake:
 		fmt.Fprintf(w, "=== connection %d: %s → %s, %s\n", conn, SafeText(r.Client, 0), SafeText(r.Server, 0), when)
@@ -80,6 +93,13 @@ func (f *Follow) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 			fmt.Fprintln(w)
 		}
 	case dissect.KindMessage:
+		f.msgs++
+		if f.Msg > 0 && f.msgs != f.Msg {
+			break
+		}
+		if f.Msg > 0 && f.MsgOut != nil {
+			return f.rawPayload(&r)
+		}
 		f.message(&r, when)
 	case dissect.KindFinding:
 		from := ""
@@ -156,3 +176,18 @@ func (f *Follow) text(s string) {
 
 // Close flushes the output.
 func (f *Follow) Close() error { return f.w.Flush() }
+
+// rawPayload writes a message's payload bytes to MsgOut.
+func (f *Follow) rawPayload(r *followRecord) error {
+	var b []byte
+	switch {
+	case r.Text != nil:
+		b = []byte(*r.Text)
+	case r.Data != nil:
+		b = *r.Data
+	case r.CloseReason != nil:
+		b = []byte(*r.CloseReason)
+	}
+	_, err := f.MsgOut.Write(b)
+	return err
+}

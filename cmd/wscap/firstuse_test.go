@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -166,5 +167,36 @@ func TestRelativeTimeSeveralFiles(t *testing.T) {
 	}
 	if rows < 20 {
 		t.Errorf("%d timed rows", rows)
+	}
+}
+
+// TestFollowMsg: follow --msg N prints one message whole; --msg-out writes
+// its payload bytes as they were sent; a message that is not there is said.
+func TestFollowMsg(t *testing.T) {
+	const c = "../../testdata/real/gorilla-basic.pcap"
+	out, _, code := wscap(t, "follow", "--conn", "1", "--msg", "3", c)
+	if code != exitOK || !strings.Contains(out, "héllo wörld — Привет — 你好 — 🌍") || strings.Contains(out, "Hello, wscap!") || strings.Contains(out, "===") {
+		t.Errorf("--msg 3: exit %d\n%s", code, out)
+	}
+	// Message 16 is the 70,000-byte binary message; read gives its bytes.
+	var want []byte
+	jl, _, _ := wscap(t, "read", "--format", "jsonl", c)
+	n := 0
+	for _, r := range records(t, jl) {
+		if r["kind"] == "message" {
+			if n++; n == 16 {
+				want, _ = base64.StdEncoding.DecodeString(r["data"].(string))
+			}
+		}
+	}
+	path := filepath.Join(t.TempDir(), "msg16.bin")
+	if _, stderr, code := wscap(t, "follow", "--conn", "1", "--msg", "16", "--msg-out", path, c); code != exitOK {
+		t.Fatalf("--msg-out: exit %d %s", code, stderr)
+	}
+	if got, _ := os.ReadFile(path); len(want) != 70000 || !bytes.Equal(got, want) {
+		t.Errorf("--msg-out wrote %d bytes, want the %d of message 16", len(got), len(want))
+	}
+	if _, stderr, code := wscap(t, "follow", "--conn", "1", "--msg", "99", c); code != exitError || !strings.Contains(stderr, "no message 99 (the connection has 21)") {
+		t.Errorf("--msg 99: exit %d %q", code, stderr)
 	}
 }

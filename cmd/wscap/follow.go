@@ -14,6 +14,8 @@ func runFollow(args []string, e *env) int {
 	var pf pipelineFlags
 	pf.register(fs, flagGroups{message: true})
 	fs.BoolVar(&pf.raw, "raw", false, "print JSON text messages as they came, not pretty-printed")
+	fs.IntVar(&pf.msg, "msg", 0, "print only message N (from 1) of the connection, whole")
+	fs.StringVar(&pf.msgOut, "msg-out", "", "with --msg: write the message's payload bytes, as sent (unmasked, inflated), to this file instead")
 	rfiles := readFileFlag(fs, &pf)
 	if code, ok := parseFlags(fs, args, e, "wscap follow --conn ID [flags] FILE...", followExamples); !ok {
 		return code
@@ -25,6 +27,10 @@ func runFollow(args []string, e *env) int {
 	files := append(*rfiles, fs.Args()...)
 	if len(files) == 0 {
 		e.errorf("follow needs a capture file")
+		return exitError
+	}
+	if pf.msgOut != "" && pf.msg <= 0 {
+		e.errorf("--msg-out needs --msg N")
 		return exitError
 	}
 	pf.format = "follow"

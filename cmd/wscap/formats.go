@@ -185,7 +185,16 @@ func newWriter(e *env, pf *pipelineFlags, multiFile, streaming bool) (writer, er
 	case "har":
 		w = &harWriter{output.NewHAR(e.stdout, version)}
 	case "follow":
-		w = &followWriter{output.NewFollow(e.stdout, pf.raw)}
+		fw := &followWriter{Follow: output.NewFollow(e.stdout, pf.raw), msg: pf.msg}
+		fw.Msg = pf.msg
+		if pf.msgOut != "" {
+			f, err := os.Create(pf.msgOut)
+			if err != nil {
+				return nil, fmt.Errorf("--msg-out: %w", err)
+			}
+			fw.out, fw.MsgOut = f, f
+		}
+		w = fw
 	default:
 		return nil, fmt.Errorf("unknown --format %q: use table, jsonl or har", pf.format)
 	}
@@ -227,7 +236,29 @@ type harWriter struct{ *output.HAR }
 
 func (h *harWriter) finish(totals) {}
 
-type followWriter struct{ *output.Follow }
+type followWriter struct {
+	*output.Follow
+	msg int
+	out *os.File // --msg-out
+}
+
+func (f *followWriter) Close() error {
+	err := f.Follow.Close()
+	if f.out != nil {
+		if cerr := f.out.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// missing says why --msg found nothing, "" when it did.
+func (f *followWriter) missing() string {
+	if f.msg > 0 && f.Messages() < f.msg {
+		return fmt.Sprintf("no message %d (the connection has %d)", f.msg, f.Messages())
+	}
+	return ""
+}
 
 func (f *followWriter) finish(totals) {}
 

@@ -58,6 +58,8 @@ type pipelineFlags struct {
 	keylogs       []string
 	followKeyLogs bool   // live: the key logs grow; re-read them as they do
 	maxPackets    uint64 // -c: packets read over all inputs, 0 for all
+	msg           int    // follow --msg
+	msgOut        string // follow --msg-out
 }
 
 // flagGroups says which of the pipeline's flags a subcommand takes: each
@@ -317,6 +319,10 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	if err := w.Close(); err != nil {
 		e.errorf("writing output: %v", err)
 		return exitError
+	}
+	if fw, ok := w.(*followWriter); ok && fw.missing() != "" && eng.Connections() >= 1 {
+		e.errorf("%s", fw.missing())
+		status = exitError
 	}
 	if h := t.hint(); h != "" && t.Packets.Read > 0 {
 		e.errorf("%s", h)
