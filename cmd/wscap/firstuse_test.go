@@ -33,6 +33,8 @@ func TestFirstUse(t *testing.T) {
 		{"stats -r FILE", []string{"stats", "-r", "../../testdata/real/gorilla-basic.pcap"}, exitOK, "", "| total "},
 		{"-c N over two files", []string{"read", "-c", "45", "--format", "jsonl", "../../testdata/real/gorilla-basic.pcap", "../../testdata/real/gorilla-basic.pcap"}, exitOK, "", `"packets":{"read":45,`},
 		{"live --write-pcap refused at once", []string{"live", "-i", "lo", "--write-pcap", "/nonexistent/x.pcapng"}, exitError, "save the packets with -w FILE", ""},
+		{"-f on a file", []string{"read", "-f", "tcp port 18090", "--format", "jsonl", "../../testdata/nonws/mixed.pcap"}, exitOK, "", `"packets":{"read":51,"websocket":51,"other_tcp":0,`},
+		{"-f that does not compile", []string{"read", "-f", "tcp port", "../../testdata/nonws/mixed.pcap"}, exitError, "-f: capture filter", ""},
 		{"--hex shows text and hex", []string{"read", "--hex", "../../testdata/real/gorilla-basic.pcap"}, exitOK, "", "Hello, wscap! | 48656c6c6f2c20777363617021"},
 		{"findings by code after the table", []string{"read", wrongAccept}, exitOK, "", "\nfindings: close-handshake-missing ×1, handshake-accept-mismatch ×1\n"},
 	} {

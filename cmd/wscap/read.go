@@ -12,7 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
 	"github.com/spf13/pflag"
+	"golang.org/x/net/bpf"
 
 	"github.com/wscap/wscap/dissect"
 	"github.com/wscap/wscap/dissect/tls"
@@ -60,6 +62,7 @@ type pipelineFlags struct {
 	maxPackets    uint64 // -c: packets read over all inputs, 0 for all
 	msg           int    // follow --msg
 	msgOut        string // follow --msg-out
+	fileFilter    string // -f on files
 }
 
 // flagGroups says which of the pipeline's flags a subcommand takes: each
@@ -281,8 +284,11 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 			is.SetIdle(eng.Flush)
 		}
 		var from pcap.Source = src
+		if pf.fileFilter != "" {
+			from = &filteredSource{Source: from, expr: pf.fileFilter, vms: map[layers.LinkType]*bpf.VM{}}
+		}
 		if pf.maxPackets > 0 {
-			from = limitedSource{src, &left}
+			from = limitedSource{from, &left}
 		}
 		err = eng.ReadAll(from, i)
 		if prog != nil {
@@ -410,7 +416,39 @@ func readFileFlag(fs *pflag.FlagSet, pf *pipelineFlags) *[]string {
 	var files []string
 	fs.StringArrayVarP(&files, "read-file", "r", nil, "read this capture file (as tshark -r FILE); the same as naming it (repeatable)")
 	fs.Uint64VarP(&pf.maxPackets, "count", "c", 0, "stop after reading N packets, over all inputs (0: no limit)")
+	fs.StringVarP(&pf.fileFilter, "filter", "f", "", `read only the packets this capture filter accepts (as tcpdump -r FILE EXPR: "tcp port 8080", see wscap live --help)`)
 	return &files
+}
+
+// filteredSource passes on only the packets a capture filter accepts,
+// compiled for each link type met and run in x/net/bpf's VM.
+type filteredSource struct {
+	pcap.Source
+	expr string
+	vms  map[layers.LinkType]*bpf.VM
+}
+
+func (f *filteredSource) Next() (pcap.Record, error) {
+	for {
+		rec, err := f.Source.Next()
+		if err != nil {
+			return rec, err
+		}
+		vm, ok := f.vms[rec.LinkType]
+		if !ok {
+			prog, err := pcap.CompileFilter(f.expr, rec.LinkType, 1<<18)
+			if err == nil {
+				vm, err = bpf.NewVM(prog)
+			}
+			if err != nil {
+				return pcap.Record{}, fmt.Errorf("-f %q: %w", f.expr, err)
+			}
+			f.vms[rec.LinkType] = vm
+		}
+		if n, err := vm.Run(rec.Data); err == nil && n > 0 {
+			return rec, nil
+		}
+	}
 }
 
 // limitedSource ends its source once a run-wide packet budget is spent.
@@ -442,6 +480,11 @@ func (f *pipelineFlags) check(inputs []input) error {
 					return fmt.Errorf("--write-pcap %s is one of the inputs: it would be overwritten before it is read", f.writePcap)
 				}
 			}
+		}
+	}
+	if f.fileFilter != "" {
+		if _, err := pcap.CompileFilter(f.fileFilter, layers.LinkTypeEthernet, 1<<18); err != nil {
+			return fmt.Errorf("-f: %w", err)
 		}
 	}
 	if f.assumeExt != "" {
