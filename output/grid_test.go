@@ -2,6 +2,7 @@ package output
 
 import (
 	"bytes"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -89,5 +90,21 @@ func TestFilterHost(t *testing.T) {
 		if got := f.connOK(&dissect.ConnInfo{Host: c.header}); got != c.ok {
 			t.Errorf("Host %q, --host %q: %v", c.header, c.want, got)
 		}
+	}
+}
+
+// TestCommunityID checks the Community ID against the spec's examples
+// (community-id-spec baseline: tcp 128.232.110.120:34855 → 66.35.250.204:80)
+// and that both directions give one ID.
+func TestCommunityID(t *testing.T) {
+	a, b := netip.MustParseAddrPort("128.232.110.120:34855"), netip.MustParseAddrPort("66.35.250.204:80")
+	if got := CommunityID(a, b); got != "1:LQU9qZlK+B5F3KDmev6m5PMibrg=" {
+		t.Errorf("CommunityID = %s", got)
+	}
+	if CommunityID(a, b) != CommunityID(b, a) {
+		t.Errorf("the directions differ")
+	}
+	if m := netip.MustParseAddrPort("[::ffff:128.232.110.120]:34855"); CommunityID(m, b) != CommunityID(a, b) {
+		t.Errorf("an IPv4-mapped address hashes differently")
 	}
 }

@@ -312,8 +312,16 @@ func appendDir(dst []byte, key string, s *dissect.DirStats) []byte {
 
 func appendConnection(dst []byte, ev *dissect.Event) []byte {
 	s := ev.Summary
-	dst = appendAddr(dst, "client", ev.Conn.Client)
-	dst = appendAddr(dst, "server", ev.Conn.Server)
+	cl, sv := ev.Conn.Client, ev.Conn.Server
+	dst = appendAddr(dst, "client", cl)
+	dst = appendAddr(dst, "server", sv)
+	// The endpoints split, and the Community ID, as Zeek, Suricata and
+	// Arkime records have them (to join with).
+	dst = appendStrField(dst, "client_ip", cl.Addr().Unmap().String())
+	dst = appendInt(dst, "client_port", int64(cl.Port()))
+	dst = appendStrField(dst, "server_ip", sv.Addr().Unmap().String())
+	dst = appendInt(dst, "server_port", int64(sv.Port()))
+	dst = appendStrField(dst, "community_id", CommunityID(cl, sv))
 	if h := s.Handshake; h != nil {
 		dst = appendOptStr(dst, "host", h.Host)
 		dst = appendOptStr(dst, "path", h.Path)
@@ -477,6 +485,11 @@ type ConnectionRecord struct {
 	Record
 	Client      string         `json:"client"`
 	Server      string         `json:"server"`
+	ClientIP    string         `json:"client_ip"`
+	ClientPort  uint16         `json:"client_port"`
+	ServerIP    string         `json:"server_ip"`
+	ServerPort  uint16         `json:"server_port"`
+	CommunityID string         `json:"community_id"`
 	Host        string         `json:"host,omitempty"`
 	Path        string         `json:"path,omitempty"`
 	Captured    bool           `json:"captured"`
