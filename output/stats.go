@@ -26,6 +26,12 @@ type Stats struct {
 	total   statsRow
 	Extra   []string // lines printed after the table (packet counters)
 	Packets any      // packet counters for the JSON totals object
+	// Totals, when set, is the run's totals record (read's, the same
+	// schema): JSON Lines output ends with it, the aggregate of the
+	// connections added as "summary".
+	Totals any
+	// MultiFile adds "file" to the JSON Lines records (several inputs).
+	MultiFile bool
 	// Span, when set, is the totals' duration: the capture's span (the
 	// connections' durations overlap; their sum says nothing).
 	Span *time.Duration
@@ -38,10 +44,13 @@ func NewStats(w io.Writer, jsonl bool) *Stats { return &Stats{w: w, jsonl: jsonl
 // Encoder returns the encoder whose records WriteRecord takes: a shard
 // turns each connection record into its finished row (and the numbers the
 // totals need), so that the writer only adds and prints.
-func (s *Stats) Encoder() Encoder { return &statsEncoder{jsonl: s.jsonl} }
+func (s *Stats) Encoder() Encoder {
+	return &statsEncoder{jsonl: s.jsonl, jl: JSONLEncoder{MultiFile: s.MultiFile}}
+}
 
 type statsEncoder struct {
 	jsonl   bool
+	jl      JSONLEncoder // JSON Lines: the connection record, as read writes it
 	scratch []byte
 }
 
@@ -64,9 +73,7 @@ func (e *statsEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(v))
 	}
 	if e.jsonl {
-		rowStrings(&row, ev)
-		b, _ := json.Marshal(row)
-		return append(dst, b...)
+		return e.jl.AppendRecord(dst, ev) // one record kind, one schema: read's
 	}
 	w := rowWriter{b: dst, widths: statsWidths[1:], scratch: e.scratch}
 	w.cells(ev, &row)
@@ -95,21 +102,6 @@ func rowNums(ev *dissect.Event) statsRow {
 	return row
 }
 
-// rowStrings sets the text fields of a connection record's row.
-func rowStrings(row *statsRow, ev *dissect.Event) {
-	sum := ev.Summary
-	row.Client, row.Server, row.End = ev.Conn.Client.String(), ev.Conn.Server.String(), sum.Reason.String()
-	if sum.ClosedFirst {
-		row.ClosedBy = sum.ClosedBy.String()
-	}
-	if h := sum.Handshake; h != nil {
-		row.Host, row.Path, row.Subprotocol = h.Host, h.Path, h.Subprotocol
-		row.Extensions = string(appendExtensionList(nil, h.Extensions))
-		row.Handshake = handshakeText(h)
-	}
-	row.Types = typesString(&row.types)
-	row.CloseCodes = string(appendCloseCodes(nil, sum))
-}
 
 func appendExtensionList(b []byte, exts []dissect.Extension) []byte {
 	for i, x := range exts {
@@ -218,7 +210,10 @@ func (s *Stats) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 	copy(row.types[:], n[13:])
 	s.add(&row)
 	if s.jsonl {
-		_, err := fmt.Fprintf(s.w, `{"kind":"connection","conn":%d,%s`+"\n", conn, body[1:])
+		if _, err := fmt.Fprintf(s.w, `{"kind":"connection","conn":%d`, conn); err != nil {
+			return err
+		}
+		_, err := s.w.Write(body)
 		return err
 	}
 	if err := s.start(); err != nil {
@@ -304,14 +299,6 @@ func appendPair(dst []byte, a, b int64) []byte {
 	return strconv.AppendInt(append(strconv.AppendInt(dst, a, 10), '/'), b, 10)
 }
 
-func (s *Stats) writeJSON(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = s.w.Write(append(b, '\n'))
-	return err
-}
 
 // Close writes the table (or the JSON totals object).
 func (s *Stats) Close() error {
@@ -323,10 +310,7 @@ func (s *Stats) Close() error {
 	t.Handshake = "totals"
 	t.Kind = "totals"
 	if s.jsonl {
-		return s.writeJSON(struct {
-			statsRow
-			Packets any `json:"packets,omitempty"`
-		}{*t, s.Packets})
+		return s.writeTotals(t)
 	}
 	if err := s.start(); err != nil {
 		return err
@@ -474,4 +458,35 @@ func (w *rowWriter) cells(ev *dissect.Event, r *statsRow) {
 	w.b = strconv.AppendInt(append(w.b, '/'), int64(r.Infos), 10)
 	w.close()
 	w.b = append(w.b, '\n')
+}
+
+// writeTotals ends JSON Lines output: the run's totals record, with the
+// connections' aggregate as "summary" (messages, bytes, types, RTT,
+// findings; the connection count is the totals' websocket_connections).
+func (s *Stats) writeTotals(t *statsRow) error {
+	sum := *t
+	sum.Kind, sum.Handshake, sum.Connections = "", "", 0
+	sb, err := json.Marshal(struct {
+		statsRow
+		Handshake string `json:"handshake,omitempty"` // shadows the row's: not in the summary
+	}{statsRow: sum})
+	if err != nil {
+		return err
+	}
+	var tb []byte
+	if s.Totals != nil {
+		if tb, err = json.Marshal(s.Totals); err != nil {
+			return err
+		}
+	} else {
+		tb, _ = json.Marshal(struct {
+			Kind    string `json:"kind"`
+			Packets any    `json:"packets,omitempty"`
+		}{"totals", s.Packets})
+	}
+	line := append(tb[:len(tb)-1:len(tb)-1], `,"summary":`...)
+	line = append(line, sb...)
+	line = append(line, '}', '\n')
+	_, err = s.w.Write(line)
+	return err
 }

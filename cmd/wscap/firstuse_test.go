@@ -55,8 +55,43 @@ func TestFirstUse(t *testing.T) {
 			sum += r["duration"].(float64)
 		}
 	}
-	if tot := recs[len(recs)-1]; tot["duration"].(float64) == sum || tot["duration"].(float64) > 4 {
-		t.Errorf("totals duration %v, connections' sum %v", tot["duration"], sum)
+	tot := recs[len(recs)-1]
+	summary, _ := tot["summary"].(map[string]any)
+	if d, _ := summary["duration"].(float64); d == sum || d > 4 || d == 0 {
+		t.Errorf("totals duration %v, connections' sum %v", summary["duration"], sum)
+	}
+}
+
+// TestStatsSchema: stats --format jsonl writes the connection records and
+// the totals record of read --format jsonl, field for field; the totals
+// add the aggregate as "summary".
+func TestStatsSchema(t *testing.T) {
+	args := []string{"--format", "jsonl", "../../testdata/real/gorilla-basic.pcap", "../../testdata/public/zeek/websocket.pcap"}
+	rd, _, _ := wscap(t, append([]string{"read"}, args...)...)
+	st, _, _ := wscap(t, append([]string{"stats"}, args...)...)
+	var readConns, statsConns []string
+	var readTotals, statsTotals string
+	for _, l := range strings.Split(rd, "\n") {
+		switch {
+		case strings.HasPrefix(l, `{"kind":"connection"`):
+			readConns = append(readConns, l)
+		case strings.HasPrefix(l, `{"kind":"totals"`):
+			readTotals = l
+		}
+	}
+	for _, l := range strings.Split(st, "\n") {
+		switch {
+		case strings.HasPrefix(l, `{"kind":"connection"`):
+			statsConns = append(statsConns, l)
+		case strings.HasPrefix(l, `{"kind":"totals"`):
+			statsTotals = l
+		}
+	}
+	if len(readConns) != 2 || strings.Join(readConns, "\n") != strings.Join(statsConns, "\n") {
+		t.Errorf("connection records differ:\nread  %v\nstats %v", readConns, statsConns)
+	}
+	if base, ok := strings.CutSuffix(readTotals, "}"); !ok || !strings.HasPrefix(statsTotals, base+`,"summary":{`) {
+		t.Errorf("totals differ:\nread  %s\nstats %s", readTotals, statsTotals)
 	}
 }
 

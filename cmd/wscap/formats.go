@@ -181,7 +181,9 @@ func newWriter(e *env, pf *pipelineFlags, multiFile, streaming bool) (writer, er
 	case "stats":
 		w = &statsWriter{output.NewStats(e.stdout, false)}
 	case "stats-jsonl":
-		w = &statsWriter{output.NewStats(e.stdout, true)}
+		st := output.NewStats(e.stdout, true)
+		st.MultiFile = multiFile
+		w = &statsWriter{st}
 	case "har":
 		w = &harWriter{output.NewHAR(e.stdout, version)}
 	case "follow":
@@ -266,6 +268,7 @@ type statsWriter struct{ *output.Stats }
 
 func (s *statsWriter) finish(t totals) {
 	s.Span = &t.span
+	s.Totals = t
 	c, conns := t.Packets, t.Conns
 	s.Packets = c
 	s.Extra = append(s.Extra, fmt.Sprintf("packets: %d read = %d websocket + %d other TCP + %d not TCP + %d undecodable + %d IP fragments; %d WebSocket connections",
