@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wscap/wscap/pcap/filter"
 	"io"
 	"net"
 	"strings"
@@ -49,7 +50,7 @@ type LiveOptions struct {
 	// DefaultRingSize. A bigger ring absorbs longer bursts.
 	RingSize int
 	// Filter is a capture filter applied in the kernel: the subset of
-	// tcpdump's language described at CompileFilter, or with the libpcap
+	// tcpdump's language described at filter.Compile, or with the libpcap
 	// build tag any tcpdump expression.
 	Filter string
 	// Count stops the capture after this many packets; 0 means no limit.
@@ -282,6 +283,14 @@ var errPollTimeout = errors.New("poll timeout")
 // liveFilter compiles capture filters for live capture. With the libpcap
 // build tag, it also has a libpcap method (live_libpcap.go) and any tcpdump
 // expression compiles.
+// DefaultSnaplen is the snapshot length used when none is given: enough for
+// the largest TCP segment offloading produces, as tcpdump uses.
+const DefaultSnaplen = 262144
+
+// ErrFilter is wrapped by every error about a capture filter: the
+// expression's (filter.ErrExpr, the same error) or libpcap's.
+var ErrFilter = filter.ErrExpr
+
 type liveFilter struct{}
 
 type libpcapCompiler interface {
@@ -292,7 +301,7 @@ func compileLiveFilter(expr string, lt layers.LinkType, snaplen int) ([]bpf.Inst
 	if c, ok := any(liveFilter{}).(libpcapCompiler); ok && strings.TrimSpace(expr) != "" {
 		return c.libpcap(expr, lt, snaplen)
 	}
-	return CompileFilter(expr, lt, snaplen)
+	return filter.Compile(expr, lt, snaplen)
 }
 
 // Interface describes a network interface for listing (wscap live -D).

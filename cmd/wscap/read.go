@@ -20,6 +20,7 @@ import (
 	"github.com/wscap/wscap/dissect/tls"
 	"github.com/wscap/wscap/output"
 	"github.com/wscap/wscap/pcap"
+	"github.com/wscap/wscap/pcap/filter"
 	"github.com/wscap/wscap/pipeline"
 	"github.com/wscap/wscap/reassembly"
 )
@@ -436,7 +437,7 @@ func (f *filteredSource) Next() (pcap.Record, error) {
 		}
 		vm, ok := f.vms[rec.LinkType]
 		if !ok {
-			prog, err := pcap.CompileFilter(f.expr, rec.LinkType, 1<<18)
+			prog, err := filter.Compile(f.expr, rec.LinkType, 1<<18)
 			if err == nil {
 				vm, err = bpf.NewVM(prog)
 			}
@@ -483,7 +484,7 @@ func (f *pipelineFlags) check(inputs []input) error {
 		}
 	}
 	if f.fileFilter != "" {
-		if _, err := pcap.CompileFilter(f.fileFilter, layers.LinkTypeEthernet, 1<<18); err != nil {
+		if _, err := filter.Compile(f.fileFilter, layers.LinkTypeEthernet, 1<<18); err != nil {
 			return fmt.Errorf("-f: %w", err)
 		}
 	}

@@ -1,4 +1,9 @@
-package pcap
+// Package filter compiles capture filter expressions, a subset of
+// tcpdump's language (pcap-filter(7)), into classic BPF programs: the
+// kernel's socket filter for live capture, and x/net/bpf's VM for files.
+// It knows link types and IP, TCP and UDP headers; it is a package of its
+// own, as gopacket keeps ip4defrag apart from its decoders.
+package filter
 
 import (
 	"errors"
@@ -11,10 +16,10 @@ import (
 	"golang.org/x/net/bpf"
 )
 
-// ErrFilter is wrapped by every error about a capture filter expression.
-var ErrFilter = errors.New("capture filter")
+// ErrExpr is wrapped by every error about a capture filter expression.
+var ErrExpr = errors.New("capture filter")
 
-// CompileFilter compiles a capture filter expression into a classic BPF
+// Compile compiles a capture filter expression into a classic BPF
 // program for packets of link type lt, as the kernel's socket filter sees
 // them. An accepted packet is kept up to snaplen bytes (the program's
 // return value); an empty expression accepts every packet.
@@ -42,13 +47,13 @@ var ErrFilter = errors.New("capture filter")
 // before packet sockets see them, and loopback is Ethernet too), Linux
 // cooked (SLL), raw IP (IPv4 or IPv6 by the version nibble) and IPv4 or IPv6
 // alone.
-func CompileFilter(expr string, lt layers.LinkType, snaplen int) ([]bpf.Instruction, error) {
+func Compile(expr string, lt layers.LinkType, snaplen int) ([]bpf.Instruction, error) {
 	l, ok := filterLinks[lt]
 	if !ok {
-		return nil, fmt.Errorf("%w: link type %s is not supported by the built-in compiler", ErrFilter, lt)
+		return nil, fmt.Errorf("%w: link type %s is not supported by the built-in compiler", ErrExpr, lt)
 	}
 	if snaplen <= 0 {
-		snaplen = DefaultSnaplen
+		snaplen = defaultSnaplen
 	}
 	n, err := parseFilter(expr)
 	if err != nil {
@@ -70,14 +75,14 @@ func CompileFilter(expr string, lt layers.LinkType, snaplen int) ([]bpf.Instruct
 		return nil, err
 	}
 	if len(prog) > maxFilterInstructions {
-		return nil, fmt.Errorf("%w: %q compiles to %d instructions, more than the kernel's %d", ErrFilter, expr, len(prog), maxFilterInstructions)
+		return nil, fmt.Errorf("%w: %q compiles to %d instructions, more than the kernel's %d", ErrExpr, expr, len(prog), maxFilterInstructions)
 	}
 	return prog, nil
 }
 
-// DefaultSnaplen is the snapshot length used when none is given: enough for
-// the largest TCP segment offloading produces, as tcpdump uses.
-const DefaultSnaplen = 262144
+// defaultSnaplen is what a program keeps of an accepted packet when Compile
+// is given no snaplen (pcap.DefaultSnaplen, the same).
+const defaultSnaplen = 262144
 
 const maxFilterInstructions = 4096 // BPF_MAXINSNS
 
@@ -168,7 +173,7 @@ func tokenizeFilter(s string) []string {
 }
 
 func (p *filterParser) errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrFilter, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s", ErrExpr, fmt.Sprintf(format, args...))
 }
 
 func (p *filterParser) peek() string {
@@ -474,7 +479,7 @@ func (c *filterCompiler) gen(n filterNode, t, f label) error {
 		c.prim(n, t, f)
 		return nil
 	}
-	return fmt.Errorf("%w: internal error: node %T", ErrFilter, n)
+	return fmt.Errorf("%w: internal error: node %T", ErrExpr, n)
 }
 
 // ipIs jumps to t when the packet is IP version v, to f otherwise.

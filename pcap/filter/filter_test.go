@@ -1,4 +1,4 @@
-package pcap
+package filter
 
 import (
 	"bufio"
@@ -169,7 +169,7 @@ func TestCompileFilter(t *testing.T) {
 	for _, lt := range filterLinkTypes {
 		for _, tc := range filterCases {
 			t.Run(fmt.Sprintf("%s/%s", lt, tc.expr), func(t *testing.T) {
-				prog, err := CompileFilter(tc.expr, lt, 1000)
+				prog, err := Compile(tc.expr, lt, 1000)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -217,7 +217,7 @@ func TestCompileFilterAgreesWithLibpcap(t *testing.T) {
 			if err != nil {
 				t.Fatalf("tcpdump %q: %v", tc.expr, err)
 			}
-			ours, err := CompileFilter(tc.expr, lt, 262144)
+			ours, err := Compile(tc.expr, lt, 262144)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -294,12 +294,12 @@ func TestCompileFilterErrors(t *testing.T) {
 		"tcp host 10.0.0.1", "(tcp", "tcp)", "and", "not", "portrange 5", "src tcp", "src", "tcp foo", "ether host 1",
 		"80", "net 10.0.0.0/33", "vlan", "TCP",
 	} {
-		if _, err := CompileFilter(expr, layers.LinkTypeEthernet, 0); !errors.Is(err, ErrFilter) {
-			t.Errorf("%q: error %v, want one wrapping ErrFilter", expr, err)
+		if _, err := Compile(expr, layers.LinkTypeEthernet, 0); !errors.Is(err, ErrExpr) {
+			t.Errorf("%q: error %v, want one wrapping ErrExpr", expr, err)
 		}
 	}
-	if _, err := CompileFilter("tcp", layers.LinkTypePPP, 0); !errors.Is(err, ErrFilter) {
-		t.Errorf("PPP: error %v, want one wrapping ErrFilter", err)
+	if _, err := Compile("tcp", layers.LinkTypePPP, 0); !errors.Is(err, ErrExpr) {
+		t.Errorf("PPP: error %v, want one wrapping ErrExpr", err)
 	}
 }
 
@@ -312,7 +312,7 @@ func TestCompileFilterLongJumps(t *testing.T) {
 	}
 	parts = append(parts, "host 2001:db8::1")
 	expr := "tcp and (" + strings.Join(parts, " or ") + ")"
-	prog, err := CompileFilter(expr, layers.LinkTypeEthernet, 100)
+	prog, err := Compile(expr, layers.LinkTypeEthernet, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func TestCompileFilterLongJumps(t *testing.T) {
 	}
 }
 
-// FuzzCompileFilter: any expression either fails with ErrFilter or
+// FuzzCompileFilter: any expression either fails with ErrExpr or
 // compiles to a program the VM accepts and runs over any packet.
 func FuzzCompileFilter(f *testing.F) {
 	for _, tc := range filterCases {
@@ -346,10 +346,10 @@ func FuzzCompileFilter(f *testing.F) {
 	f.Add("not not not port 1 or 2 or 3", []byte{0x60})
 	f.Fuzz(func(t *testing.T, expr string, pkt []byte) {
 		for _, lt := range filterLinkTypes {
-			prog, err := CompileFilter(expr, lt, 100)
+			prog, err := Compile(expr, lt, 100)
 			if err != nil {
-				if !errors.Is(err, ErrFilter) {
-					t.Fatalf("%q: error %v does not wrap ErrFilter", expr, err)
+				if !errors.Is(err, ErrExpr) {
+					t.Fatalf("%q: error %v does not wrap ErrExpr", expr, err)
 				}
 				return
 			}
@@ -362,20 +362,4 @@ func FuzzCompileFilter(f *testing.F) {
 			}
 		}
 	})
-}
-
-// TestLiveFilterCompiler: live capture compiles with the built-in
-// compiler, or with libpcap's in a build with the libpcap tag.
-func TestLiveFilterCompiler(t *testing.T) {
-	if _, err := compileLiveFilter("tcp port 80", layers.LinkTypeEthernet, 100); err != nil {
-		t.Fatal(err)
-	}
-	_, err := compileLiveFilter("tcp[13] & 2 != 0", layers.LinkTypeEthernet, 100)
-	if _, libpcap := any(liveFilter{}).(libpcapCompiler); libpcap {
-		if err != nil {
-			t.Errorf("libpcap build: %v", err)
-		}
-	} else if !errors.Is(err, ErrFilter) {
-		t.Errorf("pure-Go build: %v, want ErrFilter", err)
-	}
 }
