@@ -102,7 +102,6 @@ func rowNums(ev *dissect.Event) statsRow {
 	return row
 }
 
-
 func appendExtensionList(b []byte, exts []dissect.Extension) []byte {
 	for i, x := range exts {
 		if i > 0 {
@@ -298,7 +297,6 @@ func appendTypes(b []byte, t *[16]int64) []byte {
 func appendPair(dst []byte, a, b int64) []byte {
 	return strconv.AppendInt(append(strconv.AppendInt(dst, a, 10), '/'), b, 10)
 }
-
 
 // Close writes the table (or the JSON totals object).
 func (s *Stats) Close() error {
