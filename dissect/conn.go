@@ -148,7 +148,7 @@ func (c *Conn) plainData(dir Direction, p Pos, b []byte) {
 	case phaseProbe:
 		c.probeData(dir, p, b)
 	case phaseWS:
-		c.dirs[dir].feedFrames(&c.Session, dir, p, b)
+		c.Session.feed(dir, p, b)
 	}
 }
 
@@ -527,12 +527,12 @@ func (c *Conn) answer(p Pos, resp *ResponseHead, b []byte) bool {
 			c.d.finding(&c.Session, p, CodeDataBefore101, ClientToServer, true, "the client sent %d bytes before the 101 response arrived (from packet %d on)", int64(len(c.pending))+c.pendingGap, c.pendingPos.Pkt)
 			pend := c.pending
 			c.pending = nil
-			c.dirs[ClientToServer].feedFrames(&c.Session, ClientToServer, p, pend)
+			c.Session.feed(ClientToServer, p, pend)
 			if c.pendingGap > 0 {
 				c.Gap(c.mapDir(ClientToServer), p, c.pendingGap)
 			}
 		}
-		c.dirs[ServerToClient].feedFrames(&c.Session, ServerToClient, p, b)
+		c.Session.feed(ServerToClient, p, b)
 		return true
 	}
 }

@@ -83,7 +83,7 @@ func (c *Conn) probeData(dir Direction, p Pos, b []byte) {
 			c.swap()
 		}
 		c.startWithoutHandshake(p)
-		c.dirs[c.mapDir(dir)].feedFrames(&c.Session, c.mapDir(dir), p, b)
+		c.Session.feed(c.mapDir(dir), p, b)
 		return
 	}
 	// TLS records and HTTP/2 frames chained to the end of a segment are
@@ -275,7 +275,7 @@ func (c *Conn) acceptProbe(p Pos) {
 			continue
 		}
 		d := c.mapDir(sg.dir)
-		c.dirs[d].feedFrames(&c.Session, d, p, sg.data)
+		c.Session.feed(d, p, sg.data)
 	}
 }
 
