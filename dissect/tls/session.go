@@ -160,6 +160,15 @@ func (s *Session) Feed(server bool, b []byte) {
 func (s *Session) Gap(server bool, n int64) {
 	d := &s.dirs[dirIndex(server)]
 	s.h.Problem(server, ProblemLoss, fmt.Sprintf("%d bytes of the TLS stream from the %s were not captured; decryption goes on at the next record", n, side(server)))
+	if d.drop > 0 {
+		// More of a record already given up on.
+		if int64(d.drop) >= n {
+			d.drop -= int(n)
+			return
+		}
+		n -= int64(d.drop)
+		d.drop = 0
+	}
 	if d.need > 0 {
 		// Inside a record, which cannot authenticate now: it is lost, but
 		// it took a sequence number.

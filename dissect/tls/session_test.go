@@ -264,6 +264,21 @@ func TestSessionFailures(t *testing.T) {
 		if g.lost[0] == 0 || !strings.HasSuffix(g.data[0].String(), msgs[len(msgs)-1]) {
 			t.Errorf("%x lost: %v, client %q", max, g.problems, g.data[0].String())
 		}
+		// The same segment lost in two gaps, the second inside what is
+		// left of the record the first one cut.
+		var g2 collector
+		s = NewSession(keys, &g2)
+		for i, sg := range segs {
+			if i == idx {
+				s.Gap(false, 3)
+				s.Gap(false, int64(len(sg.b)-3))
+				continue
+			}
+			s.Feed(sg.server, sg.b)
+		}
+		if g2.data[0].String() != g.data[0].String() {
+			t.Errorf("%x lost in two gaps: client %q, want %q", max, g2.data[0].String(), g.data[0].String())
+		}
 	}
 }
 
