@@ -37,6 +37,9 @@ type Conn struct {
 	pooled  bool // made by NewStream: released at End
 	counted bool // entered in the census
 	wsOpen  bool // a session opened (101, or frames without a handshake)
+	// continues: the 4-tuple's last connection was WebSocket, ended idle
+	// (stream.Conn.Continues); the probe accepts its first frames.
+	continues bool
 	// Heads cut by the snapshot length (snaplen.go): maybeReq is a GET
 	// whose cut head did not show an upgrade, its answer awaited.
 	reqCut, respCut bool

@@ -137,6 +137,7 @@ func (d *Dissector) NewConn(a, b netip.AddrPort, start Pos) *Conn {
 func (d *Dissector) NewStream(sc stream.Conn) stream.Stream {
 	c := d.NewConn(sc.Client, sc.Server, sc.First)
 	c.opened = sc.Opened
+	c.continues = sc.Continues
 	c.pooled = true
 	return c
 }

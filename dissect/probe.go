@@ -109,7 +109,8 @@ func (c *Conn) probeData(dir Direction, p Pos, b []byte) {
 	switch {
 	case ps.masked[0] > 0 && ps.masked[1] > 0, ps.plain[0] > 0 && ps.plain[1] > 0:
 		c.giveUp() // both peers mask, or neither: no client
-	case ps.headers-2*ps.fails >= probeAccept && ps.payload >= probeAccept && ps.confirmed():
+	case ps.headers-2*ps.fails >= probeAccept && ps.payload >= probeAccept && ps.confirmed(),
+		c.continues && ps.headers > 0 && ps.fails == 0:
 		c.acceptProbe(p)
 	case ps.fails >= probeMaxFails || ps.misses >= probeMaxMisses || ps.size > probeMaxBytes:
 		c.giveUp()
@@ -262,8 +263,9 @@ func (c *Conn) giveUp() {
 func (c *Conn) acceptProbe(p Pos) {
 	ps := c.probe
 	c.probe = nil
-	// The peer that masks is the client (RFC 6455 §5.1).
-	if ps.masked[ServerToClient] > 0 {
+	// The peer that masks is the client (RFC 6455 §5.1); one that sent
+	// only unmasked frames is the server.
+	if ps.masked[ServerToClient] > 0 || ps.masked[ClientToServer] == 0 && ps.plain[ClientToServer] > 0 {
 		c.swap()
 	}
 	// Everything replayed is reported at p, the packet that completed the

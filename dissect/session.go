@@ -70,15 +70,21 @@ func (s *Session) end(p Pos, reason EndReason, open bool) {
 			if sv {
 				by = ServerToClient
 			}
-			if reason == EndCaptureEnd || reason == EndIdle {
+			switch reason {
+			case EndIdle:
+				s.d.finding(s, p, CodeOpenAtEnd, by, false, "the connection went quiet (--idle-timeout, or a new connection on its ports) while the %s's Close was unanswered; its later traffic is a new record", by)
+			case EndCaptureEnd:
 				s.d.finding(s, p, CodeOpenAtEnd, by, false, "the capture ended while the %s's Close was unanswered", by)
-			} else {
+			default:
 				s.d.finding(s, p, CodeCloseUnanswered, by.Reverse(), true, "the %s sent Close, the %s never answered it before the connection ended (%s)", by, by.Reverse(), reason)
 			}
 		default:
-			if reason == EndCaptureEnd || reason == EndIdle {
+			switch reason {
+			case EndIdle:
+				s.d.finding(s, p, CodeOpenAtEnd, 0, false, "the connection went quiet (--idle-timeout, or a new connection on its ports) while open; its later traffic is a new record")
+			case EndCaptureEnd:
 				s.d.finding(s, p, CodeOpenAtEnd, 0, false, "the capture ended while the connection was open")
-			} else {
+			default:
 				s.d.finding(s, p, CodeCloseMissing, 0, false, "the TCP connection ended (%s) without a closing handshake", reason)
 			}
 		}

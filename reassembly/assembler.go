@@ -299,9 +299,15 @@ func (a *Assembler) PacketKey(p stream.Pos, seg *pcap.Segment, fk *FlowKey) {
 	k, kh := fk.k, fk.h
 	c := a.conns.get(kh, &k)
 	syn := seg.Flags&pcap.FlagSYN != 0
+	continues := false
 	if c == nil {
 		if t, ok := a.dead[kh]; ok {
-			if !syn || seg.Flags&pcap.FlagACK != 0 {
+			if t.idle() && !syn {
+				// Traffic of a connection ended idle: a new one, which
+				// continues it when it was claimed.
+				delete(a.dead, kh)
+				continues = t.claimed()
+			} else if !syn || seg.Flags&pcap.FlagACK != 0 {
 				// The last ACKs of a finished connection count with it;
 				// so does all later traffic of one evicted by MaxConns,
 				// which is not taken up again mid-stream.
@@ -326,7 +332,7 @@ func (a *Assembler) PacketKey(p stream.Pos, seg *pcap.Segment, fk *FlowKey) {
 		c = nil
 	}
 	if c == nil {
-		c = a.newConn(k, kh, p, seg)
+		c = a.newConn(k, kh, p, seg, continues)
 	}
 	c.packets++
 	c.last = p.TS
@@ -369,14 +375,14 @@ func (a *Assembler) PacketKey(p stream.Pos, seg *pcap.Segment, fk *FlowKey) {
 	}
 }
 
-func (a *Assembler) newConn(k flowKey, h uint64, p stream.Pos, seg *pcap.Segment) *conn {
+func (a *Assembler) newConn(k flowKey, h uint64, p stream.Pos, seg *pcap.Segment, continues bool) *conn {
 	if a.opts.MaxConns > 0 && a.live >= a.opts.MaxConns {
 		if victim := a.lru.lruNext; victim != &a.lru {
 			a.stats.Evicted++
 			a.finish(victim, p, stream.EndEvicted)
 			// Its later packets are counted, not taken for a new
 			// connection picked up mid-stream.
-			a.dead[victim.hash] = newTomb(victim.last, victim.claimed, true)
+			a.dead[victim.hash] = newTomb(victim.last, claimedFlag(victim.claimed)|tombEvicted)
 		}
 	}
 	var c *conn
@@ -395,7 +401,7 @@ func (a *Assembler) newConn(k flowKey, h uint64, p stream.Pos, seg *pcap.Segment
 	if seg.Flags&pcap.FlagSYN != 0 && seg.Flags&pcap.FlagACK != 0 {
 		c.a, c.b = seg.Dst, seg.Src // a SYN-ACK comes from the server
 	}
-	c.dc = a.f.NewStream(stream.Conn{Client: c.a, Server: c.b, First: p, Opened: seg.Flags&pcap.FlagSYN != 0})
+	c.dc = a.f.NewStream(stream.Conn{Client: c.a, Server: c.b, First: p, Opened: seg.Flags&pcap.FlagSYN != 0, Continues: continues})
 	c.hash = h
 	a.conns.put(h, c)
 	c.prev, c.next = a.head.prev, &a.head
@@ -711,7 +717,7 @@ func (a *Assembler) closed(c *conn, p stream.Pos, reason stream.EndReason) {
 		return
 	}
 	a.finish(c, p, reason)
-	a.dead[c.hash] = newTomb(c.last, c.claimed, false)
+	a.dead[c.hash] = newTomb(c.last, claimedFlag(c.claimed))
 }
 
 // finish ends a connection: whatever is still buffered is delivered after
@@ -749,23 +755,31 @@ func (a *Assembler) finish(c *conn, p stream.Pos, reason stream.EndReason) {
 // claimed by its Stream, and whether MaxConns evicted it.
 type tomb int64
 
-func newTomb(last time.Time, claimed, evicted bool) tomb {
-	t := tomb(last.Unix() << 2)
+// The flags of a tomb, below the time.
+const (
+	tombClaimed tomb = 1 << iota // its Stream claimed it
+	tombEvicted                  // MaxConns ended it
+	tombIdle                     // IdleTimeout ended it
+	tombShift   = iota
+)
+
+func newTomb(last time.Time, flags tomb) tomb { return tomb(last.Unix()<<tombShift) | flags }
+
+// claimedFlag is tombClaimed when claimed.
+func claimedFlag(claimed bool) tomb {
 	if claimed {
-		t |= 1
+		return tombClaimed
 	}
-	if evicted {
-		t |= 2
-	}
-	return t
+	return 0
 }
 
-func (t tomb) claimed() bool { return t&1 != 0 }
-func (t tomb) evicted() bool { return t&2 != 0 }
-func (t tomb) last() int64   { return int64(t) >> 2 }
+func (t tomb) claimed() bool { return t&tombClaimed != 0 }
+func (t tomb) evicted() bool { return t&tombEvicted != 0 }
+func (t tomb) idle() bool    { return t&tombIdle != 0 }
+func (t tomb) last() int64   { return int64(t) >> tombShift }
 
 // touched is t with its last packet at ts.
-func (t tomb) touched(ts time.Time) tomb { return newTomb(ts, t.claimed(), t.evicted()) }
+func (t tomb) touched(ts time.Time) tomb { return newTomb(ts, t&(1<<tombShift-1)) }
 
 func (a *Assembler) countTomb(claimed bool, packets int64) {
 	if claimed {
@@ -794,9 +808,11 @@ func (a *Assembler) expire(p stream.Pos) {
 		for c := a.head.next; c != &a.head; {
 			next := c.next
 			if p.TS.Sub(c.last) > a.opts.IdleTimeout {
-				// No tombstone: if the connection speaks again, that is a
-				// new connection, found mid-stream.
+				// If the connection speaks again, that is a new one that
+				// continues it (stream.Conn.Continues), while the
+				// tombstone lasts.
 				a.finish(c, p, stream.EndIdle)
+				a.dead[c.hash] = newTomb(c.last, claimedFlag(c.claimed)|tombIdle)
 			}
 			c = next
 		}

@@ -35,6 +35,9 @@ func (r *recorder) NewStream(c stream.Conn) stream.Stream {
 	if c.Opened {
 		how = "opened"
 	}
+	if c.Continues {
+		how += ", continues"
+	}
 	f.log("new %s-%s %s", c.Client, c.Server, how)
 	return f
 }
@@ -636,19 +639,28 @@ func TestStreamCalls(t *testing.T) {
 		name string
 		run  func(h *harness)
 		want []string
+		o    Options
 	}{
+		{"idle, then more", func(h *harness) {
+			h.open(client, server, 1000, 5000)
+			h.send(server, pcap.FlagACK, text("one"))
+			h.ts = h.ts.Add(3 * time.Second)
+			h.a.Tick(stream.Pos{Pkt: h.n, TS: h.ts})
+			h.send(server, pcap.FlagACK, text("two")) // the same connection, after the idle timeout
+		}, then(opening(1, client, server), `#1 server "one"`, "#1 end idle-timeout",
+			"#2 new 192.0.2.1:80-198.18.0.1:40000 mid-stream, continues", `#2 client "two"`, "#2 end end-of-capture"), Options{IdleTimeout: time.Second}},
 		{"mid-stream", func(h *harness) {
 			h.c[client] = &peer{client, server, 100}
 			h.c[server] = &peer{server, client, 900}
 			h.send(server, pcap.FlagACK, text("late"))
 			h.send(client, pcap.FlagACK, text("reply"))
-		}, []string{"#1 new 192.0.2.1:80-198.18.0.1:40000 mid-stream", `#1 client "late"`, `#1 server "reply"`, "#1 end end-of-capture"}},
+		}, []string{"#1 new 192.0.2.1:80-198.18.0.1:40000 mid-stream", `#1 client "late"`, `#1 server "reply"`, "#1 end end-of-capture"}, Options{}},
 		{"SYN-ACK first", func(h *harness) {
 			h.c[client] = &peer{client, server, 100}
 			h.c[server] = &peer{server, client, 900}
 			h.send(server, pcap.FlagSYN|pcap.FlagACK, nil)
 			h.send(client, pcap.FlagACK, text("hi"))
-		}, []string{"#1 new 198.18.0.1:40000-192.0.2.1:80 opened", `#1 client "hi"`, "#1 end end-of-capture"}},
+		}, []string{"#1 new 198.18.0.1:40000-192.0.2.1:80 opened", `#1 client "hi"`, "#1 end end-of-capture"}, Options{}},
 		{"snaplen cut", func(h *harness) {
 			h.open(client, server, 1000, 5000)
 			p := h.c[server]
@@ -657,7 +669,7 @@ func TestStreamCalls(t *testing.T) {
 			h.a.Packet(stream.Pos{Pkt: h.n, TS: h.ts}, &seg)
 			p.seq += 10
 			h.send(server, pcap.FlagACK, text("next"))
-		}, then(opening(1, client, server), `#1 server "head"`, "#1 server cut 6", `#1 server "next"`, "#1 end end-of-capture")},
+		}, then(opening(1, client, server), `#1 server "head"`, "#1 server cut 6", `#1 server "next"`, "#1 end end-of-capture"), Options{}},
 		{"inactive", func(h *harness) {
 			h.rec.inactive = map[int]int{1: len(request) + len(response) + 3}
 			h.open(client, server, 1000, 5000)
@@ -666,10 +678,10 @@ func TestStreamCalls(t *testing.T) {
 			h.skip(server, text("lost"))
 			h.send(server, pcap.FlagACK, text("three")) // neither buffered nor delivered
 			h.close(client, server)
-		}, then(opening(1, client, server), `#1 server "one"`, "#1 end fin")},
+		}, then(opening(1, client, server), `#1 server "one"`, "#1 end fin"), Options{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, Options{})
+			h := newHarness(t, tc.o)
 			tc.run(h)
 			h.check(tc.want...)
 			if st := h.a.Stats(); tc.name == "inactive" && st.OutOfOrder != 0 {

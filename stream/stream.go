@@ -96,6 +96,10 @@ type Conn struct {
 	// a Gap before the first Data says). Without it the capture started
 	// mid-stream.
 	Opened bool
+	// Continues says that the connection's 4-tuple last carried a
+	// connection its Stream claimed, ended for being idle: this one most
+	// likely continues it, mid-stream.
+	Continues bool
 }
 
 // A Factory makes the Stream of each new TCP connection.

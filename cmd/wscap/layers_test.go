@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -413,5 +414,43 @@ func TestTLSHellos(t *testing.T) {
 	// ChaCha20, one RSA AES128-GCM; Chromium: 2 TLS 1.3 offering h2.
 	if v["TLS 1.2"] != 4.0 || v["TLS 1.3"] != 2.0 || cs["TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"] != 1.0 || cs["TLS_RSA_WITH_AES_128_GCM_SHA256"] != 1.0 || alpn["h2 (offered)"] != 2.0 {
 		t.Errorf("totals %v", tot)
+	}
+}
+
+// TestIdleTimeoutLaterTraffic: with --idle-timeout, a WebSocket connection
+// that goes quiet ends; when it speaks again, its later messages are a new
+// connection that continues it, decoded from the first frame on.
+func TestIdleTimeoutLaterTraffic(t *testing.T) {
+	c := gen.New(gen.Options{Seed: 4})
+	conn := c.Conn(gen.ConnOptions{Client: netip.MustParseAddrPort("198.18.0.9:41000")})
+	conn.Handshake(gen.Handshake{})
+	conn.Text(gen.FromClient, "before")
+	conn.Text(gen.FromServer, "before too")
+	conn.Wait(5 * time.Second)
+	conn.Text(gen.FromServer, "after") // one message: too little for the mid-stream probe alone
+	conn.Teardown()
+	path := impairFile(t, c)
+	whole, _, _ := wscap(t, "read", "--format", "jsonl", path)
+	out, stderr, code := wscap(t, "read", "--format", "jsonl", "--idle-timeout", "1s", path)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var texts []string
+	var ends []string
+	for _, r := range records(t, out) {
+		switch r["kind"] {
+		case "message":
+			if s, ok := r["text"].(string); ok {
+				texts = append(texts, s)
+			}
+		case "connection":
+			ends = append(ends, r["end"].(string))
+		}
+	}
+	if strings.Join(texts, "|") != "before|before too|after" || len(ends) != 2 || ends[0] != "idle-timeout" {
+		t.Errorf("texts %q, ends %v", texts, ends)
+	}
+	if n, m := strings.Count(whole, `"kind":"message"`), strings.Count(out, `"kind":"message"`); n != m {
+		t.Errorf("%d messages with --idle-timeout, %d without", m, n)
 	}
 }
