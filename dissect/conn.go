@@ -19,7 +19,6 @@ const (
 	phaseAwait101              // upgrade request seen, response awaited
 	phaseProbe                 // no HTTP: looking for frames of a capture that started mid-stream
 	phaseWS                    // 101 seen: both directions carry frames
-	phaseTLS                   // a TLS connection: its hellos are read
 	phaseDone                  // rejected, not WebSocket, or unparseable: ignore the rest
 )
 
@@ -69,7 +68,6 @@ type connMore struct {
 	backBy             time.Duration
 	backSum            time.Duration // the steps back, added up
 
-	tls        *tls.HelloReader
 	sess       *tls.Session // decrypting with the key log (wss.go)
 	tlsPos     Pos          // the packet being decrypted
 	tlsHeld    []heldProblem
@@ -126,6 +124,9 @@ func (c *Conn) Data(dir Direction, p Pos, b []byte) {
 	if s := c.decrypting(); s != nil {
 		c.tlsPos = p
 		s.Feed(dir == ServerToClient, b) // the plaintext comes back through tlsUp
+		if s.Done() && !s.Decrypting {
+			c.phase = phaseDone // hellos read, nothing to decrypt: the rest is not needed
+		}
 		return
 	}
 	c.plainData(dir, p, b)
@@ -146,8 +147,6 @@ func (c *Conn) plainData(dir Direction, p Pos, b []byte) {
 			return
 		}
 		c.pendingData(p, b)
-	case phaseTLS:
-		c.tlsData(dir, b)
 	case phaseProbe:
 		c.probeData(dir, p, b)
 	case phaseWS:

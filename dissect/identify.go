@@ -154,10 +154,7 @@ func (c *Conn) count() {
 		c.countTLS(cs)
 	}
 	var hello *tls.Hello
-	switch {
-	case m.tls != nil:
-		hello = &m.tls.Hello
-	case m.sess != nil:
+	if m.sess != nil {
 		hello = &m.sess.Hello
 	}
 	if p == ProtoTLS {
@@ -208,13 +205,7 @@ func (c *Conn) identify(dir Direction, p Pos, b []byte) {
 			c.swap() // the ClientHello comes from the client
 			dir = dir.Reverse()
 		}
-		if c.d.opts.KeyLog != nil {
-			c.startTLS(p, dir, b)
-			return
-		}
-		c.phase = phaseTLS
-		c.more().tls = &tls.HelloReader{}
-		c.tlsData(dir, b)
+		c.startTLS(p, dir, b) // with no key log it reads the hellos and stops
 		return
 	case dir == ClientToServer && http2.StartsPreface(b):
 		c.proto = ProtoHTTP2
@@ -242,13 +233,4 @@ func (c *Conn) identify(dir Direction, p Pos, b []byte) {
 		return
 	}
 	c.phase = phaseDone
-}
-
-// tlsData reads the cleartext hellos of a TLS connection; once both were
-// read the rest of the connection is ignored.
-func (c *Conn) tlsData(dir Direction, b []byte) {
-	c.tls.Feed(dir == ServerToClient, b)
-	if c.tls.Done() {
-		c.phase = phaseDone
-	}
 }

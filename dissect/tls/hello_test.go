@@ -62,7 +62,9 @@ func handshake(t testing.TB, max uint16, alpn []string, sni string) (client, ser
 	return cb.Bytes(), sb.Bytes()
 }
 
-func TestHelloReader(t *testing.T) {
+// TestHellos: a Session without a key log reads what the hellos of real
+// crypto/tls peers say, in any chunking, and is then done.
+func TestHellos(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		max     uint16
@@ -80,7 +82,8 @@ func TestHelloReader(t *testing.T) {
 				t.Fatalf("StartsHello: false on % x / % x", cl[:8], sv[:8])
 			}
 			for _, chunk := range []int{1, 2, 5, 7, 100, len(cl) + len(sv)} {
-				var r HelloReader
+				var c collector
+				r := NewSession(nil, &c)
 				for i := 0; i < len(cl); i += chunk {
 					r.Feed(false, cl[i:min(len(cl), i+chunk)])
 				}
@@ -88,8 +91,8 @@ func TestHelloReader(t *testing.T) {
 					r.Feed(true, sv[i:min(len(sv), i+chunk)])
 				}
 				h := r.Hello
-				if !r.Done() || r.Err() != nil || h.ServerName != "chat.example.com" || !slices.Equal(h.ALPN, tc.alpn) || h.Version != tc.version || h.CipherSuite == 0 || h.ALPNChosen != tc.chosen || !slices.Contains(h.Versions, tc.version) {
-					t.Fatalf("chunks of %d: done %v err %v hello %+v", chunk, r.Done(), r.Err(), h)
+				if !r.Done() || len(c.problems) > 0 || h.ServerName != "chat.example.com" || !slices.Equal(h.ALPN, tc.alpn) || h.Version != tc.version || h.CipherSuite == 0 || h.ALPNChosen != tc.chosen || !slices.Contains(h.Versions, tc.version) {
+					t.Fatalf("chunks of %d: done %v problems %v hello %+v", chunk, r.Done(), c.problems, h)
 				}
 				if CipherSuiteName(h.CipherSuite) == "" || VersionName(h.Version) != map[uint16]string{tls.VersionTLS12: "TLS 1.2", tls.VersionTLS13: "TLS 1.3"}[tc.version] {
 					t.Fatalf("names %q %q", CipherSuiteName(h.CipherSuite), VersionName(h.Version))
@@ -125,19 +128,20 @@ func TestNotTLS(t *testing.T) {
 	}
 }
 
-// TestHelloReaderHostile: forged lengths and records stop the reader with
-// an error, never a panic or an unbounded buffer.
-func TestHelloReaderHostile(t *testing.T) {
+// TestHellosHostile: forged lengths and records are reported, never a
+// panic or an unbounded buffer.
+func TestHellosHostile(t *testing.T) {
 	for _, b := range []string{
 		"\x16\x03\x01\x00\x04\x01\xff\xff\xff",         // a hello of 16 MiB announced
 		"\x16\x03\x01\x00\x06\x01\x00\x00\x02\x03\x03", // a ClientHello cut short
 		"\x15\x03\x03\x00\x02\x02\x28",                 // an alert
 		"\x16\x03\x01\x00\x04\x02\x00\x00\x00",         // a ServerHello from the client
 	} {
-		var r HelloReader
+		var c collector
+		r := NewSession(nil, &c)
 		r.Feed(false, []byte(b))
-		if r.dirs[0].done && r.Err() == nil {
-			t.Errorf("%q: done without error", b)
+		if len(c.problems) != 1 {
+			t.Errorf("%q: problems %v", b, c.problems)
 		}
 		if len(r.dirs[0].hs) > MaxHello {
 			t.Errorf("%q: %d bytes held", b, len(r.dirs[0].hs))
@@ -145,7 +149,9 @@ func TestHelloReaderHostile(t *testing.T) {
 	}
 }
 
-func FuzzHelloReader(f *testing.F) {
+// FuzzHellos: the hellos a Session reads are the same in one piece and in
+// chunks.
+func FuzzHellos(f *testing.F) {
 	cl, sv := handshake(f, tls.VersionTLS13, []string{"h2"}, "a.example")
 	f.Add(cl, sv, uint8(3))
 	cl, sv = handshake(f, tls.VersionTLS12, nil, "b.example")
@@ -153,7 +159,8 @@ func FuzzHelloReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, cl, sv []byte, chunk uint8) {
 		// Split invariance: the hello read is the same in one piece and in
 		// chunks.
-		var whole, parts HelloReader
+		var cw, cp collector
+		whole, parts := NewSession(nil, &cw), NewSession(nil, &cp)
 		whole.Feed(false, cl)
 		whole.Feed(true, sv)
 		step := int(chunk) + 1

@@ -32,8 +32,8 @@ type Handler interface {
 // 8446 §4.1.3).
 var helloRetryRandom, _ = hex.DecodeString("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
 
-// Session decrypts the records of one TLS connection with the secrets of
-// a KeyLog, from its first byte: it reads the hellos in clear text (the
+// Session reads one TLS connection from its first byte and, with the
+// secrets of a KeyLog, decrypts its records: it reads the hellos in clear text (the
 // client random finds the secrets; the server's choice gives the version
 // and suite), follows the handshake through to the application data keys,
 // and hands the application data upward. Records whose header was seen
@@ -94,8 +94,13 @@ type sessDir struct {
 // ClientRandom returns the ClientHello's random (hex), "" before it.
 func (s *Session) ClientRandom() string { return hex.EncodeToString(s.clientRandom) }
 
+// Done reports whether the session has nothing more to decrypt: without
+// a key log once the hellos were read, and with one when its secrets are
+// missing or its version or suite is not decrypted.
+func (s *Session) Done() bool { return s.done }
+
 // NewSession returns a Session that looks secrets up in keylog and hands
-// what it decrypts to h.
+// what it decrypts to h. With a nil keylog it only reads the hellos.
 func NewSession(keylog *KeyLog, h Handler) *Session {
 	return &Session{keylog: keylog, h: h}
 }
@@ -104,7 +109,7 @@ func NewSession(keylog *KeyLog, h Handler) *Session {
 // the server. It does not keep b.
 func (s *Session) Feed(server bool, b []byte) {
 	d := &s.dirs[dirIndex(server)]
-	for len(b) > 0 {
+	for len(b) > 0 && !s.done {
 		if d.drop > 0 {
 			n := min(d.drop, len(b))
 			d.drop -= n
@@ -134,6 +139,13 @@ func (s *Session) Feed(server bool, b []byte) {
 			}
 			h, _ := ParseRecordHeader(d.rec)
 			if !h.Plausible() {
+				if !d.helloed {
+					// Before its hello the peer has not shown it speaks
+					// TLS: nothing to resynchronise on.
+					s.h.Problem(server, ProblemMalformed, fmt.Sprintf("not a TLS record header: % x; the connection is not read further", d.rec))
+					s.done = true
+					return
+				}
 				s.h.Problem(server, ProblemMalformed, fmt.Sprintf("not a TLS record header: % x; looking for the next one", d.rec))
 				d.lost, d.rec = true, d.rec[:0]
 				continue
@@ -240,12 +252,14 @@ func (s *Session) record(server bool, d *sessDir, rec []byte) {
 	body := rec[RecordHeaderLen:]
 	switch {
 	case h.Type == ChangeCipherSpec:
-		if s.suite != nil && !s.suite.tls13 {
-			d.ccs = true // TLS 1.2: this direction encrypts from the next record on
-		}
+		d.ccs = true // TLS 1.2: this direction encrypts from the next record on (TLS 1.3: middlebox compatibility)
 		return
 	case s.done:
 		return
+	case d.ccs && s.suite == nil:
+		// Encrypted before the server's hello said how (only when the
+		// directions were captured out of order): not to be read.
+		s.h.Lost(server, int64(len(body)))
 	case s.encrypted(server, d, h):
 		s.decrypt(server, d, rec, h)
 	case h.Type == Handshake:
@@ -280,6 +294,11 @@ func (s *Session) handshake(server bool, d *sessDir, b []byte, decrypted bool) {
 	d.hs = append(d.hs, b...)
 	for len(d.hs) >= 4 {
 		n := int(d.hs[1])<<16 | int(d.hs[2])<<8 | int(d.hs[3])
+		if n > MaxHello {
+			s.h.Problem(server, ProblemMalformed, fmt.Sprintf("a %d-byte handshake message announced, longer than wscap reads", n))
+			d.hs = nil
+			return
+		}
 		if len(d.hs) < 4+n {
 			return
 		}
@@ -294,6 +313,16 @@ func (s *Session) handshake(server bool, d *sessDir, b []byte, decrypted bool) {
 
 // message handles one handshake message.
 func (s *Session) message(server bool, d *sessDir, typ byte, body []byte, decrypted bool) {
+	if want := byte(typeClientHello); !decrypted && !d.helloed {
+		if server {
+			want = typeServerHello
+		}
+		if typ != want {
+			s.h.Problem(server, ProblemMalformed, fmt.Sprintf("the %s's first handshake message is of type %d, not its hello", side(server), typ))
+			s.done = true
+			return
+		}
+	}
 	switch {
 	case typ == typeClientHello && !server && !decrypted:
 		var h Hello
@@ -355,6 +384,9 @@ func (s *Session) keysReady() {
 	sv := s.Hello.Version
 	su := suites[id]
 	switch {
+	case s.keylog == nil:
+		s.done = true // no key log: the hellos were all there was to read
+		return
 	case sv != 0x0303 && sv != 0x0304:
 		s.h.Problem(true, ProblemUnsupported, fmt.Sprintf("%s is not decrypted", VersionName(sv)))
 		s.done = true
