@@ -13,7 +13,10 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
-require github.com/clipperhouse/uax29/v2 v2.2.0 // indirect
+require (
+	github.com/clipperhouse/uax29/v2 v2.2.0 // indirect
+	github.com/google/btree v1.1.3 // indirect
+)
 
 require (
 	golang.org/x/crypto v0.59.0

@@ -47,6 +47,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/google/btree"
+
 	"github.com/wscap/wscap/internal/prefetch"
 	"github.com/wscap/wscap/pcap"
 	"github.com/wscap/wscap/stream"
@@ -145,6 +147,9 @@ type Assembler struct {
 
 	free []*conn // finished connections' structs to reuse
 
+	segFree  *btree.FreeListG[oooSeg] // nodes of the out-of-order queues
+	overlaps []oooSeg                 // buffer's scratch
+
 	winSize  int       // OverlapWindow, a power of two; 0: off
 	winFree  []*window // windows to reuse
 	winCount int       // windows allocated
@@ -166,7 +171,7 @@ func New(f stream.Factory, opts Options) *Assembler {
 	if opts.OverlapWindowTotal <= 0 {
 		opts.OverlapWindowTotal = 8 << 20
 	}
-	a := &Assembler{opts: opts, f: f, dead: make(map[uint64]tomb)}
+	a := &Assembler{opts: opts, f: f, dead: make(map[uint64]tomb), segFree: btree.NewFreeListG[oooSeg](64)}
 	if opts.OverlapWindow > 0 {
 		a.winSize = 1
 		for a.winSize < opts.OverlapWindow {
@@ -451,8 +456,8 @@ func (a *Assembler) data(c *conn, dir stream.Direction, p stream.Pos, seg *pcap.
 		a.buffer(c, dir, p, seq, payload, seg.Missing)
 		return
 	}
-	if len(h.ooo) > 0 {
-		if k := int64(h.ooo[0].seq - seq); int64(len(payload)+seg.Missing) > k {
+	if first, ok := h.ooo.first(); ok {
+		if k := int64(first.seq - seq); int64(len(payload)+seg.Missing) > k {
 			// Fills the hole and runs into buffered data: deliver up to
 			// it, and let buffer compare the rest with the first copy.
 			head := clip(payload, 0, uint32(k))
@@ -499,8 +504,11 @@ func (a *Assembler) deliver(c *conn, dir stream.Direction, p stream.Pos, b []byt
 // drain delivers buffered segments that have become contiguous.
 func (a *Assembler) drain(c *conn, dir stream.Direction, p stream.Pos) {
 	h := &c.half[dir]
-	for len(h.ooo) > 0 {
-		s := &h.ooo[0]
+	for {
+		s, ok := h.ooo.first()
+		if !ok {
+			break
+		}
 		d, old := before(s.seq, h.next)
 		if !old && d != 0 {
 			return // still after next
@@ -517,7 +525,7 @@ func (a *Assembler) drain(c *conn, dir stream.Direction, p stream.Pos) {
 			}
 			a.deliver(c, dir, p, b, missing)
 		}
-		h.release(a, 0)
+		h.releaseFirst(a, &s)
 	}
 	a.checkClosed(c, p)
 }
@@ -527,11 +535,11 @@ func (a *Assembler) drain(c *conn, dir stream.Direction, p stream.Pos) {
 // what is buffered.
 func (a *Assembler) buffer(c *conn, dir stream.Direction, p stream.Pos, seq uint32, b []byte, missing int) {
 	h := &c.half[dir]
-	if over, total := a.overCap(h, len(b)); over && seq != h.next {
+	if over, total := a.overCap(h, len(b)+segCost); over && seq != h.next {
 		// Over a cap: give up on the hole before the buffered data.
 		a.stats.CapDropped++
-		if len(h.ooo) > 0 {
-			c.dc.BufferCapped(dir, p, int64(int32(h.ooo[0].seq-h.next)), a.capOf(total), total)
+		if first, ok := h.ooo.first(); ok {
+			c.dc.BufferCapped(dir, p, int64(int32(first.seq-h.next)), a.capOf(total), total)
 		}
 		a.skipHole(c, dir, p)
 		if seq == h.next {
@@ -547,7 +555,7 @@ func (a *Assembler) buffer(c *conn, dir stream.Direction, p stream.Pos, seq uint
 			a.data(c, dir, p, &pcap.Segment{Seq: seq, Payload: b, Missing: missing})
 			return
 		}
-		if over, total = a.overCap(h, len(b)); over {
+		if over, total = a.overCap(h, len(b)+segCost); over {
 			// Still no room: this segment's bytes are lost too.
 			n := int64(seq-h.next) + int64(len(b)+missing) // seq is after next
 			c.dc.BufferCapped(dir, p, n, a.capOf(total), total)
@@ -557,25 +565,20 @@ func (a *Assembler) buffer(c *conn, dir stream.Direction, p stream.Pos, seq uint
 	}
 	a.stats.OutOfOrder++
 	end := seq + uint32(len(b)+missing)
-	// i: the first buffered segment that ends after seq.
-	i := len(h.ooo)
-	for i > 0 && seqAfter(h.ooo[i-1].end(), seq) {
-		i--
-	}
-	if i == len(h.ooo) || !seqAfter(end, h.ooo[i].seq) {
-		h.insert(a, i, seq, b, missing) // no overlap: the usual case
+	ov := h.ooo.overlapping(a.overlaps[:0], seq, end)
+	defer func() { clear(ov); a.overlaps = ov[:0] }()
+	if len(ov) == 0 {
+		h.insert(a, seq, b, missing) // no overlap: the usual case
 		return
 	}
 	// Overlaps buffered data: compare the shared bytes, buffer the others.
 	diff := 0
 	cur := seq
-	for ; i < len(h.ooo) && seqAfter(end, h.ooo[i].seq); i++ {
-		s := &h.ooo[i]
+	for i := range ov {
+		s := &ov[i]
 		if seqAfter(s.seq, cur) { // a hole before s: this segment fills it
 			lo, hi := cur-seq, s.seq-seq
-			h.insert(a, i, cur, clip(b, lo, hi), int(hi-lo)-len(clip(b, lo, hi)))
-			i++
-			s = &h.ooo[i]
+			h.insert(a, cur, clip(b, lo, hi), int(hi-lo)-len(clip(b, lo, hi)))
 		}
 		// Shared: [max(cur, s.seq), min(end, s.end)).
 		lo := maxSeq(cur, s.seq)
@@ -595,7 +598,7 @@ func (a *Assembler) buffer(c *conn, dir stream.Direction, p stream.Pos, seq uint
 	a.stats.Retransmitted++
 	if seqAfter(end, cur) {
 		lo := cur - seq
-		h.insert(a, i, cur, clip(b, lo, end-seq), int(end-cur)-len(clip(b, lo, end-seq)))
+		h.insert(a, cur, clip(b, lo, end-seq), int(end-cur)-len(clip(b, lo, end-seq)))
 	}
 	if diff > 0 {
 		a.conflict(c, dir, p, diff)
@@ -630,9 +633,9 @@ func (a *Assembler) capOf(total bool) int64 {
 	return int64(a.opts.MaxBuffered)
 }
 
-// insert buffers a copy of b (and missing bytes after it) at seq, as the
-// i-th buffered segment.
-func (h *half) insert(a *Assembler, i int, seq uint32, b []byte, missing int) {
+// insert buffers a copy of b (and missing bytes after it) at seq, which
+// overlaps no buffered segment.
+func (h *half) insert(a *Assembler, seq uint32, b []byte, missing int) {
 	if len(b) == 0 && missing == 0 {
 		return
 	}
@@ -641,21 +644,21 @@ func (h *half) insert(a *Assembler, i int, seq uint32, b []byte, missing int) {
 		data = make([]byte, len(b))
 		copy(data, b)
 	}
-	h.ooo = append(h.ooo, oooSeg{})
-	copy(h.ooo[i+1:], h.ooo[i:])
-	h.ooo[i] = oooSeg{seq: seq, data: data, missing: missing}
-	h.bufferedBytes += len(data)
-	a.buffered += len(data)
+	s := oooSeg{seq: seq, data: data, missing: missing}
+	h.ooo.put(a.segFree, s)
+	h.bufferedBytes += s.cost()
+	a.buffered += s.cost()
 }
 
 // skipHole declares the bytes before the first buffered segment lost and
 // delivers what follows.
 func (a *Assembler) skipHole(c *conn, dir stream.Direction, p stream.Pos) {
 	h := &c.half[dir]
-	if len(h.ooo) == 0 {
+	first, ok := h.ooo.first()
+	if !ok {
 		return
 	}
-	a.gap(c, dir, p, int64(int32(h.ooo[0].seq-h.next)))
+	a.gap(c, dir, p, int64(int32(first.seq-h.next)))
 	a.drain(c, dir, p)
 }
 
@@ -687,8 +690,8 @@ func (a *Assembler) acked(c *conn, dir stream.Direction, p stream.Pos, ack uint3
 	if h.fin && seqAfter(limit, h.finSeq) {
 		limit = h.finSeq
 	}
-	if len(h.ooo) > 0 && seqAfter(limit, h.ooo[0].seq) {
-		limit = h.ooo[0].seq
+	if first, ok := h.ooo.first(); ok && seqAfter(limit, first.seq) {
+		limit = first.seq
 	}
 	if seqAfter(limit, h.next) {
 		a.gap(c, dir, p, int64(int32(limit-h.next)))
@@ -732,7 +735,7 @@ func (a *Assembler) finish(c *conn, p stream.Pos, reason stream.EndReason) {
 	a.untrack(c)
 	for dir := range c.half {
 		h := &c.half[dir]
-		for len(h.ooo) > 0 && c.dc.Active() {
+		for h.ooo.len() > 0 && c.dc.Active() {
 			a.skipHole(c, stream.Direction(dir), p)
 		}
 		h.dropBuffered(a)
@@ -935,32 +938,22 @@ type half struct {
 	next          uint32 // next sequence number expected
 	fin           bool
 	finSeq        uint32
-	ooo           []oooSeg // sorted by seq
-	bufferedBytes int
+	ooo           oooQueue
+	bufferedBytes int     // what ooo counts against the caps (oooSeg.cost)
 	win           *window // the last bytes delivered, not yet acknowledged
 }
 
-// oooSeg is a buffered out-of-order segment: data, then missing bytes the
-// capture cut off. Buffered segments never overlap.
-type oooSeg struct {
-	seq     uint32
-	data    []byte
-	missing int
-}
-
-func (s *oooSeg) end() uint32 { return s.seq + uint32(len(s.data)+s.missing) }
-
-func (h *half) release(a *Assembler, i int) {
-	n := len(h.ooo[i].data)
-	h.bufferedBytes -= n
-	a.buffered -= n
-	h.ooo = append(h.ooo[:i], h.ooo[i+1:]...)
+// releaseFirst removes s, the first buffered segment.
+func (h *half) releaseFirst(a *Assembler, s *oooSeg) {
+	h.bufferedBytes -= s.cost()
+	a.buffered -= s.cost()
+	h.ooo.popFirst()
 }
 
 func (h *half) dropBuffered(a *Assembler) {
 	a.buffered -= h.bufferedBytes
 	h.bufferedBytes = 0
-	h.ooo = nil
+	h.ooo.clear()
 }
 
 // seqAfter reports whether sequence number x comes after y (RFC 1982

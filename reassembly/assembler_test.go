@@ -1,11 +1,13 @@
 package reassembly
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -347,14 +349,15 @@ func TestPortReuse(t *testing.T) {
 // up on the hole before it, with a finding, per connection and in total.
 func TestBufferCaps(t *testing.T) {
 	t.Run("per connection", func(t *testing.T) {
-		h := newHarness(t, Options{MaxBuffered: 8})
+		// A buffered segment costs its bytes and segCost.
+		h := newHarness(t, Options{MaxBuffered: 8 + 2*segCost})
 		h.open(client, server, 1000, 5000)
 		h.skip(server, text("lost"))
 		h.send(server, 0, text("abc"))    // 3 bytes buffered
 		h.send(server, 0, text("defghi")) // 6 more: over 8
 		h.close(client, server)
 		h.check(then(opening(1, client, server),
-			"#1 server capped 4 limit 8 total false",
+			fmt.Sprintf("#1 server capped 4 limit %d total false", 8+2*segCost),
 			"#1 server gap 4",
 			`#1 server "abc"`, `#1 server "defghi"`, "#1 end fin")...)
 		if st := h.a.Stats(); st.CapDropped != 1 || st.Gaps != 1 || st.GapBytes != 4 {
@@ -362,7 +365,7 @@ func TestBufferCaps(t *testing.T) {
 		}
 	})
 	t.Run("total", func(t *testing.T) {
-		h := newHarness(t, Options{MaxBufferedTotal: 9})
+		h := newHarness(t, Options{MaxBufferedTotal: 9 + 2*segCost})
 		other := netip.MustParseAddrPort("192.0.2.2:80")
 		h.open(client, server, 1000, 5000)
 		h.open(client2, other, 1000, 5000)
@@ -374,7 +377,7 @@ func TestBufferCaps(t *testing.T) {
 		h.send(other, 0, text("yz"))
 		want := append(opening(1, client, server), opening(2, client2, other)...)
 		h.check(append(want,
-			"#2 server capped 3 limit 9 total true",
+			fmt.Sprintf("#2 server capped 3 limit %d total true", 9+2*segCost),
 			"#2 server gap 3",
 			"#1 server gap 4",
 			`#1 server "abcdefgh"`,
@@ -690,3 +693,113 @@ func TestStreamCalls(t *testing.T) {
 		})
 	}
 }
+
+// TestReorderedPieces: a stream sent as pieces of 1-8 bytes in random
+// order, some sent twice and some overlapping others, across the wrap of
+// the sequence numbers, comes out whole and without a conflict.
+func TestReorderedPieces(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		n       int
+		reverse bool
+		seed    uint64
+	}{
+		{"reversed", 3000, true, 1},
+		{"shuffled", 3000, false, 1},
+		{"shuffled again", 5000, false, 2},
+		{"one piece", 1, false, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(tc.seed, 7))
+			want := make([]byte, tc.n)
+			for i := range want {
+				want[i] = byte('a' + rng.IntN(26))
+			}
+			type piece struct{ off, n int }
+			var pieces []piece
+			for off := 0; off < tc.n; {
+				n := min(1+rng.IntN(8), tc.n-off)
+				pieces = append(pieces, piece{off, n})
+				if rng.IntN(4) == 0 { // a copy, or one that overlaps the next piece
+					pieces = append(pieces, piece{off, min(n+rng.IntN(8), tc.n-off)})
+				}
+				off += n
+			}
+			if tc.reverse {
+				slices.Reverse(pieces)
+			} else {
+				rng.Shuffle(len(pieces), func(i, j int) { pieces[i], pieces[j] = pieces[j], pieces[i] })
+			}
+			h := newHarness(t, Options{})
+			isn := uint32(0xffffffff) - uint32(tc.n/2) // the stream wraps half way
+			h.open(client, server, 1000, isn)
+			base := h.c[server].seq
+			for _, p := range pieces {
+				h.packet(server, base+uint32(p.off), 0, want[p.off:p.off+p.n])
+			}
+			h.a.Flush(stream.Pos{Pkt: h.n + 1, TS: h.ts})
+			var got []byte
+			for _, l := range h.rec.lines {
+				if q, ok := strings.CutPrefix(l, "#1 server "); ok && strings.HasPrefix(q, `"`) {
+					s, err := strconv.Unquote(q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, s...)
+				}
+			}
+			got = bytes.TrimPrefix(got, []byte(response))
+			if !bytes.Equal(got, want) {
+				t.Errorf("delivered %d bytes, want %d (equal prefix %d)", len(got), len(want), commonPrefix(got, want))
+			}
+			if st := h.a.Stats(); st.Conflicts != 0 || st.Gaps != 0 || h.a.buffered != 0 {
+				t.Errorf("stats %+v, %d bytes still counted buffered", st, h.a.buffered)
+			}
+		})
+	}
+}
+
+func commonPrefix(a, b []byte) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// BenchmarkReversedSegments: one connection's n one-byte segments in
+// reverse order, all buffered until the first comes (O(n log n)).
+func BenchmarkReversedSegments(b *testing.B) {
+	for _, n := range []int{25000, 50000, 100000, 200000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			payload := []byte{'x'}
+			for b.Loop() {
+				a := New(nopFactory{}, Options{MaxBuffered: 64 << 20})
+				src := netip.MustParseAddrPort("192.0.2.1:80")
+				dst := netip.MustParseAddrPort("198.18.0.1:40000")
+				a.Packet(stream.Pos{Pkt: 1}, &pcap.Segment{Src: src, Dst: dst, Seq: 0, Flags: pcap.FlagSYN | pcap.FlagACK})
+				for i := n; i >= 1; i-- {
+					a.Packet(stream.Pos{Pkt: uint64(n - i + 2)}, &pcap.Segment{Src: src, Dst: dst, Seq: uint32(i), Payload: payload})
+				}
+				if a.buffered != 0 {
+					b.Fatalf("%d bytes still buffered", a.buffered)
+				}
+			}
+		})
+	}
+}
+
+type nopFactory struct{}
+
+func (nopFactory) NewStream(stream.Conn) stream.Stream { return nopStream{} }
+
+type nopStream struct{}
+
+func (nopStream) Data(stream.Direction, stream.Pos, []byte)                     {}
+func (nopStream) Gap(stream.Direction, stream.Pos, int64)                       {}
+func (nopStream) Truncated(stream.Direction, stream.Pos, int64)                 {}
+func (nopStream) Overlap(stream.Direction, stream.Pos, int64)                   {}
+func (nopStream) BufferCapped(stream.Direction, stream.Pos, int64, int64, bool) {}
+func (nopStream) Active() bool                                                  { return true }
+func (nopStream) Prefetch(bool)                                                 {}
+func (nopStream) End(stream.Pos, stream.EndReason) bool                         { return false }

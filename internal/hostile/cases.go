@@ -292,6 +292,7 @@ func Small() []Case {
 		{"frame-2^63", HugeFrameHeader(1 << 63)},
 		{"gzip", Gzip(InvalidUTF8())},
 		{"cut-rune", CutRune()},
+		{"reordered-segments", ReorderedSegments(300, true)},
 	}
 }
 
@@ -320,6 +321,36 @@ func CutRune() []byte {
 	return withOrdinary(func(c *Capture) {
 		k := Upgraded(c, nil, nil)
 		k.Server(append(FrameHeader(true, 0, OpText, false, 10), "ab\xe2\x82"...))
+		k.Close()
+	}).Pcap(262144)
+}
+
+// ReorderedSegments is a capture whose hostile server, after a clean
+// handshake, sends one binary message of n bytes as one-byte segments in
+// reverse order (shuffled instead when shuffle is set), then a text
+// message "after the reordered message" and a close: reassembly buffers
+// every segment until the first one comes, last.
+func ReorderedSegments(n int, shuffle bool) []byte {
+	return withOrdinary(func(c *Capture) {
+		k := Upgraded(c, nil, nil)
+		frame := ServerFrame(OpBinary, bytes.Repeat([]byte("r"), n))
+		order := make([]int, len(frame))
+		for i := range order {
+			order[i] = len(frame) - 1 - i
+		}
+		if shuffle {
+			rng := rand.New(rand.NewPCG(uint64(n), 2))
+			rng.Shuffle(len(order)-1, func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		// The first byte comes last either way: everything before it
+		// waits in the reassembly's buffers.
+		for _, i := range order {
+			c.Add(Segment(k.server, k.client, k.sseq+uint32(i), k.cseq, ACK, frame[i:i+1]))
+		}
+		k.sseq += uint32(len(frame))
+		k.Server(ServerFrame(OpText, []byte("after the reordered message")))
+		k.Server(ServerFrame(OpClose, ClosePayload(1000, "")))
+		k.Client(ClientFrame(OpClose, ClosePayload(1000, "")))
 		k.Close()
 	}).Pcap(262144)
 }
