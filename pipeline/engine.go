@@ -471,7 +471,11 @@ func (e *Engine) merge() {
 				e.final.OtherPackets += p.stats.OtherPackets
 				e.final.Evicted += p.stats.Evicted
 				e.final.AfterEviction += p.stats.AfterEviction
+				e.final.HalfOpenForgotten += p.stats.HalfOpenForgotten
 				e.census.Add(p.census)
+				// Connections that carried nothing had no Stream:
+				// they are what the census calls other.
+				e.census.Protocols[dissect.ProtoOther] += p.stats.EmptyConns
 			}
 			ps[i] = nil
 			last := p.last
@@ -667,6 +671,11 @@ func (e *Engine) TimeBackwards() int64 { return e.backwards }
 func (e *Engine) Evicted() (conns, packetsAfter int64) {
 	return e.final.Evicted, e.final.AfterEviction
 }
+
+// HalfOpenForgotten returns, after Finish, how many connections that had
+// carried no byte were forgotten to stay within the cap on them
+// (reassembly.Options.MaxHalfOpen).
+func (e *Engine) HalfOpenForgotten() int64 { return e.final.HalfOpenForgotten }
 
 // Span returns the capture's span: the time from its first packet to its
 // last, counting only the steps between consecutive packets of a file that

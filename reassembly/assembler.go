@@ -76,8 +76,16 @@ type Options struct {
 	OverlapWindowTotal int
 	// MaxConns caps the connections tracked at once. A new connection
 	// beyond it evicts the one that has been quiet longest (it ends with a
-	// cap-conns finding). Zero means no cap.
+	// cap-conns finding). Zero means no cap. Connections that have
+	// carried no byte yet do not count (see MaxHalfOpen).
 	MaxConns int
+	// MaxHalfOpen caps the connections tracked at once that have carried
+	// no byte yet (SYNs, handshakes and pure ACKs: a SYN flood or a port
+	// scan), kept in a compact table of ~100 bytes each. A new one beyond
+	// it makes the oldest forgotten (Stats.HalfOpenForgotten): if it
+	// carries data later, it is picked up there, as if mid-stream.
+	// Default 500,000 (~85 MB).
+	MaxHalfOpen int
 }
 
 // Stats counts what the Assembler saw. Packets of each TCP connection are
@@ -97,6 +105,15 @@ type Stats struct {
 	Evicted        int64 // connections ended to stay within MaxConns
 	AfterEviction  int64 // packets of evicted connections that came after: counted, not dissected
 	WindowsDenied  int64 // deliveries that found no window free (OverlapWindowTotal): their bytes are not kept to compare
+	// Connections that had carried no byte: HalfOpen were tracked so
+	// (all of them, at first), Promoted of those then carried some,
+	// EmptyConns ended without (they never had a Stream: a consumer
+	// counting connections by what they carried counts these as
+	// nothing), HalfOpenForgotten of those to stay within MaxHalfOpen.
+	HalfOpen          int64
+	Promoted          int64
+	EmptyConns        int64
+	HalfOpenForgotten int64
 }
 
 // flowKey identifies a TCP connection whichever way a packet goes: the two
@@ -147,6 +164,14 @@ type Assembler struct {
 
 	free []*conn // finished connections' structs to reuse
 
+	// halfOpen holds the connections that have carried no byte yet, by
+	// the hash of their flowKey (see halfopen.go); hoOrder[hoHead:] lists
+	// them oldest first (with entries already gone), for MaxHalfOpen.
+	halfOpen map[uint64]halfOpen
+	hoOrder  []hoRef
+	hoHead   int
+	hoGen    uint32
+
 	segFree  *btree.FreeListG[oooSeg] // nodes of the out-of-order queues
 	overlaps []oooSeg                 // buffer's scratch
 
@@ -171,7 +196,10 @@ func New(f stream.Factory, opts Options) *Assembler {
 	if opts.OverlapWindowTotal <= 0 {
 		opts.OverlapWindowTotal = 8 << 20
 	}
-	a := &Assembler{opts: opts, f: f, dead: make(map[uint64]tomb), segFree: btree.NewFreeListG[oooSeg](64)}
+	if opts.MaxHalfOpen <= 0 {
+		opts.MaxHalfOpen = 500000
+	}
+	a := &Assembler{opts: opts, f: f, dead: make(map[uint64]tomb), halfOpen: make(map[uint64]halfOpen), segFree: btree.NewFreeListG[oooSeg](64)}
 	if opts.OverlapWindow > 0 {
 		a.winSize = 1
 		for a.winSize < opts.OverlapWindow {
@@ -189,7 +217,7 @@ func (a *Assembler) Stats() Stats { return a.stats }
 
 // Open returns the number of connections currently tracked: live ones and
 // finished ones still remembered.
-func (a *Assembler) Open() int { return a.live + len(a.dead) }
+func (a *Assembler) Open() int { return a.live + len(a.dead) + len(a.halfOpen) }
 
 // Tick does the periodic work due at packet time p, before the packet at p:
 // it ends idle connections and forgets finished ones. The caller calls it
@@ -214,8 +242,9 @@ func (a *Assembler) Packet(p stream.Pos, seg *pcap.Segment) {
 // FlowKey identifies a segment's connection, computed once per packet
 // (KeyOf) to prefetch its state and to process it.
 type FlowKey struct {
-	k flowKey
-	h uint64
+	k     flowKey
+	h     uint64
+	srcLo bool // the segment's source is the key's lower endpoint
 }
 
 // KeyOf returns the FlowKey of seg (see Set).
@@ -263,6 +292,7 @@ func (k *FlowKey) Set(seg *pcap.Segment) {
 		lop, hip = bp, ap
 	}
 	k.k.loHi, k.k.loLo, k.k.hiHi, k.k.hiLo, k.k.loPort, k.k.hiPort = lohi, lolo, hihi, hilo, lop, hip
+	k.srcLo = !swap
 }
 
 // Hash is the key's 64-bit hash, the same for both directions (a caller
@@ -305,6 +335,14 @@ func (a *Assembler) PacketKey(p stream.Pos, seg *pcap.Segment, fk *FlowKey) {
 	c := a.conns.get(kh, &k)
 	syn := seg.Flags&pcap.FlagSYN != 0
 	continues := false
+	if c == nil && len(a.halfOpen) > 0 {
+		if e, ok := a.halfOpen[kh]; ok {
+			var taken bool
+			if taken, c = a.halfOpenPacket(&e, kh, &k, fk, p, seg); taken {
+				return
+			}
+		}
+	}
 	if c == nil {
 		if t, ok := a.dead[kh]; ok {
 			if t.idle() && !syn {
@@ -337,7 +375,13 @@ func (a *Assembler) PacketKey(p stream.Pos, seg *pcap.Segment, fk *FlowKey) {
 		c = nil
 	}
 	if c == nil {
-		c = a.newConn(k, kh, p, seg, continues)
+		if !carries(seg) {
+			a.newHalfOpen(kh, fk, p, seg, continues)
+			return
+		}
+		client, server := orient(seg)
+		c = a.newConn(k, kh, p, p, client, server, seg.Flags&pcap.FlagSYN != 0, continues)
+		a.stats.Connections++
 	}
 	c.packets++
 	c.last = p.TS
@@ -380,11 +424,13 @@ func (a *Assembler) PacketKey(p stream.Pos, seg *pcap.Segment, fk *FlowKey) {
 	}
 }
 
-func (a *Assembler) newConn(k flowKey, h uint64, p stream.Pos, seg *pcap.Segment, continues bool) *conn {
+// newConn starts tracking a connection whose first packet is at first, for
+// the packet at now.
+func (a *Assembler) newConn(k flowKey, h uint64, now, first stream.Pos, client, server netip.AddrPort, opened, continues bool) *conn {
 	if a.opts.MaxConns > 0 && a.live >= a.opts.MaxConns {
 		if victim := a.lru.lruNext; victim != &a.lru {
 			a.stats.Evicted++
-			a.finish(victim, p, stream.EndEvicted)
+			a.finish(victim, now, stream.EndEvicted)
 			// Its later packets are counted, not taken for a new
 			// connection picked up mid-stream.
 			a.dead[victim.hash] = newTomb(victim.last, claimedFlag(victim.claimed)|tombEvicted)
@@ -393,9 +439,9 @@ func (a *Assembler) newConn(k flowKey, h uint64, p stream.Pos, seg *pcap.Segment
 	var c *conn
 	if n := len(a.free); n > 0 {
 		c, a.free = a.free[n-1], a.free[:n-1]
-		*c = conn{key: k, a: seg.Src, b: seg.Dst}
+		*c = conn{key: k, a: client, b: server}
 	} else {
-		c = &conn{key: k, a: seg.Src, b: seg.Dst}
+		c = &conn{key: k, a: client, b: server}
 	}
 	a.live++
 	if a.lruOn {
@@ -403,16 +449,12 @@ func (a *Assembler) newConn(k flowKey, h uint64, p stream.Pos, seg *pcap.Segment
 	} else if a.opts.MaxConns > 0 && a.live >= max(1, a.opts.MaxConns/2) {
 		defer a.buildLRU() // once c is on the list of live connections
 	}
-	if seg.Flags&pcap.FlagSYN != 0 && seg.Flags&pcap.FlagACK != 0 {
-		c.a, c.b = seg.Dst, seg.Src // a SYN-ACK comes from the server
-	}
-	c.dc = a.f.NewStream(stream.Conn{Client: c.a, Server: c.b, First: p, Opened: seg.Flags&pcap.FlagSYN != 0, Continues: continues})
+	c.dc = a.f.NewStream(stream.Conn{Client: c.a, Server: c.b, First: first, Opened: opened, Continues: continues})
 	c.hash = h
 	a.conns.put(h, c)
 	c.prev, c.next = a.head.prev, &a.head
 	a.head.prev.next = c
 	a.head.prev = c
-	a.stats.Connections++
 	return c
 }
 
@@ -819,6 +861,7 @@ func (a *Assembler) expire(p stream.Pos) {
 			}
 			c = next
 		}
+		a.expireHalfOpen(p)
 	}
 	now := p.TS.Unix()
 	for k, t := range a.dead {
@@ -835,6 +878,7 @@ func (a *Assembler) Flush(p stream.Pos) {
 		a.finish(c, p, stream.EndCaptureEnd)
 		c = next
 	}
+	a.flushHalfOpen()
 	clear(a.dead)
 }
 

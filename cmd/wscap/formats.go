@@ -60,6 +60,21 @@ type totals struct {
 	// their packets that came after (counted with them, not decoded).
 	Evicted       int64 `json:"evicted_connections,omitempty"`
 	AfterEviction int64 `json:"packets_after_eviction,omitempty"`
+	// HalfOpenForgotten counts the connections that had carried no byte
+	// (a SYN flood, a scan) forgotten to stay within --max-half-open.
+	HalfOpenForgotten int64 `json:"half_open_forgotten,omitempty"`
+}
+
+// capNotes says which run-wide caps were hit, one line each.
+func (t *totals) capNotes() []string {
+	var s []string
+	if t.Evicted > 0 {
+		s = append(s, fmt.Sprintf("--max-conns: %d connections were ended to make room; %d of their packets came after and were counted, not decoded", t.Evicted, t.AfterEviction))
+	}
+	if t.HalfOpenForgotten > 0 {
+		s = append(s, fmt.Sprintf("--max-half-open: %d connections that had carried no byte (a SYN flood or a scan?) were forgotten to make room; any that carried data later was followed from there, as if mid-stream", t.HalfOpenForgotten))
+	}
+	return s
 }
 
 // protocolCounts is the number of TCP connections per protocol.
@@ -224,6 +239,7 @@ type tableWriter struct{ *output.Table }
 
 // finish adds one line of the findings by code, most first, to the table.
 func (t *tableWriter) finish(tot totals) {
+	t.Footer = append(t.Footer, tot.capNotes()...)
 	if len(tot.findings) == 0 {
 		return
 	}
@@ -280,9 +296,7 @@ func (s *statsWriter) finish(t totals) {
 	if t.TLSDecrypted > 0 || t.TLSNoKey > 0 {
 		s.Extra = append(s.Extra, fmt.Sprintf("TLS: %d connections decrypted with the key log, %d without a secret in it", t.TLSDecrypted, t.TLSNoKey))
 	}
-	if t.Evicted > 0 {
-		s.Extra = append(s.Extra, fmt.Sprintf("--max-conns: %d connections were ended to make room; %d of their packets came after and were counted, not decoded", t.Evicted, t.AfterEviction))
-	}
+	s.Extra = append(s.Extra, t.capNotes()...)
 	if t.TimeBackwards > 0 {
 		s.Extra = append(s.Extra, fmt.Sprintf("timestamps: %d packets are stamped earlier than the packet before them; wscap keeps the capture's order and counts those steps as no time", t.TimeBackwards))
 	}

@@ -511,6 +511,13 @@ func hostileCases() []hostileCase {
 					t.Errorf("texts of the hostile connection: %q", txt)
 				}
 			}},
+		// SYN floods: a connection that carried no byte is a compact
+		// half-open entry, and does not push the ordinary connection out
+		// (before, 500,000 SYNs took 1.1 GB and evicted it).
+		{name: "SYN flood of 200000", capture: func() []byte { return hostile.SYNFlood(200000) },
+			check: synFlood(200000, 0)},
+		{name: "SYN flood of 300000 under --max-half-open 100000", capture: func() []byte { return hostile.SYNFlood(300000) },
+			args: []string{"--max-half-open", "100000"}, check: synFlood(300000, 200000)},
 		// Records are kept per round of packets before they are written
 		// (engine.go): a round of bombs must not hold every message kept.
 		{name: "deflate bombs in one round", capture: func() []byte { return hostile.DeflateBomb(5<<20, 16) },
@@ -520,6 +527,24 @@ func hostileCases() []hostileCase {
 					t.Errorf("%d cap-message findings, want 16", n)
 				}
 			}},
+	}
+}
+
+// synFlood checks the totals of a SYN flood of n connections, forgotten of
+// them to stay within --max-half-open.
+func synFlood(n, forgotten int) func(t *testing.T, r *hostileResult) {
+	return func(t *testing.T, r *hostileResult) {
+		t.Helper()
+		p, _ := r.last["protocols"].(map[string]any)
+		if p["other"] != float64(n) || p["websocket"] != 1.0 {
+			t.Errorf("protocols %v, want %d other and 1 websocket", p, n)
+		}
+		if got, _ := r.last["half_open_forgotten"].(float64); got != float64(forgotten) {
+			t.Errorf("%v half-open connections forgotten, want %d", r.last["half_open_forgotten"], forgotten)
+		}
+		if r.last["evicted_connections"] != nil {
+			t.Errorf("connections evicted: %v", r.last["evicted_connections"])
+		}
 	}
 }
 

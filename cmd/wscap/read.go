@@ -32,6 +32,7 @@ type pipelineFlags struct {
 	maxFrame      uint64
 	maxHandshake  int64
 	maxAssembling int64
+	maxHalfOpen   int
 	maxConns      int
 	maxBufTotal   int64
 	maxBuffered   int64
@@ -89,6 +90,7 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet, g flagGroups) {
 	sizeVar(fs, &f.maxAssembling, "max-assembling", 256<<20, 1<<40, "payload bytes held by all messages still being assembled, in total")
 	sizeVar(fs, &f.maxBufTotal, "max-buffered-total", 256<<20, 1<<40, "out-of-order TCP bytes buffered over all connections")
 	fs.IntVar(&f.maxConns, "max-conns", 500000, "connections tracked at once; beyond it the quietest is ended")
+	fs.IntVar(&f.maxHalfOpen, "max-half-open", 500000, "connections that have carried no byte yet (SYNs, scans) tracked at once, ~100 bytes each; beyond it the oldest is forgotten")
 	sizeVar(fs, &f.maxBuffered, "max-buffered", 4<<20, 1<<40, "out-of-order TCP bytes buffered per connection")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 0, "end connections idle this long (packet time); 0 = never")
 	fs.UintSliceVar(&f.wsPorts, "ws-port", nil, "decode TCP port N as WebSocket even without a captured handshake (repeatable)")
@@ -229,7 +231,8 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		defer stop()
 	}
 	opts := pipeline.Options{Shards: pf.workers, Dissect: dopts,
-		Reassembly: reassembly.Options{MaxBuffered: int(pf.maxBuffered), MaxBufferedTotal: int(max(1, pf.maxBufTotal/int64(max(pf.workers, 1)))), IdleTimeout: pf.idleTimeout, MaxConns: max(1, pf.maxConns/max(pf.workers, 1))},
+		Reassembly: reassembly.Options{MaxBuffered: int(pf.maxBuffered), MaxBufferedTotal: int(max(1, pf.maxBufTotal/int64(max(pf.workers, 1)))), IdleTimeout: pf.idleTimeout, MaxConns: max(1, pf.maxConns/max(pf.workers, 1)),
+			MaxHalfOpen: max(1, pf.maxHalfOpen/max(pf.workers, 1))},
 		NewEncoder: func() output.Encoder { return output.Filtered(w.Encoder(), filter) }, Writer: w, Keep: keepConn, Base: pf.base}
 	if streaming {
 		opts.Batch = 1 // every packet's records reach the output at once
@@ -317,6 +320,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		t.findings = nil // counted over every connection, not only those shown
 	}
 	t.Evicted, t.AfterEviction = eng.Evicted()
+	t.HalfOpenForgotten = eng.HalfOpenForgotten()
 	if d := eng.DefragStats(); d.Fragments > 0 {
 		t.Defrag = &d
 	}

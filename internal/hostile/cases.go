@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 )
 
 // Case is one hostile capture.
@@ -293,6 +294,7 @@ func Small() []Case {
 		{"gzip", Gzip(InvalidUTF8())},
 		{"cut-rune", CutRune()},
 		{"reordered-segments", ReorderedSegments(300, true)},
+		{"syn-flood", SYNFlood(500)},
 	}
 }
 
@@ -352,5 +354,18 @@ func ReorderedSegments(n int, shuffle bool) []byte {
 		k.Server(ServerFrame(OpClose, ClosePayload(1000, "")))
 		k.Client(ClientFrame(OpClose, ClosePayload(1000, "")))
 		k.Close()
+	}).Pcap(262144)
+}
+
+// SYNFlood is a capture of n SYN-only connections (spoofed sources, one
+// SYN each, to the hostile server) around the ordinary connection: a
+// connection that never carries a byte.
+func SYNFlood(n int) []byte {
+	return withOrdinary(func(c *Capture) {
+		dst := netip.MustParseAddrPort(HostileServer)
+		for i := range n {
+			src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 7, byte(i >> 16), byte(i >> 8)}), uint16(1024+i&0xff))
+			c.Add(Segment(src, dst, uint32(i)*2654435761, 0, SYN, nil))
+		}
 	}).Pcap(262144)
 }
