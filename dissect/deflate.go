@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"compress/flate"
+	"errors"
 	"io"
 	"strconv"
 	"strings"
@@ -137,6 +138,47 @@ func (s *inflateSource) ReadByte() (byte, error) {
 // keepInflated is the largest output buffer kept between messages.
 const keepInflated = 8 << 20
 
+// inflateBudget is what a connection's compressed messages took in and
+// gave out, against Options.MaxInflateRatio and MaxInflateTotal.
+type inflateBudget struct {
+	wire, out int64
+	spent     bool // a bound was hit: nothing more is inflated
+}
+
+// errInflateBudget is the inflater's error when a message would pass the
+// budget it was given.
+var errInflateBudget = errors.New("inflate budget spent")
+
+// room returns how many bytes a compressed message of wire bytes may
+// inflate to, on c.
+func (d *Dissector) inflateRoom(c *Session, wire int) int64 {
+	b := &c.budget
+	room := d.opts.MaxInflateTotal - d.inflated
+	if r := d.opts.MaxInflateRatio; r > 0 {
+		room = min(room, max(inflateGrace, int64(r)*(b.wire+int64(wire)))-b.out)
+	}
+	return room
+}
+
+// spend counts a message of wire bytes that inflated to n bytes (as far as
+// it went), and reports the bound it passed, once per connection (err is
+// errInflateBudget). After that nothing more is inflated on c.
+func (d *Dissector) spend(c *Session, p Pos, dir Direction, wire int, n int64, err error) {
+	b := &c.budget
+	b.wire += int64(wire)
+	b.out += n
+	d.inflated += n
+	if err != errInflateBudget || b.spent {
+		return
+	}
+	b.spent = true
+	if d.inflated > d.opts.MaxInflateTotal {
+		d.finding(c, p, CodeInflateCapped, dir, false, "the run's compressed messages inflated to more than --max-inflate-total %d bytes; this message and every later compressed message are not inflated", d.opts.MaxInflateTotal)
+		return
+	}
+	d.finding(c, p, CodeInflateCapped, dir, true, "this connection's compressed messages inflate to more than %d times their %d bytes (--max-inflate-ratio; %d bytes so far): a decompression bomb? This message and its later compressed messages are not inflated", d.opts.MaxInflateRatio, b.wire, b.out)
+}
+
 // inflater is the one DEFLATE reader a Dissector shares between all its
 // connections: it is re-primed per message with the sending direction's
 // history as dictionary, so a connection costs only the history it has.
@@ -154,7 +196,13 @@ type inflater struct {
 // does not inflate returns err; hist is then unknown and the caller forgets it.
 // A nil hist is no history, and none is kept (no context takeover): a
 // direction then holds no buffer between messages.
-func (in *inflater) inflate(wire []byte, hist *[]byte, window int, max int64) (out []byte, total int64, err error) {
+//
+// budget bounds total: a message that would inflate to more stops there
+// with errInflateBudget (hist is then unknown too).
+func (in *inflater) inflate(wire []byte, hist *[]byte, window int, max, budget int64) (out []byte, total int64, err error) {
+	if budget <= 0 {
+		return nil, 0, errInflateBudget
+	}
 	in.src = inflateSource{a: wire, b: deflateTail}
 	var dict []byte
 	if hist != nil {
@@ -189,6 +237,9 @@ func (in *inflater) inflate(wire []byte, hist *[]byte, window int, max int64) (o
 			n, rerr := in.r.Read(room)
 			in.out = in.out[:len(in.out)+n]
 			total += int64(n)
+			if total > budget {
+				return in.out, total, errInflateBudget
+			}
 			if rerr == io.EOF {
 				break
 			}
@@ -202,6 +253,10 @@ func (in *inflater) inflate(wire []byte, hist *[]byte, window int, max int64) (o
 		}
 		n, rerr := in.r.Read(in.chunk)
 		total += int64(n)
+		if total > budget {
+			in.pool.put(tail)
+			return in.out, total, errInflateBudget
+		}
 		if hist != nil {
 			tail = in.pool.appendWindow(tail, in.chunk[:n], window)
 		}

@@ -110,7 +110,8 @@ func TestDeflateWrongDirection(t *testing.T) {
 
 // TestDeflateBomb inflates a message of a few KiB to 200 MiB with a cap of
 // 1 MiB: the kept payload is capped, the length is right, and the context
-// stays usable for the next message.
+// stays usable for the next message (with no bound on the ratio:
+// TestInflateBudget has those).
 func TestDeflateBomb(t *testing.T) {
 	var buf bytes.Buffer
 	w, _ := flate.NewWriter(&buf, flate.BestCompression)
@@ -125,7 +126,7 @@ func TestDeflateBomb(t *testing.T) {
 	w.Flush()
 	next := bytes.TrimSuffix(bytes.Clone(buf.Bytes()), []byte{0, 0, 0xff, 0xff})
 	t.Logf("bomb: %d wire bytes", len(bomb))
-	rec := runConn(t, Options{MaxMessage: 1 << 20}, EndCaptureEnd, deflateSteps("permessage-deflate", "permessage-deflate",
+	rec := runConn(t, Options{MaxMessage: 1 << 20, MaxInflateRatio: -1}, EndCaptureEnd, deflateSteps("permessage-deflate", "permessage-deflate",
 		s2c(frames(zframe(true, OpBinary, false, bomb), zframe(true, OpText, false, next))))...)
 	if len(rec.messages) != 2 {
 		t.Fatalf("events:\n%s", strings.Join(rec.lines, "\n"))
@@ -199,5 +200,65 @@ func TestDeflateFrame(t *testing.T) {
 		if f.Code != CodeOpenAtEnd {
 			t.Errorf("finding %s: %s", f.Code, f.Detail)
 		}
+	}
+}
+
+// TestInflateBudget: what decompression may create is bounded per
+// connection (a ratio past a grace) and per Dissector (a total); past a
+// bound the message and every later compressed message of the connection
+// are not inflated, with one cap-inflate finding.
+func TestInflateBudget(t *testing.T) {
+	zeros := strings.Repeat("\x00", 1<<20)
+	for _, tc := range []struct {
+		name     string
+		opts     Options
+		messages int
+		inflated int    // messages inflated whole
+		detail   string // in the finding; "" for none
+	}{
+		// A MiB of zeros compresses ~1000:1 and, under context takeover,
+		// its repeats to less.
+		{"ratio", Options{}, 20, inflateGrace >> 20, "--max-inflate-ratio"},
+		{"ratio off", Options{MaxInflateRatio: -1}, 20, 20, ""},
+		{"a lenient ratio", Options{MaxInflateRatio: 1 << 30}, 20, 20, ""},
+		{"total", Options{MaxInflateRatio: -1, MaxInflateTotal: 5<<20 + 1}, 20, 5, "--max-inflate-total"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			z := newCompressor()
+			var fs []wsFrame
+			for range tc.messages {
+				fs = append(fs, zframe(true, OpBinary, false, z.compress(zeros)))
+			}
+			fs = append(fs, zframe(true, OpText, false, z.compress("after")))
+			rec := runConn(t, tc.opts, EndCaptureEnd, deflateSteps("permessage-deflate", "permessage-deflate", s2c(frames(fs...)))...)
+			whole, undecodable := 0, 0
+			for _, m := range rec.messages {
+				switch {
+				case m.Undecodable:
+					undecodable++
+				case m.Opcode == OpBinary && m.Length == 1<<20 && !m.Truncated:
+					whole++
+				}
+			}
+			want := 0
+			if tc.inflated < tc.messages {
+				want = tc.messages + 1 - tc.inflated
+			}
+			if whole != tc.inflated || undecodable != want {
+				t.Errorf("%d inflated whole, %d undecodable; want %d and %d", whole, undecodable, tc.inflated, want)
+			}
+			var found []string
+			for _, f := range rec.findings {
+				if f.Code == CodeInflateCapped {
+					found = append(found, f.Detail)
+				}
+			}
+			switch {
+			case tc.detail == "" && len(found) > 0:
+				t.Errorf("findings %q", found)
+			case tc.detail != "" && (len(found) != 1 || !strings.Contains(found[0], tc.detail)):
+				t.Errorf("findings %q, want one naming %s", found, tc.detail)
+			}
+		})
 	}
 }

@@ -37,6 +37,18 @@ type Options struct {
 	// a TLS connection whose secrets are not there yet holds its records
 	// and looks again (tls.Session.Wait).
 	KeyLogGrows bool
+	// MaxInflateRatio bounds what decompression may create on one
+	// connection: once its compressed messages have inflated to more than
+	// inflateGrace bytes, they may inflate to at most this many times
+	// their compressed size; past it the message being inflated and every
+	// later compressed message of the connection are not inflated
+	// (Undecodable, a cap-inflate finding). Default 100; negative: no
+	// bound.
+	MaxInflateRatio int
+	// MaxInflateTotal bounds the bytes decompression creates over all
+	// connections of the Dissector; past it no compressed message is
+	// inflated. Default 16 GiB.
+	MaxInflateTotal int64
 	// NoPayload is for consumers that count rather than show messages
 	// (wscap stats): uncompressed data messages are not kept, only
 	// measured and checked as they stream by (UTF-8 included), and their
@@ -55,6 +67,12 @@ const (
 	defaultMaxMessage   = 64 << 20
 	defaultMaxFrame     = 4 << 30
 	defaultMaxHandshake = 64 << 10
+	defaultInflateRatio = 100
+	defaultInflateTotal = 16 << 30
+	// inflateGrace is what a connection may inflate before its ratio is
+	// held to MaxInflateRatio: short messages compress badly or very well
+	// (a repeated message under context takeover takes a few bytes).
+	inflateGrace = 4 << 20
 	// maxPending caps client bytes buffered while the 101 is awaited.
 	maxPending = 1 << 20
 )
@@ -62,6 +80,12 @@ const (
 func (o *Options) setDefaults() {
 	if o.MaxMessage <= 0 {
 		o.MaxMessage = defaultMaxMessage
+	}
+	if o.MaxInflateRatio == 0 {
+		o.MaxInflateRatio = defaultInflateRatio
+	}
+	if o.MaxInflateTotal <= 0 {
+		o.MaxInflateTotal = defaultInflateTotal
 	}
 	if o.MaxFrame == 0 {
 		o.MaxFrame = defaultMaxFrame
@@ -90,6 +114,8 @@ type Dissector struct {
 	pool  bufPool
 	// assembling is the payload held by open messages (see MaxAssembling).
 	assembling int64
+	// inflated is what decompression created so far (MaxInflateTotal).
+	inflated int64
 	// now is the packet being processed: events are never emitted with an
 	// earlier position, so that shards' records merge in input order.
 	now Pos

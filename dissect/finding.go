@@ -120,6 +120,7 @@ const (
 	CodeAssemblyCapped Code = "cap-assembling"
 	CodeConnsCapped    Code = "cap-conns"
 	CodeBufferCapped   Code = "cap-buffered"
+	CodeInflateCapped  Code = "cap-inflate"
 )
 
 // Rules is the table of every code wscap reports, in documentation order.
@@ -194,6 +195,7 @@ var Rules = []Rule{
 	{CodeAssemblyCapped, Warning, "", "messages being assembled hold more than --max-assembling bytes in total; this one is truncated"},
 	{CodeConnsCapped, Warning, "", "more than --max-conns connections were open: the quietest one was ended to make room"},
 	{CodeBufferCapped, Warning, "", "out-of-order TCP data exceeds --max-buffered; the bytes missing before it are treated as lost"},
+	{CodeInflateCapped, Warning, "", "compressed messages inflate past --max-inflate-ratio (per connection) or --max-inflate-total (per run): a decompression bomb? Later ones are not inflated"},
 }
 
 var ruleIndex = func() map[Code]*Rule {

@@ -360,7 +360,18 @@ func (s *dirState) inflateFrame(c *Session, dir Direction, p Pos) {
 		return
 	}
 	wire := s.framePayload()
-	out, total, err := d.inf.inflate(wire, &s.hist, 1<<15, d.opts.MaxMessage-int64(s.fStart))
+	if c.budget.spent {
+		s.mUndecodable = true
+		s.hist, s.histLost = s.hist[:0], true
+		return
+	}
+	out, total, err := d.inf.inflate(wire, &s.hist, 1<<15, d.opts.MaxMessage-int64(s.fStart), d.inflateRoom(c, len(wire)))
+	d.spend(c, p, dir, len(wire), total, err)
+	if err == errInflateBudget {
+		s.mUndecodable = true
+		s.hist, s.histLost = s.hist[:0], true
+		return
+	}
 	if err != nil {
 		s.mUndecodable = true
 		if !s.histLost {
@@ -529,7 +540,24 @@ func (s *dirState) inflateMessage(c *Session, dir Direction, p Pos, m *Message) 
 		}
 		return
 	}
-	out, total, err := d.inf.inflate(m.Payload, hist, 1<<dp.bits[dir], d.opts.MaxMessage)
+	if c.budget.spent {
+		m.Undecodable = true
+		m.Payload = nil
+		if takeover {
+			s.hist, s.histLost = s.hist[:0], true
+		}
+		return
+	}
+	out, total, err := d.inf.inflate(m.Payload, hist, 1<<dp.bits[dir], d.opts.MaxMessage, d.inflateRoom(c, len(m.Payload)))
+	d.spend(c, p, dir, len(m.Payload), total, err)
+	if err == errInflateBudget {
+		m.Undecodable = true
+		m.Payload = nil
+		if takeover {
+			s.hist, s.histLost = s.hist[:0], true
+		}
+		return
+	}
 	if err != nil {
 		m.Undecodable = true
 		m.Payload = nil

@@ -12,6 +12,7 @@ type Session struct {
 	known   bool // numbered: a handshake attempt or frames were seen
 	hsSent  bool
 	deflate deflateParams
+	budget  inflateBudget
 	dirs    [2]dirState
 	sum     Summary
 	info    ConnInfo

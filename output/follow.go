@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wscap/wscap/dissect"
 )
@@ -28,8 +29,19 @@ type Follow struct {
 	// bytes as they were sent (unmasked, inflated) instead.
 	Msg    int
 	MsgOut io.Writer
-	msgs   int
+	// Full prints every byte of every message; otherwise a message shows
+	// at most FollowText bytes of text or FollowBinary bytes of hex dump,
+	// then says how much is left and how to see it.
+	Full bool
+	msgs int
 }
+
+// The prefix of a long message that Follow shows without Full: a
+// decompression bomb of 2,000 messages must not print 10 GB.
+const (
+	FollowText   = 16 << 10
+	FollowBinary = 4 << 10
+)
 
 // Messages returns the number of messages seen (to tell a --msg beyond
 // them).
@@ -154,24 +166,51 @@ func (f *Follow) message(r *followRecord, when string) {
 	case r.Text != nil:
 		f.text(*r.Text)
 	case r.Data != nil:
-		if b := *r.Data; len(b) > 0 {
+		b := *r.Data
+		rest := 0
+		if f.bounded() && len(b) > FollowBinary {
+			b, rest = b[:FollowBinary], len(b)-FollowBinary
+		}
+		if len(b) > 0 {
 			io.WriteString(w, hex.Dump(b)) // the dump shows only printable ASCII
 		}
+		f.more(rest)
 	}
 	fmt.Fprintln(w)
 }
 
+// bounded says whether long payloads are cut.
+func (f *Follow) bounded() bool { return !f.Full && f.Msg == 0 }
+
+// more says that n bytes of the message were not shown.
+func (f *Follow) more(n int) {
+	if n > 0 {
+		fmt.Fprintf(f.w, "… %d more bytes not shown (--full shows every message whole, --msg %d this one)\n", n, f.msgs)
+	}
+}
+
 // text prints a text payload line by line, pretty-printing JSON.
+// Without Full, it prints at most FollowText bytes (of the pretty-printed
+// text; JSON of more than four times that is not pretty-printed).
 func (f *Follow) text(s string) {
-	if !f.Raw && json.Valid([]byte(s)) && strings.ContainsAny(s, "{[") {
+	if !f.Raw && (!f.bounded() || len(s) <= 4*FollowText) && json.Valid([]byte(s)) && strings.ContainsAny(s, "{[") {
 		var buf bytes.Buffer
 		if json.Indent(&buf, []byte(s), "", "  ") == nil {
 			s = buf.String()
 		}
 	}
+	rest := 0
+	if f.bounded() && len(s) > FollowText {
+		cut := FollowText
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut-- // not inside a rune
+		}
+		s, rest = s[:cut], len(s)-cut
+	}
 	for _, line := range strings.Split(s, "\n") {
 		fmt.Fprintf(f.w, "%s\n", SafeText(line, 0))
 	}
+	f.more(rest)
 }
 
 // Close flushes the output.

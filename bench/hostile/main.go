@@ -26,6 +26,8 @@ func main() {
 		b = hostile.ReorderedSegments(or(*n, 200000), false)
 	case "shuffled":
 		b = hostile.ReorderedSegments(or(*n, 200000), true)
+	case "bomb":
+		b = hostile.RepeatedBomb(1<<20, or(*n, 2000))
 	default:
 		fmt.Fprintf(os.Stderr, "hostile: unknown -case %q\n", *name)
 		os.Exit(2)

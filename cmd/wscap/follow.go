@@ -1,7 +1,11 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/pflag"
+
+	"github.com/wscap/wscap/output"
 )
 
 const followExamples = `  wscap follow capture.pcap --conn 3
@@ -14,6 +18,7 @@ func runFollow(args []string, e *env) int {
 	var pf pipelineFlags
 	pf.register(fs, flagGroups{message: true})
 	fs.BoolVar(&pf.raw, "raw", false, "print JSON text messages as they came, not pretty-printed")
+	fs.BoolVar(&pf.full, "full", false, fmt.Sprintf("print every message whole (otherwise at most %d KiB of text or %d KiB of binary each)", output.FollowText>>10, output.FollowBinary>>10))
 	fs.IntVar(&pf.msg, "msg", 0, "print only message N (from 1) of the connection, whole")
 	fs.StringVar(&pf.msgOut, "msg-out", "", "with --msg: write the message's payload bytes, as sent (unmasked, inflated), to this file instead")
 	rfiles := readFileFlag(fs, &pf)

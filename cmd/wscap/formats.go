@@ -204,6 +204,7 @@ func newWriter(e *env, pf *pipelineFlags, multiFile, streaming bool) (writer, er
 	case "follow":
 		fw := &followWriter{Follow: output.NewFollow(e.stdout, pf.raw), msg: pf.msg}
 		fw.Msg = pf.msg
+		fw.Full = pf.full
 		if pf.msgOut != "" {
 			f, err := os.Create(pf.msgOut)
 			if err != nil {

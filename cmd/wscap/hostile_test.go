@@ -432,7 +432,7 @@ func hostileCases() []hostileCase {
 				}
 			}},
 		{name: "deflate bomb", capture: func() []byte { return hostile.DeflateBomb(64<<20, 2) },
-			args: []string{"--max-message", "1048576"}, codes: []string{"cap-message"},
+			args: []string{"--max-message", "1048576", "--max-inflate-ratio", "0"}, codes: []string{"cap-message"},
 			check: func(t *testing.T, r *hostileResult) {
 				if n := r.codes()["cap-message"]; n != 2 {
 					t.Errorf("%d cap-message findings, want 2", n)
@@ -518,10 +518,28 @@ func hostileCases() []hostileCase {
 			check: synFlood(200000, 0)},
 		{name: "SYN flood of 300000 under --max-half-open 100000", capture: func() []byte { return hostile.SYNFlood(300000) },
 			args: []string{"--max-half-open", "100000"}, check: synFlood(300000, 200000)},
+		// The output bomb: 2,000 messages that inflate 1000:1.
+		// Past the first 4 MiB the ratio stops inflation (before: 10 GB
+		// of output from follow).
+		{name: "2000 messages inflating 1000:1", capture: func() []byte { return hostile.RepeatedBomb(1<<20, 2000) },
+			codes: []string{"cap-inflate"},
+			check: func(t *testing.T, r *hostileResult) {
+				whole, undecodable := 0, 0
+				for _, m := range r.hostile {
+					if m["undecodable"] == true {
+						undecodable++
+					} else if m["length"] == float64(1<<20) {
+						whole++
+					}
+				}
+				if n := r.codes()["cap-inflate"]; n != 1 || whole != 4 || r.hostileN != 2003 {
+					t.Errorf("%d cap-inflate findings, %d of %d messages inflated whole (%d undecodable of those kept)", n, whole, r.hostileN, undecodable)
+				}
+			}},
 		// Records are kept per round of packets before they are written
 		// (engine.go): a round of bombs must not hold every message kept.
 		{name: "deflate bombs in one round", capture: func() []byte { return hostile.DeflateBomb(5<<20, 16) },
-			args: []string{"--max-message", "4194304"}, codes: []string{"cap-message"},
+			args: []string{"--max-message", "4194304", "--max-inflate-ratio", "0"}, codes: []string{"cap-message"},
 			check: func(t *testing.T, r *hostileResult) {
 				if n := r.codes()["cap-message"]; n != 16 {
 					t.Errorf("%d cap-message findings, want 16", n)
@@ -632,5 +650,37 @@ func TestTimeBackwardsCapture(t *testing.T) {
 	stats, _, _ := wscap(t, "stats", path)
 	if strings.Contains(stats, "| -") || !strings.Contains(stats, "timestamps: ") {
 		t.Errorf("stats:\n%s", stats)
+	}
+}
+
+// TestFollowBomb: follow over decompression bombs prints a bounded
+// transcript: the ratio stops inflating, and what was inflated shows a
+// prefix per message unless --full or --msg asks for all of it.
+func TestFollowBomb(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bomb.pcap")
+	if err := os.WriteFile(path, hostile.RepeatedBomb(1<<20, 2000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		min, max int // bytes of output
+		has      string
+	}{
+		{"default", nil, 20 << 10, 1 << 20, "cap-inflate"},
+		{"--full", []string{"--full"}, 4 << 22, 5 << 22, "cap-inflate"},
+		{"--msg 2", []string{"--msg", "2"}, 4 << 20, 5 << 20, "00000000  00 00 00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(append([]string{"follow", "--conn", "2", path}, tc.args...), bytes.NewReader(nil), &out, &errb)
+			t.Logf("%d bytes of output", out.Len())
+			if code != 0 || errb.Len() > 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			if out.Len() < tc.min || out.Len() > tc.max || !strings.Contains(out.String(), tc.has) {
+				t.Errorf("%d bytes of output, want %d to %d holding %q", out.Len(), tc.min, tc.max, tc.has)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -33,6 +34,8 @@ type pipelineFlags struct {
 	maxHandshake  int64
 	maxAssembling int64
 	maxHalfOpen   int
+	inflateRatio  int
+	inflateTotal  int64
 	maxConns      int
 	maxBufTotal   int64
 	maxBuffered   int64
@@ -62,6 +65,7 @@ type pipelineFlags struct {
 	maxPackets    uint64 // -c: packets read over all inputs, 0 for all
 	msg           int    // follow --msg
 	msgOut        string // follow --msg-out
+	full          bool   // follow --full
 	fileFilter    string // -f on files
 }
 
@@ -86,6 +90,8 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet, g flagGroups) {
 	sizeVar(fs, &f.maxMessage, "max-message", 64<<20, 1<<40, "payload bytes kept of one message (after decompression), e.g. 64MiB")
 	f.maxFrame = 4 << 30
 	fs.Var(usizeValue{&f.maxFrame}, "max-frame", "a frame header announcing more bytes is treated as garbage")
+	fs.IntVar(&f.inflateRatio, "max-inflate-ratio", 100, "a connection's compressed messages may inflate to this many times their size (past its first 4MiB); beyond it they are not inflated (0: no bound)")
+	sizeVar(fs, &f.inflateTotal, "max-inflate-total", 16<<30, 1<<50, "bytes decompression may create in the whole run; beyond it no message is inflated")
 	sizeVar(fs, &f.maxHandshake, "max-handshake", 64<<10, 1<<30, "bytes of one HTTP head of the opening handshake")
 	sizeVar(fs, &f.maxAssembling, "max-assembling", 256<<20, 1<<40, "payload bytes held by all messages still being assembled, in total")
 	sizeVar(fs, &f.maxBufTotal, "max-buffered-total", 256<<20, 1<<40, "out-of-order TCP bytes buffered over all connections")
@@ -134,7 +140,8 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet, g flagGroups) {
 
 func (f *pipelineFlags) dissectOptions() dissect.Options {
 	o := dissect.Options{MaxMessage: f.maxMessage, MaxFrame: f.maxFrame, MaxHandshake: int(f.maxHandshake), Frames: f.frames,
-		MaxAssembling:    max(1, f.maxAssembling/int64(max(f.workers, 1))),
+		MaxAssembling:   max(1, f.maxAssembling/int64(max(f.workers, 1))),
+		MaxInflateRatio: cmp.Or(max(f.inflateRatio, 0), -1), MaxInflateTotal: max(1, f.inflateTotal/int64(max(f.workers, 1))),
 		AssumeExtensions: f.assumeExt, AssumeSubprotocol: f.assumeProto,
 		// stats shows no payload: uncompressed messages are measured, not kept.
 		NoPayload: (f.format == "stats" || f.format == "stats-jsonl") && !f.frames && !statsKeepPayload}

@@ -295,6 +295,7 @@ func Small() []Case {
 		{"cut-rune", CutRune()},
 		{"reordered-segments", ReorderedSegments(300, true)},
 		{"syn-flood", SYNFlood(500)},
+		{"repeated-bomb", RepeatedBomb(1<<20, 8)},
 	}
 }
 
@@ -367,5 +368,25 @@ func SYNFlood(n int) []byte {
 			src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 7, byte(i >> 16), byte(i >> 8)}), uint16(1024+i&0xff))
 			c.Add(Segment(src, dst, uint32(i)*2654435761, 0, SYN, nil))
 		}
+	}).Pcap(262144)
+}
+
+// RepeatedBomb is DeflateBomb with server_no_context_takeover: every
+// message is the same compressed bytes (compressed once, so that a
+// capture of thousands of bombs is quick to make), each inflating to size
+// zeros, then the text "after the bomb".
+func RepeatedBomb(size, messages int) []byte {
+	ext := "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover"
+	return withOrdinary(func(c *Capture) {
+		k := Upgraded(c, []string{"Sec-WebSocket-Extensions: permessage-deflate"}, []string{ext})
+		k.MSS = 65000
+		bomb := Frame(true, 4, OpBinary, false, NewCompressor().Compress(make([]byte, size)))
+		for range messages {
+			k.Server(bomb)
+		}
+		k.Server(Frame(true, 4, OpText, false, NewCompressor().Compress([]byte("after the bomb"))))
+		k.Client(ClientFrame(OpClose, ClosePayload(1000, "")))
+		k.Server(ServerFrame(OpClose, ClosePayload(1000, "")))
+		k.Close()
 	}).Pcap(262144)
 }
