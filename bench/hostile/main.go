@@ -6,6 +6,9 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"os"
@@ -14,8 +17,8 @@ import (
 )
 
 func main() {
-	name := flag.String("case", "", "synflood, reversed, shuffled or bomb")
-	n := flag.Int("n", 0, "size: connections (synflood), segments (reversed, shuffled), messages (bomb)")
+	name := flag.String("case", "", "synflood, reversed, shuffled, bomb, zeros or idbs")
+	n := flag.Int("n", 0, "size: connections (synflood), segments (reversed, shuffled), messages (bomb), MiB of zeros after a pcap header, gzipped (zeros), Interface Description Blocks (idbs)")
 	out := flag.String("o", "", "file to write")
 	flag.Parse()
 	var b []byte
@@ -28,6 +31,10 @@ func main() {
 		b = hostile.ReorderedSegments(or(*n, 200000), true)
 	case "bomb":
 		b = hostile.RepeatedBomb(1<<20, or(*n, 2000))
+	case "zeros":
+		b = zeros(or(*n, 1024))
+	case "idbs":
+		b = idbs(or(*n, 1000000))
 	default:
 		fmt.Fprintf(os.Stderr, "hostile: unknown -case %q\n", *name)
 		os.Exit(2)
@@ -43,4 +50,30 @@ func or(n, def int) int {
 		return n
 	}
 	return def
+}
+
+// zeros is a gzip file of a pcap header followed by mib MiB of zeros:
+// records of no length, without end.
+func zeros(mib int) []byte {
+	var b bytes.Buffer
+	z, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	binary.Write(z, binary.LittleEndian, []uint32{0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1})
+	chunk := make([]byte, 1<<20)
+	for range mib {
+		z.Write(chunk)
+	}
+	z.Close()
+	return b.Bytes()
+}
+
+// idbs is a pcapng file of a section header and n Interface Description
+// Blocks.
+func idbs(n int) []byte {
+	var b bytes.Buffer
+	le := binary.LittleEndian
+	binary.Write(&b, le, []uint32{0x0a0d0d0a, 28, 0x1a2b3c4d, 1, 0xffffffff, 0xffffffff, 28})
+	for range n {
+		binary.Write(&b, le, []uint32{1, 20, 1, 65535, 20})
+	}
+	return b.Bytes()
 }
