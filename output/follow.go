@@ -118,7 +118,7 @@ func (f *Follow) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 		if r.From != "" {
 			from = " (" + r.From + ")"
 		}
-		fmt.Fprintf(w, "!! %s %s%s: %s\n\n", r.Severity, r.Code, from, SafeText(r.Detail, 0))
+		fmt.Fprintf(w, "!! %s %s%s%s: %s\n\n", r.Severity, r.Code, from, pktNote(r.Pkt), SafeText(r.Detail, 0))
 	case dissect.KindConnection:
 		fmt.Fprintf(w, "=== connection %d ended (%s), %s: client sent %d messages (%d bytes), server %d (%d bytes)\n\n",
 			conn, r.End, when, r.ClientSent.Messages, r.ClientSent.Bytes, r.ServerSent.Messages, r.ServerSent.Bytes)
@@ -155,7 +155,7 @@ func (f *Follow) message(r *followRecord, when string) {
 	if len(flags) > 0 {
 		extra = ", " + strings.Join(flags, ", ")
 	}
-	fmt.Fprintf(w, "--- %s  %s  %s, %s bytes%s\n", when, arrow, r.Opcode, length, extra)
+	fmt.Fprintf(w, "--- %s  %s  %s, %s bytes%s%s\n", when, arrow, r.Opcode, length, extra, pktNote(r.Pkt))
 	switch {
 	case r.CloseCode != 0:
 		reason := ""
@@ -177,6 +177,15 @@ func (f *Follow) message(r *followRecord, when string) {
 		f.more(rest)
 	}
 	fmt.Fprintln(w)
+}
+
+// pktNote names the packet that completed a record, as Wireshark numbers
+// it ("" when unknown).
+func pktNote(pkt uint64) string {
+	if pkt == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" [packet %d]", pkt)
 }
 
 // bounded says whether long payloads are cut.

@@ -34,6 +34,7 @@ type grid struct {
 	widths []int
 	right  []bool // right-aligned columns
 	wrap   []bool // columns whose long cells wrap
+	grow   []bool // columns that widen for a long cell (numbers: never cut)
 	buf    []byte
 	lines  [][]string
 	one    []string // backing for the cells that take one line
@@ -50,6 +51,44 @@ func (g *grid) line() error {
 		g.buf = append(g.buf, '+')
 	}
 	g.buf = append(g.buf, '\n')
+	_, err := g.w.Write(g.buf)
+	return err
+}
+
+// fit widens the grow columns whose cell in cells does not fit, taking
+// the columns from the first wrap column while it keeps 10. It reports
+// whether a width changed.
+func (g *grid) fit(cells []string) bool {
+	changed := false
+	for i, c := range cells {
+		if i >= len(g.grow) || !g.grow[i] {
+			continue
+		}
+		d := visibleWidth(c) - g.widths[i]
+		if d <= 0 {
+			continue
+		}
+		g.widths[i] += d
+		changed = true
+		for j, w := range g.wrap {
+			if w && g.widths[j]-d >= 10 {
+				g.widths[j] -= d
+				break
+			}
+		}
+	}
+	return changed
+}
+
+// banner writes a row of one cell across every column.
+func (g *grid) banner(text string) error {
+	inner := 3 * (len(g.widths) - 1)
+	for _, w := range g.widths {
+		inner += w
+	}
+	text = truncateWidth(text, inner)
+	g.buf = append(append(g.buf[:0], "| "...), text...)
+	g.buf = append(appendSpaces(g.buf, inner-visibleWidth(text)), " |\n"...)
 	_, err := g.w.Write(g.buf)
 	return err
 }

@@ -2,6 +2,7 @@ package output
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"strconv"
@@ -13,14 +14,102 @@ import (
 
 // TableOptions configure a Table.
 type TableOptions struct {
-	Frames     bool // rows are frames, not messages
-	MaxPayload int  // payload preview width in characters; 0 = 60
+	Frames bool // rows are frames, not messages
+	// Width is the terminal's width in columns: the table fits it (see
+	// fitTable). 0 (not a terminal) gives every column and a payload of
+	// MaxPayload.
+	Width int
+	// MaxPayload, when set, is the payload preview width in columns, with
+	// every column shown; 0 = fitted to Width, or 60.
+	MaxPayload int
 	Flush      bool // flush every row (streaming input)
 	Hex        bool // text payloads as hex too
 	Color      bool // ANSI colours for directions and findings
 	// Base, when set, makes times relative to it (the run's first packet;
 	// the pipeline sets it before the first row is encoded).
 	Base *time.Time
+
+	shortFrom bool // c→s rather than client→server (set by NewTable)
+}
+
+// tableLayout is the columns a Table shows.
+type tableLayout struct {
+	clock     int  // width of the time of day: 15 (µs) or 12 (ms)
+	pkt       bool // the packet-number column
+	shortFrom bool
+	conn, len int // widths of the number columns (they grow when a number needs it)
+	payload   int
+}
+
+// fitTable chooses the columns for a terminal of width columns: every
+// column while the payload keeps 40 columns, then the direction in short
+// (c→s), then without the packet number, then times to the millisecond,
+// the payload never under 20. Numbers never lose digits: their columns
+// grow (see grid.grow). width 0 is not a terminal: every column, payload
+// maxPayload or 60.
+func fitTable(width, maxPayload int) tableLayout {
+	full := tableLayout{clock: 15, pkt: true, conn: 5, len: 8}
+	if maxPayload > 0 || width <= 0 {
+		full.payload = cmp.Or(maxPayload, 60)
+		return full
+	}
+	steps := []struct {
+		l   tableLayout
+		min int // the payload this layout must leave
+	}{
+		{full, 40},
+		{tableLayout{clock: 15, pkt: true, shortFrom: true, conn: 5, len: 8}, 30},
+		{tableLayout{clock: 15, shortFrom: true, conn: 5, len: 8}, 24},
+		{tableLayout{clock: 12, shortFrom: true, conn: 4, len: 7}, 0},
+	}
+	for i, st := range steps {
+		l := st.l
+		l.payload = width - l.fixed()
+		if l.payload >= st.min || i == len(steps)-1 {
+			l.payload = max(20, l.payload)
+			return l
+		}
+	}
+	return full
+}
+
+// fixed is the width of everything but the payload: the other columns and
+// the borders.
+func (l tableLayout) fixed() int {
+	w := l.clock + l.conn + 13 + 12 + l.len
+	n := 6
+	if l.shortFrom {
+		w -= 10
+	}
+	if l.pkt {
+		w += 7
+		n++
+	}
+	return w + 3*n + 1
+}
+
+func (l tableLayout) widths() []int {
+	w := []int{l.clock, l.conn}
+	if l.pkt {
+		w = append(w, 7)
+	}
+	from := 13
+	if l.shortFrom {
+		from = 3
+	}
+	return append(w, from, 12, l.len, l.payload)
+}
+
+func (l tableLayout) headers() []string {
+	h := []string{"TIME", "CONN"}
+	if l.pkt {
+		h = append(h, "PKT")
+	}
+	from := "FROM"
+	if l.shortFrom {
+		from = "DIR"
+	}
+	return append(h, from, "TYPE", "LENGTH", "PAYLOAD / DETAIL")
 }
 
 const (
@@ -41,45 +130,73 @@ func (t *TableEncoder) paint(color, s string) string {
 }
 
 func (t *TableEncoder) arrow(d dissect.Direction) string {
-	if d == dissect.ClientToServer {
-		return t.paint(colorGreen, d.Arrow())
+	s := d.Arrow()
+	if t.opts.shortFrom {
+		s = map[dissect.Direction]string{dissect.ClientToServer: "c→s", dissect.ServerToClient: "s→c"}[d]
 	}
-	return t.paint(colorBlue, d.Arrow())
+	if d == dissect.ClientToServer {
+		return t.paint(colorGreen, s)
+	}
+	return t.paint(colorBlue, s)
 }
 
 // Table writes one row per message (or frame), handshake, finding and
 // connection end, streamed as events arrive. Payload previews are escaped
 // so that no payload byte can act on the terminal.
+//
+// The time column holds the time of day (UTC); the date is a row of its
+// own above the first row and wherever it changes. A number that does not
+// fit its column widens it, taken from the payload column (the header is
+// printed again), so that the table keeps its width and no digit is cut.
 type Table struct {
 	g       *grid
 	bw      *bufio.Writer
 	opts    TableOptions
+	lay     tableLayout
 	started bool
+	date    string // of the last row
+	cells   []string
 	// Footer lines are printed after the table (the findings by code).
 	Footer []string
 }
 
 // NewTable returns a Table writing to w.
 func NewTable(w io.Writer, opts TableOptions) *Table {
-	if opts.MaxPayload <= 0 {
-		opts.MaxPayload = 60
-	}
+	lay := fitTable(opts.Width, opts.MaxPayload)
+	opts.MaxPayload, opts.shortFrom = lay.payload, lay.shortFrom
 	bw := bufio.NewWriterSize(w, 64<<10)
-	g := newGrid(bw, []int{26, 4, 13, 11, 7, opts.MaxPayload})
-	g.right = []bool{false, true, false, false, true, false}
-	g.wrap = []bool{false, false, false, false, false, true}
-	return &Table{g: g, bw: bw, opts: opts}
+	g := newGrid(bw, lay.widths())
+	n := len(g.widths)
+	g.right = make([]bool, n)
+	g.grow = make([]bool, n)
+	g.wrap = make([]bool, n)
+	for _, i := range []int{1, n - 2} { // CONN, LENGTH
+		g.right[i], g.grow[i] = true, true
+	}
+	if lay.pkt {
+		g.right[2], g.grow[2] = true, true
+	}
+	g.wrap[n-1] = true
+	return &Table{g: g, bw: bw, opts: opts, lay: lay}
 }
 
-func (t *Table) row(cells ...string) error {
+// header prints the column names between lines.
+func (t *Table) header() {
+	t.g.line()
+	right := t.g.right
+	t.g.right = nil // headers are left-aligned
+	t.g.row(t.lay.headers())
+	t.g.right = right
+	t.g.line()
+}
+
+func (t *Table) row(cells []string) error {
 	if !t.started {
 		t.started = true
-		t.g.line()
-		right := t.g.right
-		t.g.right = nil // headers are left-aligned
-		t.g.row([]string{"TIME", "CONN", "FROM", "TYPE", "LENGTH", "PAYLOAD / DETAIL"})
-		t.g.right = right
-		t.g.line()
+		t.g.fit(cells)
+		t.header()
+	} else if t.g.fit(cells) {
+		t.header() // a number column grew
 	}
 	if err := t.g.row(cells); err != nil {
 		return err
@@ -107,10 +224,29 @@ func (t *Table) Emit(ev *dissect.Event) error {
 // number.
 func (t *Table) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 	cells := strings.Split(string(body), "\x00")
-	if len(cells) != 5 {
+	if len(cells) != 6 {
 		return fmt.Errorf("output: bad table record %q", body)
 	}
-	return t.row(cells[0], strconv.Itoa(conn), cells[1], cells[2], cells[3], cells[4])
+	ts := cells[0]
+	if len(ts) == len("2006-01-02 15:04:05.000000") && ts[4] == '-' {
+		if date := ts[:10]; date != t.date {
+			if !t.started {
+				t.started = true
+				t.header()
+			}
+			t.date = date
+			if err := t.g.banner(date + " (UTC)"); err != nil {
+				return err
+			}
+		}
+		ts = ts[11 : 11+t.lay.clock]
+	}
+	t.cells = append(t.cells[:0], ts, strconv.Itoa(conn))
+	if t.lay.pkt {
+		t.cells = append(t.cells, cells[1])
+	}
+	t.cells = append(t.cells, cells[2:]...)
+	return t.row(t.cells)
 }
 
 // TableEncoder encodes the cells of a table row (all but the connection
@@ -137,8 +273,18 @@ func (t *TableEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
 	return dst
 }
 
-// cells returns the row of an event: time, from, type, length, detail.
+// cells returns the row of an event: time, packet, from, type, length,
+// detail.
 func (t *TableEncoder) cells(ev *dissect.Event) []string {
+	c := t.cells5(ev)
+	if c == nil {
+		return nil
+	}
+	return append([]string{c[0], strconv.FormatUint(ev.Pos.Pkt, 10)}, c[1:]...)
+}
+
+// cells5 returns the row of an event but its packet number.
+func (t *TableEncoder) cells5(ev *dissect.Event) []string {
 	var ts string
 	if b := t.opts.Base; b != nil && !b.IsZero() {
 		ts = fmt.Sprintf("%.6f", ev.Pos.TS.Sub(*b).Seconds())
@@ -198,6 +344,9 @@ func (t *TableEncoder) cells(ev *dissect.Event) []string {
 		from := ""
 		if f.Blame {
 			from = f.From.String()
+			if t.opts.shortFrom {
+				from = from[:1]
+			}
 		}
 		color := colorCyan
 		switch f.Severity {

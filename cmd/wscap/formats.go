@@ -366,10 +366,7 @@ func (t *teeWriter) Close() error {
 // tableOptions reads the table's flags and looks at the terminal.
 func (f *pipelineFlags) tableOptions(e *env) (output.TableOptions, error) {
 	tty, width := terminal(e.stdout)
-	o := output.TableOptions{Frames: f.frames, MaxPayload: f.maxPayload, Hex: f.hex}
-	if o.MaxPayload <= 0 && width > 0 {
-		o.MaxPayload = max(20, width-86) // what the other columns leave
-	}
+	o := output.TableOptions{Frames: f.frames, MaxPayload: f.maxPayload, Hex: f.hex, Width: width}
 	switch f.color {
 	case "auto":
 		o.Color = tty && os.Getenv("NO_COLOR") == ""

@@ -668,7 +668,7 @@ func TestFollowBomb(t *testing.T) {
 		has      string
 	}{
 		{"default", nil, 20 << 10, 1 << 20, "cap-inflate"},
-		{"--full", []string{"--full"}, 4 << 22, 5 << 22, "cap-inflate"},
+		{"--full", []string{"--full"}, 4 << 22, 6 << 22, "cap-inflate"},
 		{"--msg 2", []string{"--msg", "2"}, 4 << 20, 5 << 20, "00000000  00 00 00"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
