@@ -211,7 +211,7 @@ func TestDurationText(t *testing.T) {
 		if got := durationText(c.d); got != c.want {
 			t.Errorf("%v: %q, want %q", c.d, got, c.want)
 		}
-		if got := durationText(c.d); utf8.RuneCountInString(got) > statsWidths[5] {
+		if got := durationText(c.d); utf8.RuneCountInString(got) > 8 {
 			t.Errorf("%v: %q is wider than the column", c.d, got)
 		}
 	}
@@ -230,26 +230,16 @@ func TestStatsCells(t *testing.T) {
 	sum.RTT = dissect.RTT{Count: 3, Min: 12345 * time.Microsecond, Max: 1234567 * time.Millisecond} // no samples: median 0
 	ev := &dissect.Event{Kind: dissect.KindConnection, Conn: &dissect.ConnInfo{Client: netip.MustParseAddrPort("10.0.0.1:5000"),
 		Server: netip.MustParseAddrPort("10.0.0.2:80")}, Summary: sum}
-	cells := func(ev *dissect.Event, r *statsRow, width int) []string {
-		widths := slices.Repeat([]int{width}, len(statsWidths)-1)
-		w := rowWriter{widths: widths}
+	cells := func(ev *dissect.Event, r *statsRow, _ int) []string {
+		w := rowWriter{}
 		w.cells(ev, r)
-		var out []string
-		for _, c := range strings.Split(strings.TrimSuffix(string(w.b), " |\n"), " |") {
-			out = append(out, strings.TrimRight(strings.TrimPrefix(c, " "), " "))
-		}
-		return out
+		return strings.Split(string(w.b), "\x00")
 	}
 	r := rowNums(ev)
 	want := []string{"10.0.0.1:5000 → 10.0.0.2:80", "example.com/ws", "chat permessage-deflate", "ok", "1.235s", "3/40",
 		"1234/56789", "text:40 close:3", "2.42", "999", "12.3/0/1.23e+06", "client first; client 1000, server 1001", "1/2/3"}
 	if got := cells(ev, &r, 60); !slices.Equal(got, want) {
 		t.Errorf("cells\n%q\nwant\n%q", got, want)
-	}
-	want = []string{"10.0.0.1:50…", "example.com…", "chat permes…", "ok", "1.235s", "3/40",
-		"1234/56789", "text:40 clo…", "2.42", "999", "12.3/0/1.23…", "client firs…", "1/2/3"}
-	if got := cells(ev, &r, 12); !slices.Equal(got, want) {
-		t.Errorf("cut cells\n%q\nwant\n%q", got, want)
 	}
 	sum.Client.CloseCode, sum.ClosedBy = 0, dissect.ServerToClient
 	if got := cells(ev, &r, 60)[11]; got != "server first; server 1001" {
@@ -305,5 +295,66 @@ func TestEscapeTerminalRunes(t *testing.T) {
 	}
 	if plain := []byte(`{"a":"b"}`); &escapeTerminalRunes(plain)[0] != &plain[0] {
 		t.Errorf("clean input copied")
+	}
+}
+
+// TestStatsLayout: the stats table's columns fit the terminal: numbers
+// are never cut, the columns that matter least go first, text narrows.
+func TestStatsLayout(t *testing.T) {
+	row := []string{"123456", "[2001:db8::1234]:50000 → [2001:db8::1]:443", "a-long-host-name.example.com/some/path", "chat permessage-deflate",
+		"ok", "1.235s", "12345678/40", "123456789012/5", "text:40 close:3", "2.42", "999", "12.3/0/1.23e+06", "client first; client 1000", "1/2/3"}
+	for _, tc := range []struct {
+		width   int
+		columns []string
+	}{
+		{0, nil}, // all of them
+		{300, nil},
+		{160, []string{"CONN", "CLIENT → SERVER", "HOST/PATH", "HANDSHAKE", "DURATION", "MSGS C/S", "BYTES C/S", "CLOSE", "FINDINGS E/W/I"}},
+		{120, []string{"CONN", "CLIENT → SERVER", "HOST/PATH", "MSGS C/S", "BYTES C/S", "FINDINGS E/W/I"}},
+		{80, []string{"CONN", "CLIENT → SERVER", "HOST/PATH", "MSGS C/S", "BYTES C/S"}},
+	} {
+		show, widths := statsLayout(1, func(_ int, c *[statsColumns]string) { copy(c[:], row) }, tc.width)
+		var names []string
+		total := 1
+		for j, i := range show {
+			names = append(names, statsCols[i].name)
+			total += widths[j] + 3
+			if statsCols[i].num && widths[j] < visibleWidth(row[i]) {
+				t.Errorf("width %d: %s is %d wide, its number %d", tc.width, statsCols[i].name, widths[j], visibleWidth(row[i]))
+			}
+		}
+		if tc.columns == nil && len(show) != len(statsCols) || tc.columns != nil && !slices.Equal(names, tc.columns) {
+			t.Errorf("width %d: columns %q", tc.width, names)
+		}
+		if tc.width > 0 && total > tc.width {
+			t.Errorf("width %d: the table is %d wide", tc.width, total)
+		}
+	}
+}
+
+// TestStatsSorted: the stats table lists connections by number, whatever
+// order they ended in.
+func TestStatsSorted(t *testing.T) {
+	var out bytes.Buffer
+	s := NewStats(&out, false)
+	enc := s.Encoder()
+	for _, id := range []int{3, 1, 10, 2} {
+		ev := &dissect.Event{Kind: dissect.KindConnection, Conn: &dissect.ConnInfo{ID: id, Client: netip.MustParseAddrPort("10.0.0.1:5000"),
+			Server: netip.MustParseAddrPort("10.0.0.2:80")}, Summary: &dissect.Summary{}}
+		if err := s.WriteRecord(dissect.KindConnection, id, enc.AppendRecord(nil, ev)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(strings.Trim(l, "| ")); len(f) > 0 && l[0] == '|' && f[0] != "CONN" {
+			ids = append(ids, f[0])
+		}
+	}
+	if !slices.Equal(ids, []string{"1", "2", "3", "10", "total"}) {
+		t.Errorf("rows %q\n%s", ids, out.String())
 	}
 }

@@ -3,13 +3,15 @@ package output
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wscap/wscap/dissect"
 )
@@ -18,11 +20,17 @@ import (
 // totals row, as a table or as JSON Lines. It takes the records of its own
 // Encoder, each a finished row and the numbers the totals need, and keeps
 // only the totals.
+//
+// The table is printed at the end, rows by connection number, each column
+// as wide as its widest cell (numbers are never cut; text columns have a
+// cap), and fitted to Width when set: the columns that matter least go
+// first (see statsCols), then the text columns narrow.
 type Stats struct {
-	w       io.Writer
-	jsonl   bool
-	tbl     *grid // streamed: one row as each connection ends
-	bw      *bufio.Writer
+	w     io.Writer
+	jsonl bool
+	// Width is the terminal's width in columns; 0 fits nothing.
+	Width   int
+	rows    []statsLine // the table's rows, until Close
 	total   statsRow
 	Extra   []string // lines printed after the table (packet counters)
 	Packets any      // packet counters for the JSON totals object
@@ -35,7 +43,6 @@ type Stats struct {
 	// Span, when set, is the totals' duration: the capture's span (the
 	// connections' durations overlap; their sum says nothing).
 	Span *time.Duration
-	line []byte
 }
 
 // NewStats returns a Stats writer; jsonl selects JSON Lines.
@@ -75,7 +82,7 @@ func (e *statsEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
 	if e.jsonl {
 		return e.jl.AppendRecord(dst, ev) // one record kind, one schema: read's
 	}
-	w := rowWriter{b: dst, widths: statsWidths[1:], scratch: e.scratch}
+	w := rowWriter{b: dst, scratch: e.scratch}
 	w.cells(ev, &row)
 	e.scratch = w.scratch
 	return w.b
@@ -215,36 +222,170 @@ func (s *Stats) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 		_, err := s.w.Write(body)
 		return err
 	}
-	if err := s.start(); err != nil {
-		return err
-	}
-	// The CONN cell, then the rest of the row as the shard rendered it.
-	w := rowWriter{b: append(s.line[:0], '|'), widths: statsWidths}
-	w.open()
-	w.b = strconv.AppendInt(w.b, int64(conn), 10)
-	w.close()
-	s.line = w.b
-	if _, err := s.bw.Write(s.line); err != nil {
-		return err
-	}
-	_, err := s.bw.Write(body)
-	return err
+	// The row, as the shard rendered its cells, waits for the end.
+	s.rows = append(s.rows, statsLine{conn, string(body)})
+	return nil
 }
 
-// statsWidths are the columns' widths: rows are streamed, so widths are
-// fixed (longer cells are cut with "…").
-var statsWidths = []int{7, 44, 30, 30, 14, 8, 11, 17, 40, 7, 8, 18, 30, 14}
+// statsLine is one row of the table: the connection number and the cells
+// after it, NUL-separated.
+type statsLine struct {
+	conn  int
+	cells string
+}
 
-// start writes the table's head before its first row.
-func (s *Stats) start() error {
-	if s.tbl == nil {
-		s.bw = bufio.NewWriterSize(s.w, 64<<10)
-		s.tbl = newGrid(s.bw, statsWidths)
-		s.tbl.line()
-		s.tbl.row([]string{"CONN", "CLIENT → SERVER", "HOST/PATH", "PROTOCOL/EXT", "HANDSHAKE", "DURATION", "MSGS C/S", "BYTES C/S", "TYPES", "Z RATIO", "LARGEST", "RTT MIN/MED/MAX ms", "CLOSE", "FINDINGS E/W/I"})
-		return s.tbl.line()
+// statsCols are the table's columns, in order. A text column is at most
+// max wide, and narrows down to min on a narrow terminal; drop ranks the
+// columns for one: the highest goes first, 0 never.
+var statsCols = []struct {
+	name     string
+	num      bool // right-aligned, never cut
+	min, max int  // of a text column
+	drop     int
+}{
+	{"CONN", true, 0, 0, 0},
+	{"CLIENT → SERVER", false, 31, 47, 0},
+	{"HOST/PATH", false, 16, 40, 0},
+	{"PROTOCOL/EXT", false, 12, 40, 10},
+	{"HANDSHAKE", false, 9, 16, 7},
+	{"DURATION", true, 0, 0, 4},
+	{"MSGS C/S", true, 0, 0, 0},
+	{"BYTES C/S", true, 0, 0, 0},
+	{"TYPES", false, 14, 44, 9},
+	{"Z RATIO", true, 0, 0, 12},
+	{"LARGEST", true, 0, 0, 11},
+	{"RTT MIN/MED/MAX ms", true, 0, 0, 8},
+	{"CLOSE", false, 12, 30, 5},
+	{"FINDINGS E/W/I", true, 0, 0, 3},
+}
+
+// statsLayout returns the columns to show (indexes into statsCols) and
+// their widths, for the rows (each a row's cells, filled in by row(i, c))
+// and a terminal of width columns (0: no limit). Columns are as wide as
+// their widest cell or header (text up to its max); on a terminal,
+// columns are dropped by rank until the rest fit with text at its min,
+// then the widest text narrows until the table fits.
+func statsLayout(rows int, row func(i int, c *[statsColumns]string), width int) (show, widths []int) {
+	w := make([]int, len(statsCols))
+	for i, c := range statsCols {
+		w[i] = visibleWidth(c.name)
 	}
-	return nil
+	var cells [statsColumns]string
+	for r := range rows {
+		row(r, &cells)
+		for i, c := range cells {
+			w[i] = max(w[i], visibleWidth(c))
+		}
+	}
+	floor := make([]int, len(w)) // the narrowest each may get
+	for i, c := range statsCols {
+		floor[i] = w[i]
+		if !c.num {
+			w[i] = min(w[i], c.max)
+			floor[i] = min(w[i], c.min)
+		}
+	}
+	on := make([]bool, len(statsCols))
+	for i := range on {
+		on[i] = true
+	}
+	total := func(w []int) int {
+		t := 1
+		for i, o := range on {
+			if o {
+				t += w[i] + 3
+			}
+		}
+		return t
+	}
+	for width > 0 && total(floor) > width {
+		worst := -1
+		for i, c := range statsCols {
+			if on[i] && c.drop > 0 && (worst < 0 || c.drop > statsCols[worst].drop) {
+				worst = i
+			}
+		}
+		if worst < 0 {
+			break
+		}
+		on[worst] = false
+	}
+	for width > 0 && total(w) > width {
+		// Narrow the widest text column still above its floor (the
+		// headers' width at most: then down to 10).
+		widest := -1
+		for i, c := range statsCols {
+			if on[i] && !c.num && w[i] > min(floor[i], 10) && (widest < 0 || w[i]-floor[i] > w[widest]-floor[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			break
+		}
+		w[widest]--
+	}
+	for i, o := range on {
+		if o {
+			show = append(show, i)
+			widths = append(widths, w[i])
+		}
+	}
+	return show, widths
+}
+
+// statsColumns is the number of columns of the stats table.
+const statsColumns = 14
+
+// splitCells fills c with the NUL-separated cells of s after first.
+func splitCells(c *[statsColumns]string, first, s string) {
+	c[0] = first
+	for i := 1; i < statsColumns; i++ {
+		c[i], s, _ = strings.Cut(s, "\x00")
+	}
+}
+
+// writeTable prints the table: rows by connection number, then totals.
+func (s *Stats) writeTable(totals string) error {
+	slices.SortFunc(s.rows, func(a, b statsLine) int { return cmp.Compare(a.conn, b.conn) })
+	var num []byte
+	row := func(i int, c *[statsColumns]string) {
+		if i == len(s.rows) {
+			splitCells(c, "total", totals)
+			return
+		}
+		num = strconv.AppendInt(num[:0], int64(s.rows[i].conn), 10)
+		splitCells(c, string(num), s.rows[i].cells)
+	}
+	show, widths := statsLayout(len(s.rows)+1, row, s.Width)
+	bw := bufio.NewWriterSize(s.w, 64<<10)
+	g := newGrid(bw, widths)
+	cells := make([]string, len(show))
+	for j, i := range show {
+		cells[j] = statsCols[i].name
+	}
+	g.line()
+	g.row(cells)
+	g.line()
+	g.right = make([]bool, len(show))
+	for j, i := range show {
+		g.right[j] = statsCols[i].num
+	}
+	var all [statsColumns]string
+	for r := range len(s.rows) + 1 {
+		row(r, &all)
+		for j, i := range show {
+			cells[j] = all[i]
+		}
+		if err := g.row(cells); err != nil {
+			return err
+		}
+	}
+	s.rows = nil
+	g.line()
+	for _, l := range s.Extra {
+		fmt.Fprintln(bw, l)
+	}
+	return bw.Flush()
 }
 
 func (s *Stats) add(r *statsRow) {
@@ -310,55 +451,31 @@ func (s *Stats) Close() error {
 	if s.jsonl {
 		return s.writeTotals(t)
 	}
-	if err := s.start(); err != nil {
-		return err
-	}
-	w := rowWriter{b: []byte{'|'}, widths: statsWidths}
-	w.text("total")
+	w := rowWriter{}
 	w.cells(nil, t)
-	if _, err := s.bw.Write(w.b); err != nil {
-		return err
-	}
-	if err := s.tbl.line(); err != nil {
-		return err
-	}
-	for _, l := range s.Extra {
-		fmt.Fprintln(s.bw, l)
-	}
-	return s.bw.Flush()
+	return s.writeTable(string(w.b))
 }
 
-// rowWriter appends a table row's cells, each fitted to its column as
-// grid does (padded, or cut with "…"), without building the cells first:
-// `wscap stats` writes a row per connection, hundreds of thousands.
+// rowWriter appends a table row's cells after CONN, NUL-separated (text
+// escaped and cut at statsCellMax bytes), without building them first:
+// `wscap stats` renders a row per connection on the shards.
 type rowWriter struct {
 	b       []byte
-	widths  []int
 	col     int
-	start   int
 	scratch []byte
 }
 
+// statsCellMax caps a text cell before the table's widths are known
+// (statsCols' widest is less).
+const statsCellMax = 64
+
 func (w *rowWriter) open() {
-	w.b = append(w.b, ' ')
-	w.start = len(w.b)
+	if w.col > 0 {
+		w.b = append(w.b, 0)
+	}
 }
 
-// close fits the cell opened last to its column.
-func (w *rowWriter) close() {
-	width := w.widths[w.col]
-	w.col++
-	n := utf8.RuneCount(w.b[w.start:])
-	if n > width {
-		i := w.start
-		for range width - 1 {
-			_, size := utf8.DecodeRune(w.b[i:])
-			i += size
-		}
-		w.b, n = append(w.b[:i], "…"...), width
-	}
-	w.b = append(appendSpaces(w.b, width-n), ' ', '|')
-}
+func (w *rowWriter) close() { w.col++ }
 
 func (w *rowWriter) text(s string) {
 	w.open()
@@ -385,8 +502,8 @@ func (w *rowWriter) cells(ev *dissect.Event, r *statsRow) {
 		w.open()
 		// Cells are cut at their width: no need to escape more.
 		if h = ev.Summary.Handshake; h != nil {
-			w.b = appendSafeText(w.b, h.Host, w.widths[w.col]+1)
-			w.b = appendSafeText(w.b, h.Path, w.widths[w.col]+1)
+			w.b = appendSafeText(w.b, h.Host, statsCellMax)
+			w.b = appendSafeText(w.b, h.Path, statsCellMax)
 		}
 		w.close()
 		w.open()
@@ -395,7 +512,7 @@ func (w *rowWriter) cells(ev *dissect.Event, r *statsRow) {
 			if len(h.Extensions) > 0 {
 				t = appendExtensionList(append(t, ' '), h.Extensions)
 			}
-			w.b = appendSafeText(w.b, string(bytes.TrimSpace(t)), w.widths[w.col]+1)
+			w.b = appendSafeText(w.b, string(bytes.TrimSpace(t)), statsCellMax)
 			w.scratch = t
 		}
 		w.close()
@@ -455,7 +572,6 @@ func (w *rowWriter) cells(ev *dissect.Event, r *statsRow) {
 	w.b = appendPair(w.b, int64(r.Errors), int64(r.Warnings))
 	w.b = strconv.AppendInt(append(w.b, '/'), int64(r.Infos), 10)
 	w.close()
-	w.b = append(w.b, '\n')
 }
 
 // writeTotals ends JSON Lines output: the run's totals record, with the

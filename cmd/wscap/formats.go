@@ -194,7 +194,9 @@ func newWriter(e *env, pf *pipelineFlags, multiFile, streaming bool) (writer, er
 		opts.Flush = streaming // live and standard input: every row as soon as it is complete
 		w = &tableWriter{output.NewTable(e.stdout, opts)}
 	case "stats":
-		w = &statsWriter{output.NewStats(e.stdout, false)}
+		st := output.NewStats(e.stdout, false)
+		_, st.Width = terminal(e.stdout)
+		w = &statsWriter{st}
 	case "stats-jsonl":
 		st := output.NewStats(e.stdout, true)
 		st.MultiFile = multiFile
