@@ -255,7 +255,7 @@ var statsCols = []struct {
 	{"Z RATIO", true, 0, 0, 12},
 	{"LARGEST", true, 0, 0, 11},
 	{"RTT MIN/MED/MAX ms", true, 0, 0, 8},
-	{"CLOSE", false, 12, 30, 5},
+	{"CLOSE", false, 12, 38, 5}, // "server first; client 4999, server 4999"
 	{"FINDINGS E/W/I", true, 0, 0, 3},
 }
 
