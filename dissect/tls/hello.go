@@ -110,6 +110,7 @@ const (
 
 	extServerName        = 0
 	extALPN              = 16
+	extEncryptThenMAC    = 22
 	extSupportedVersions = 43
 )
 
@@ -126,6 +127,9 @@ type Hello struct {
 	Version     uint16
 	CipherSuite uint16
 	ALPNChosen  string
+	// EncryptThenMAC says that the server took encrypt_then_mac (RFC
+	// 7366): CBC records carry their MAC after the ciphertext.
+	EncryptThenMAC bool
 }
 
 // VersionName returns "TLS 1.3" and the like, or "0x0305" for others.
@@ -241,6 +245,8 @@ func ParseServerHello(body []byte, h *Hello) error {
 			if p := readALPN(data); len(p) > 0 {
 				h.ALPNChosen = p[0]
 			}
+		case extEncryptThenMAC:
+			h.EncryptThenMAC = true
 		}
 	}
 	return nil

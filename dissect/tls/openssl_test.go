@@ -22,11 +22,12 @@ import (
 	"time"
 )
 
-// TestOpenSSLKeyUpdate runs OpenSSL's s_client against s_server (TLS 1.3)
-// through a recording proxy; s_client's "K" command sends a KeyUpdate and
-// asks for one back, so both directions change keys mid-stream. Every line
-// sent, before and after, is decrypted with the key log s_client wrote.
-func TestOpenSSLKeyUpdate(t *testing.T) {
+// opensslRun runs OpenSSL's s_client against s_server through a recording
+// proxy, with the extra arguments of each, writing lines to s_client one
+// by one. It returns what each side wrote, s_client's output and the key
+// log s_client wrote; it skips the test without openssl.
+func opensslRun(t *testing.T, srvArgs, cliArgs, lines []string) ([]segment, string, *KeyLog) {
+	t.Helper()
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
 		t.Skip("openssl not installed (apt-get install openssl)")
@@ -45,14 +46,13 @@ func TestOpenSSLKeyUpdate(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	srv := exec.Command(openssl, "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port), "-cert", "c.pem", "-key", "k.pem", "-tls1_3", "-rev", "-naccept", "1")
+	srv := exec.Command(openssl, append([]string{"s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port), "-cert", "c.pem", "-key", "k.pem", "-rev", "-naccept", "1"}, srvArgs...)...)
 	srv.Dir = dir
 	srv.Stdout, srv.Stderr = io.Discard, io.Discard
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Process.Kill()
-
 	// The proxy records what each side wrote.
 	pl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -99,7 +99,7 @@ func TestOpenSSLKeyUpdate(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // s_server listening
 
 	stdinR, stdinW := io.Pipe()
-	cli := exec.Command(openssl, "s_client", "-connect", pl.Addr().String(), "-tls1_3", "-keylogfile", "keys.log", "-servername", "localhost")
+	cli := exec.Command(openssl, append([]string{"s_client", "-connect", pl.Addr().String(), "-keylogfile", "keys.log", "-servername", "localhost"}, cliArgs...)...)
 	cli.Dir = dir
 	cli.Stdin = stdinR
 	var cout bytes.Buffer
@@ -107,7 +107,6 @@ func TestOpenSSLKeyUpdate(t *testing.T) {
 	if err := cli.Start(); err != nil {
 		t.Fatal(err)
 	}
-	lines := []string{"before the update", "K", "after the update", "K", "after the second update"}
 	for _, l := range lines {
 		time.Sleep(300 * time.Millisecond)
 		io.WriteString(stdinW, l+"\n")
@@ -121,19 +120,28 @@ func TestOpenSSLKeyUpdate(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		cli.Process.Kill()
 	}
-	if !strings.Contains(cout.String(), "KEYUPDATE") {
-		t.Skipf("this openssl s_client did not send a KeyUpdate:\n%s", cout.String())
-	}
 	kl := NewKeyLog()
 	f, err := os.Open(filepath.Join(dir, "keys.log"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("no key log: %v\n%s", err, cout.String())
 	}
 	kl.Read(f)
 	f.Close()
 	mu.Lock()
-	recorded := slices.Clone(segs)
-	mu.Unlock()
+	defer mu.Unlock()
+	return slices.Clone(segs), cout.String(), kl
+}
+
+// TestOpenSSLKeyUpdate runs OpenSSL's s_client against s_server (TLS 1.3)
+// through a recording proxy; s_client's "K" command sends a KeyUpdate and
+// asks for one back, so both directions change keys mid-stream. Every line
+// sent, before and after, is decrypted with the key log s_client wrote.
+func TestOpenSSLKeyUpdate(t *testing.T) {
+	lines := []string{"before the update", "K", "after the update", "K", "after the second update"}
+	recorded, out, kl := opensslRun(t, []string{"-tls1_3"}, []string{"-tls1_3"}, lines)
+	if !strings.Contains(out, "KEYUPDATE") {
+		t.Skipf("this openssl s_client did not send a KeyUpdate:\n%s", out)
+	}
 	var c collector
 	s := NewSession(kl, &c)
 	feed(s, recorded, 1<<20)
@@ -152,5 +160,43 @@ func TestOpenSSLKeyUpdate(t *testing.T) {
 	}
 	if len(c.problems) > 0 {
 		t.Errorf("problems %v", c.problems)
+	}
+}
+
+// TestOpenSSLCBC: a TLS 1.2 AES-CBC connection between OpenSSL's s_client
+// and s_server, which negotiate encrypt_then_mac (RFC 7366) by default,
+// decrypts; so does one where the client does not offer it.
+func TestOpenSSLCBC(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cipher string
+		noEtM  bool
+	}{
+		{"encrypt-then-MAC, SHA1", "ECDHE-ECDSA-AES128-SHA", false},
+		{"encrypt-then-MAC, SHA384", "ECDHE-ECDSA-AES256-SHA384", false},
+		{"MAC-then-encrypt", "ECDHE-ECDSA-AES256-SHA", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cli := []string{"-tls1_2", "-cipher", tc.cipher}
+			if tc.noEtM {
+				cli = append(cli, "-no_etm")
+			}
+			lines := []string{"hello over CBC", "and again"}
+			recorded, out, kl := opensslRun(t, []string{"-tls1_2", "-cipher", tc.cipher}, cli, lines)
+			var c collector
+			s := NewSession(kl, &c)
+			feed(s, recorded, 1<<20)
+			if s.Hello.EncryptThenMAC == tc.noEtM || !suites[s.Hello.CipherSuite].cbc {
+				t.Fatalf("suite %s, encrypt_then_mac %v\n%s", CipherSuiteName(s.Hello.CipherSuite), s.Hello.EncryptThenMAC, out)
+			}
+			for _, l := range lines {
+				if !strings.Contains(c.data[0].String(), l) {
+					t.Errorf("client data %q lacks %q; problems %v", c.data[0].String(), l, c.problems)
+				}
+			}
+			if !strings.Contains(c.data[1].String(), "CBC revo olleh") || len(c.problems) > 0 {
+				t.Errorf("server data %q; problems %v", c.data[1].String(), c.problems)
+			}
+		})
 	}
 }

@@ -2,6 +2,9 @@ package tls
 
 import (
 	"bytes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 )
@@ -60,6 +63,7 @@ type Session struct {
 	dirs         [2]sessDir
 	nonce        []byte
 	plain        []byte
+	macBuf       []byte
 	waiting      bool // Wait: the secrets are looked for at each record
 	held         []heldRecord
 	heldBytes    int
@@ -392,7 +396,7 @@ func (s *Session) keysReady() {
 		s.done = true
 		return
 	case su == nil || su.tls13 != (sv == 0x0304):
-		s.h.Problem(true, ProblemUnsupported, fmt.Sprintf("cipher suite %s is not decrypted (AES-GCM and ChaCha20-Poly1305 suites are)", CipherSuiteName(id)))
+		s.h.Problem(true, ProblemUnsupported, fmt.Sprintf("cipher suite %s is not decrypted (AES-GCM, ChaCha20-Poly1305 and AES-CBC suites are)", CipherSuiteName(id)))
 		s.done = true
 		return
 	}
@@ -508,11 +512,73 @@ func (s *Session) decrypt(server bool, d *sessDir, rec []byte, h RecordHeader) {
 	s.h.Lost(server, int64(h.Length))
 }
 
+// openCBC decrypts one record of a CBC suite with k at its current
+// sequence number (RFC 5246 §6.2.3.2; RFC 7366 with encrypt_then_mac):
+// IV, then the ciphertext of content, MAC and padding; or IV and
+// ciphertext of content and padding, then the MAC of both.
+func (s *Session) openCBC(k *keys, su *suite, rec []byte, h RecordHeader, body []byte) ([]byte, bool) {
+	const bs = 16 // aes.BlockSize
+	var tag []byte
+	etm := s.Hello.EncryptThenMAC
+	if etm {
+		if len(body) < su.macLen {
+			return nil, false
+		}
+		body, tag = body[:len(body)-su.macLen], body[len(body)-su.macLen:]
+		if !s.checkMAC(k, h.Type, rec, body, tag) {
+			return nil, false
+		}
+	}
+	if len(body) < 2*bs || len(body)%bs != 0 {
+		return nil, false
+	}
+	iv, ct := body[:bs], body[bs:]
+	out := append(s.plain[:0], ct...)
+	cipher.NewCBCDecrypter(k.block, iv).CryptBlocks(out, out)
+	pad := int(out[len(out)-1])
+	if pad+1 > len(out) {
+		return nil, false
+	}
+	for _, b := range out[len(out)-1-pad:] {
+		if int(b) != pad {
+			return nil, false
+		}
+	}
+	out = out[:len(out)-1-pad]
+	if !etm {
+		if len(out) < su.macLen {
+			return nil, false
+		}
+		out, tag = out[:len(out)-su.macLen], out[len(out)-su.macLen:]
+		if !s.checkMAC(k, h.Type, rec, out, tag) {
+			return nil, false
+		}
+	}
+	s.plain = out[:0]
+	return out, true
+}
+
+// checkMAC reports whether tag is the record MAC of b (RFC 5246 §6.2.3.1:
+// over the sequence number, type, version and length of b, then b).
+func (s *Session) checkMAC(k *keys, typ ContentType, rec, b, tag []byte) bool {
+	var a [13]byte
+	binary.BigEndian.PutUint64(a[:8], k.seq)
+	a[8], a[9], a[10] = byte(typ), rec[1], rec[2]
+	binary.BigEndian.PutUint16(a[11:], uint16(len(b)))
+	k.hmac.Reset()
+	k.hmac.Write(a[:])
+	k.hmac.Write(b)
+	return hmac.Equal(k.hmac.Sum(s.macBuf[:0]), tag)
+}
+
 // maxLostRecords is how many sequence numbers are tried after a loss.
 const maxLostRecords = 256
 
 // open decrypts one record with k at its current sequence number.
 func (s *Session) open(k *keys, su *suite, rec []byte, h RecordHeader, body, explicit []byte) ([]byte, bool) {
+	if su.cbc {
+		return s.openCBC(k, su, rec, h, body)
+	}
 	{
 		s.nonce = k.nonce(s.nonce, su, explicit)
 		var aad []byte

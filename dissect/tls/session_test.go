@@ -167,6 +167,14 @@ func TestSessionDecrypts(t *testing.T) {
 		{"ECDHE_RSA_AES_128_GCM", tls.VersionTLS12, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, true},
 		{"ECDHE_RSA_AES_256_GCM_SHA384", tls.VersionTLS12, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, true},
 		{"ECDHE_RSA_CHACHA20", tls.VersionTLS12, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, true},
+		// CBC suites, MAC-then-encrypt (Go does not do encrypt_then_mac;
+		// TestOpenSSLCBC has it).
+		{"ECDHE_ECDSA_AES_128_CBC_SHA", tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, false},
+		{"ECDHE_ECDSA_AES_256_CBC_SHA", tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, false},
+		{"ECDHE_ECDSA_AES_128_CBC_SHA256", tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, false},
+		{"ECDHE_RSA_AES_128_CBC_SHA", tls.VersionTLS12, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, true},
+		{"ECDHE_RSA_AES_256_CBC_SHA", tls.VersionTLS12, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, true},
+		{"ECDHE_RSA_AES_128_CBC_SHA256", tls.VersionTLS12, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			crt := ec

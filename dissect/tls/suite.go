@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/binary"
@@ -24,7 +25,13 @@ type suite struct {
 	// explicit is the per-record nonce carried in TLS 1.2 AES-GCM records.
 	explicit int
 	chacha   bool
-	hash     func() hash.Hash
+	hash     func() hash.Hash // the PRF's (TLS 1.2) or HKDF's (TLS 1.3)
+	// cbc suites (TLS 1.2 AES-CBC, RFC 5246 §6.2.3.2) carry a random IV
+	// per record and authenticate with HMAC-mac, macLen bytes, of the
+	// plaintext (or of the ciphertext, with encrypt_then_mac, RFC 7366).
+	cbc    bool
+	mac    func() hash.Hash
+	macLen int
 }
 
 // suites are the AEAD suites wscap decrypts (RFC 8446 §B.4; RFC 5288,
@@ -45,6 +52,29 @@ var suites = map[uint16]*suite{
 	0xcca8: {id: 0xcca8, keyLen: 32, ivLen: 12, chacha: true, hash: sha256.New}, // ECDHE_RSA_WITH_CHACHA20_POLY1305
 	0xcca9: {id: 0xcca9, keyLen: 32, ivLen: 12, chacha: true, hash: sha256.New}, // ECDHE_ECDSA
 	0xccaa: {id: 0xccaa, keyLen: 32, ivLen: 12, chacha: true, hash: sha256.New}, // DHE_RSA
+
+	// AES-CBC with HMAC-SHA1, -SHA256 and -SHA384 (RFC 5246 §A.5, RFC
+	// 4492, RFC 5289): RSA, DHE_RSA, ECDHE_ECDSA, ECDHE_RSA.
+	0x002f: cbcSuite(0x002f, 16, sha1.New, sha256.New),
+	0x0035: cbcSuite(0x0035, 32, sha1.New, sha256.New),
+	0x003c: cbcSuite(0x003c, 16, sha256.New, sha256.New),
+	0x003d: cbcSuite(0x003d, 32, sha256.New, sha256.New),
+	0x0033: cbcSuite(0x0033, 16, sha1.New, sha256.New),
+	0x0039: cbcSuite(0x0039, 32, sha1.New, sha256.New),
+	0x0067: cbcSuite(0x0067, 16, sha256.New, sha256.New),
+	0x006b: cbcSuite(0x006b, 32, sha256.New, sha256.New),
+	0xc009: cbcSuite(0xc009, 16, sha1.New, sha256.New),
+	0xc00a: cbcSuite(0xc00a, 32, sha1.New, sha256.New),
+	0xc013: cbcSuite(0xc013, 16, sha1.New, sha256.New),
+	0xc014: cbcSuite(0xc014, 32, sha1.New, sha256.New),
+	0xc023: cbcSuite(0xc023, 16, sha256.New, sha256.New),
+	0xc024: cbcSuite(0xc024, 32, sha512.New384, sha512.New384),
+	0xc027: cbcSuite(0xc027, 16, sha256.New, sha256.New),
+	0xc028: cbcSuite(0xc028, 32, sha512.New384, sha512.New384),
+}
+
+func cbcSuite(id uint16, keyLen int, mac, prf func() hash.Hash) *suite {
+	return &suite{id: id, keyLen: keyLen, cbc: true, mac: mac, macLen: mac().Size(), hash: prf}
 }
 
 // keys decrypt the records of one direction and epoch.
@@ -55,6 +85,9 @@ type keys struct {
 	// secret is the TLS 1.3 traffic secret the keys come from (for
 	// KeyUpdate).
 	secret []byte
+	// block and hmac are a CBC suite's cipher and MAC (keyed).
+	block cipher.Block
+	hmac  hash.Hash
 }
 
 func (s *suite) newKeys(key, iv []byte) (*keys, error) {
@@ -141,9 +174,26 @@ func prf12(h func() hash.Hash, secret []byte, label string, seed []byte, n int) 
 
 // keys12 derives both directions' record keys from a TLS 1.2 master
 // secret (RFC 5246 §6.3): the key block is client key, server key, client
-// IV, server IV (AEAD suites have no MAC keys).
+// IV, server IV (AEAD suites have no MAC keys); CBC suites start it with
+// the client's and the server's MAC keys, and take no IV from it.
 func (s *suite) keys12(master, clientRandom, serverRandom []byte) (client, server *keys, err error) {
 	seed := append(append([]byte{}, serverRandom...), clientRandom...)
+	if s.cbc {
+		kb := prf12(s.hash, master, "key expansion", seed, 2*s.macLen+2*s.keyLen)
+		m, k := kb[:2*s.macLen], kb[2*s.macLen:]
+		newCBC := func(mac, key []byte) (*keys, error) {
+			b, err := aes.NewCipher(key)
+			if err != nil {
+				return nil, err
+			}
+			return &keys{block: b, hmac: hmac.New(s.mac, mac)}, nil
+		}
+		if client, err = newCBC(m[:s.macLen], k[:s.keyLen]); err != nil {
+			return nil, nil, err
+		}
+		server, err = newCBC(m[s.macLen:], k[s.keyLen:])
+		return client, server, err
+	}
 	kb := prf12(s.hash, master, "key expansion", seed, 2*s.keyLen+2*s.ivLen)
 	ck, sk := kb[:s.keyLen], kb[s.keyLen:2*s.keyLen]
 	civ, siv := kb[2*s.keyLen:2*s.keyLen+s.ivLen], kb[2*s.keyLen+s.ivLen:]
