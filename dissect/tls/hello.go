@@ -111,6 +111,7 @@ const (
 	extServerName        = 0
 	extALPN              = 16
 	extEncryptThenMAC    = 22
+	extEarlyData         = 42
 	extSupportedVersions = 43
 )
 
@@ -130,6 +131,8 @@ type Hello struct {
 	// EncryptThenMAC says that the server took encrypt_then_mac (RFC
 	// 7366): CBC records carry their MAC after the ciphertext.
 	EncryptThenMAC bool
+	// EarlyData says that the client offered 0-RTT data (RFC 8446 §4.2.10).
+	EarlyData bool
 }
 
 // VersionName returns "TLS 1.3" and the like, or "0x0305" for others.
@@ -172,6 +175,8 @@ func ParseClientHello(body []byte, h *Hello) error {
 			return errors.New("tls: malformed ClientHello extension")
 		}
 		switch typ {
+		case extEarlyData:
+			h.EarlyData = true
 		case extServerName:
 			var list cryptobyte.String
 			if !data.ReadUint16LengthPrefixed(&list) {

@@ -28,6 +28,21 @@ import (
 // log s_client wrote; it skips the test without openssl.
 func opensslRun(t *testing.T, srvArgs, cliArgs, lines []string) ([]segment, string, *KeyLog) {
 	t.Helper()
+	return opensslRunWith(t, opensslOpts{srv: append([]string{"-rev", "-naccept", "1"}, srvArgs...), cli: cliArgs, lines: lines})
+}
+
+// opensslOpts: the arguments of s_server and of the recorded s_client,
+// the lines written to it, and what runs between the two (before: given
+// the openssl binary, the working directory and the server's port).
+type opensslOpts struct {
+	srv, cli []string
+	lines    []string
+	before   func(openssl, dir string, port int)
+}
+
+func opensslRunWith(t *testing.T, o opensslOpts) ([]segment, string, *KeyLog) {
+	t.Helper()
+	srvArgs, cliArgs, lines := o.srv, o.cli, o.lines
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
 		t.Skip("openssl not installed (apt-get install openssl)")
@@ -46,13 +61,20 @@ func opensslRun(t *testing.T, srvArgs, cliArgs, lines []string) ([]segment, stri
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	srv := exec.Command(openssl, append([]string{"s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port), "-cert", "c.pem", "-key", "k.pem", "-rev", "-naccept", "1"}, srvArgs...)...)
+	srv := exec.Command(openssl, append([]string{"s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port), "-cert", "c.pem", "-key", "k.pem"}, srvArgs...)...)
 	srv.Dir = dir
 	srv.Stdout, srv.Stderr = io.Discard, io.Discard
+	srvIn, srvInW := io.Pipe() // open until the end: s_server ends a connection at the end of its input
+	defer srvInW.Close()
+	srv.Stdin = srvIn
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Process.Kill()
+	if o.before != nil {
+		time.Sleep(300 * time.Millisecond) // s_server listening
+		o.before(openssl, dir, port)
+	}
 	// The proxy records what each side wrote.
 	pl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -198,5 +220,104 @@ func TestOpenSSLCBC(t *testing.T) {
 				t.Errorf("server data %q; problems %v", c.data[1].String(), c.problems)
 			}
 		})
+	}
+}
+
+// earlyData and earlyLines are what the 0-RTT tests' client sends: early,
+// then after the handshake.
+const earlyText = "GET /early HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+var earlyLines = []string{"after the handshake"}
+
+// earlyRun records s_client resuming a TLS 1.3 session with 0-RTT data,
+// against an s_server that takes it (accept) or not (its replay
+// protection refuses a ticket's second use: a connection that is not
+// recorded uses it first); it skips unless s_client says want.
+func earlyRun(t *testing.T, accept bool, want string) ([]segment, *KeyLog) {
+	t.Helper()
+	srv := []string{"-tls1_3", "-early_data", "-naccept", "2"}
+	if !accept {
+		srv[3] = "3"
+	}
+	var out0 string
+	recorded, out, kl := opensslRunWith(t, opensslOpts{
+		srv:   srv,
+		cli:   []string{"-tls1_3", "-sess_in", "sess.pem", "-early_data", "early.txt"},
+		lines: earlyLines,
+		before: func(openssl, dir string, port int) {
+			os.WriteFile(filepath.Join(dir, "early.txt"), []byte(earlyText), 0o600)
+			// A first connection, not recorded, for the session ticket.
+			first := exec.Command(openssl, "s_client", "-connect", fmt.Sprintf("127.0.0.1:%d", port), "-tls1_3", "-sess_out", "sess.pem")
+			first.Dir = dir
+			in, _ := first.StdinPipe()
+			var b bytes.Buffer
+			first.Stdout, first.Stderr = &b, &b
+			first.Start()
+			io.WriteString(in, "first\n")
+			time.Sleep(500 * time.Millisecond)
+			in.Close()
+			first.Wait()
+			out0 = b.String()
+			if !accept {
+				second := exec.Command(openssl, "s_client", "-connect", fmt.Sprintf("127.0.0.1:%d", port), "-tls1_3", "-sess_in", "sess.pem", "-early_data", "early.txt")
+				second.Dir = dir
+				in, _ := second.StdinPipe()
+				second.Stdout, second.Stderr = io.Discard, io.Discard
+				second.Start()
+				time.Sleep(500 * time.Millisecond)
+				in.Close()
+				second.Wait()
+			}
+		},
+	})
+	if !strings.Contains(out, want) {
+		t.Skipf("s_client did not say %q:\n%s\n%s", want, out0, out)
+	}
+	return recorded, kl
+}
+
+// TestOpenSSLEarlyData: s_client resumes a TLS 1.3 session with 0-RTT
+// early data (-early_data), which s_server accepts; the early data is
+// decrypted with CLIENT_EARLY_TRAFFIC_SECRET and comes first in the
+// client's stream; without that line it is reported lost, not garbage.
+func TestOpenSSLEarlyData(t *testing.T) {
+	recorded, kl := earlyRun(t, true, "Early data was accepted")
+	early, lines := earlyText, earlyLines
+	var c collector
+	s := NewSession(kl, &c)
+	feed(s, recorded, 1<<20)
+	if got := c.data[0].String(); !strings.HasPrefix(got, early) || !strings.Contains(got, lines[0]) || len(c.problems) > 0 {
+		t.Errorf("client data %q; problems %v", got, c.problems)
+	}
+
+	// Without the early secret: the early data is reported lost, the rest
+	// decrypts.
+	var used, kept bytes.Buffer
+	kl.WriteUsed(&used)
+	for _, l := range strings.SplitAfter(used.String(), "\n") {
+		if !strings.HasPrefix(l, "CLIENT_EARLY_TRAFFIC_SECRET") {
+			kept.WriteString(l)
+		}
+	}
+	kl2 := NewKeyLog()
+	kl2.Read(&kept)
+	var c2 collector
+	s2 := NewSession(kl2, &c2)
+	feed(s2, recorded, 1<<20)
+	if got := c2.data[0].String(); !strings.Contains(got, lines[0]) || strings.Contains(got, "GET") || c2.lost[0] == 0 ||
+		len(c2.problems) != 1 || !strings.Contains(c2.problems[0], "CLIENT_EARLY_TRAFFIC_SECRET") {
+		t.Errorf("without the early secret: client data %q, %d lost, problems %v", got, c2.lost[0], c2.problems)
+	}
+}
+
+// TestOpenSSLEarlyDataRejected: 0-RTT data that s_server does not take is
+// not part of the client's stream, and is no problem.
+func TestOpenSSLEarlyDataRejected(t *testing.T) {
+	recorded, kl := earlyRun(t, false, "Early data was rejected")
+	var c collector
+	s := NewSession(kl, &c)
+	feed(s, recorded, 1<<20)
+	if got := c.data[0].String(); strings.Contains(got, "GET") || !strings.Contains(got, earlyLines[0]) || len(c.problems) > 0 || c.lost[0] != 0 {
+		t.Errorf("client data %q, %d lost; problems %v", got, c.lost[0], c.problems)
 	}
 }

@@ -67,6 +67,26 @@ type Session struct {
 	waiting      bool // Wait: the secrets are looked for at each record
 	held         []heldRecord
 	heldBytes    int
+	early        earlyData
+}
+
+// earlyData follows the client's 0-RTT data (RFC 8446 §4.2.10): its
+// records come before the server's hello says the suite, so they are held;
+// once keys are known they are decrypted (with CLIENT_EARLY_TRAFFIC_SECRET)
+// and their plaintext waits for the server's EncryptedExtensions, which
+// says whether the server took it (then it heads the client's stream) or
+// not (then it was never part of it).
+type earlyData struct {
+	records   [][]byte // held until the keys are known
+	heldBytes int
+	keyed     bool // the client's epoch 0 is the early keys (or nil: no secret)
+	noKey     bool // no CLIENT_EARLY_TRAFFIC_SECRET: records counted, not decrypted
+	plain     []byte
+	lost      int64 // bytes of records not decrypted
+	n         int   // records
+	decided   bool
+	accepted  bool
+	reported  bool
 }
 
 // heldRecord is a record kept while the secrets are awaited.
@@ -260,6 +280,11 @@ func (s *Session) record(server bool, d *sessDir, rec []byte) {
 		return
 	case s.done:
 		return
+	case !server && s.suite == nil && s.Hello.EarlyData && h.Type == ApplicationData && s.keylog != nil &&
+		s.early.heldBytes+len(rec) <= maxWaitBytes:
+		// 0-RTT data: held until the server's hello gives the keys.
+		s.early.records = append(s.early.records, bytes.Clone(rec))
+		s.early.heldBytes += len(rec)
 	case d.ccs && s.suite == nil:
 		// Encrypted before the server's hello said how (only when the
 		// directions were captured out of order): not to be read.
@@ -335,7 +360,7 @@ func (s *Session) message(server bool, d *sessDir, typ byte, body []byte, decryp
 			return
 		}
 		if !d.helloed {
-			s.Hello.ServerName, s.Hello.ALPN, s.Hello.Versions = h.ServerName, h.ALPN, h.Versions
+			s.Hello.ServerName, s.Hello.ALPN, s.Hello.Versions, s.Hello.EarlyData = h.ServerName, h.ALPN, h.Versions, h.EarlyData
 			s.clientRandom = bytes.Clone(body[2:34])
 			if sl := int(body[34]); 35+sl <= len(body) {
 				s.sessionID = bytes.Clone(body[35 : 35+sl])
@@ -361,6 +386,10 @@ func (s *Session) message(server bool, d *sessDir, typ byte, body []byte, decryp
 		}
 		d.helloed = true
 		s.keysReady()
+	case typ == 8 && decrypted && server && s.suite.tls13: // EncryptedExtensions
+		s.early.decided = true
+		s.early.accepted = s.Hello.EarlyData && hasExtension(body, extEarlyData)
+		s.earlyDone()
 	case typ == 20 && decrypted: // Finished
 		d.finished = true
 		if s.suite.tls13 && d.epoch < d.appEpoch {
@@ -380,6 +409,68 @@ func (s *Session) message(server bool, d *sessDir, typ byte, body []byte, decryp
 		s.h.Problem(server, ProblemRenegotiation, "a ClientHello inside the encrypted connection: a renegotiation, whose new keys wscap does not follow")
 		s.done = true
 	}
+}
+
+// endOfEarlyDataRecord is the length of a record holding only the
+// EndOfEarlyData message, unpadded: its 4 bytes, the inner content type
+// and the 16-byte tag of every TLS 1.3 AEAD.
+const endOfEarlyDataRecord = 4 + 1 + 16
+
+// earlyDone hands over (or reports, once) the client's 0-RTT data once
+// the server has said whether it took it.
+func (s *Session) earlyDone() {
+	e := &s.early
+	if !e.decided || !e.accepted {
+		return
+	}
+	if len(e.plain) > 0 {
+		s.h.AppData(false, e.plain)
+		e.plain = nil
+	}
+	if e.lost > 0 {
+		why := "they do not decrypt"
+		if e.noKey {
+			why = fmt.Sprintf("the key log has no CLIENT_EARLY_TRAFFIC_SECRET for client random %x", s.clientRandom)
+		}
+		if !e.reported {
+			e.reported = true
+			s.h.Problem(false, ProblemNoKey, fmt.Sprintf("the server took the client's 0-RTT early data, but %s: %d bytes lost", why, e.lost))
+		}
+		s.h.Lost(false, e.lost)
+		e.lost = 0
+	}
+}
+
+// replayEarly decrypts the 0-RTT records held until the keys were known.
+func (s *Session) replayEarly() {
+	recs := s.early.records
+	s.early.records, s.early.heldBytes = nil, 0
+	d := &s.dirs[0]
+	for _, rec := range recs {
+		d.records++
+		h, _ := ParseRecordHeader(rec)
+		s.decrypt(false, d, rec, h)
+	}
+}
+
+// hasExtension reports whether an EncryptedExtensions body lists
+// extension typ.
+func hasExtension(body []byte, typ uint16) bool {
+	if len(body) < 2 {
+		return false
+	}
+	b := body[2:]
+	for len(b) >= 4 {
+		t, n := binary.BigEndian.Uint16(b), int(binary.BigEndian.Uint16(b[2:]))
+		if t == typ {
+			return true
+		}
+		if 4+n > len(b) {
+			return false
+		}
+		b = b[4+n:]
+	}
+	return false
 }
 
 // keysReady finds the secrets once both hellos were read.
@@ -442,9 +533,16 @@ func (s *Session) useSecrets(sec *Secrets) {
 			d.epochs = append(d.epochs, k)
 			return true
 		}
+		first := 0 // the client's handshake epoch
+		if s.Hello.EarlyData {
+			// Epoch 0 is the early keys (nil without the secret).
+			s.early.keyed = true
+			s.early.noKey = !add(cl, sec.ClientEarly)
+			first = 1
+		}
 		okC := add(cl, sec.ClientHandshake)
 		okS := add(sv2, sec.ServerHandshake)
-		cl.appEpoch, sv2.appEpoch = 1, 1
+		cl.appEpoch, sv2.appEpoch = first+1, 1
 		okC = add(cl, sec.ClientTraffic) || okC
 		okS = add(sv2, sec.ServerTraffic) || okS
 		if !okC && !okS {
@@ -467,6 +565,9 @@ func (s *Session) useSecrets(sec *Secrets) {
 		cl.epochs, sv2.epochs = []*keys{c}, []*keys{v}
 	}
 	s.Decrypting = true
+	if len(s.early.records) > 0 {
+		s.replayEarly()
+	}
 }
 
 // decrypt opens one encrypted record and hands on what it holds. A record
@@ -504,6 +605,16 @@ func (s *Session) decrypt(server bool, d *sessDir, rec []byte, h RecordHeader) {
 			}
 		}
 		k.seq = base
+	}
+	if !server && s.early.keyed && d.epoch == 0 {
+		// 0-RTT data without its keys, or that they do not open.
+		if s.early.decided && h.Length == endOfEarlyDataRecord {
+			return // the EndOfEarlyData message, not data
+		}
+		s.early.lost += int64(h.Length)
+		s.early.n++
+		s.earlyDone()
+		return
 	}
 	if k := d.current(); k != nil {
 		k.seq++ // the record took its number
@@ -623,9 +734,23 @@ func (s *Session) inner(server bool, d *sessDir, typ ContentType, b []byte) {
 	}
 	switch typ {
 	case ApplicationData:
-		if len(b) > 0 {
-			s.h.AppData(server, b)
+		if len(b) == 0 {
+			break
 		}
+		if !server && s.early.keyed && d.epoch == 0 && !s.early.decided {
+			// 0-RTT plaintext: it waits for the server's verdict.
+			if len(s.early.plain)+len(b) <= maxWaitBytes {
+				s.early.plain = append(s.early.plain, b...)
+			} else {
+				s.early.lost += int64(len(b))
+			}
+			s.early.n++
+			break
+		}
+		if !server && s.early.keyed && d.epoch == 0 && !s.early.accepted {
+			break // the server refused the early data: never in the stream
+		}
+		s.h.AppData(server, b)
 	case Handshake:
 		s.handshake(server, d, b, true)
 	case Alert:
