@@ -116,6 +116,8 @@ type Dissector struct {
 	assembling int64
 	// inflated is what decompression created so far (MaxInflateTotal).
 	inflated int64
+	// tlsScratch is what the TLS sessions share (one record at a time).
+	tlsScratch tls.Scratch
 	// now is the packet being processed: events are never emitted with an
 	// earlier position, so that shards' records merge in input order.
 	now Pos

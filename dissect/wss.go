@@ -82,6 +82,7 @@ func sideDir(server bool) Direction {
 // are a TLS hello.
 func (c *Conn) startTLS(p Pos, dir Direction, b []byte) {
 	c.more().sess = tls.NewSession(c.d.opts.KeyLog, tlsUp{c})
+	c.more().sess.Scratch = &c.d.tlsScratch
 	c.sess.Wait = c.d.opts.KeyLogGrows
 	c.opened = true // the plaintext is seen from its first byte
 	c.phase = phaseHTTP
