@@ -111,6 +111,48 @@ func TestGeneratorManifests(t *testing.T) {
 	}
 }
 
+// TestGeneratorTLS: the generator's wss:// captures (TLS 1.3 records,
+// secrets in a key log) are byte-identical for a seed, decode with the key
+// log to every message of the manifest, and without it to none.
+func TestGeneratorTLS(t *testing.T) {
+	for _, sc := range []struct {
+		name string
+		p    gen.ScenarioParams
+	}{{"medium", gen.ScenarioParams{Conns: 12, Messages: 6, TLS: true}}, {"many", gen.ScenarioParams{Conns: 200, TLS: true}}} {
+		t.Run(sc.name, func(t *testing.T) {
+			var keys, keys2 bytes.Buffer
+			path, m := generate(t, sc.name, gen.Options{Seed: 7, KeyLog: &keys}, sc.p)
+			path2, _ := generate(t, sc.name, gen.Options{Seed: 7, KeyLog: &keys2}, sc.p)
+			a, _ := os.ReadFile(path)
+			b, _ := os.ReadFile(path2)
+			if !bytes.Equal(a, b) || keys.String() != keys2.String() {
+				t.Errorf("two runs with one seed differ")
+			}
+			kl := filepath.Join(t.TempDir(), "keys.log")
+			os.WriteFile(kl, keys.Bytes(), 0o600)
+			out, stderr, code := wscap(t, "read", "--format", "jsonl", "--keylog", kl, path)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			d, bad := digestOf(t, out)
+			if d.String() != m.Digest || d.Count != m.DigestCount || m.DigestCount == 0 {
+				t.Errorf("digest %s over %d messages, manifest %s over %d", d, d.Count, m.Digest, m.DigestCount)
+			}
+			for _, b := range bad {
+				t.Error(b)
+			}
+			tot := records(t, out)
+			if last := tot[len(tot)-1]; last["tls_decrypted"] != float64(m.Connections) {
+				t.Errorf("totals %v", last)
+			}
+			out, _, _ = wscap(t, "read", "--format", "jsonl", path)
+			if d, _ := digestOf(t, out); d.Count != 0 {
+				t.Errorf("%d messages decoded without the key log", d.Count)
+			}
+		})
+	}
+}
+
 // rewrite copies a pcap capture, changing each packet's link layer.
 func rewrite(t *testing.T, src string, lt layers.LinkType, f func(eth []byte) []byte) string {
 	t.Helper()

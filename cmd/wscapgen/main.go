@@ -35,6 +35,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	manifest := fs.String("manifest", "", "manifest file (default FILE.manifest.json; - for stdout); indented up to 1,000 connections")
 	list := fs.Bool("messages-list", false, "list every message in the manifest")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing on success")
+	wss := fs.Bool("tls", false, "medium, many: carry the connections in TLS 1.3 (wss://); the key log goes to FILE.keys")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: wscapgen -scenario NAME -o FILE [flags]\n\nscenarios:\n")
 		for _, n := range gen.Scenarios() {
@@ -63,9 +64,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wscapgen:", err)
 		return 2
 	}
-	c, err := gen.NewScenario(*scenario, gen.Options{Seed: *seed, Format: f, Link: l,
-		Snaplen: *snaplen, RecordMessages: *list},
-		gen.ScenarioParams{Conns: *conns, Messages: *messages})
+	var keylog *bufio.Writer
+	if *wss {
+		kf, err := os.Create(*out + ".keys")
+		if err != nil {
+			fmt.Fprintln(stderr, "wscapgen:", err)
+			return 1
+		}
+		defer kf.Close()
+		keylog = bufio.NewWriter(kf)
+		defer keylog.Flush()
+	}
+	opts := gen.Options{Seed: *seed, Format: f, Link: l, Snaplen: *snaplen, RecordMessages: *list}
+	if keylog != nil {
+		opts.KeyLog = keylog
+	}
+	c, err := gen.NewScenario(*scenario, opts, gen.ScenarioParams{Conns: *conns, Messages: *messages, TLS: *wss})
 	if err != nil {
 		fmt.Fprintln(stderr, "wscapgen:", err)
 		return 2

@@ -34,6 +34,9 @@ type Options struct {
 	RecordMessages bool
 	// Name is recorded as Manifest.Scenario.
 	Name string
+	// KeyLog receives the TLS secrets of the connections with
+	// ConnOptions.TLS, as NSS key log lines.
+	KeyLog io.Writer
 }
 
 // Capture is a set of scripted connections written as one capture file.
@@ -314,9 +317,18 @@ func (e *engine) start(c *Conn, at int64) error {
 		isn = [2]uint32{o.ClientISN, o.ServerISN}
 	}
 	s.seq = isn
+	if o.TLS && o.NoTCPHandshake {
+		return fmt.Errorf("gen: conn %d: TLS needs the TCP handshake", c.id)
+	}
 	if !o.NoTCPHandshake {
 		s.tcpHandshake()
 		s.now = s.last + s.gap
+		if o.TLS {
+			if err := s.tlsHandshake(e.cap.opts.KeyLog, o.SNI); err != nil {
+				return err
+			}
+			s.now = s.last + s.gap
+		}
 	} else {
 		// Mid-stream: the handshake happened before the capture.
 		s.seq[0]++

@@ -54,6 +54,11 @@ type ConnOptions struct {
 	// IPTransform, when set, rewrites the IP packet built for each segment
 	// (see IPTransform): IP fragmentation.
 	IPTransform IPTransform
+	// TLS carries the connection in TLS 1.3 records after a TLS
+	// handshake, as wss:// (see tls.go); its secrets go to
+	// Options.KeyLog. SNI is the ClientHello's server name ("" for none).
+	TLS bool
+	SNI string
 }
 
 // Compress says whether a data message is compressed (RFC 7692 §6).

@@ -58,6 +58,7 @@ type connState struct {
 	level   int
 	persist bool
 	out     []Segment
+	tls     *tlsState // ConnOptions.TLS: what flush seals its bytes with
 	man     ConnManifest
 	digest  Digest
 	record  bool
@@ -131,6 +132,9 @@ func (s *connState) flush(d Direction, sizes []int, ack bool) {
 	s.pend[d] = nil
 	if len(data) == 0 {
 		return
+	}
+	if s.tls != nil {
+		data = s.sealTLS(d, data)
 	}
 	ack = ack && !s.c.opts.NoPureACKs
 	t := s.now

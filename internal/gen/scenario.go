@@ -11,6 +11,9 @@ import (
 type ScenarioParams struct {
 	Conns    int // connections
 	Messages int // data messages per connection
+	// TLS makes the connections of medium and many wss:// (ConnOptions.TLS;
+	// the secrets go to Options.KeyLog).
+	TLS bool
 }
 
 var scenarios = []struct {
@@ -166,6 +169,7 @@ type scaled struct {
 	text            float64
 	userAgent       bool
 	persistent      bool // ConnOptions.PersistentDeflate
+	tls             bool // ConnOptions.TLS
 }
 
 func buildMedium(c *Capture, p ScenarioParams) {
@@ -200,6 +204,7 @@ func buildMany(c *Capture, p ScenarioParams) {
 }
 
 func (sc *scaled) apply(p ScenarioParams) {
+	sc.tls = p.TLS
 	if p.Conns > 0 {
 		sc.conns = p.Conns
 	}
@@ -226,7 +231,7 @@ func (sc *scaled) build(c *Capture) {
 // lazily from sizes, so scripting costs little memory.
 func (sc *scaled) conn(r *rand.Rand, start time.Time) *Conn {
 	conn := NewConn(ConnOptions{Start: start, IPv6: r.Float64() < sc.ipv6, PersistentDeflate: sc.persistent,
-		Gap: sc.gap, Jitter: sc.jitter, RTT: time.Duration(100+r.IntN(400)) * time.Microsecond})
+		Gap: sc.gap, Jitter: sc.jitter, RTT: time.Duration(100+r.IntN(400)) * time.Microsecond, TLS: sc.tls, SNI: "app.example.com"})
 	h := Handshake{Path: "/ws"}
 	if sc.userAgent {
 		h.Origin = "https://app.example.com"
