@@ -63,12 +63,12 @@ type Session struct {
 	dirs         [2]sessDir
 	// Scratch, when set, holds the buffers that only one record at a
 	// time needs, shared by the sessions that one goroutine feeds.
-	Scratch *Scratch
-	own     Scratch
-	waiting      bool // Wait: the secrets are looked for at each record
-	held         []heldRecord
-	heldBytes    int
-	early        earlyData
+	Scratch   *Scratch
+	own       Scratch
+	waiting   bool // Wait: the secrets are looked for at each record
+	held      []heldRecord
+	heldBytes int
+	early     earlyData
 }
 
 // earlyData follows the client's 0-RTT data (RFC 8446 §4.2.10): its
