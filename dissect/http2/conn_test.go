@@ -253,7 +253,9 @@ func TestConnRules(t *testing.T) {
 			w.headers(1, false, ":method", "POST")
 			w.fr.WriteRawFrame(http2.FrameData, FlagPadded, 1, []byte{9, 'a', 'b'})
 		}, settings, "client 1 problem malformed: a DATA frame's padding (9 bytes) is longer than its payload (RFC 9113 §6.1)"},
-		{"bad hpack", func(w *writer) { w.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte{0xff, 0xff, 0xff, 0xff}, EndHeaders: true}) }, settings,
+		{"bad hpack", func(w *writer) {
+			w.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte{0xff, 0xff, 0xff, 0xff}, EndHeaders: true})
+		}, settings,
 			"client 1 headers promised=0 decoded=false end=false dropped=0 []"},
 		{"frame too large", func(w *writer) {
 			w.headers(1, false, ":method", "POST")
