@@ -19,6 +19,8 @@ const (
 	phaseAwait101              // upgrade request seen, response awaited
 	phaseProbe                 // no HTTP: looking for frames of a capture that started mid-stream
 	phaseWS                    // 101 seen: both directions carry frames
+	phaseH2                    // HTTP/2: the streams carry the WebSockets (h2.go)
+	phaseAwaitH2c              // an HTTP/1.1 request asked for h2c, the answer awaited
 	phaseDone                  // rejected, not WebSocket, or unparseable: ignore the rest
 )
 
@@ -75,6 +77,8 @@ type connMore struct {
 	pending    []byte   // client bytes after the request, before the 101
 	pendingPos Pos
 	pendingGap int64 // client bytes lost or dropped while pending
+	h2         *h2Carrier
+	h2cReq     string // the HTTP/1.1 request that asked to switch to h2c
 }
 
 // more returns the connection's connMore, allocating it.
@@ -151,6 +155,14 @@ func (c *Conn) plainData(dir Direction, p Pos, b []byte) {
 		c.probeData(dir, p, b)
 	case phaseWS:
 		c.Session.feed(dir, p, b)
+	case phaseH2:
+		c.h2.data(dir, p, b)
+	case phaseAwaitH2c:
+		if dir == ServerToClient {
+			c.h2cResponse(p, b)
+			return
+		}
+		c.pendingData(p, b)
 	}
 }
 
@@ -179,6 +191,10 @@ func (c *Conn) gap(dir Direction, p Pos, n int64, cut bool) {
 // plainGap is gap for the innermost stream (see plainData).
 func (c *Conn) plainGap(dir Direction, p Pos, n int64, cut bool) {
 	switch c.phase {
+	case phaseH2:
+		c.h2.gap(dir, p, n)
+	case phaseAwaitH2c:
+		c.phase = phaseDone
 	case phaseProbe:
 		c.probeGap(dir, p, n, cut)
 	case phaseWS:
@@ -229,7 +245,7 @@ func (c *Conn) End(p Pos, reason EndReason) bool {
 		c.counted = true
 		c.count()
 	}
-	ws := c.known || c.connMore != nil && c.sessions > 0
+	ws := c.known || c.connMore != nil && (c.sessions > 0 || c.h2 != nil && c.h2.sessions > 0)
 	if c.pooled {
 		c.Release()
 	}
@@ -245,6 +261,9 @@ func (c *Conn) end(p Pos, reason EndReason) {
 		p = c.sum.End
 	}
 	c.seen(p)
+	if m := c.connMore; m != nil && m.h2 != nil {
+		m.h2.end(p, reason)
+	}
 	c.endSession(p, reason)
 }
 
@@ -372,6 +391,13 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 				c.emitHandshake(p)
 			}
 			c.phase = phaseDone
+			return
+		}
+		if !wantsWebSocket(req) && asksH2c(req) && requestBodyLength(req) == 0 {
+			// RFC 7540 §3.2: the answer decides (h2c.go).
+			c.phase = phaseAwaitH2c
+			c.more().h2cReq = req.Method + " " + req.Target
+			c.pendingData(p, b)
 			return
 		}
 		if !wantsWebSocket(req) {

@@ -66,7 +66,13 @@ type Handshake struct {
 	// out of the capture: AcceptValid is false, and means nothing.
 	AcceptUnchecked bool
 	// TLS is set for a connection decrypted from TLS (wss://).
-	TLS      *TLSInfo
+	TLS *TLSInfo
+	// H2Stream is the HTTP/2 stream of a WebSocket over HTTP/2 (RFC 8441),
+	// whose handshake is an extended CONNECT answered by a 2xx; 0 for an
+	// HTTP/1.1 upgrade. H2Other lists the connection's other streams seen
+	// by the time of the handshake ("GET /status (stream 3)").
+	H2Stream uint32
+	H2Other  []string
 	Request  *RequestHead  // nil when not captured
 	Response *ResponseHead // nil when no response was seen
 

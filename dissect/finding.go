@@ -114,6 +114,19 @@ const (
 	CodeTLSRenegotiation Code = "tls-renegotiation"
 	CodeTLSAlert         Code = "tls-alert"
 
+	// WebSocket over HTTP/2 (RFC 8441, RFC 9113, RFC 7541).
+	CodeH2ConnectNotEnabled Code = "h2-connect-not-enabled"
+	CodeH2ConnectSetting    Code = "h2-connect-setting"
+	CodeH2PseudoHeader      Code = "h2-pseudo-header"
+	CodeH2HeaderMalformed   Code = "h2-header-malformed"
+	CodeH2KeyAccept         Code = "h2-key-or-accept"
+	CodeH2ResetMidFrame     Code = "h2-reset-mid-frame"
+	CodeH2Malformed         Code = "h2-frame-malformed"
+	CodeH2StreamState       Code = "h2-stream-state"
+	CodeH2HPACK             Code = "h2-hpack"
+	CodeH2Lost              Code = "h2-lost"
+	CodeH2HeaderList        Code = "cap-h2-header-list"
+
 	// Caps (resource limits of wscap itself).
 	CodeMessageCapped  Code = "cap-message"
 	CodeFrameCapped    Code = "cap-frame"
@@ -188,6 +201,16 @@ var Rules = []Rule{
 	{CodeTLSMalformed, Warning, "8446 §5.1", "a TLS record or handshake message does not parse"},
 	{CodeTLSRenegotiation, Info, "5246 §7.4.1", "a TLS 1.2 renegotiation, whose new keys wscap does not follow"},
 	{CodeTLSAlert, Info, "8446 §6", "a peer sent a TLS alert other than close_notify"},
+	{CodeH2ConnectNotEnabled, Error, "8441 §4", "the client sent an extended CONNECT (:protocol) before the server enabled it with SETTINGS_ENABLE_CONNECT_PROTOCOL"},
+	{CodeH2ConnectSetting, Error, "8441 §3", "SETTINGS_ENABLE_CONNECT_PROTOCOL with a value other than 0 or 1, or withdrawn after 1"},
+	{CodeH2PseudoHeader, Error, "9113 §8.3", "an extended CONNECT request or its response lacks, repeats or misplaces a pseudo-header field (:method, :protocol, :scheme, :path, :authority, :status)"},
+	{CodeH2HeaderMalformed, Error, "9113 §8.2", "a header field HTTP/2 forbids: an upper-case name, or a connection-specific field (Connection, Upgrade, Keep-Alive, Transfer-Encoding)"},
+	{CodeH2KeyAccept, Warning, "8441 §5", "Sec-WebSocket-Key or Sec-WebSocket-Accept on an HTTP/2 stream, where they have no place"},
+	{CodeH2ResetMidFrame, Warning, "8441 §5", "a WebSocket's stream was reset (RST_STREAM) in the middle of a WebSocket frame"},
+	{CodeH2Malformed, Error, "9113 §4.1", "an HTTP/2 frame breaks the frame layer's rules (length, padding, stream, settings, CONTINUATION sequence, preface)"},
+	{CodeH2StreamState, Error, "9113 §5.1", "an HTTP/2 frame the state of its stream does not allow: DATA after END_STREAM, on a closed or never-opened stream"},
+	{CodeH2HPACK, Error, "7541 §2.3", "an HTTP/2 header block does not decode; the sender's later header blocks are not decoded"},
+	{CodeH2Lost, Info, "", "bytes of an HTTP/2 connection were not captured: its header compression state is lost, or frames were skipped to find the next frame header"},
 	{CodeTimeBackwards, Info, "", "a packet's timestamp is earlier than the connection's packet before it; that step counts as no time"},
 
 	{CodeMessageCapped, Warning, "", "a message exceeds --max-message; its kept payload is truncated"},
@@ -195,6 +218,7 @@ var Rules = []Rule{
 	{CodeAssemblyCapped, Warning, "", "messages being assembled hold more than --max-assembling bytes in total; this one is truncated"},
 	{CodeConnsCapped, Warning, "", "more than --max-conns connections were open: the quietest one was ended to make room"},
 	{CodeBufferCapped, Warning, "", "out-of-order TCP data exceeds --max-buffered; the bytes missing before it are treated as lost"},
+	{CodeH2HeaderList, Warning, "", "an HTTP/2 header list decodes to more than wscap keeps (an HPACK bomb?); the fields past it are dropped"},
 	{CodeInflateCapped, Warning, "", "compressed messages inflate past --max-inflate-ratio (per connection) or --max-inflate-total (per run): a decompression bomb? Later ones are not inflated"},
 }
 

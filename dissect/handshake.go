@@ -12,7 +12,7 @@ import (
 func (hs *Handshake) compact() {
 	hs.Request, hs.Response = nil, nil
 	hs.Origin, hs.UserAgent, hs.Server, hs.Key, hs.Accept, hs.ExpectedAccept, hs.Version = "", "", "", "", "", "", ""
-	hs.OfferedSubprotocols, hs.OfferedExtensions = nil, nil
+	hs.OfferedSubprotocols, hs.OfferedExtensions, hs.H2Other = nil, nil, nil
 	// The strings kept are copied into one allocation, so that they cost
 	// one object, and the cache lines of one, when the connection's record
 	// is written at its end.
@@ -202,7 +202,7 @@ func (c *Conn) checkResponse(p Pos, resp *ResponseHead) {
 		if err != nil {
 			f(CodeExtensionMalformed, "the accepted Sec-WebSocket-Extensions is malformed: %v", err)
 		}
-		c.checkExtensions(p)
+		c.Session.checkExtensions(p, c.reqCut)
 	} else if cut {
 		// The extensions were not captured: RSV1 on a data message is taken
 		// for permessage-deflate (with context takeover and the largest
@@ -214,10 +214,10 @@ func (c *Conn) checkResponse(p Pos, resp *ResponseHead) {
 
 // checkExtensions matches the accepted extensions with the offered ones and
 // sets up permessage-deflate (RFC 7692 §7.1).
-func (c *Conn) checkExtensions(p Pos) {
+func (c *Session) checkExtensions(p Pos, reqCut bool) {
 	hs := &c.hs
 	f := func(code Code, format string, args ...any) {
-		c.d.finding(&c.Session, p, code, ServerToClient, true, format, args...)
+		c.d.finding(c, p, code, ServerToClient, true, format, args...)
 	}
 	var rsvUsed uint8
 	for i, e := range hs.Extensions {
@@ -227,7 +227,7 @@ func (c *Conn) checkExtensions(p Pos) {
 				offers = append(offers, o)
 			}
 		}
-		if len(offers) == 0 && c.reqCut {
+		if len(offers) == 0 && reqCut {
 			offers = []Extension{e} // the offer was not captured
 		}
 		if len(offers) == 0 {

@@ -60,6 +60,11 @@ type Census struct {
 	// server's choice when visible, else the client's first offer), each
 	// counted by name (at most maxTLSNames names each).
 	TLSVersions, TLSCipherSuites, TLSALPN map[string]int64
+	// WebSockets over HTTP/2 (RFC 8441): the streams that opened one (each
+	// a WebSocket connection in the views; their TCP connection counts as
+	// ProtoHTTP2 or ProtoTLS), the extended CONNECTs refused or
+	// unanswered (also counted in Rejected), and the other streams.
+	H2WebSockets, H2Rejected, H2OtherStreams int64
 	// Findings counts the findings reported, by code.
 	Findings map[Code]int64
 }
@@ -85,6 +90,9 @@ func (c *Census) Add(o *Census) {
 		c.Protocols[i] += n
 	}
 	c.Rejected += o.Rejected
+	c.H2WebSockets += o.H2WebSockets
+	c.H2Rejected += o.H2Rejected
+	c.H2OtherStreams += o.H2OtherStreams
 	c.TLSDecrypted += o.TLSDecrypted
 	for code, n := range o.Findings {
 		if c.Findings == nil {
@@ -150,6 +158,9 @@ func (c *Conn) count() {
 		p = ProtoHTTP
 	}
 	cs.Protocols[p]++
+	if h := m.h2; h != nil {
+		cs.H2OtherStreams += h.others
+	}
 	if m.sess != nil {
 		c.countTLS(cs)
 	}
@@ -186,11 +197,18 @@ func (c *Conn) count() {
 func (c *Conn) identify(dir Direction, p Pos, b []byte) {
 	if c.decrypting() != nil {
 		// The plaintext of a decrypted TLS connection that is not HTTP/1.x:
-		// HTTP/2 (ALPN h2) or another protocol, not decoded further.
-		if dir == ClientToServer && http2.StartsPreface(b) {
-			c.innerProto = ProtoHTTP2
+		// HTTP/2 (ALPN h2), or another protocol, not decoded further.
+		switch {
+		case dir == ClientToServer && http2.StartsPreface(b):
+			c.startH2(p, false)
+			c.h2.data(dir, p, b)
+		case dir == ServerToClient && http2.StartsSettings(b) && c.sess.Hello.ALPNChosen == "h2":
+			c.startH2(p, false)
+			c.h2.tentative = true
+			c.h2.data(dir, p, b)
+		default:
+			c.phase = phaseDone
 		}
-		c.phase = phaseDone
 		return
 	}
 	if _, ok := c.forcedServer(); ok {
@@ -208,7 +226,16 @@ func (c *Conn) identify(dir Direction, p Pos, b []byte) {
 		c.startTLS(p, dir, b) // with no key log it reads the hellos and stops
 		return
 	case dir == ClientToServer && http2.StartsPreface(b):
-		c.proto = ProtoHTTP2
+		c.startH2(p, false) // prior knowledge (RFC 9113 §3.3)
+		c.h2.data(dir, p, b)
+		return
+	case dir == ServerToClient && http2.StartsSettings(b) && c.opened:
+		// A server that sends its preface before the client's arrived:
+		// HTTP/2 if the client's first bytes are its preface.
+		c.startH2(p, false)
+		c.h2.tentative = true
+		c.h2.data(dir, p, b)
+		return
 	case bytes.HasPrefix(b, []byte("HTTP/1.1 101 ")) && !c.opened:
 		// The answer to an upgrade request that was not captured: the
 		// response decides (see tentative).

@@ -20,6 +20,27 @@ type Session struct {
 	pings   [2][]pendingPing
 }
 
+// accepted reports whether the server's answer opened the WebSocket: 101
+// to an HTTP/1.1 upgrade, 2xx to an extended CONNECT (RFC 8441 §5).
+func (s *Session) accepted() bool { return s.hs.Accepted() }
+
+// Accepted reports whether the server's answer opened the WebSocket: 101
+// to an HTTP/1.1 upgrade, 2xx to an extended CONNECT (RFC 8441 §5).
+func (h *Handshake) Accepted() bool {
+	if h.H2Stream != 0 {
+		return h.Status >= 200 && h.Status <= 299
+	}
+	return h.Status == 101
+}
+
+// carrier names what carries the session, for findings.
+func (s *Session) carrier() string {
+	if s.info.H2Stream != 0 {
+		return "HTTP/2 stream"
+	}
+	return "TCP connection"
+}
+
 // feed hands the session in-order bytes of direction dir.
 func (s *Session) feed(dir Direction, p Pos, b []byte) { s.dirs[dir].feedFrames(s, dir, p, b) }
 
@@ -86,11 +107,11 @@ func (s *Session) end(p Pos, reason EndReason, open bool) {
 			case EndCaptureEnd:
 				s.d.finding(s, p, CodeOpenAtEnd, 0, false, "the capture ended while the connection was open")
 			default:
-				s.d.finding(s, p, CodeCloseMissing, 0, false, "the TCP connection ended (%s) without a closing handshake", reason)
+				s.d.finding(s, p, CodeCloseMissing, 0, false, "the %s ended (%s) without a closing handshake", s.carrier(), reason)
 			}
 		}
 	}
-	if s.hsSent && s.hs.Status != 101 && s.hs.Status != 0 {
+	if s.hsSent && s.hs.Status != 0 && !s.accepted() {
 		reason = EndRejected
 	}
 	s.sum.Reason = reason

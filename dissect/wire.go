@@ -92,4 +92,7 @@ type ConnInfo struct {
 	First  Pos // the TCP connection's first packet
 	// Host and Path are the handshake request's, once it was seen.
 	Host, Path string
+	// H2Stream is the HTTP/2 stream that carries a WebSocket over HTTP/2
+	// (RFC 8441); 0 for one that has the TCP connection to itself.
+	H2Stream uint32
 }

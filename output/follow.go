@@ -67,6 +67,7 @@ type followRecord struct {
 	ClientSent     DirRecord `json:"client_sent"`
 	ServerSent     DirRecord `json:"server_sent"`
 	Status         int
+	H2Other        []string `json:"h2_other_streams"`
 }
 
 // WriteRecord prints one record.
@@ -89,7 +90,14 @@ func (f *Follow) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 	}
 	switch kind {
 	case dissect.KindHandshake:
-		fmt.Fprintf(w, "=== connection %d: %s → %s, %s\n", conn, SafeText(r.Client, 0), SafeText(r.Server, 0), when)
+		carrier := ""
+		if r.H2Stream != 0 {
+			carrier = fmt.Sprintf(" (HTTP/2 stream %d)", r.H2Stream)
+		}
+		fmt.Fprintf(w, "=== connection %d: %s → %s%s, %s\n", conn, SafeText(r.Client, 0), SafeText(r.Server, 0), carrier, when)
+		if len(r.H2Other) > 0 {
+			fmt.Fprintf(w, "other HTTP/2 streams before it: %s\n", SafeText(strings.Join(r.H2Other, ", "), 0))
+		}
 		if !r.Captured {
 			fmt.Fprintf(w, "(the handshake was not captured)\n\n")
 			break

@@ -107,6 +107,7 @@ type harRecord struct {
 	Host           string
 	Request        *HeadRecord
 	Response       *HeadRecord
+	TLS            *TLSRecord
 }
 
 // WriteRecord takes one record.
@@ -137,7 +138,11 @@ func (h *HAR) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 			if host == "" {
 				host = r.Server
 			}
-			e.Request.URL = "ws://" + host + r.Path
+			scheme := "ws://"
+			if r.TLS != nil {
+				scheme = "wss://"
+			}
+			e.Request.URL = scheme + host + r.Path
 			e.Request.HeadersSize = len(rq.Line) + 4
 			for _, kv := range rq.Headers {
 				e.Request.Headers = append(e.Request.Headers, harNV{kv[0], kv[1]})

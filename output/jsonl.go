@@ -127,6 +127,7 @@ func (e *JSONLEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
 	if e.MultiFile {
 		dst = appendInt(dst, "file", int64(ev.Pos.File))
 	}
+	dst = appendOptInt(dst, "h2_stream", int64(ev.Conn.H2Stream))
 	switch ev.Kind {
 	case dissect.KindHandshake:
 		dst = appendHandshake(dst, ev)
@@ -180,6 +181,7 @@ func appendHandshake(dst []byte, ev *dissect.Event) []byte {
 	dst = appendExtensions(dst, "extensions", h.Extensions)
 	dst = appendStrings(dst, "offered_subprotocols", h.OfferedSubprotocols)
 	dst = appendExtensions(dst, "offered_extensions", h.OfferedExtensions)
+	dst = appendStrings(dst, "h2_other_streams", h.H2Other)
 	if x := h.TLS; x != nil {
 		dst = append(appendKey(dst, "tls"), '{')
 		n := len(dst)
@@ -366,6 +368,8 @@ type Record struct {
 	TS   string `json:"ts"`
 	Pkt  uint64 `json:"pkt,omitempty"`
 	File *int   `json:"file,omitempty"`
+	// H2Stream is the HTTP/2 stream of a WebSocket over HTTP/2.
+	H2Stream uint32 `json:"h2_stream,omitempty"`
 }
 
 // HandshakeRecord is kind "handshake".
@@ -391,6 +395,7 @@ type HandshakeRecord struct {
 	Extensions          []string    `json:"extensions,omitempty"`
 	OfferedSubprotocols []string    `json:"offered_subprotocols,omitempty"`
 	OfferedExtensions   []string    `json:"offered_extensions,omitempty"`
+	H2OtherStreams      []string    `json:"h2_other_streams,omitempty"`
 	TLS                 *TLSRecord  `json:"tls,omitempty"`
 	Request             *HeadRecord `json:"request,omitempty"`
 	Response            *HeadRecord `json:"response,omitempty"`

@@ -125,8 +125,10 @@ func handshakeText(h *dissect.Handshake) string {
 		return "not captured"
 	case h.Status == 0:
 		return "no response"
-	case h.Status != 101:
+	case !h.Accepted():
 		return "rejected " + strconv.Itoa(h.Status)
+	case h.H2Stream != 0:
+		return "h2 ok"
 	case h.AcceptValid:
 		return "ok"
 	case h.AcceptUnchecked:

@@ -14,6 +14,14 @@ func StartsPreface(b []byte) bool {
 	return n >= 4 && bytes.Equal(b[:n], []byte(Preface[:n]))
 }
 
+// StartsSettings reports whether b, the first bytes a server sent, starts
+// with the server connection preface: a SETTINGS frame (RFC 9113 §3.4)
+// that is not an acknowledgement, on stream 0, of a multiple of 6 bytes.
+func StartsSettings(b []byte) bool {
+	h, ok := ParseFrameHeader(b)
+	return ok && h.Type == 4 && h.Flags == 0 && h.StreamID == 0 && !h.Reserved && h.Length%6 == 0 && h.Length <= 6*16
+}
+
 // FrameHeaderLen is the length of a frame header (RFC 9113 §4.1).
 const FrameHeaderLen = 9
 
