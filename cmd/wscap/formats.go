@@ -32,15 +32,15 @@ type writer interface {
 // connections that opened, what the TCP connections carried, and IP
 // reassembly when there were fragments.
 type totals struct {
-	Kind      string            `json:"kind"`
-	Packets   pipeline.Counters `json:"packets"`
-	Conns     int64             `json:"websocket_connections"`
-	Rejected  int64             `json:"rejected_upgrades"`
+	Kind     string            `json:"kind"`
+	Packets  pipeline.Counters `json:"packets"`
+	Conns    int64             `json:"websocket_connections"`
+	Rejected int64             `json:"rejected_upgrades"`
 	// H2WebSockets counts the WebSockets over HTTP/2 streams (also in
 	// websocket_connections), H2OtherStreams the other HTTP/2 streams.
-	H2WebSockets   int64 `json:"h2_websockets,omitempty"`
-	H2OtherStreams int64 `json:"h2_other_streams,omitempty"`
-	Protocols protocolCounts    `json:"protocols"`
+	H2WebSockets   int64          `json:"h2_websockets,omitempty"`
+	H2OtherStreams int64          `json:"h2_other_streams,omitempty"`
+	Protocols      protocolCounts `json:"protocols"`
 	// ServerNames counts the TLS connections by the server name of their
 	// ClientHello (SNI); "" holds those without one, "(more)" those past
 	// dissect.MaxServerNames names.
