@@ -1,0 +1,362 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wscap/wscap/internal/gen"
+	"golang.org/x/net/http2"
+)
+
+// TestH2GoNetHTTP: WebSockets over HTTP/2 (RFC 8441) between Go's
+// net/http client and server (h2c, prior knowledge; extended CONNECT is
+// behind GODEBUG=http2xconnect=1 in Go 1.26, read at init, so the peers
+// run in a child process). Two WebSockets and an ordinary request share
+// one connection; the bytes the peers wrote are recorded by a proxy on
+// loopback and written as a capture. Every message must come out as sent.
+func TestH2GoNetHTTP(t *testing.T) {
+	if out := os.Getenv("WSCAP_H2_PEERS"); out != "" {
+		if err := h2Peers(out); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	path := filepath.Join(t.TempDir(), "go-h2c.pcap")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestH2GoNetHTTP$")
+	cmd.Env = append(os.Environ(), "WSCAP_H2_PEERS="+path, "GODEBUG=http2xconnect=1")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		if strings.Contains(string(b), "no loopback") {
+			t.Skip(string(b))
+		}
+		t.Fatalf("peers: %v\n%s", err, b)
+	}
+	out, stderr, code := wscap(t, "read", "--format", "jsonl", path)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got := map[string][]string{} // "stream path from" -> payloads
+	streams := map[float64]string{}
+	var totals map[string]any
+	var findings []string
+	for _, r := range records(t, out) {
+		switch r["kind"] {
+		case "handshake":
+			streams[r["h2_stream"].(float64)] = r["path"].(string)
+			if r["status"] != 200.0 || r["method"] != "CONNECT" {
+				t.Errorf("handshake %v", r)
+			}
+		case "message":
+			s := streams[r["h2_stream"].(float64)]
+			p, _ := r["text"].(string)
+			if p == "" {
+				p = fmt.Sprint(r["opcode"], " ", r["data"])
+			}
+			if len(p) > 40 {
+				p = fmt.Sprintf("%s...(%d)", p[:10], len(p))
+			}
+			got[s+" "+r["from"].(string)] = append(got[s+" "+r["from"].(string)], p)
+		case "finding":
+			findings = append(findings, r["code"].(string)+": "+r["detail"].(string))
+		case "totals":
+			totals = r
+		}
+	}
+	want := map[string][]string{
+		"/chat client": {"hello from chat", "binary AAEC/w==", "xxxxxxxxxx...(20000)", "close <nil>"},
+		"/chat server": {"HELLO FROM CHAT", "binary AAEC/w==", "XXXXXXXXXX...(20000)", "close <nil>"},
+		"/feed client": {"subscribe", "close <nil>"},
+		"/feed server": {"SUBSCRIBE", "close <nil>"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("messages\n got %v\nwant %v", got, want)
+	}
+	if len(findings) > 0 {
+		t.Errorf("findings: %v", findings)
+	}
+	if totals["websocket_connections"] != 2.0 || totals["h2_websockets"] != 2.0 || totals["h2_other_streams"] != 1.0 {
+		t.Errorf("totals %v", totals)
+	}
+}
+
+// h2Peers runs the server and the client through a recording proxy and
+// writes what went over it to path.
+func h2Peers(path string) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("no loopback: %v", err)
+	}
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	echo := func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect || r.Header.Get(":protocol") != "websocket" {
+			http.Error(w, "want extended CONNECT", http.StatusBadRequest)
+			return
+		}
+		rc := http.NewResponseController(w)
+		rc.EnableFullDuplex()
+		w.WriteHeader(http.StatusOK)
+		rc.Flush()
+		br := bufio.NewReader(r.Body)
+		for {
+			op, payload, err := readWS(br)
+			if err != nil {
+				return
+			}
+			if op == 1 {
+				payload = bytes.ToUpper(payload)
+			}
+			w.Write(wsBytes(op, payload, false))
+			rc.Flush()
+			if op == 8 {
+				return
+			}
+		}
+	}
+	mux.HandleFunc("/chat", echo)
+	mux.HandleFunc("/feed", echo)
+	srv := &http.Server{Handler: mux, Protocols: &protos}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	rec, proxyAddr, err := recordingProxy(ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	// net/http's Transport refuses a ":protocol" header field; x/net's
+	// HTTP/2 Transport takes it (the same code, unbundled).
+	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	type ws struct {
+		w    *io.PipeWriter
+		r    *bufio.Reader
+		body io.Closer
+	}
+	open := func(path string) (*ws, error) {
+		pr, pw := io.Pipe()
+		req, _ := http.NewRequest(http.MethodConnect, "http://"+proxyAddr+path, pr)
+		req.Header.Set(":protocol", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != 200 {
+			return nil, fmt.Errorf("%s: status %d", path, resp.StatusCode)
+		}
+		return &ws{pw, bufio.NewReader(resp.Body), resp.Body}, nil
+	}
+	exchange := func(c *ws, op byte, payload []byte) error {
+		if _, err := c.w.Write(wsBytes(op, payload, true)); err != nil {
+			return err
+		}
+		_, _, err := readWS(c.r)
+		return err
+	}
+	chat, err := open("/chat")
+	if err != nil {
+		return err
+	}
+	if err := exchange(chat, 1, []byte("hello from chat")); err != nil {
+		return err
+	}
+	feed, err := open("/feed")
+	if err != nil {
+		return err
+	}
+	resp, err := client.Get("http://" + proxyAddr + "/status")
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	steps := []struct {
+		c  *ws
+		op byte
+		p  []byte
+	}{
+		{feed, 1, []byte("subscribe")},
+		{chat, 2, []byte{0, 1, 2, 0xff}},
+		{chat, 1, bytes.Repeat([]byte("x"), 20000)},
+		{feed, 8, []byte{3, 232}},
+		{chat, 8, []byte{3, 232}},
+	}
+	for _, s := range steps {
+		if err := exchange(s.c, s.op, s.p); err != nil {
+			return err
+		}
+	}
+	chat.w.Close()
+	feed.w.Close()
+	time.Sleep(100 * time.Millisecond)
+	tr.CloseIdleConnections()
+	time.Sleep(100 * time.Millisecond)
+	return rec.write(path)
+}
+
+// wsBytes is one unfragmented WebSocket frame (RFC 6455 §5.2), masked for
+// a client.
+func wsBytes(op byte, payload []byte, mask bool) []byte {
+	b := []byte{0x80 | op, 0}
+	switch n := len(payload); {
+	case n < 126:
+		b[1] = byte(n)
+	case n < 1<<16:
+		b[1] = 126
+		b = binary.BigEndian.AppendUint16(b, uint16(n))
+	default:
+		b[1] = 127
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	if !mask {
+		return append(b, payload...)
+	}
+	b[1] |= 0x80
+	var key [4]byte
+	rand.Read(key[:])
+	b = append(b, key[:]...)
+	for i, c := range payload {
+		b = append(b, c^key[i%4])
+	}
+	return b
+}
+
+// readWS reads one frame.
+func readWS(r *bufio.Reader) (op byte, payload []byte, err error) {
+	var h [2]byte
+	if _, err = io.ReadFull(r, h[:]); err != nil {
+		return
+	}
+	n := uint64(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var l [2]byte
+		_, err = io.ReadFull(r, l[:])
+		n = uint64(binary.BigEndian.Uint16(l[:]))
+	case 127:
+		var l [8]byte
+		_, err = io.ReadFull(r, l[:])
+		n = binary.BigEndian.Uint64(l[:])
+	}
+	var key [4]byte
+	if h[1]&0x80 != 0 {
+		_, err = io.ReadFull(r, key[:])
+	}
+	if err != nil || n > 1<<24 {
+		return 0, nil, errors.Join(err, errors.New("bad frame"))
+	}
+	payload = make([]byte, n)
+	if _, err = io.ReadFull(r, payload); err != nil {
+		return
+	}
+	if h[1]&0x80 != 0 {
+		for i := range payload {
+			payload[i] ^= key[i%4]
+		}
+	}
+	return h[0] & 0x0f, payload, nil
+}
+
+// recorder keeps what went over one proxied TCP connection, in order.
+type recorder struct {
+	mu     sync.Mutex
+	chunks []chunk
+	done   chan struct{}
+}
+
+type chunk struct {
+	from gen.Direction
+	b    []byte
+}
+
+// recordingProxy accepts one connection and relays it to target,
+// recording each read.
+func recordingProxy(target string) (*recorder, string, error) {
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	rec := &recorder{done: make(chan struct{})}
+	go func() {
+		defer close(rec.done)
+		cn, err := pl.Accept()
+		pl.Close()
+		if err != nil {
+			return
+		}
+		sn, err := net.Dial("tcp", target)
+		if err != nil {
+			cn.Close()
+			return
+		}
+		var wg sync.WaitGroup
+		relay := func(dst, src net.Conn, from gen.Direction) {
+			defer wg.Done()
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := src.Read(buf)
+				if n > 0 {
+					rec.mu.Lock()
+					rec.chunks = append(rec.chunks, chunk{from, bytes.Clone(buf[:n])})
+					dst.Write(buf[:n])
+					rec.mu.Unlock()
+				}
+				if err != nil {
+					dst.(*net.TCPConn).CloseWrite()
+					return
+				}
+			}
+		}
+		wg.Add(2)
+		go relay(sn, cn, gen.FromClient)
+		go relay(cn, sn, gen.FromServer)
+		wg.Wait()
+		cn.Close()
+		sn.Close()
+	}()
+	return rec, pl.Addr().String(), nil
+}
+
+// write writes the recorded connection as a capture: the bytes as the
+// peers wrote them, in TCP segments of the generator.
+func (r *recorder) write(path string) error {
+	select {
+	case <-r.done:
+	case <-time.After(5 * time.Second):
+		return errors.New("the proxied connection did not end")
+	}
+	c := gen.New(gen.Options{Seed: 1})
+	conn := c.Conn(gen.ConnOptions{})
+	for _, ch := range r.chunks {
+		conn.Raw(ch.from, ch.b)
+	}
+	conn.Teardown()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = c.Write(f)
+	return err
+}
