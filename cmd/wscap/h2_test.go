@@ -4,12 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -32,21 +37,32 @@ import (
 // loopback and written as a capture. Every message must come out as sent.
 func TestH2GoNetHTTP(t *testing.T) {
 	if out := os.Getenv("WSCAP_H2_PEERS"); out != "" {
-		if err := h2Peers(out); err != nil {
+		if err := h2Peers(out, os.Getenv("WSCAP_H2_TLS") != ""); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	path := filepath.Join(t.TempDir(), "go-h2c.pcap")
+	t.Run("h2c", func(t *testing.T) { testH2GoNetHTTP(t, false) })
+	// h2 over TLS 1.3 (ALPN h2), decrypted with the client's key log.
+	t.Run("h2", func(t *testing.T) { testH2GoNetHTTP(t, true) })
+}
+
+func testH2GoNetHTTP(t *testing.T, overTLS bool) {
+	path := filepath.Join(t.TempDir(), "go-h2.pcap")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestH2GoNetHTTP$")
 	cmd.Env = append(os.Environ(), "WSCAP_H2_PEERS="+path, "GODEBUG=http2xconnect=1")
+	args := []string{"read", "--format", "jsonl", path}
+	if overTLS {
+		cmd.Env = append(cmd.Env, "WSCAP_H2_TLS=1")
+		args = append(args, "--keylog", path+".keys")
+	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		if strings.Contains(string(b), "no loopback") {
 			t.Skip(string(b))
 		}
 		t.Fatalf("peers: %v\n%s", err, b)
 	}
-	out, stderr, code := wscap(t, "read", "--format", "jsonl", path)
+	out, stderr, code := wscap(t, args...)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -58,7 +74,7 @@ func TestH2GoNetHTTP(t *testing.T) {
 		switch r["kind"] {
 		case "handshake":
 			streams[r["h2_stream"].(float64)] = r["path"].(string)
-			if r["status"] != 200.0 || r["method"] != "CONNECT" {
+			if r["status"] != 200.0 || r["method"] != "CONNECT" || (r["tls"] != nil) != overTLS {
 				t.Errorf("handshake %v", r)
 			}
 		case "message":
@@ -96,7 +112,7 @@ func TestH2GoNetHTTP(t *testing.T) {
 
 // h2Peers runs the server and the client through a recording proxy and
 // writes what went over it to path.
-func h2Peers(path string) error {
+func h2Peers(path string, overTLS bool) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("no loopback: %v", err)
@@ -133,7 +149,23 @@ func h2Peers(path string) error {
 	mux.HandleFunc("/chat", echo)
 	mux.HandleFunc("/feed", echo)
 	srv := &http.Server{Handler: mux, Protocols: &protos}
-	go srv.Serve(ln)
+	var keys *os.File
+	if overTLS {
+		cert, err := selfSigned()
+		if err != nil {
+			return err
+		}
+		srv.Protocols = nil // HTTP/2 by ALPN
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		keys, err = os.Create(path + ".keys")
+		if err != nil {
+			return err
+		}
+		defer keys.Close()
+		go srv.ServeTLS(ln, "", "")
+	} else {
+		go srv.Serve(ln)
+	}
 	defer srv.Close()
 
 	rec, proxyAddr, err := recordingProxy(ln.Addr().String())
@@ -146,6 +178,11 @@ func h2Peers(path string) error {
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
 	}}
+	scheme := "http://"
+	if overTLS {
+		tr = &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, KeyLogWriter: keys, NextProtos: []string{"h2"}}}
+		scheme = "https://"
+	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	type ws struct {
@@ -155,7 +192,7 @@ func h2Peers(path string) error {
 	}
 	open := func(path string) (*ws, error) {
 		pr, pw := io.Pipe()
-		req, _ := http.NewRequest(http.MethodConnect, "http://"+proxyAddr+path, pr)
+		req, _ := http.NewRequest(http.MethodConnect, scheme+proxyAddr+path, pr)
 		req.Header.Set(":protocol", "websocket")
 		req.Header.Set("Sec-WebSocket-Version", "13")
 		resp, err := client.Do(req)
@@ -185,7 +222,7 @@ func h2Peers(path string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := client.Get("http://" + proxyAddr + "/status")
+	resp, err := client.Get(scheme + proxyAddr + "/status")
 	if err != nil {
 		return err
 	}
@@ -213,6 +250,20 @@ func h2Peers(path string) error {
 	tr.CloseIdleConnections()
 	time.Sleep(100 * time.Millisecond)
 	return rec.write(path)
+}
+
+// selfSigned makes a certificate for the TLS server.
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // wsBytes is one unfragmented WebSocket frame (RFC 6455 §5.2), masked for
