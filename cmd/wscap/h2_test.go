@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -410,4 +411,136 @@ func (r *recorder) write(path string) error {
 	defer f.Close()
 	_, err = c.Write(f)
 	return err
+}
+
+// h2Expectation is testdata/h2/NAME.json: what each side of each
+// WebSocket stream of a capture sent, as the peers logged it.
+type h2Expectation struct {
+	Name    string `json:"name"`
+	Streams []struct {
+		Stream      uint32 `json:"h2_stream"`
+		Path        string `json:"path"`
+		Subprotocol string `json:"subprotocol"`
+		Extensions  string `json:"extensions"`
+		Client      []h2Msg
+		Server      []h2Msg
+	} `json:"streams"`
+	Other []struct {
+		Stream uint32 `json:"h2_stream"`
+	} `json:"other_requests"`
+	// Findings lists finding codes the capture is expected to have.
+	Findings []string `json:"findings"`
+}
+
+type h2Msg struct {
+	Type   string `json:"type"`
+	Text   string `json:"text"`
+	Base64 string `json:"base64"`
+}
+
+// TestH2Captures: every WebSocket message of the HTTP/2 captures made by
+// real implementations (testdata/h2, see its README) is what the peers
+// logged sending, on its stream; the handshakes are as negotiated.
+func TestH2Captures(t *testing.T) {
+	exps, _ := filepath.Glob("../../testdata/h2/*.json")
+	if len(exps) == 0 {
+		t.Fatal("no captures in testdata/h2")
+	}
+	for _, ef := range exps {
+		t.Run(filepath.Base(ef), func(t *testing.T) {
+			b, err := os.ReadFile(ef)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var exp h2Expectation
+			if err := json.Unmarshal(b, &exp); err != nil {
+				t.Fatal(err)
+			}
+			base := strings.TrimSuffix(ef, ".json")
+			capture := base + ".pcap"
+			if _, err := os.Stat(capture); err != nil {
+				capture = base + ".pcapng"
+			}
+			args := []string{"read", "--format", "jsonl", capture}
+			if _, err := os.Stat(base + ".keys"); err == nil {
+				args = append(args, "--keylog", base+".keys")
+			}
+			out, stderr, code := wscap(t, args...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			type key struct {
+				stream uint32
+				from   string
+			}
+			got := map[key][]h2Msg{}
+			hs := map[uint32]map[string]any{}
+			var codes []string
+			var totals map[string]any
+			for _, r := range records(t, out) {
+				s, _ := r["h2_stream"].(float64)
+				switch r["kind"] {
+				case "handshake":
+					hs[uint32(s)] = r
+				case "message":
+					m := h2Msg{Type: r["opcode"].(string)}
+					if m.Type != "text" && m.Type != "binary" {
+						continue
+					}
+					if txt, ok := r["text"].(string); ok {
+						m.Text = txt
+					} else {
+						m.Base64, _ = r["data"].(string)
+					}
+					k := key{uint32(s), r["from"].(string)}
+					got[k] = append(got[k], m)
+				case "finding":
+					codes = append(codes, r["code"].(string))
+				case "totals":
+					totals = r
+				}
+			}
+			for _, st := range exp.Streams {
+				h := hs[st.Stream]
+				if h == nil {
+					t.Errorf("stream %d: no handshake", st.Stream)
+					continue
+				}
+				if h["path"] != st.Path || fmt.Sprint(h["subprotocol"]) != fmt.Sprint(orNil(st.Subprotocol)) {
+					t.Errorf("stream %d: handshake path %v subprotocol %v, want %s %q", st.Stream, h["path"], h["subprotocol"], st.Path, st.Subprotocol)
+				}
+				if ext, _ := h["extensions"].([]any); (len(ext) > 0) != (st.Extensions != "") {
+					t.Errorf("stream %d: extensions %v, want %q", st.Stream, h["extensions"], st.Extensions)
+				}
+				for _, side := range []struct {
+					from string
+					want []h2Msg
+				}{{"client", st.Client}, {"server", st.Server}} {
+					g := got[key{st.Stream, side.from}]
+					if len(g) != len(side.want) {
+						t.Errorf("stream %d: %d messages from the %s, want %d", st.Stream, len(g), side.from, len(side.want))
+						continue
+					}
+					for i := range g {
+						if g[i] != side.want[i] {
+							t.Errorf("stream %d, %s message %d: got %.80v, want %.80v", st.Stream, side.from, i, g[i], side.want[i])
+						}
+					}
+				}
+			}
+			if fmt.Sprint(codes) != fmt.Sprint(exp.Findings) && !(len(codes) == 0 && len(exp.Findings) == 0) {
+				t.Errorf("findings %v, want %v", codes, exp.Findings)
+			}
+			if totals["h2_websockets"] != float64(len(exp.Streams)) || totals["h2_other_streams"] != float64(len(exp.Other)) {
+				t.Errorf("totals %v, want %d WebSocket streams and %d others", totals, len(exp.Streams), len(exp.Other))
+			}
+		})
+	}
+}
+
+func orNil(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

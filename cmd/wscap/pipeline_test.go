@@ -232,7 +232,8 @@ func brief(fs []tsharkFrame) string {
 func TestGolden(t *testing.T) {
 	caps := publicCaptures(t)
 	real, _ := filepath.Glob("../../testdata/real/*.pcap*")
-	caps = append(caps, real...)
+	h2, _ := filepath.Glob("../../testdata/h2/*.pcap*")
+	caps = append(append(caps, real...), h2...)
 	for _, capture := range caps {
 		rel, _ := filepath.Rel("../../testdata", capture)
 		base := strings.ReplaceAll(rel, string(filepath.Separator), "__")
