@@ -726,8 +726,11 @@ func (c *Conn) resync(server bool, r *reader, b []byte) []byte {
 		if h2, _ := ParseFrameHeader(buf[next:]); !c.plausible(h2, r) {
 			continue
 		}
-		skipped := r.skipped + int64(i)
-		c.problem(server, 0, ProblemLoss, "frame parsing resumed after skipping %d bytes from the %s", skipped, peer(server))
+		if skipped := r.skipped + int64(i); skipped > 0 {
+			c.problem(server, 0, ProblemLoss, "frame parsing resumed after skipping %d bytes from the %s", skipped, peer(server))
+		} else {
+			c.problem(server, 0, ProblemLoss, "frame parsing resumed at a frame header right after the bytes lost from the %s", peer(server))
+		}
 		rest := buf[i:]
 		r.resync, r.skipped = r.resync[:0], 0
 		r.st = stHeader
