@@ -95,7 +95,7 @@ type Info struct {
 	// message is about (for filters and statistics).
 	Names []string
 
-	EngineIO string    // Socket.IO: the Engine.IO packet type
+	EngineIO string     // Socket.IO: the Engine.IO packet type
 	SocketIO *SIOPacket // Socket.IO: the Socket.IO packet, when a message
 	STOMP    []STOMPFrame
 	MQTT     []MQTTPacket
