@@ -2,6 +2,8 @@ package dissect
 
 import (
 	"fmt"
+
+	"github.com/wscap/wscap/dissect/app"
 	"net/netip"
 	"unsafe"
 
@@ -61,6 +63,14 @@ type Options struct {
 	// client_no_context_takeover").
 	AssumeExtensions  string
 	AssumeSubprotocol string
+	// App forces an application protocol decoder on every WebSocket
+	// (app.None: chosen per WebSocket, see app.Choose); AppOff turns
+	// application decoding off. AppMaxBuffer caps an unfinished MQTT
+	// packet or STOMP frame held across messages (default 1 MiB).
+	// Application decoding needs the payload: it is off with NoPayload.
+	App          app.Protocol
+	AppOff       bool
+	AppMaxBuffer int
 }
 
 const (

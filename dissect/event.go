@@ -3,6 +3,8 @@ package dissect
 import (
 	"time"
 
+	"github.com/wscap/wscap/dissect/app"
+
 	"github.com/wscap/wscap/stream"
 )
 
@@ -109,6 +111,10 @@ type Message struct {
 	Undecodable bool // compressed and could not be inflated: Length is unknown
 
 	Start Pos // packet that carried the first byte of the message
+
+	// App is what the application protocol decoder read from the message
+	// (Socket.IO, STOMP, MQTT, GraphQL, JSON-RPC); nil when none did.
+	App *app.Info
 }
 
 // Frame is one WebSocket frame (RFC 6455 §5.2).
@@ -171,6 +177,19 @@ type Summary struct {
 	ClosedFirst bool
 	Findings    [3]int64 // by severity
 	RTT         RTT      // ping→pong round trips
+	// App is the application protocol decoded ("" for none), AppTop its
+	// busiest names (events, topics, destinations, methods) with their
+	// counts, most first, and AppLatency the JSON-RPC or GraphQL response
+	// latencies.
+	App        string
+	AppTop     []NameCount
+	AppLatency RTT
+}
+
+// NameCount is a name and how many messages were about it.
+type NameCount struct {
+	Name  string
+	Count int64
 }
 
 // Dir returns the stats of direction d.

@@ -1,6 +1,10 @@
 package dissect
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/wscap/wscap/dissect/app"
+)
 
 // Severity ranks findings. The meaning of each level is fixed so that tools
 // built on wscap can rely on it.
@@ -127,6 +131,17 @@ const (
 	CodeH2Lost              Code = "h2-lost"
 	CodeH2HeaderList        Code = "cap-h2-header-list"
 
+	// Application protocols over WebSocket (dissect/app).
+	CodeAppMQTT         Code = app.CodeMQTTMalformed
+	CodeAppSTOMP        Code = app.CodeSTOMPMalformed
+	CodeAppSocketIO     Code = app.CodeSocketIOMalformed
+	CodeAppSIOAttach    Code = app.CodeSocketIOAttach
+	CodeAppGraphQL      Code = app.CodeGraphQLMalformed
+	CodeAppGraphQLID    Code = app.CodeGraphQLUnknownID
+	CodeAppJSONRPC      Code = app.CodeJSONRPCMalformed
+	CodeAppJSONRPCID    Code = app.CodeJSONRPCUnknownID
+	CodeAppBufferCapped Code = app.CodeBufferCapped
+
 	// Caps (resource limits of wscap itself).
 	CodeMessageCapped  Code = "cap-message"
 	CodeFrameCapped    Code = "cap-frame"
@@ -211,6 +226,14 @@ var Rules = []Rule{
 	{CodeH2StreamState, Error, "9113 §5.1", "an HTTP/2 frame the state of its stream does not allow: DATA after END_STREAM, on a closed or never-opened stream"},
 	{CodeH2HPACK, Error, "7541 §2.3", "an HTTP/2 header block does not decode; the sender's later header blocks are not decoded"},
 	{CodeH2Lost, Info, "", "bytes of an HTTP/2 connection were not captured: its header compression state is lost, or frames were skipped to find the next frame header"},
+	{CodeAppMQTT, Error, "MQTT 5.0 §1.5, §2, §3", "an MQTT control packet breaks the specification (remaining length, fixed-header flags, a field past the packet, invalid UTF-8, an unknown property)"},
+	{CodeAppSTOMP, Error, "STOMP 1.2 Frames", "a STOMP frame does not parse (unknown command, a header line without a colon, an undefined escape, a body not ended by NUL)"},
+	{CodeAppSocketIO, Error, "socket.io-protocol v5", "a message on a Socket.IO connection is not an Engine.IO/Socket.IO packet, or a binary message no packet announced"},
+	{CodeAppSIOAttach, Warning, "socket.io-protocol v5", "a Socket.IO binary packet's attachments did not all come before the next packet"},
+	{CodeAppGraphQL, Error, "graphql-ws PROTOCOL.md", "a GraphQL over WebSocket message is not a JSON object with a known type, or lacks its id"},
+	{CodeAppGraphQLID, Warning, "graphql-ws PROTOCOL.md", "a GraphQL next, error or complete for an operation id that no subscribe started"},
+	{CodeAppJSONRPC, Error, "JSON-RPC 2.0 §4, §5", "a message on a JSON-RPC connection is not a JSON-RPC 2.0 request, response or batch"},
+	{CodeAppJSONRPCID, Warning, "JSON-RPC 2.0 §5", "a JSON-RPC response to an id that no request seen asked for"},
 	{CodeTimeBackwards, Info, "", "a packet's timestamp is earlier than the connection's packet before it; that step counts as no time"},
 
 	{CodeMessageCapped, Warning, "", "a message exceeds --max-message; its kept payload is truncated"},
@@ -219,6 +242,7 @@ var Rules = []Rule{
 	{CodeConnsCapped, Warning, "", "more than --max-conns connections were open: the quietest one was ended to make room"},
 	{CodeBufferCapped, Warning, "", "out-of-order TCP data exceeds --max-buffered; the bytes missing before it are treated as lost"},
 	{CodeH2HeaderList, Warning, "", "an HTTP/2 header list decodes to more than wscap keeps (an HPACK bomb?); the fields past it are dropped"},
+	{CodeAppBufferCapped, Warning, "", "an unfinished MQTT packet or STOMP frame is longer than --app-max-buffer; that direction's application decoding stops"},
 	{CodeInflateCapped, Warning, "", "compressed messages inflate past --max-inflate-ratio (per connection) or --max-inflate-total (per run): a decompression bomb? Later ones are not inflated"},
 }
 

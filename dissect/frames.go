@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"encoding/binary"
+	"github.com/wscap/wscap/dissect/app"
 	"math/bits"
 	"unicode/utf8"
 )
@@ -622,8 +623,19 @@ func (s *dirState) emitMessage(c *Session, dir Direction, p Pos, m *Message) {
 	if d.opts.Frames {
 		return
 	}
+	var probs []app.Problem
+	if m.Opcode == OpText || m.Opcode == OpBinary {
+		probs = c.decodeApp(dir, p, m)
+	}
 	d.ev = Event{Kind: KindMessage, Conn: &c.info, Pos: p, Message: m}
 	d.emit(&d.ev)
+	for _, pr := range probs {
+		from := ServerToClient
+		if pr.Client {
+			from = ClientToServer
+		}
+		d.finding(c, p, Code(pr.Code), from, pr.Code != app.CodeBufferCapped, "%s", pr.Detail)
+	}
 }
 
 // trimPartialRune drops an incomplete UTF-8 sequence at the end of b.

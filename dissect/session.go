@@ -1,5 +1,7 @@
 package dissect
 
+import "github.com/wscap/wscap/dissect/app"
+
 // Session is one WebSocket (RFC 6455): the frames of its two directions,
 // the messages they make, permessage-deflate, ping/pong round trips, the
 // closing handshake, its findings and its summary. It is fed a byte stream
@@ -18,6 +20,11 @@ type Session struct {
 	info    ConnInfo
 	hs      Handshake
 	pings   [2][]pendingPing
+	// The application protocol (app.go): chosen at the first data
+	// message; nil once decoding is off for this session.
+	app       *app.Conn
+	appChosen bool
+	appNames  *appNames
 }
 
 // accepted reports whether the server's answer opened the WebSocket: 101
@@ -116,6 +123,7 @@ func (s *Session) end(p Pos, reason EndReason, open bool) {
 	}
 	s.sum.Reason = reason
 	s.sum.Handshake = &s.hs
+	s.appSummary()
 	d := s.d
 	d.ev = Event{Kind: KindConnection, Conn: &s.info, Pos: p, Summary: &s.sum}
 	d.emit(&d.ev)

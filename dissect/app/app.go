@@ -225,6 +225,27 @@ func (c *Conn) Message(client, text bool, payload []byte, ts time.Time) *Info {
 	return info
 }
 
+// Done reports whether decoding is over: nothing was recognised in the
+// first messages.
+func (c *Conn) Done() bool { return !c.sniffing && c.dec == nil }
+
+// Lost tells the Conn that a message of the client (or the server) could
+// not be read whole: what it held of that direction is dropped.
+func (c *Conn) Lost(client bool) {
+	side := 0
+	if !client {
+		side = 1
+	}
+	switch d := c.dec.(type) {
+	case *mqttDecoder:
+		d.buf[side] = nil
+	case *stompDecoder:
+		d.buf[side] = nil
+	case *sioDecoder:
+		d.want[side], d.got[side], d.pkt[side] = 0, 0, nil
+	}
+}
+
 // Problems returns what the last Message found; valid until the next.
 func (c *Conn) Problems() []Problem { return c.problems }
 

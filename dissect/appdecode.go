@@ -1,0 +1,103 @@
+package dissect
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/wscap/wscap/dissect/app"
+)
+
+// Application protocols (dissect/app): a session's data messages are
+// handed to the decoder its handshake or its first messages chose; what
+// the decoder read rides on the message (Message.App), what it found
+// wrong follows the message as findings.
+
+// appNames counts a session's application names (events, topics,
+// destinations, methods) and latencies, for its connection record.
+type appNames struct {
+	counts  map[string]int64
+	latency RTT
+}
+
+// maxAppNames caps the distinct names counted per session.
+const maxAppNames = 256
+
+// decodeApp decodes m with the session's application decoder, choosing it
+// first if need be, and returns what it found wrong (valid until the next
+// call).
+func (c *Session) decodeApp(dir Direction, p Pos, m *Message) []app.Problem {
+	d := c.d
+	if d.opts.AppOff || d.opts.NoPayload {
+		return nil
+	}
+	if !c.appChosen {
+		c.appChosen = true
+		c.app = app.Choose(d.opts.App, false, c.hs.Subprotocol, c.hs.Path, app.Options{MaxBuffer: d.opts.AppMaxBuffer})
+	}
+	a := c.app
+	if a == nil {
+		return nil
+	}
+	client := dir == ClientToServer
+	if m.Undecodable || m.Truncated || m.Incomplete {
+		a.Lost(client) // what it held for this direction cannot be continued
+		return nil
+	}
+	m.App = a.Message(client, m.Opcode == OpText, m.Payload, p.TS)
+	if a.Done() {
+		c.app = nil // nothing recognised in the first messages
+		return nil
+	}
+	if m.App != nil {
+		c.countApp(m.App)
+	}
+	return a.Problems()
+}
+
+func (c *Session) countApp(info *app.Info) {
+	n := c.appNames
+	if n == nil {
+		n = &appNames{counts: map[string]int64{}}
+		c.appNames = n
+	}
+	for _, name := range info.Names {
+		if _, ok := n.counts[name]; ok || len(n.counts) < maxAppNames {
+			n.counts[name]++
+		}
+	}
+	for _, r := range info.JSONRPC {
+		if r.LatencyKnown {
+			n.latency.add(r.Latency)
+		}
+	}
+	if g := info.GraphQL; g != nil && g.LatencyKnown && g.Type != "next" && g.Type != "data" {
+		n.latency.add(g.Latency)
+	}
+}
+
+// appSummary fills the application fields of the session's record.
+func (c *Session) appSummary() {
+	if c.app == nil && c.appNames == nil {
+		return
+	}
+	if c.app != nil && c.app.Protocol != app.None {
+		c.sum.App = c.app.Protocol.String()
+	}
+	n := c.appNames
+	if n == nil {
+		return
+	}
+	for name, k := range n.counts {
+		c.sum.AppTop = append(c.sum.AppTop, NameCount{name, k})
+	}
+	slices.SortFunc(c.sum.AppTop, func(a, b NameCount) int {
+		if a.Count != b.Count {
+			return int(b.Count - a.Count)
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	if len(c.sum.AppTop) > 5 {
+		c.sum.AppTop = c.sum.AppTop[:5]
+	}
+	c.sum.AppLatency = n.latency
+}
