@@ -27,7 +27,7 @@ const maxAppNames = 256
 // call).
 func (c *Session) decodeApp(dir Direction, p Pos, m *Message) []app.Problem {
 	d := c.d
-	if d.opts.AppOff || d.opts.NoPayload {
+	if d.opts.AppOff {
 		return nil
 	}
 	if !c.appChosen {
@@ -52,6 +52,13 @@ func (c *Session) decodeApp(dir Direction, p Pos, m *Message) []app.Problem {
 		c.countApp(m.App)
 	}
 	return a.Problems()
+}
+
+// appWantsPayload reports whether the session's messages must be kept for
+// the application decoder, even with Options.NoPayload: until the first
+// messages have told, and for as long as a protocol is decoded.
+func (c *Session) appWantsPayload() bool {
+	return !c.d.opts.AppOff && (!c.appChosen || c.app != nil)
 }
 
 func (c *Session) countApp(info *app.Info) {

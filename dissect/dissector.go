@@ -67,7 +67,8 @@ type Options struct {
 	// (app.None: chosen per WebSocket, see app.Choose); AppOff turns
 	// application decoding off. AppMaxBuffer caps an unfinished MQTT
 	// packet or STOMP frame held across messages (default 1 MiB).
-	// Application decoding needs the payload: it is off with NoPayload.
+	// With NoPayload, the messages of a session are still kept while its
+	// application protocol is being recognised or decoded.
 	App          app.Protocol
 	AppOff       bool
 	AppMaxBuffer int

@@ -263,7 +263,7 @@ func (s *dirState) payload(c *Session, b []byte, whole bool) {
 		s.ctrl = pool.grow(s.ctrl, b, int(min(s.left, 125)))
 		return
 	}
-	virtual := c.d.opts.NoPayload && !s.mCompressed && !c.deflate.perFrame
+	virtual := c.d.opts.NoPayload && !s.mCompressed && !c.deflate.perFrame && !c.appWantsPayload()
 	if whole && s.mFrames == 1 && s.fh.Fin && len(s.mBuf) == 0 && s.mKept == 0 && int64(len(b)) <= max {
 		if virtual {
 			s.mKept, s.mBorrowed = int64(len(b)), true

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/wscap/wscap/dissect"
+	"github.com/wscap/wscap/dissect/app"
 )
 
 // Filter is a display filter. Its parts compose (AND):
@@ -24,11 +25,16 @@ type Filter struct {
 	Path         string           // a prefix of the request target
 	FindingsOnly bool
 	Kinds        []dissect.Kind // empty: any (stats keeps only connection records)
+	// Event, Topic and Method select messages by the names the
+	// application decoder read: Socket.IO events and GraphQL operations,
+	// MQTT topics and STOMP destinations, JSON-RPC methods.
+	Event, Topic, Method *regexp.Regexp
 }
 
 // Empty reports whether f keeps everything.
 func (f *Filter) Empty() bool {
-	return f == nil || (f.From == nil && len(f.Opcodes) == 0 && f.Grep == nil && f.Host == "" && f.Path == "" && !f.FindingsOnly && len(f.Kinds) == 0)
+	return f == nil || (f.From == nil && len(f.Opcodes) == 0 && f.Grep == nil && f.Host == "" && f.Path == "" && !f.FindingsOnly && len(f.Kinds) == 0 &&
+		f.Event == nil && f.Topic == nil && f.Method == nil)
 }
 
 // Keep reports whether ev passes the filter.
@@ -48,7 +54,7 @@ func (f *Filter) Keep(ev *dissect.Event) bool {
 	switch ev.Kind {
 	case dissect.KindMessage:
 		m := ev.Message
-		return f.payloadOK(m.From, m.Opcode, m.Payload, m.Opcode == dissect.OpText && m.TextValid && !m.Undecodable)
+		return f.payloadOK(m.From, m.Opcode, m.Payload, m.Opcode == dissect.OpText && m.TextValid && !m.Undecodable) && f.appOK(m.App)
 	case dissect.KindFrame:
 		fr := ev.Frame
 		return f.payloadOK(fr.From, fr.Opcode, fr.Payload, fr.Opcode == dissect.OpText || fr.Opcode == dissect.OpContinuation)
@@ -90,6 +96,37 @@ func (f *Filter) payloadOK(from dissect.Direction, op dissect.Opcode, payload []
 	}
 	if f.Grep != nil && (!text || !f.Grep.Match(payload)) {
 		return false
+	}
+	return true
+}
+
+// appOK applies Event, Topic and Method: a message passes when the names
+// its decoder read for that kind of protocol match.
+func (f *Filter) appOK(a *app.Info) bool {
+	for _, sel := range []struct {
+		re     *regexp.Regexp
+		protos []app.Protocol
+	}{
+		{f.Event, []app.Protocol{app.SocketIO, app.GraphQLTransportWS, app.GraphQLWS}},
+		{f.Topic, []app.Protocol{app.MQTT, app.STOMP}},
+		{f.Method, []app.Protocol{app.JSONRPC}},
+	} {
+		if sel.re == nil {
+			continue
+		}
+		if a == nil || !contains(sel.protos, a.Protocol) {
+			return false
+		}
+		ok := false
+		for _, n := range a.Names {
+			if sel.re.MatchString(n) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
 	}
 	return true
 }

@@ -134,6 +134,42 @@ func (f *Follow) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 	return nil
 }
 
+// appLines prints what the application decoder read, before the payload.
+func (f *Follow) appLines(a *AppRecord) {
+	w := f.w
+	fmt.Fprintf(w, "[%s] %s\n", a.Protocol, SafeText(a.Summary, 0))
+	for _, fr := range a.Frames {
+		fmt.Fprintf(w, "  %s\n", SafeText(fr.Command, 0))
+		for _, h := range fr.Headers {
+			fmt.Fprintf(w, "  %s:%s\n", SafeText(h[0], 0), SafeText(h[1], 0))
+		}
+	}
+	for _, p := range a.Packets {
+		var parts []string
+		if p.Topic != "" {
+			parts = append(parts, "topic "+p.Topic)
+		}
+		for _, pr := range p.Properties {
+			parts = append(parts, pr[0]+"="+pr[1])
+		}
+		if p.ClientID != "" {
+			parts = append(parts, "client_id "+p.ClientID)
+		}
+		if p.Username != "" {
+			parts = append(parts, "username "+p.Username)
+		}
+		if p.WillTopic != "" {
+			parts = append(parts, "will "+p.WillTopic)
+		}
+		if p.Payload != nil {
+			parts = append(parts, "payload "+strconv.Quote(*p.Payload))
+		} else if p.PayloadB64 != nil {
+			parts = append(parts, fmt.Sprintf("payload %d bytes", len(p.PayloadB64)))
+		}
+		fmt.Fprintf(w, "  %s %s\n", p.Type, SafeText(strings.Join(parts, ", "), 0))
+	}
+}
+
 func (f *Follow) message(r *followRecord, when string) {
 	w := f.w
 	arrow := "client → server"
@@ -164,6 +200,9 @@ func (f *Follow) message(r *followRecord, when string) {
 		extra = ", " + strings.Join(flags, ", ")
 	}
 	fmt.Fprintf(w, "--- %s  %s  %s, %s bytes%s%s\n", when, arrow, r.Opcode, length, extra, pktNote(r.Pkt))
+	if a := r.App; a != nil {
+		f.appLines(a)
+	}
 	switch {
 	case r.CloseCode != 0:
 		reason := ""

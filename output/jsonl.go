@@ -250,7 +250,11 @@ func appendMessage(dst []byte, m *dissect.Message) []byte {
 	}
 	dst = appendOptBool(dst, "truncated", m.Truncated)
 	dst = appendOptBool(dst, "incomplete", m.Incomplete)
-	return appendOptBool(dst, "undecodable", m.Undecodable)
+	dst = appendOptBool(dst, "undecodable", m.Undecodable)
+	if m.App != nil {
+		dst = appendApp(dst, m.App)
+	}
+	return dst
 }
 
 func appendFrame(dst []byte, f *dissect.Frame) []byte {
@@ -352,6 +356,33 @@ func appendConnection(dst []byte, ev *dissect.Event) []byte {
 		dst = appendFloat(dst, "max_ms", float64(r.Max.Microseconds())/1000)
 		dst = append(dst, '}')
 	}
+	if s.App != "" {
+		dst = append(appendKey(dst, "app"), `{"protocol":`...)
+		dst = appendString(dst, s.App)
+		if len(s.AppTop) > 0 {
+			dst = append(dst, `,"top":[`...)
+			for i, nc := range s.AppTop {
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				dst = append(dst, '[')
+				dst = appendString(dst, nc.Name)
+				dst = append(dst, ',')
+				dst = strconv.AppendInt(dst, nc.Count, 10)
+				dst = append(dst, ']')
+			}
+			dst = append(dst, ']')
+		}
+		if r := &s.AppLatency; r.Count > 0 {
+			dst = append(dst, `,"latency":{"count":`...)
+			dst = strconv.AppendInt(dst, r.Count, 10)
+			dst = appendFloat(dst, "min_ms", float64(r.Min.Microseconds())/1000)
+			dst = appendFloat(dst, "median_ms", float64(r.Median().Microseconds())/1000)
+			dst = appendFloat(dst, "max_ms", float64(r.Max.Microseconds())/1000)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, '}')
+	}
 	dst = append(appendKey(dst, "findings"), `{"error":`...)
 	dst = strconv.AppendInt(dst, s.Findings[dissect.Error], 10)
 	dst = append(dst, `,"info":`...)
@@ -435,6 +466,8 @@ type MessageRecord struct {
 	Truncated   bool    `json:"truncated,omitempty"`
 	Incomplete  bool    `json:"incomplete,omitempty"`
 	Undecodable bool    `json:"undecodable,omitempty"`
+	// App is what the application protocol decoder read.
+	App *AppRecord `json:"app,omitempty"`
 }
 
 // FrameRecord is kind "frame".
@@ -484,6 +517,15 @@ type RTTRecord struct {
 	Max    float64 `json:"max_ms"`
 }
 
+// AppConnRecord is a connection's application protocol: its busiest
+// names (events, topics, destinations, methods) with their counts, and the
+// JSON-RPC or GraphQL response latencies.
+type AppConnRecord struct {
+	Protocol string     `json:"protocol"`
+	Top      [][2]any   `json:"top,omitempty"`
+	Latency  *RTTRecord `json:"latency,omitempty"`
+}
+
 // ConnectionRecord is kind "connection": emitted when a WebSocket
 // connection ends or the input does.
 type ConnectionRecord struct {
@@ -509,5 +551,6 @@ type ConnectionRecord struct {
 	FromClient  DirRecord      `json:"client_sent"`
 	FromServer  DirRecord      `json:"server_sent"`
 	RTT         *RTTRecord     `json:"rtt,omitempty"`
+	App         *AppConnRecord `json:"app,omitempty"`
 	Findings    map[string]int `json:"findings"`
 }

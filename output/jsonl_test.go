@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wscap/wscap/dissect"
+	"github.com/wscap/wscap/dissect/app"
 )
 
 // The Record types are the schema; encoding them with encoding/json must
@@ -57,6 +58,9 @@ func recordOf(ev *dissect.Event, multi bool) any {
 				d := append([]byte{}, m.Payload...)
 				mr.Data = &d
 			}
+		}
+		if m.App != nil {
+			mr.App = NewAppRecord(m.App)
 		}
 		if m.Opcode == dissect.OpClose && m.CloseCode != 0 {
 			mr.CloseCode = m.CloseCode
@@ -104,6 +108,10 @@ func TestJSONLMatchesSchema(t *testing.T) {
 		&dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: pos, Message: &dissect.Message{Opcode: dissect.OpClose, CloseCode: 1000, CloseReason: "bye", Length: 5}},
 		&dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: pos, Message: &dissect.Message{Opcode: dissect.OpText, Undecodable: true, Compressed: true, WireLength: 3}},
 		&dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: pos, Message: &dissect.Message{Opcode: dissect.OpText, Payload: []byte("\xff"), Length: 1}},
+		&dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: pos, Message: &dissect.Message{Opcode: dissect.OpText, Payload: []byte(`42["chat"]`), Length: 10, TextValid: true,
+			App: &app.Info{Protocol: app.SocketIO, Summary: "EVENT \"chat\" <b>\u009b[2J", EngineIO: "message", SocketIO: &app.SIOPacket{Type: "EVENT", Nsp: "/", ID: 3, Event: "chat", Args: []byte(`[ 1, {"a": "<\u202e>"} ]`)}}}},
+		&dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: pos, Message: &dissect.Message{Opcode: dissect.OpBinary, Payload: []byte("x"), Length: 1,
+			App: &app.Info{Protocol: app.MQTT, Summary: "PUBLISH a q1", MQTT: []app.MQTTPacket{{Type: "PUBLISH", PacketID: 5, QoS: 1, Topic: "a", Payload: []byte("\xff")}, {Type: "PINGREQ", PacketID: -1}}, Partial: true}}},
 		&dissect.Event{Kind: dissect.KindFrame, Conn: conn, Pos: pos, Frame: &dissect.Frame{Fin: true, RSV: 4, Opcode: dissect.OpPing, Masked: true, Key: [4]byte{1, 2, 3, 4}, Length: 3, HeaderLen: 6, Payload: []byte("abc")}},
 	)
 	for i, ev := range events {

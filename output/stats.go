@@ -514,6 +514,21 @@ func (w *rowWriter) cells(ev *dissect.Event, r *statsRow) {
 			if len(h.Extensions) > 0 {
 				t = appendExtensionList(append(t, ' '), h.Extensions)
 			}
+			if sum := ev.Summary; sum.App != "" {
+				t = append(append(t, " ["...), sum.App...)
+				for i, nc := range sum.AppTop {
+					if i == 3 {
+						break
+					}
+					t = append(append(append(t, ' '), nc.Name...), " ×"...)
+					t = strconv.AppendInt(t, nc.Count, 10)
+				}
+				if r := &sum.AppLatency; r.Count > 0 {
+					t = append(t, " latency "...)
+					t = append(t, r.Median().Round(10*time.Microsecond).String()...)
+				}
+				t = append(t, ']')
+			}
 			w.b = appendSafeText(w.b, string(bytes.TrimSpace(t)), statsCellMax)
 			w.scratch = t
 		}

@@ -398,6 +398,8 @@ func (t *TableEncoder) msgPreview(m *dissect.Message) string {
 	}
 	max := t.opts.MaxPayload - len(flags)
 	switch {
+	case m.App != nil && m.App.Summary != "":
+		return flags + SafeText(m.App.Protocol.String()+" "+m.App.Summary, max)
 	case m.Opcode == dissect.OpClose:
 		if m.CloseCode == 0 {
 			return flags + "(no status)"

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wscap/wscap/dissect"
+	"github.com/wscap/wscap/dissect/app"
 	"github.com/wscap/wscap/output"
 	"github.com/wscap/wscap/pcap"
 	"github.com/wscap/wscap/pipeline"
@@ -420,6 +421,24 @@ func (f *pipelineFlags) filter() (*output.Filter, func(int) bool, error) {
 			return nil, nil, fmt.Errorf("--grep: %v", err)
 		}
 		flt.Grep = re
+	}
+	for _, x := range []struct {
+		flag, expr string
+		dst        **regexp.Regexp
+	}{{"--event", f.event, &flt.Event}, {"--topic", f.topic, &flt.Topic}, {"--method", f.method, &flt.Method}} {
+		if x.expr == "" {
+			continue
+		}
+		re, err := regexp.Compile(x.expr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %v", x.flag, err)
+		}
+		*x.dst = re
+	}
+	if f.app != "" && f.app != "auto" && f.app != "none" {
+		if _, ok := app.ParseProtocol(f.app); !ok {
+			return nil, nil, fmt.Errorf("--app: unknown protocol %q (auto, none, %s)", f.app, strings.Join(app.Names(), ", "))
+		}
 	}
 	var keep func(int) bool
 	if len(f.connIDs) > 0 {

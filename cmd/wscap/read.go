@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/bpf"
 
 	"github.com/wscap/wscap/dissect"
+	"github.com/wscap/wscap/dissect/app"
 	"github.com/wscap/wscap/output"
 	"github.com/wscap/wscap/pcap"
 	"github.com/wscap/wscap/pcap/filter"
@@ -67,6 +68,10 @@ type pipelineFlags struct {
 	msgOut        string // follow --msg-out
 	full          bool   // follow --full
 	fileFilter    string // -f on files
+	app           string // --app
+	appMaxBuffer  int64
+	event, topic  string
+	method        string
 }
 
 // flagGroups says which of the pipeline's flags a subcommand takes: each
@@ -114,7 +119,12 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet, g flagGroups) {
 	}
 	if g.message {
 		fs.StringVar(&f.grep, "grep", "", "show only text messages matching this regular expression (RE2)")
+		fs.StringVar(&f.event, "event", "", "show only messages of Socket.IO events or GraphQL operations whose name matches this RE2")
+		fs.StringVar(&f.topic, "topic", "", "show only messages of MQTT topics or STOMP destinations matching this RE2")
+		fs.StringVar(&f.method, "method", "", "show only JSON-RPC messages whose method matches this RE2")
 	}
+	fs.StringVar(&f.app, "app", "auto", "application protocol decoding: auto (by subprotocol, path or the first messages), none, or one of "+strings.Join(app.Names(), ", ")+" for every connection")
+	sizeVar(fs, &f.appMaxBuffer, "app-max-buffer", 1<<20, 1<<30, "bytes of an unfinished MQTT packet or STOMP frame held across messages")
 	fs.StringVar(&f.host, "host", "", `show only connections whose handshake Host is this ("*.example.com" for subdomains)`)
 	fs.StringVar(&f.path, "path", "", "show only connections whose request target starts with this")
 	fs.BoolVar(&f.findingsOnly, "findings-only", false, "show only findings")
@@ -147,6 +157,14 @@ func (f *pipelineFlags) dissectOptions() dissect.Options {
 		NoPayload: (f.format == "stats" || f.format == "stats-jsonl") && !f.frames && !statsKeepPayload}
 	for _, p := range f.wsPorts {
 		o.WSPorts = append(o.WSPorts, uint16(p))
+	}
+	o.AppMaxBuffer = int(f.appMaxBuffer)
+	switch f.app {
+	case "", "auto":
+	case "none":
+		o.AppOff = true
+	default:
+		o.App, _ = app.ParseProtocol(f.app) // checked by check
 	}
 	return o
 }
@@ -323,7 +341,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	}
 	t := newTotals(counters, eng.Census())
 	t.TimeBackwards, t.span = eng.TimeBackwards(), eng.Span()
-	if len(pf.connIDs) > 0 || pf.host != "" || pf.path != "" || pf.from != "" || len(pf.opcodes) > 0 || pf.grep != "" || pf.findingsOnly {
+	if len(pf.connIDs) > 0 || pf.host != "" || pf.path != "" || pf.from != "" || len(pf.opcodes) > 0 || pf.grep != "" || pf.findingsOnly || pf.event != "" || pf.topic != "" || pf.method != "" {
 		t.findings = nil // counted over every connection, not only those shown
 	}
 	t.Evicted, t.AfterEviction = eng.Evicted()
