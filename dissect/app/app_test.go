@@ -59,7 +59,7 @@ func TestDecoders(t *testing.T) {
 			`socket.io: EVENT "ask" ack 1 [{"q":1}]`,
 			`socket.io: ACK to 1 [{"ok":true}]`,
 			`socket.io: BINARY_EVENT /admin "upload" +1 attachments [{"_placeholder":true,"num":0}]`,
-			`socket.io: attachment 1/1 of BINARY_EVENT upload, 3 B`,
+			`socket.io: attachment 1/1 of BINARY_EVENT "upload", 3 B`,
 			"socket.io: engine.io ping", "socket.io: engine.io pong", `socket.io: engine.io ping "probe"`,
 			"socket.io: DISCONNECT /admin",
 		}},
@@ -98,6 +98,11 @@ func TestDecoders(t *testing.T) {
 			"graphql-transport-ws: complete 1 Prices after 20ms",
 			`graphql-transport-ws: next 9 !app-graphql-unknown-id: a next for operation id "9", which no subscribe seen started`,
 		}},
+		{"graphql in flight after the client's complete", "graphql-transport-ws", "/", []msg{
+			c(`{"id":"5","type":"subscribe","payload":{"query":"subscription T { t }"}}`),
+			c(`{"id":"5","type":"complete"}`),
+			s(`{"id":"5","type":"next","payload":{}}`),
+		}, []string{"graphql-transport-ws: subscribe 5 T", "graphql-transport-ws: complete 5 T after 10ms", "graphql-transport-ws: next 5"}},
 		{"json-rpc sniffed", "", "/rpc", []msg{
 			c(`{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}`),
 			s(`{"jsonrpc":"2.0","result":3,"id":1}`),

@@ -24,6 +24,9 @@ type GraphQLMsg struct {
 type graphqlDecoder struct {
 	legacy bool
 	ops    map[string]graphqlOp // open operations by id
+	// ended are the ids the client completed or stopped: the server's
+	// messages for them that were already on their way are no violation.
+	ended map[string]bool
 }
 
 type graphqlOp struct {
@@ -99,7 +102,17 @@ func (d *graphqlDecoder) message(c *Conn, client, text bool, payload []byte, ts 
 			g.Latency, g.LatencyKnown = ts.Sub(op.at), true
 			if m.Type != "next" && m.Type != "data" {
 				delete(d.ops, g.ID)
+				if client {
+					if d.ended == nil {
+						d.ended = map[string]bool{}
+					}
+					if len(d.ended) < maxGraphQLOps {
+						d.ended[g.ID] = true
+					}
+				}
 			}
+		case d.ended[g.ID] && !client:
+			// in flight when the client ended it
 		case g.ID != "" && !(m.Type == "complete" && client) && m.Type != "stop":
 			c.problem(CodeGraphQLUnknownID, client, fmt.Sprintf("a %s for operation id %q, which no subscribe seen started", m.Type, g.ID))
 		}

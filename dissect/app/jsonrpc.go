@@ -83,7 +83,7 @@ func (d *jsonrpcDecoder) message(c *Conn, client, text bool, payload []byte, ts 
 		if m.ID == "null" {
 			m.ID = ""
 		}
-		if o.JSONRPC != "2.0" {
+		if o.JSONRPC != "2.0" && (o.Method != nil || o.Error != nil || len(o.Result) > 0) {
 			c.problem(CodeJSONRPCMalformed, client, fmt.Sprintf("a JSON-RPC object whose jsonrpc member is %q, not \"2.0\" (§4, §5)", o.JSONRPC))
 		}
 		switch {

@@ -50,7 +50,13 @@ func (d *sioDecoder) message(c *Conn, client, text bool, payload []byte, ts time
 		p := *d.pkt[side]
 		p.Attachment = d.got[side]
 		info.EngineIO, info.SocketIO = "message", &p
-		info.Summary = fmt.Sprintf("attachment %d/%d of %s %s, %d B", d.got[side], d.want[side], p.Type, p.Event, len(payload))
+		what := p.Type
+		if p.Event != "" {
+			what += " " + strconv.Quote(p.Event)
+		} else if p.ID >= 0 {
+			what += " to " + strconv.FormatInt(p.ID, 10)
+		}
+		info.Summary = fmt.Sprintf("attachment %d/%d of %s, %d B", d.got[side], d.want[side], what, len(payload))
 		if d.got[side] == d.want[side] {
 			d.want[side], d.got[side], d.pkt[side] = 0, 0, nil
 		}
