@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/wscap/wscap/dissect/http2"
 	"github.com/wscap/wscap/dissect/tls"
@@ -202,7 +203,9 @@ func (c *Conn) identify(dir Direction, p Pos, b []byte) {
 		case dir == ClientToServer && http2.StartsPreface(b):
 			c.startH2(p, false)
 			c.h2.data(dir, p, b)
-		case dir == ServerToClient && http2.StartsSettings(b) && c.sess.Hello.ALPNChosen == "h2":
+		case dir == ServerToClient && http2.StartsSettings(b) && (c.sess.Hello.ALPNChosen == "h2" || slices.Contains(c.sess.Hello.ALPN, "h2")):
+			// The server's preface first (TLS 1.3 servers may send before
+			// the client's Finished); HTTP/2 if the client's is next.
 			c.startH2(p, false)
 			c.h2.tentative = true
 			c.h2.data(dir, p, b)

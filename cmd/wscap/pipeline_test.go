@@ -112,11 +112,15 @@ func b2i(b bool) int {
 // forcedArgs turns a capture's .tshark-args (tshark's -d tcp.port==N,websocket)
 // into wscap's equivalent flag.
 func forcedArgs(t *testing.T, capture string) []string {
+	var args []string
+	// A key log beside the capture (NAME.keys) decrypts it.
+	if keys := strings.TrimSuffix(capture, filepath.Ext(capture)) + ".keys"; fileExists(keys) {
+		args = append(args, "--keylog", keys)
+	}
 	b, err := os.ReadFile(capture + ".tshark-args")
 	if err != nil {
-		return nil
+		return args
 	}
-	var args []string
 	for _, line := range strings.Split(string(b), "\n") {
 		if i := strings.Index(line, "tcp.port=="); i >= 0 && !strings.HasPrefix(line, "#") {
 			port := strings.TrimSuffix(line[i+len("tcp.port=="):], ",websocket")
@@ -288,4 +292,9 @@ func firstDiff(got, want string) string {
 		}
 	}
 	return ""
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
