@@ -66,6 +66,10 @@ type Census struct {
 	// ProtoHTTP2 or ProtoTLS), the extended CONNECTs refused or
 	// unanswered (also counted in Rejected), and the other streams.
 	H2WebSockets, H2Rejected, H2OtherStreams int64
+	// H2Undecoded counts the streams whose request headers could not be
+	// decoded (the sender's HPACK state was lost): whether they were
+	// WebSockets is unknown.
+	H2Undecoded int64
 	// Findings counts the findings reported, by code.
 	Findings map[Code]int64
 }
@@ -94,6 +98,7 @@ func (c *Census) Add(o *Census) {
 	c.H2WebSockets += o.H2WebSockets
 	c.H2Rejected += o.H2Rejected
 	c.H2OtherStreams += o.H2OtherStreams
+	c.H2Undecoded += o.H2Undecoded
 	c.TLSDecrypted += o.TLSDecrypted
 	for code, n := range o.Findings {
 		if c.Findings == nil {
@@ -161,6 +166,7 @@ func (c *Conn) count() {
 	cs.Protocols[p]++
 	if h := m.h2; h != nil {
 		cs.H2OtherStreams += h.others
+		cs.H2Undecoded += h.undecoded
 	}
 	if m.sess != nil {
 		c.countTLS(cs)

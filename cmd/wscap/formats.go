@@ -39,9 +39,12 @@ type totals struct {
 	Rejected int64             `json:"rejected_upgrades"`
 	// H2WebSockets counts the WebSockets over HTTP/2 streams (also in
 	// websocket_connections), H2OtherStreams the other HTTP/2 streams.
-	H2WebSockets   int64          `json:"h2_websockets,omitempty"`
-	H2OtherStreams int64          `json:"h2_other_streams,omitempty"`
-	Protocols      protocolCounts `json:"protocols"`
+	H2WebSockets   int64 `json:"h2_websockets,omitempty"`
+	H2OtherStreams int64 `json:"h2_other_streams,omitempty"`
+	// H2Undecoded counts the HTTP/2 streams whose headers could not be
+	// decoded after loss: not attributed.
+	H2Undecoded int64          `json:"h2_undecoded_streams,omitempty"`
+	Protocols   protocolCounts `json:"protocols"`
 	// ServerNames counts the TLS connections by the server name of their
 	// ClientHello (SNI); "" holds those without one, "(more)" those past
 	// dissect.MaxServerNames names.
@@ -93,7 +96,7 @@ type protocolCounts struct {
 
 func newTotals(c pipeline.Counters, cs *dissect.Census) totals {
 	p := &cs.Protocols
-	t := totals{Kind: "totals", Packets: c, Conns: p[dissect.ProtoWebSocket] + cs.H2WebSockets, Rejected: cs.Rejected, H2WebSockets: cs.H2WebSockets, H2OtherStreams: cs.H2OtherStreams, TLSDecrypted: cs.TLSDecrypted, TLSNoKey: cs.TLSNoKey, noKey: cs.NoKeyRandoms,
+	t := totals{Kind: "totals", Packets: c, Conns: p[dissect.ProtoWebSocket] + cs.H2WebSockets, Rejected: cs.Rejected, H2WebSockets: cs.H2WebSockets, H2OtherStreams: cs.H2OtherStreams, H2Undecoded: cs.H2Undecoded, TLSDecrypted: cs.TLSDecrypted, TLSNoKey: cs.TLSNoKey, noKey: cs.NoKeyRandoms,
 		TLSVersions: cs.TLSVersions, TLSCipherSuites: cs.TLSCipherSuites, TLSALPN: cs.TLSALPN, findings: cs.Findings,
 		Protocols: protocolCounts{WebSocket: p[dissect.ProtoWebSocket], TLS: p[dissect.ProtoTLS], HTTP: p[dissect.ProtoHTTP], HTTP2: p[dissect.ProtoHTTP2], Other: p[dissect.ProtoOther]}}
 	if p[dissect.ProtoTLS] > 0 {
