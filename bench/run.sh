@@ -9,7 +9,8 @@
 # is used when installed (apt-get install tshark) and skipped otherwise.
 # Captures are generated deterministically into bench/out/ (not committed):
 #   medium: 2,000 connections open at once x 32 messages up to 64 KiB
-#           (medium-wss: the same carried in TLS 1.3, with its key log)
+#           (medium-wss: the same carried in TLS 1.3, with its key log;
+#            medium-h2c: each WebSocket in an HTTP/2 stream, RFC 8441)
 #   many:   100,000 connections x 4 small messages, ~27,000 open at once
 # Two floors are timed: bench/floor reading with ZeroCopyReadPacketData (the
 # strictest: no allocation per packet) and with ReadPacketData ("floor
@@ -89,27 +90,43 @@ for sc in medium many; do
 done
 
 # The new carriers against cleartext: medium as wss:// (TLS 1.3 records,
-# the generator's key log), side by side with the cleartext medium, runs
-# alternating. The issue's budget: at most 1.3x.
-if [ ! -s "$OUT/medium-wss.pcap" ]; then
-  "$OUT/wscapgen" -q --scenario medium --seed 1 --tls -o "$OUT/medium-wss.pcap"
-fi
+# the generator's key log) and as WebSocket over h2c (RFC 8441, one HTTP/2
+# stream per connection), side by side with the cleartext medium, runs
+# alternating. The issue's budget: at most 1.3x each.
+[ -s "$OUT/medium-wss.pcap" ] || "$OUT/wscapgen" -q --scenario medium --seed 1 --tls -o "$OUT/medium-wss.pcap"
+[ -s "$OUT/medium-h2c.pcap" ] || "$OUT/wscapgen" -q --scenario medium --seed 1 --h2 -o "$OUT/medium-h2c.pcap"
+carrier_args() {
+  case $1 in
+    medium-wss) echo --keylog "$OUT/medium-wss.pcap.keys";;
+  esac
+}
 echo
-echo "== medium-wss: $(du -h "$OUT/medium-wss.pcap" | cut -f1), checking wscap against the manifest"
-"$OUT/wscap" read --format jsonl --keylog "$OUT/medium-wss.pcap.keys" "$OUT/medium-wss.pcap" | "$OUT/digest" "$OUT/medium-wss.pcap.manifest.json"
-rm -f "$OUT"/medium-wss.*.times "$OUT"/medium-clear.*.times
+for c in medium-wss medium-h2c; do
+  echo "== $c: $(du -h "$OUT/$c.pcap" | cut -f1), checking wscap against the manifest"
+  # shellcheck disable=SC2046
+  "$OUT/wscap" read --format jsonl $(carrier_args $c) "$OUT/$c.pcap" | "$OUT/digest" "$OUT/$c.pcap.manifest.json"
+done
+rm -f "$OUT"/medium-wss.*.times "$OUT"/medium-h2c.*.times "$OUT"/medium-clear.*.times
 for ((i = 0; i < RUNS; i++)); do
   measure medium-clear.stats "$OUT/wscap" stats "$OUT/medium.pcap"
-  measure medium-wss.stats "$OUT/wscap" stats --keylog "$OUT/medium-wss.pcap.keys" "$OUT/medium-wss.pcap"
+  for c in medium-wss medium-h2c; do
+    # shellcheck disable=SC2046
+    measure $c.stats "$OUT/wscap" stats $(carrier_args $c) "$OUT/$c.pcap"
+  done
   measure medium-clear.jsonl "$OUT/wscap" read --format jsonl "$OUT/medium.pcap"
-  measure medium-wss.jsonl "$OUT/wscap" read --format jsonl --keylog "$OUT/medium-wss.pcap.keys" "$OUT/medium-wss.pcap"
+  for c in medium-wss medium-h2c; do
+    # shellcheck disable=SC2046
+    measure $c.jsonl "$OUT/wscap" read --format jsonl $(carrier_args $c) "$OUT/$c.pcap"
+  done
 done
-for cmd in stats jsonl; do
-  c=$(cut -d' ' -f1 "$OUT/medium-clear.$cmd.times" | median)
-  w=$(cut -d' ' -f1 "$OUT/medium-wss.$cmd.times" | median)
-  m=$(cut -d' ' -f2 "$OUT/medium-wss.$cmd.times" | median)
-  printf "%-11s %-19s %9s %10.0f %s\n" medium-wss "wscap $cmd" "$w" "$(awk -v m="$m" 'BEGIN {print m/1024}')" \
-    "$(awk -v w="$w" -v c="$c" 'BEGIN {printf "%.2fx cleartext medium (%ss)", w/c, c}')"
+for c in medium-wss medium-h2c; do
+  for cmd in stats jsonl; do
+    b=$(cut -d' ' -f1 "$OUT/medium-clear.$cmd.times" | median)
+    w=$(cut -d' ' -f1 "$OUT/$c.$cmd.times" | median)
+    m=$(cut -d' ' -f2 "$OUT/$c.$cmd.times" | median)
+    printf "%-11s %-19s %9s %10.0f %s\n" $c "wscap $cmd" "$w" "$(awk -v m="$m" 'BEGIN {print m/1024}')" \
+      "$(awk -v w="$w" -v c="$b" 'BEGIN {printf "%.2fx cleartext medium (%ss)", w/c, c}')"
+  done
 done
 
 # TWICE=1: the same scenarios twice as long (medium: 64 messages per

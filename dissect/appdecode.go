@@ -54,11 +54,19 @@ func (c *Session) decodeApp(dir Direction, p Pos, m *Message) []app.Problem {
 	return a.Problems()
 }
 
-// appWantsPayload reports whether the session's messages must be kept for
-// the application decoder, even with Options.NoPayload: until the first
-// messages have told, and for as long as a protocol is decoded.
-func (c *Session) appWantsPayload() bool {
-	return !c.d.opts.AppOff && (!c.appChosen || c.app != nil)
+// appWantsPayload reports whether a message must be kept for the
+// application decoder even with Options.NoPayload: when a protocol is
+// decoded, and, while the first messages are looked at to recognise one,
+// when it can be borrowed whole (single: one frame in one piece), which
+// costs no copy.
+func (c *Session) appWantsPayload(single bool) bool {
+	switch {
+	case c.d.opts.AppOff:
+		return false
+	case !c.appChosen || c.app != nil && c.app.Sniffing():
+		return single
+	}
+	return c.app != nil
 }
 
 func (c *Session) countApp(info *app.Info) {

@@ -263,8 +263,9 @@ func (s *dirState) payload(c *Session, b []byte, whole bool) {
 		s.ctrl = pool.grow(s.ctrl, b, int(min(s.left, 125)))
 		return
 	}
-	virtual := c.d.opts.NoPayload && !s.mCompressed && !c.deflate.perFrame && !c.appWantsPayload()
-	if whole && s.mFrames == 1 && s.fh.Fin && len(s.mBuf) == 0 && s.mKept == 0 && int64(len(b)) <= max {
+	single := whole && s.mFrames == 1 && s.fh.Fin && len(s.mBuf) == 0 && s.mKept == 0 && int64(len(b)) <= max
+	virtual := c.d.opts.NoPayload && !s.mCompressed && !c.deflate.perFrame && !c.appWantsPayload(single)
+	if single {
 		if virtual {
 			s.mKept, s.mBorrowed = int64(len(b)), true
 			s.checkUTF8(b)

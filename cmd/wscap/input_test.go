@@ -440,3 +440,44 @@ func TestMaxConns(t *testing.T) {
 		t.Error("evictions without a cap")
 	}
 }
+
+// TestGeneratorH2: the generator's WebSocket over HTTP/2 (h2c, and h2 in
+// TLS) decodes to exactly the messages of its manifest, one h2 stream per
+// connection, without a finding.
+func TestGeneratorH2(t *testing.T) {
+	for _, sc := range []struct {
+		name string
+		p    gen.ScenarioParams
+	}{{"medium", gen.ScenarioParams{Conns: 12, Messages: 6, H2: true}}, {"many", gen.ScenarioParams{Conns: 200, H2: true}}, {"medium", gen.ScenarioParams{Conns: 8, Messages: 6, H2: true, TLS: true}}} {
+		t.Run(fmt.Sprintf("%s tls=%v", sc.name, sc.p.TLS), func(t *testing.T) {
+			var keys bytes.Buffer
+			path, m := generate(t, sc.name, gen.Options{Seed: 3, KeyLog: &keys}, sc.p)
+			args := []string{"read", "--format", "jsonl", path}
+			if sc.p.TLS {
+				kl := filepath.Join(t.TempDir(), "keys.log")
+				os.WriteFile(kl, keys.Bytes(), 0o600)
+				args = append(args, "--keylog", kl)
+			}
+			out, stderr, code := wscap(t, args...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			d, bad := digestOf(t, out)
+			if d.String() != m.Digest || d.Count != m.DigestCount || m.DigestCount == 0 {
+				t.Errorf("digest %s over %d messages, manifest %s over %d", d, d.Count, m.Digest, m.DigestCount)
+			}
+			for _, b := range bad {
+				t.Error(b)
+			}
+			recs := records(t, out)
+			for _, r := range recs {
+				if r["kind"] == "finding" {
+					t.Errorf("finding %v", r)
+				}
+			}
+			if last := recs[len(recs)-1]; last["h2_websockets"] != float64(m.Connections) {
+				t.Errorf("totals %v", last)
+			}
+		})
+	}
+}

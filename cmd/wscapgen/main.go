@@ -36,6 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	list := fs.Bool("messages-list", false, "list every message in the manifest")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing on success")
 	wss := fs.Bool("tls", false, "medium, many: carry the connections in TLS 1.3 (wss://); the key log goes to FILE.keys")
+	h2 := fs.Bool("h2", false, "medium, many: carry each WebSocket in an HTTP/2 stream (RFC 8441): h2c, or h2 in TLS with --tls")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: wscapgen -scenario NAME -o FILE [flags]\n\nscenarios:\n")
 		for _, n := range gen.Scenarios() {
@@ -79,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if keylog != nil {
 		opts.KeyLog = keylog
 	}
-	c, err := gen.NewScenario(*scenario, opts, gen.ScenarioParams{Conns: *conns, Messages: *messages, TLS: *wss})
+	c, err := gen.NewScenario(*scenario, opts, gen.ScenarioParams{Conns: *conns, Messages: *messages, TLS: *wss, H2: *h2})
 	if err != nil {
 		fmt.Fprintln(stderr, "wscapgen:", err)
 		return 2

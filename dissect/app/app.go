@@ -7,6 +7,7 @@
 package app
 
 import (
+	"bytes"
 	"strings"
 	"time"
 )
@@ -225,6 +226,9 @@ func (c *Conn) Message(client, text bool, payload []byte, ts time.Time) *Info {
 	return info
 }
 
+// Sniffing reports whether the protocol is still being recognised.
+func (c *Conn) Sniffing() bool { return c.sniffing }
+
 // Done reports whether decoding is over: nothing was recognised in the
 // first messages.
 func (c *Conn) Done() bool { return !c.sniffing && c.dec == nil }
@@ -265,10 +269,8 @@ func sniff(client, text bool, b []byte) Protocol {
 		return STOMP
 	case text && !client && len(b) > 8 && b[0] == '0' && b[1] == '{' && strings.Contains(string(b[:min(len(b), 200)]), `"sid"`):
 		return SocketIO // the Engine.IO open packet
-	case text && jsonHasString(b, "type", "connection_init"):
-		if client {
-			return GraphQLTransportWS // the legacy protocol is told by its subprotocol
-		}
+	case text && client && len(b) < 1<<16 && bytes.Contains(b[:min(len(b), 256)], []byte(`"connection_init"`)) && jsonHasString(b, "type", "connection_init"):
+		return GraphQLTransportWS // the legacy protocol is told by its subprotocol
 	case text && jsonRPCShaped(b):
 		return JSONRPC
 	}

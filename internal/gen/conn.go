@@ -59,6 +59,12 @@ type ConnOptions struct {
 	// Options.KeyLog. SNI is the ClientHello's server name ("" for none).
 	TLS bool
 	SNI string
+	// H2 carries the WebSocket over HTTP/2 (RFC 8441) on stream 1: the
+	// client preface and SETTINGS, an extended CONNECT answered by 200
+	// in place of the HTTP/1.1 upgrade, and every later write in DATA
+	// frames of at most 16,384 bytes (see h2.go). With TLS it is h2 in
+	// TLS; without, h2c with prior knowledge.
+	H2 bool
 }
 
 // Compress says whether a data message is compressed (RFC 7692 §6).

@@ -29,6 +29,7 @@ type Segment struct {
 
 // connState is a connection while its steps run.
 type connState struct {
+	h2     bool // writes go in HTTP/2 DATA frames of stream 1 (h2.go)
 	c      *Conn
 	id     int
 	rng    *rand.Rand
@@ -133,6 +134,9 @@ func (s *connState) flush(d Direction, sizes []int, ack bool) {
 	if len(data) == 0 {
 		return
 	}
+	if s.h2 {
+		data = h2Data(data)
+	}
 	if s.tls != nil {
 		data = s.sealTLS(d, data)
 	}
@@ -164,6 +168,10 @@ func (s *connState) flush(d Direction, sizes []int, ack bool) {
 }
 
 func (s *connState) handshake(h *Handshake) {
+	if s.c.opts.H2 {
+		s.h2Handshake(h)
+		return
+	}
 	key := h.Key
 	if key == "" {
 		var k [16]byte

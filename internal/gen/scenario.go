@@ -14,6 +14,9 @@ type ScenarioParams struct {
 	// TLS makes the connections of medium and many wss:// (ConnOptions.TLS;
 	// the secrets go to Options.KeyLog).
 	TLS bool
+	// H2 carries each WebSocket of medium and many in an HTTP/2 stream
+	// (ConnOptions.H2): h2c, or h2 in TLS with TLS.
+	H2 bool
 }
 
 var scenarios = []struct {
@@ -170,6 +173,7 @@ type scaled struct {
 	userAgent       bool
 	persistent      bool // ConnOptions.PersistentDeflate
 	tls             bool // ConnOptions.TLS
+	h2              bool // ConnOptions.H2
 }
 
 func buildMedium(c *Capture, p ScenarioParams) {
@@ -204,7 +208,7 @@ func buildMany(c *Capture, p ScenarioParams) {
 }
 
 func (sc *scaled) apply(p ScenarioParams) {
-	sc.tls = p.TLS
+	sc.tls, sc.h2 = p.TLS, p.H2
 	if p.Conns > 0 {
 		sc.conns = p.Conns
 	}
@@ -231,7 +235,7 @@ func (sc *scaled) build(c *Capture) {
 // lazily from sizes, so scripting costs little memory.
 func (sc *scaled) conn(r *rand.Rand, start time.Time) *Conn {
 	conn := NewConn(ConnOptions{Start: start, IPv6: r.Float64() < sc.ipv6, PersistentDeflate: sc.persistent,
-		Gap: sc.gap, Jitter: sc.jitter, RTT: time.Duration(100+r.IntN(400)) * time.Microsecond, TLS: sc.tls, SNI: "app.example.com"})
+		Gap: sc.gap, Jitter: sc.jitter, RTT: time.Duration(100+r.IntN(400)) * time.Microsecond, TLS: sc.tls, SNI: "app.example.com", H2: sc.h2})
 	h := Handshake{Path: "/ws"}
 	if sc.userAgent {
 		h.Origin = "https://app.example.com"
