@@ -237,7 +237,8 @@ func TestGolden(t *testing.T) {
 	caps := publicCaptures(t)
 	real, _ := filepath.Glob("../../testdata/real/*.pcap*")
 	h2, _ := filepath.Glob("../../testdata/h2/*.pcap*")
-	caps = append(append(caps, real...), h2...)
+	apps, _ := filepath.Glob("../../testdata/app/*.pcap*")
+	caps = append(append(append(caps, real...), h2...), apps...)
 	for _, capture := range caps {
 		rel, _ := filepath.Rel("../../testdata", capture)
 		base := strings.ReplaceAll(rel, string(filepath.Separator), "__")

@@ -26,10 +26,10 @@ func Find(dir string) ([]string, error) {
 }
 
 // Seeds returns the contents of the captures bundled below root/testdata
-// (public, real, snaplen, nonws and h2) of at most max bytes each: fuzz seeds.
+// (public, real, snaplen, nonws, h2 and app) of at most max bytes each: fuzz seeds.
 func Seeds(root string, max int64) ([][]byte, error) {
 	var seeds [][]byte
-	for _, dir := range []string{"public", "real", "snaplen", "nonws", "h2"} {
+	for _, dir := range []string{"public", "real", "snaplen", "nonws", "h2", "app"} {
 		caps, err := Find(filepath.Join(root, "testdata", dir))
 		if err != nil {
 			return seeds, err
