@@ -88,6 +88,12 @@ func (s *Session) end(p Pos, reason EndReason, open bool) {
 		for d := ClientToServer; d <= ServerToClient; d++ {
 			s.dirs[d].flush(s, d, p)
 		}
+		if s.app != nil {
+			for _, pr := range s.app.End() {
+				from := sideDir(!pr.Client)
+				s.d.finding(s, p, Code(pr.Code), from, true, "%s", pr.Detail)
+			}
+		}
 		cl, sv := s.sum.Client.CloseSent, s.sum.Server.CloseSent
 		switch {
 		case cl && sv:

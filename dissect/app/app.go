@@ -8,6 +8,7 @@ package app
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -224,6 +225,31 @@ func (c *Conn) Message(client, text bool, payload []byte, ts time.Time) *Info {
 		return nil
 	}
 	return info
+}
+
+// End reports what the end of the WebSocket leaves unfinished: a STOMP
+// frame without its NUL, an MQTT packet cut short, Socket.IO attachments
+// that never came. The problems are valid until the next call.
+func (c *Conn) End() []Problem {
+	c.problems = c.problems[:0]
+	for side := 0; side < 2; side++ {
+		client := side == 0
+		switch d := c.dec.(type) {
+		case *stompDecoder:
+			if n := len(d.buf[side]); n > 0 {
+				c.problem(CodeSTOMPMalformed, client, fmt.Sprintf("the WebSocket ended inside a STOMP frame: %d bytes without the NUL that ends a frame (STOMP 1.2 \"STOMP Frames\")", n))
+			}
+		case *mqttDecoder:
+			if n := len(d.buf[side]); n > 0 {
+				c.problem(CodeMQTTMalformed, client, fmt.Sprintf("the WebSocket ended inside an MQTT control packet: %d bytes of it came (MQTT 5.0 §2.1.4)", n))
+			}
+		case *sioDecoder:
+			if d.want[side] > 0 {
+				c.problem(CodeSocketIOAttach, client, fmt.Sprintf("the %s %q announced %d attachments; %d came before the WebSocket ended", d.pkt[side].Type, d.pkt[side].Event, d.want[side], d.got[side]))
+			}
+		}
+	}
+	return c.problems
 }
 
 // Sniffing reports whether the protocol is still being recognised.

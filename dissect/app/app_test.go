@@ -1,6 +1,7 @@
 package app
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,34 @@ func TestMQTT(t *testing.T) {
 				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestNotClaimed: free text, JSON that is none of the protocols, and
+// random bytes are never taken for an application protocol.
+func TestNotClaimed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	texts := []string{"hello", `{"type":"chat","text":"hi"}`, `["a",1]`, "CONNECTED to the server", "0 items", `42 is the answer`, `{"jsonrpc":"1.0"}`, "SEND me a postcard\n", "MQTT is nice"}
+	for i := 0; i < 20000; i++ {
+		conn := Choose(None, false, "", "/ws", Options{})
+		var b []byte
+		text := i%2 == 0
+		if text {
+			b = []byte(texts[i%len(texts)] + strings.Repeat(" x", rng.IntN(20)))
+		} else {
+			b = make([]byte, rng.IntN(300))
+			for j := range b {
+				b[j] = byte(rng.Uint32())
+			}
+		}
+		for k := 0; k < maxSniff; k++ {
+			if info := conn.Message(k%2 == 0, text, b, time.Time{}); info != nil {
+				t.Fatalf("%q (text %v) taken for %s", b, text, info.Protocol)
+			}
+		}
+		if !conn.Done() {
+			t.Fatalf("still sniffing after %d messages", maxSniff)
+		}
 	}
 }
 
