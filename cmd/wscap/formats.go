@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -211,6 +212,16 @@ func newWriter(e *env, pf *pipelineFlags, multiFile, streaming bool) (writer, er
 		w = &statsWriter{st}
 	case "har":
 		w = &harWriter{output.NewHAR(e.stdout, version)}
+	case "report":
+		f, err := os.Create(pf.reportOut)
+		if err != nil {
+			return nil, fmt.Errorf("-o: %w", err)
+		}
+		r := output.NewReport(f, version)
+		for _, name := range pf.reportFiles {
+			r.Files = append(r.Files, filepath.Base(name))
+		}
+		w = &reportWriter{Report: r, f: f}
 	case "follow":
 		fw := &followWriter{Follow: output.NewFollow(e.stdout, pf.raw), msg: pf.msg}
 		fw.Msg = pf.msg
@@ -259,6 +270,21 @@ func (t *tableWriter) finish(tot totals) {
 		m[string(code)] = n
 	}
 	t.Footer = append(t.Footer, "findings: "+countsText(m))
+}
+
+type reportWriter struct {
+	*output.Report
+	f *os.File
+}
+
+func (r *reportWriter) finish(t totals) { r.Totals = t }
+
+func (r *reportWriter) Close() error {
+	err := r.Report.Close()
+	if cerr := r.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 type harWriter struct{ *output.HAR }

@@ -62,13 +62,15 @@ type pipelineFlags struct {
 	cpuProfile    string
 	memProfile    string
 	keylogs       []string
-	followKeyLogs bool   // live: the key logs grow; re-read them as they do
-	maxPackets    uint64 // -c: packets read over all inputs, 0 for all
-	msg           int    // follow --msg
-	msgOut        string // follow --msg-out
-	full          bool   // follow --full
-	fileFilter    string // -f on files
-	app           string // --app
+	followKeyLogs bool     // live: the key logs grow; re-read them as they do
+	maxPackets    uint64   // -c: packets read over all inputs, 0 for all
+	msg           int      // follow --msg
+	msgOut        string   // follow --msg-out
+	full          bool     // follow --full
+	fileFilter    string   // -f on files
+	reportOut     string   // report -o
+	reportFiles   []string // report: the inputs, for the title
+	app           string   // --app
 	appMaxBuffer  int64
 	event, topic  string
 	method        string

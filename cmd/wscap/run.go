@@ -42,6 +42,7 @@ func commands() []command {
 		{"stats", "one row per WebSocket connection, and totals", runStats},
 		{"follow", "one connection's conversation as a readable transcript", runFollow},
 		{"live", "capture and analyse a live interface (AF_PACKET)", runLive},
+		{"report", "write one self-contained HTML page that shows a capture", runReport},
 	}
 }
 

@@ -1,0 +1,448 @@
+package output
+
+import (
+	"bufio"
+	"bytes"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wscap/wscap/dissect"
+)
+
+// Report writes one self-contained HTML page that shows a capture: an
+// overview, the connections, a timeline per connection, plots, the
+// findings and a message browser. The page works offline: its script and
+// style are inlined, and the data is one JSON document inside it, written
+// by encoding/json (which escapes <, >, & and U+2028/U+2029, so no string
+// from the capture can end the script element or the JSON), read with
+// JSON.parse and put in the page with textContent only.
+type Report struct {
+	w       *bufio.Writer
+	version string
+	// Files are the input names, for the title.
+	Files []string
+	// Totals is the run's totals record, shown in the overview.
+	Totals any
+
+	conns   map[int]*repConn
+	order   []int
+	t0, t1  time.Time
+	started bool
+
+	msgs      []repMsg
+	msgTotal  int64
+	stride    int64 // messages are kept every stride-th (see keep)
+	payloads  int   // payload bytes kept in msgs
+	sizeHist  [2][]int64
+	buckets   []repBucket // per second, grown as time goes on
+	latency   [][2]float64
+	findings  []repFinding
+	byCode    map[string]int64
+	fTotal    int64
+	closeCode map[string]int64
+}
+
+// Bounds of what a report keeps, so that a capture of millions of
+// messages gives a page of some 25 MB at most: plots aggregate, the
+// message browser samples evenly (and says so), payloads are cut.
+const (
+	reportMaxMessages  = 100000
+	reportPreview      = 160     // characters of a message's preview
+	reportPayload      = 4 << 10 // payload bytes kept per message
+	reportPayloadTotal = 8 << 20 // payload bytes kept in all
+	reportMaxFindings  = 20000
+	reportMaxPoints    = 20000 // RTT and latency points
+	reportMaxBuckets   = 4000
+)
+
+type repConn struct {
+	ID         int        `json:"id"`
+	Client     string     `json:"client"`
+	Server     string     `json:"server"`
+	Host       string     `json:"host"`
+	Path       string     `json:"path"`
+	Sub        string     `json:"subprotocol"`
+	Ext        string     `json:"extensions"`
+	Carrier    string     `json:"carrier"`
+	H2Stream   uint32     `json:"h2_stream,omitempty"`
+	Status     int        `json:"status"`
+	Start      float64    `json:"start"` // seconds since the capture's first record
+	End        float64    `json:"end"`
+	Duration   float64    `json:"duration"`
+	Msgs       [2]int64   `json:"msgs"`
+	Bytes      [2]int64   `json:"bytes"`
+	Wire       [2]int64   `json:"wire"`
+	Ratio      float64    `json:"ratio,omitempty"`
+	RTT        *RTTRecord `json:"rtt,omitempty"`
+	Ended      string     `json:"ended"`
+	Close      string     `json:"close"`
+	Findings   [3]int64   `json:"findings"` // error, warning, info
+	App        string     `json:"app,omitempty"`
+	AppTop     string     `json:"app_top,omitempty"`
+	compressed int64
+}
+
+// repMsg is a message of the browser: [conn, time, from (0 client),
+// opcode, length, wire length, flags, preview, payload, app summary,
+// index, packet]. flags: 1 compressed, 2 truncated, 4 incomplete, 8
+// undecodable, 16 binary payload (hex).
+type repMsg [12]any
+
+type repBucket struct {
+	Msgs  [2]int64 `json:"m"`
+	Bytes [2]int64 `json:"b"`
+}
+
+type repFinding struct {
+	Code     string  `json:"code"`
+	Severity string  `json:"severity"`
+	RFC      string  `json:"rfc,omitempty"`
+	From     string  `json:"from,omitempty"`
+	Detail   string  `json:"detail"`
+	Conn     int     `json:"conn"`
+	T        float64 `json:"t"`
+	Pkt      uint64  `json:"pkt"`
+	Msg      int64   `json:"msg"` // the index of the message before it, -1 for none
+}
+
+// NewReport returns a Report writing to w.
+func NewReport(w io.Writer, version string) *Report {
+	return &Report{w: bufio.NewWriterSize(w, 1<<16), version: version, conns: map[int]*repConn{}, stride: 1,
+		byCode: map[string]int64{}, closeCode: map[string]int64{}}
+}
+
+// Encoder returns the encoder whose records WriteRecord takes.
+func (r *Report) Encoder() Encoder { return &JSONLEncoder{} }
+
+type reportRecord struct {
+	MessageRecord
+	Client, Server      string
+	Captured            bool
+	Status              int
+	Method, Path, Host  string
+	Subprotocol         string
+	Extensions          []string
+	TLS                 *TLSRecord
+	Code, Severity, RFC string
+	Detail              string
+	DurationSec         float64        `json:"duration"`
+	End                 string         `json:"end"`
+	ClientSent          DirRecord      `json:"client_sent"`
+	ServerSent          DirRecord      `json:"server_sent"`
+	ConnRTT             *RTTRecord     `json:"rtt"`
+	ConnApp             *AppConnRecord `json:"app"`
+	Findings            map[string]int `json:"findings"`
+}
+
+func (r *Report) seconds(t time.Time) float64 {
+	if !r.started {
+		r.t0, r.started = t, true
+	}
+	if t.After(r.t1) {
+		r.t1 = t
+	}
+	return math.Round(t.Sub(r.t0).Seconds()*1e6) / 1e6
+}
+
+// WriteRecord takes one record (a JSON Lines body).
+func (r *Report) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
+	var rec reportRecord
+	full := append([]byte(`{"kind":"`+kind.String()+`","conn":`+strconv.Itoa(conn)), body...)
+	if err := json.Unmarshal(full, &rec); err != nil {
+		return fmt.Errorf("output: report: %w", err)
+	}
+	ts, _ := time.Parse(time.RFC3339Nano, rec.TS)
+	t := r.seconds(ts)
+	c := r.conns[conn]
+	if c == nil && conn > 0 {
+		c = &repConn{ID: conn, Start: t}
+		r.conns[conn] = c
+		r.order = append(r.order, conn)
+	}
+	switch kind {
+	case dissect.KindHandshake:
+		c.Client, c.Server, c.Host, c.Path, c.Sub, c.Status = rec.Client, rec.Server, rec.Host, rec.Path, rec.Subprotocol, rec.Status
+		c.Ext = strings.Join(rec.Extensions, ", ")
+		c.H2Stream = rec.H2Stream
+		switch {
+		case rec.TLS != nil && rec.H2Stream != 0:
+			c.Carrier = "h2+tls"
+		case rec.H2Stream != 0:
+			c.Carrier = "h2"
+		case rec.TLS != nil:
+			c.Carrier = "wss"
+		default:
+			c.Carrier = "ws"
+		}
+		if !rec.Captured {
+			c.Carrier += " (handshake not captured)"
+		}
+	case dissect.KindMessage:
+		r.message(c, t, &rec)
+	case dissect.KindFinding:
+		r.fTotal++
+		r.byCode[rec.Code]++
+		if len(r.findings) < reportMaxFindings {
+			r.findings = append(r.findings, repFinding{Code: rec.Code, Severity: rec.Severity, RFC: rec.RFC, From: rec.From,
+				Detail: rec.Detail, Conn: conn, T: t, Pkt: rec.Pkt, Msg: r.msgTotal - 1})
+		}
+	case dissect.KindConnection:
+		if c == nil {
+			return nil
+		}
+		if c.Client == "" {
+			c.Client, c.Server = rec.Client, rec.Server
+		}
+		c.End, c.Duration, c.Ended = t, rec.DurationSec, rec.End
+		s := [2]*DirRecord{&rec.ClientSent, &rec.ServerSent}
+		for d := range 2 {
+			c.Msgs[d], c.Bytes[d], c.Wire[d] = s[d].Messages, s[d].Bytes, s[d].WireBytes
+			c.compressed += s[d].Compressed
+		}
+		if c.compressed > 0 && c.Wire[0]+c.Wire[1] > 0 {
+			c.Ratio = math.Round(float64(c.Bytes[0]+c.Bytes[1])/float64(c.Wire[0]+c.Wire[1])*100) / 100
+		}
+		c.RTT = rec.ConnRTT
+		var cl []string
+		for d, who := range []string{"client", "server"} {
+			if s[d].CloseCode != 0 {
+				cl = append(cl, who+" "+strconv.Itoa(s[d].CloseCode))
+				r.closeCode[strconv.Itoa(s[d].CloseCode)]++
+			}
+		}
+		c.Close = strings.Join(cl, ", ")
+		c.Findings = [3]int64{int64(rec.Findings["error"]), int64(rec.Findings["warning"]), int64(rec.Findings["info"])}
+		if a := rec.ConnApp; a != nil {
+			c.App = a.Protocol
+			var top []string
+			for _, nc := range a.Top {
+				top = append(top, fmt.Sprintf("%v ×%v", nc[0], nc[1]))
+			}
+			c.AppTop = strings.Join(top, ", ")
+		}
+	}
+	return nil
+}
+
+func (r *Report) bucket(t float64) *repBucket {
+	i := int(t)
+	if i < 0 {
+		i = 0
+	}
+	// Beyond reportMaxBuckets seconds the buckets merge in pairs (the
+	// page shows the bucket width).
+	for i >= len(r.buckets) {
+		r.buckets = append(r.buckets, repBucket{})
+	}
+	return &r.buckets[i]
+}
+
+func (r *Report) message(c *repConn, t float64, rec *reportRecord) {
+	idx := r.msgTotal
+	r.msgTotal++
+	from := 0
+	if rec.From == "server" {
+		from = 1
+	}
+	length := rec.WireLength
+	if rec.Length != nil {
+		length = *rec.Length
+	}
+	b := r.bucket(t)
+	b.Msgs[from]++
+	b.Bytes[from] += length
+	size := 0
+	for v := length; v > 0; v >>= 1 {
+		size++
+	}
+	for len(r.sizeHist[from]) <= size {
+		r.sizeHist[0] = append(r.sizeHist[0], 0)
+		r.sizeHist[1] = append(r.sizeHist[1], 0)
+	}
+	r.sizeHist[from][size]++
+	if rec.App != nil && rec.App.LatencyMS != nil && len(r.latency) < reportMaxPoints {
+		r.latency = append(r.latency, [2]float64{t, *rec.App.LatencyMS})
+	}
+	if idx%r.stride != 0 {
+		return
+	}
+	flags := 0
+	for i, on := range []bool{rec.Compressed, rec.Truncated, rec.Incomplete, rec.Undecodable} {
+		if on {
+			flags |= 1 << i
+		}
+	}
+	var preview, payload string
+	switch {
+	case rec.Text != nil:
+		preview = cutRunes(*rec.Text, reportPreview)
+		if r.payloads < reportPayloadTotal {
+			payload = cutRunes(*rec.Text, reportPayload)
+			r.payloads += len(payload)
+		}
+	case rec.Data != nil:
+		flags |= 16
+		d := *rec.Data
+		preview = hex.EncodeToString(d[:min(len(d), reportPreview/2)])
+		if r.payloads < reportPayloadTotal {
+			payload = hex.EncodeToString(d[:min(len(d), reportPayload)])
+			r.payloads += len(payload)
+		}
+	case rec.CloseCode != 0:
+		reason := ""
+		if rec.CloseReason != nil {
+			reason = *rec.CloseReason
+		}
+		preview = strconv.Itoa(rec.CloseCode) + " " + reason
+		payload = preview
+	}
+	app := ""
+	if rec.App != nil {
+		app = rec.App.Protocol + " " + rec.App.Summary
+	}
+	r.msgs = append(r.msgs, repMsg{c.ID, t, from, rec.Opcode, length, rec.WireLength, flags, preview, payload, app, idx, rec.Pkt})
+	if len(r.msgs) >= reportMaxMessages {
+		// Keep every other one, and from now on every 2·stride-th: the
+		// sample stays even over the whole capture.
+		kept := r.msgs[:0]
+		for _, m := range r.msgs {
+			if m[10].(int64)%(2*r.stride) == 0 {
+				kept = append(kept, m)
+			}
+		}
+		r.msgs = kept
+		r.stride *= 2
+	}
+}
+
+func cutRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
+}
+
+// reportData is the JSON document inside the page.
+type reportData struct {
+	Version     string           `json:"version"`
+	Files       []string         `json:"files"`
+	Start       string           `json:"start"`
+	Span        float64          `json:"span"`
+	Totals      any              `json:"totals"`
+	Conns       []*repConn       `json:"conns"`
+	BucketSec   int              `json:"bucket_sec"`
+	Buckets     []repBucket      `json:"buckets"`
+	SizeHist    [2][]int64       `json:"size_hist"`
+	Latency     [][2]float64     `json:"latency"`
+	Findings    []repFinding     `json:"findings"`
+	FindingsAll int64            `json:"findings_total"`
+	ByCode      map[string]int64 `json:"findings_by_code"`
+	CloseCodes  map[string]int64 `json:"close_codes"`
+	Messages    []repMsg         `json:"messages"`
+	MsgTotal    int64            `json:"messages_total"`
+	Stride      int64            `json:"stride"`
+	PayloadCut  int              `json:"payload_cut"`
+}
+
+//go:embed report.html
+var reportHTML string
+
+// Close writes the page.
+func (r *Report) Close() error {
+	d := reportData{Version: r.version, Files: r.Files, Totals: r.Totals, BucketSec: 1, Buckets: r.buckets, SizeHist: r.sizeHist,
+		Latency: r.latency, Findings: r.findings, FindingsAll: r.fTotal, ByCode: r.byCode, CloseCodes: r.closeCode,
+		Messages: r.msgs, MsgTotal: r.msgTotal, Stride: r.stride, PayloadCut: reportPayload}
+	if r.started {
+		d.Start = FormatTime(r.t0)
+		d.Span = r.t1.Sub(r.t0).Seconds()
+	}
+	for len(d.Buckets) > reportMaxBuckets {
+		merged := make([]repBucket, (len(d.Buckets)+1)/2)
+		for i, b := range d.Buckets {
+			m := &merged[i/2]
+			for k := range 2 {
+				m.Msgs[k] += b.Msgs[k]
+				m.Bytes[k] += b.Bytes[k]
+			}
+		}
+		d.Buckets = merged
+		d.BucketSec *= 2
+	}
+	for _, id := range r.order {
+		d.Conns = append(d.Conns, r.conns[id])
+	}
+	slices.SortStableFunc(d.Conns, func(a, b *repConn) int { return a.ID - b.ID })
+	if d.Conns == nil {
+		d.Conns = []*repConn{}
+	}
+	// Empty lists, not null: the page filters and maps them.
+	if d.Messages == nil {
+		d.Messages = []repMsg{}
+	}
+	if d.Findings == nil {
+		d.Findings = []repFinding{}
+	}
+	if d.Latency == nil {
+		d.Latency = [][2]float64{}
+	}
+	if d.Buckets == nil {
+		d.Buckets = []repBucket{}
+	}
+	for k := range d.SizeHist {
+		if d.SizeHist[k] == nil {
+			d.SizeHist[k] = []int64{}
+		}
+	}
+	if d.Files == nil {
+		d.Files = []string{}
+	}
+	var data bytes.Buffer
+	enc := json.NewEncoder(&data)
+	enc.SetEscapeHTML(true) // <, >, & as \u003c...: nothing ends the script element
+	if err := enc.Encode(d); err != nil {
+		return fmt.Errorf("output: report: %w", err)
+	}
+	title := "wscap report"
+	if len(r.Files) > 0 {
+		title += ": " + strings.Join(r.Files, ", ")
+	}
+	page := strings.Replace(reportHTML, "{{TITLE}}", htmlEscape(title), 1)
+	before, after, _ := strings.Cut(page, "{{DATA}}")
+	r.w.WriteString(before)
+	r.w.Write(bytes.TrimSpace(data.Bytes()))
+	r.w.WriteString(after)
+	return r.w.Flush()
+}
+
+// DataJSON returns the page's data document (for golden files).
+func (r *Report) DataJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	w := r.w
+	r.w = bufio.NewWriter(&buf)
+	err := r.Close()
+	r.w = w
+	page := buf.String()
+	i := strings.Index(page, `<script type="application/json" id="data">`)
+	j := strings.Index(page[i:], "</script>")
+	if i < 0 || j < 0 {
+		return nil, fmt.Errorf("output: report: no data element")
+	}
+	return []byte(page[i+len(`<script type="application/json" id="data">`) : i+j]), err
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;").Replace(s)
+}
