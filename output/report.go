@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	_ "embed"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -49,6 +50,7 @@ type Report struct {
 	byCode    map[string]int64
 	fTotal    int64
 	closeCode map[string]int64
+	scratch   []byte
 }
 
 // Bounds of what a report keeps, so that a capture of millions of
@@ -58,10 +60,11 @@ const (
 	reportMaxMessages  = 100000
 	reportPreview      = 160     // characters of a message's preview
 	reportPayload      = 4 << 10 // payload bytes kept per message
-	reportPayloadTotal = 8 << 20 // payload bytes kept in all
+	reportPayloadTotal = 6 << 20 // payload bytes kept in all
 	reportMaxFindings  = 20000
 	reportMaxPoints    = 20000 // RTT and latency points
 	reportMaxBuckets   = 4000
+	reportMaxConns     = 10000 // connections listed: those with findings first, then the busiest
 )
 
 type repConn struct {
@@ -123,6 +126,55 @@ func NewReport(w io.Writer, version string) *Report {
 // Encoder returns the encoder whose records WriteRecord takes.
 func (r *Report) Encoder() Encoder { return &JSONLEncoder{} }
 
+// reportHead is what every message record gives the report; the payload
+// is decoded (reportPayloadRec) only for the messages kept.
+type reportHead struct {
+	TS          string `json:"ts"`
+	Pkt         uint64 `json:"pkt"`
+	From        string `json:"from"`
+	Opcode      string `json:"opcode"`
+	Length      *int64 `json:"length"`
+	WireLength  int64  `json:"wire_length"`
+	Compressed  bool   `json:"compressed"`
+	Truncated   bool   `json:"truncated"`
+	Incomplete  bool   `json:"incomplete"`
+	Undecodable bool   `json:"undecodable"`
+	App         *struct {
+		Protocol  string   `json:"protocol"`
+		Summary   string   `json:"summary"`
+		LatencyMS *float64 `json:"latency_ms"`
+	} `json:"app"`
+}
+
+type reportPayloadRec struct {
+	Text        *string `json:"text"`
+	CloseCode   int     `json:"close_code"`
+	CloseReason *string `json:"close_reason"`
+}
+
+// dataPrefix returns the first n bytes of a record's base64 "data"
+// member, decoding no more of it than that (binary messages can be
+// megabytes), and whether it has one.
+func dataPrefix(body []byte, n int) ([]byte, bool) {
+	const key = `,"data":"`
+	i := bytes.Index(body, []byte(key))
+	if i < 0 {
+		return nil, false
+	}
+	s := body[i+len(key):]
+	j := bytes.IndexByte(s, '"')
+	if j < 0 {
+		return nil, false
+	}
+	s = s[:j]
+	if enc := (n + 2) / 3 * 4; len(s) > enc {
+		s = s[:enc]
+	}
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+	k, _ := base64.StdEncoding.Decode(out, s)
+	return out[:min(k, n)], true
+}
+
 type reportRecord struct {
 	MessageRecord
 	Client, Server      string
@@ -155,19 +207,34 @@ func (r *Report) seconds(t time.Time) float64 {
 
 // WriteRecord takes one record (a JSON Lines body).
 func (r *Report) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
+	full := append(append(r.scratch[:0], '{'), body[1:]...) // the body starts with ,"ts":
+	r.scratch = full
+	conns := func(t float64) *repConn {
+		c := r.conns[conn]
+		if c == nil && conn > 0 {
+			c = &repConn{ID: conn, Start: t}
+			r.conns[conn] = c
+			r.order = append(r.order, conn)
+		}
+		return c
+	}
+	if kind == dissect.KindMessage {
+		var h reportHead
+		if err := json.Unmarshal(full, &h); err != nil {
+			return fmt.Errorf("output: report: %w", err)
+		}
+		ts, _ := time.Parse(time.RFC3339Nano, h.TS)
+		t := r.seconds(ts)
+		r.message(conns(t), t, &h, full)
+		return nil
+	}
 	var rec reportRecord
-	full := append([]byte(`{"kind":"`+kind.String()+`","conn":`+strconv.Itoa(conn)), body...)
 	if err := json.Unmarshal(full, &rec); err != nil {
 		return fmt.Errorf("output: report: %w", err)
 	}
 	ts, _ := time.Parse(time.RFC3339Nano, rec.TS)
 	t := r.seconds(ts)
-	c := r.conns[conn]
-	if c == nil && conn > 0 {
-		c = &repConn{ID: conn, Start: t}
-		r.conns[conn] = c
-		r.order = append(r.order, conn)
-	}
+	c := conns(t)
 	switch kind {
 	case dissect.KindHandshake:
 		c.Client, c.Server, c.Host, c.Path, c.Sub, c.Status = rec.Client, rec.Server, rec.Host, rec.Path, rec.Subprotocol, rec.Status
@@ -186,8 +253,6 @@ func (r *Report) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 		if !rec.Captured {
 			c.Carrier += " (handshake not captured)"
 		}
-	case dissect.KindMessage:
-		r.message(c, t, &rec)
 	case dissect.KindFinding:
 		r.fTotal++
 		r.byCode[rec.Code]++
@@ -246,7 +311,7 @@ func (r *Report) bucket(t float64) *repBucket {
 	return &r.buckets[i]
 }
 
-func (r *Report) message(c *repConn, t float64, rec *reportRecord) {
+func (r *Report) message(c *repConn, t float64, rec *reportHead, full []byte) {
 	idx := r.msgTotal
 	r.msgTotal++
 	from := 0
@@ -281,20 +346,29 @@ func (r *Report) message(c *repConn, t float64, rec *reportRecord) {
 			flags |= 1 << i
 		}
 	}
+	var pl reportPayloadRec
+	if err := json.Unmarshal(full, &pl); err != nil {
+		return
+	}
 	var preview, payload string
-	switch {
+	switch rec := &pl; {
 	case rec.Text != nil:
-		preview = cutRunes(*rec.Text, reportPreview)
+		// Copies: a slice of the decoded text would keep all of it.
+		preview = strings.Clone(cutRunes(*rec.Text, reportPreview))
 		if r.payloads < reportPayloadTotal {
-			payload = cutRunes(*rec.Text, reportPayload)
+			payload = strings.Clone(cutRunes(*rec.Text, reportPayload))
 			r.payloads += len(payload)
 		}
-	case rec.Data != nil:
+	case func() bool { _, ok := dataPrefix(full, 0); return ok }():
 		flags |= 16
-		d := *rec.Data
+		want := reportPreview / 2
+		if r.payloads < reportPayloadTotal {
+			want = reportPayload
+		}
+		d, _ := dataPrefix(full, want)
 		preview = hex.EncodeToString(d[:min(len(d), reportPreview/2)])
 		if r.payloads < reportPayloadTotal {
-			payload = hex.EncodeToString(d[:min(len(d), reportPayload)])
+			payload = hex.EncodeToString(d)
 			r.payloads += len(payload)
 		}
 	case rec.CloseCode != 0:
@@ -343,6 +417,12 @@ type reportData struct {
 	Span        float64          `json:"span"`
 	Totals      any              `json:"totals"`
 	Conns       []*repConn       `json:"conns"`
+	ConnsTotal  int              `json:"conns_total"`
+	DirMsgs     [2]int64         `json:"dir_msgs"` // over every connection, client and server
+	DirBytes    [2]int64         `json:"dir_bytes"`
+	Severity    [3]int64         `json:"severity"` // findings of the connections: error, warning, info
+	Carriers    map[string]int   `json:"carriers"`
+	Open        []int            `json:"open"` // WebSocket connections open per bucket
 	BucketSec   int              `json:"bucket_sec"`
 	Buckets     []repBucket      `json:"buckets"`
 	SizeHist    [2][]int64       `json:"size_hist"`
@@ -381,8 +461,53 @@ func (r *Report) Close() error {
 		d.Buckets = merged
 		d.BucketSec *= 2
 	}
+	// Connections open per second, from every connection.
+	open := make([]int, len(r.buckets)+1)
 	for _, id := range r.order {
-		d.Conns = append(d.Conns, r.conns[id])
+		c := r.conns[id]
+		a, b := max(0, int(c.Start)), max(0, int(max(c.End, c.Start)))
+		if a < len(open) {
+			open[a]++
+		}
+		if b+1 < len(open) {
+			open[b+1]--
+		}
+	}
+	for i := 1; i < len(open); i++ {
+		open[i] += open[i-1]
+	}
+	d.Open = open[:len(r.buckets)]
+	for len(d.Open) > reportMaxBuckets {
+		merged := make([]int, (len(d.Open)+1)/2)
+		for i, v := range d.Open {
+			merged[i/2] = max(merged[i/2], v)
+		}
+		d.Open = merged
+	}
+	d.Carriers = map[string]int{}
+	for _, id := range r.order {
+		c := r.conns[id]
+		d.Conns = append(d.Conns, c)
+		for k := range 2 {
+			d.DirMsgs[k] += c.Msgs[k]
+			d.DirBytes[k] += c.Bytes[k]
+		}
+		for k := range 3 {
+			d.Severity[k] += c.Findings[k]
+		}
+		d.Carriers[c.Carrier]++
+	}
+	d.ConnsTotal = len(d.Conns)
+	if len(d.Conns) > reportMaxConns {
+		// Those with findings first, then the busiest: the ones to look at.
+		slices.SortStableFunc(d.Conns, func(a, b *repConn) int {
+			fa, fb := a.Findings[0]*1e6+a.Findings[1]*1e3+a.Findings[2], b.Findings[0]*1e6+b.Findings[1]*1e3+b.Findings[2]
+			if fa != fb {
+				return int(fb - fa)
+			}
+			return int((b.Msgs[0] + b.Msgs[1]) - (a.Msgs[0] + a.Msgs[1]))
+		})
+		d.Conns = d.Conns[:reportMaxConns]
 	}
 	slices.SortStableFunc(d.Conns, func(a, b *repConn) int { return a.ID - b.ID })
 	if d.Conns == nil {
