@@ -27,12 +27,14 @@ const maxAppNames = 256
 // call).
 func (c *Session) decodeApp(dir Direction, p Pos, m *Message) []app.Problem {
 	d := c.d
-	if d.opts.AppOff {
-		return nil
-	}
 	if !c.appChosen {
 		c.appChosen = true
-		c.app = app.Choose(d.opts.App, false, c.hs.Subprotocol, c.hs.Path, app.Options{MaxBuffer: d.opts.AppMaxBuffer})
+		forced, off := d.opts.App, d.opts.AppOff
+		if name, ok := d.opts.AppConn[c.info.ID]; ok {
+			forced, _ = app.ParseProtocol(name)
+			off = name == "none"
+		}
+		c.app = app.Choose(forced, off, c.hs.Subprotocol, c.hs.Path, app.Options{MaxBuffer: d.opts.AppMaxBuffer})
 	}
 	a := c.app
 	if a == nil {
@@ -61,7 +63,7 @@ func (c *Session) decodeApp(dir Direction, p Pos, m *Message) []app.Problem {
 // costs no copy.
 func (c *Session) appWantsPayload(single bool) bool {
 	switch {
-	case c.d.opts.AppOff:
+	case c.d.opts.AppOff && len(c.d.opts.AppConn) == 0:
 		return false
 	case !c.appChosen || c.app != nil && c.app.Sniffing():
 		return single

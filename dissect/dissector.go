@@ -72,6 +72,10 @@ type Options struct {
 	App          app.Protocol
 	AppOff       bool
 	AppMaxBuffer int
+	// AppConn forces a decoder ("mqtt", "none", "auto", ...) on the
+	// sessions numbered so; the numbers are the Dissector's own, which
+	// are the run's only when one Dissector sees every connection.
+	AppConn map[int]string
 }
 
 const (

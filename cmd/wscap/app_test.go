@@ -204,3 +204,30 @@ func expectedAppLines(exp map[string]any) []string {
 	}
 	return out
 }
+
+// TestAppFlag: --app none turns decoding off, --app CONN=NAME sets it for
+// one connection, and an unknown protocol is an error.
+func TestAppFlag(t *testing.T) {
+	const capture = "../../testdata/app/socketio-ws.pcap"
+	decoded := func(args ...string) int {
+		t.Helper()
+		out, stderr, code := wscap(t, append([]string{"read", "--format", "jsonl"}, append(args, capture)...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		n := 0
+		for _, r := range records(t, out) {
+			if r["app"] != nil {
+				n++
+			}
+		}
+		return n
+	}
+	auto := decoded()
+	if auto < 20 || decoded("--app", "none") != 0 || decoded("--app", "1=none") != 0 || decoded("--app", "none", "--app", "1=socket.io") != auto {
+		t.Errorf("auto %d; none %d; 1=none %d; none,1=socket.io %d", auto, decoded("--app", "none"), decoded("--app", "1=none"), decoded("--app", "none", "--app", "1=socket.io"))
+	}
+	if _, stderr, code := wscap(t, "read", "--app", "bogus", capture); code != exitError || !strings.Contains(stderr, "unknown protocol") {
+		t.Errorf("--app bogus: exit %d, %q", code, stderr)
+	}
+}

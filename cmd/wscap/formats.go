@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -464,9 +465,17 @@ func (f *pipelineFlags) filter() (*output.Filter, func(int) bool, error) {
 		}
 		*x.dst = re
 	}
-	if f.app != "" && f.app != "auto" && f.app != "none" {
-		if _, ok := app.ParseProtocol(f.app); !ok {
-			return nil, nil, fmt.Errorf("--app: unknown protocol %q (auto, none, %s)", f.app, strings.Join(app.Names(), ", "))
+	for _, a := range f.app {
+		id, name, perConn := strings.Cut(a, "=")
+		if !perConn {
+			name = a
+		} else if n, err := strconv.Atoi(id); err != nil || n <= 0 {
+			return nil, nil, fmt.Errorf("--app %q: CONN=NAME takes a connection number, not %q", a, id)
+		} else {
+			f.workers = 1 // connection numbers are known on one shard only
+		}
+		if _, ok := app.ParseProtocol(name); !ok && name != "auto" && name != "none" {
+			return nil, nil, fmt.Errorf("--app: unknown protocol %q (auto, none, %s)", name, strings.Join(app.Names(), ", "))
 		}
 	}
 	var keep func(int) bool

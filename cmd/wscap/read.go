@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,7 +71,7 @@ type pipelineFlags struct {
 	fileFilter    string   // -f on files
 	reportOut     string   // report -o
 	reportFiles   []string // report: the inputs, for the title
-	app           string   // --app
+	app           []string // --app: NAME, or CONN=NAME
 	appMaxBuffer  int64
 	event, topic  string
 	method        string
@@ -125,7 +126,7 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet, g flagGroups) {
 		fs.StringVar(&f.topic, "topic", "", "show only messages of MQTT topics or STOMP destinations matching this RE2")
 		fs.StringVar(&f.method, "method", "", "show only JSON-RPC messages whose method matches this RE2")
 	}
-	fs.StringVar(&f.app, "app", "auto", "application protocol decoding: auto (by subprotocol, path or the first messages), none, or one of "+strings.Join(app.Names(), ", ")+" for every connection")
+	fs.StringSliceVar(&f.app, "app", nil, "application protocol decoding: auto (by subprotocol, path or the first messages), none, or one of "+strings.Join(app.Names(), ", ")+" for every connection; CONN=NAME (repeatable) for one connection, numbered as printed (this runs on one worker, so that the numbers are known while decoding)")
 	sizeVar(fs, &f.appMaxBuffer, "app-max-buffer", 1<<20, 1<<30, "bytes of an unfinished MQTT packet or STOMP frame held across messages")
 	fs.StringVar(&f.host, "host", "", `show only connections whose handshake Host is this ("*.example.com" for subdomains)`)
 	fs.StringVar(&f.path, "path", "", "show only connections whose request target starts with this")
@@ -151,6 +152,11 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet, g flagGroups) {
 }
 
 func (f *pipelineFlags) dissectOptions() dissect.Options {
+	for _, a := range f.app {
+		if strings.Contains(a, "=") {
+			f.workers = 1 // --app CONN=NAME: the numbers are known on one shard only
+		}
+	}
 	o := dissect.Options{MaxMessage: f.maxMessage, MaxFrame: f.maxFrame, MaxHandshake: int(f.maxHandshake), Frames: f.frames,
 		MaxAssembling:   max(1, f.maxAssembling/int64(max(f.workers, 1))),
 		MaxInflateRatio: cmp.Or(max(f.inflateRatio, 0), -1), MaxInflateTotal: max(1, f.inflateTotal/int64(max(f.workers, 1))),
@@ -161,12 +167,22 @@ func (f *pipelineFlags) dissectOptions() dissect.Options {
 		o.WSPorts = append(o.WSPorts, uint16(p))
 	}
 	o.AppMaxBuffer = int(f.appMaxBuffer)
-	switch f.app {
-	case "", "auto":
-	case "none":
-		o.AppOff = true
-	default:
-		o.App, _ = app.ParseProtocol(f.app) // checked by check
+	for _, a := range f.app { // checked by filter
+		if id, name, ok := strings.Cut(a, "="); ok {
+			n, _ := strconv.Atoi(id)
+			if o.AppConn == nil {
+				o.AppConn = map[int]string{}
+			}
+			o.AppConn[n] = name
+			continue
+		}
+		switch a {
+		case "", "auto":
+		case "none":
+			o.AppOff = true
+		default:
+			o.App, _ = app.ParseProtocol(a)
+		}
 	}
 	return o
 }
