@@ -12,6 +12,13 @@ import (
 // the decoder read rides on the message (Message.App), what it found
 // wrong follows the message as findings.
 
+// appState is a session's application decoding: its decoder and what it
+// counted.
+type appState struct {
+	app      *app.Conn
+	appNames *appNames
+}
+
 // appNames counts a session's application names (events, topics,
 // destinations, methods) and latencies, for its connection record.
 type appNames struct {
@@ -34,12 +41,14 @@ func (c *Session) decodeApp(dir Direction, p Pos, m *Message) []app.Problem {
 			forced, _ = app.ParseProtocol(name)
 			off = name == "none"
 		}
-		c.app = app.Choose(forced, off, c.hs.Subprotocol, c.hs.Path, app.Options{MaxBuffer: d.opts.AppMaxBuffer})
+		if a := app.Choose(forced, off, c.hs.Subprotocol, c.hs.Path, app.Options{MaxBuffer: d.opts.AppMaxBuffer}); a != nil {
+			c.appState = &appState{app: a}
+		}
 	}
-	a := c.app
-	if a == nil {
+	if c.appState == nil {
 		return nil
 	}
+	a := c.app
 	client := dir == ClientToServer
 	if m.Undecodable || m.Truncated || m.Incomplete {
 		a.Lost(client) // what it held for this direction cannot be continued
@@ -47,7 +56,7 @@ func (c *Session) decodeApp(dir Direction, p Pos, m *Message) []app.Problem {
 	}
 	m.App = a.Message(client, m.Opcode == OpText, m.Payload, p.TS)
 	if a.Done() {
-		c.app = nil // nothing recognised in the first messages
+		c.appState = nil // nothing recognised in the first messages
 		return nil
 	}
 	if m.App != nil {
@@ -65,10 +74,10 @@ func (c *Session) appWantsPayload(single bool) bool {
 	switch {
 	case c.d.opts.AppOff && len(c.d.opts.AppConn) == 0:
 		return false
-	case !c.appChosen || c.app != nil && c.app.Sniffing():
+	case !c.appChosen || c.appState != nil && c.app.Sniffing():
 		return single
 	}
-	return c.app != nil
+	return c.appState != nil
 }
 
 func (c *Session) countApp(info *app.Info) {
@@ -94,27 +103,26 @@ func (c *Session) countApp(info *app.Info) {
 
 // appSummary fills the application fields of the session's record.
 func (c *Session) appSummary() {
-	if c.app == nil && c.appNames == nil {
+	if c.appState == nil || c.app.Protocol == app.None {
 		return
 	}
-	if c.app != nil && c.app.Protocol != app.None {
-		c.sum.App = c.app.Protocol.String()
-	}
+	sum := &AppSummary{Protocol: c.app.Protocol.String()}
+	c.sum.App = sum
 	n := c.appNames
 	if n == nil {
 		return
 	}
 	for name, k := range n.counts {
-		c.sum.AppTop = append(c.sum.AppTop, NameCount{name, k})
+		sum.Top = append(sum.Top, NameCount{name, k})
 	}
-	slices.SortFunc(c.sum.AppTop, func(a, b NameCount) int {
+	slices.SortFunc(sum.Top, func(a, b NameCount) int {
 		if a.Count != b.Count {
 			return int(b.Count - a.Count)
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	if len(c.sum.AppTop) > 5 {
-		c.sum.AppTop = c.sum.AppTop[:5]
+	if len(sum.Top) > 5 {
+		sum.Top = sum.Top[:5]
 	}
-	c.sum.AppLatency = n.latency
+	sum.Latency = n.latency
 }

@@ -77,8 +77,9 @@ type connMore struct {
 	pending    []byte   // client bytes after the request, before the 101
 	pendingPos Pos
 	pendingGap int64 // client bytes lost or dropped while pending
-	h2         *h2Carrier
-	h2cReq     string // the HTTP/1.1 request that asked to switch to h2c
+	// h2 is the HTTP/2 layer (h2.go); while an Upgrade: h2c is answered
+	// (phaseAwaitH2c) it holds only the request that asked.
+	h2 *h2Carrier
 }
 
 // more returns the connection's connMore, allocating it.
@@ -396,7 +397,7 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 		if !wantsWebSocket(req) && asksH2c(req) && requestBodyLength(req) == 0 {
 			// RFC 7540 §3.2: the answer decides (h2c.go).
 			c.phase = phaseAwaitH2c
-			c.more().h2cReq = req.Method + " " + req.Target
+			c.more().h2 = &h2Carrier{c: c, other: []string{req.Method + " " + req.Target + " (stream 1, the h2c upgrade)"}}
 			c.pendingData(p, b)
 			return
 		}

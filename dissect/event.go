@@ -69,12 +69,9 @@ type Handshake struct {
 	AcceptUnchecked bool
 	// TLS is set for a connection decrypted from TLS (wss://).
 	TLS *TLSInfo
-	// H2Stream is the HTTP/2 stream of a WebSocket over HTTP/2 (RFC 8441),
-	// whose handshake is an extended CONNECT answered by a 2xx; 0 for an
-	// HTTP/1.1 upgrade. H2Other lists the connection's other streams seen
-	// by the time of the handshake ("GET /status (stream 3)").
-	H2Stream uint32
-	H2Other  []string
+	// H2 is set for a WebSocket over HTTP/2 (RFC 8441), whose handshake is
+	// an extended CONNECT answered by a 2xx.
+	H2       *H2Handshake
 	Request  *RequestHead  // nil when not captured
 	Response *ResponseHead // nil when no response was seen
 
@@ -88,6 +85,15 @@ type Handshake struct {
 	Subprotocol         string
 	OfferedExtensions   []Extension
 	Extensions          []Extension // accepted by the server
+}
+
+// H2Handshake says which HTTP/2 stream carries a WebSocket, and what else
+// the connection carried by the time of its handshake.
+type H2Handshake struct {
+	Stream uint32
+	// Other lists the connection's other streams seen by then ("GET
+	// /status (stream 3)"); the connection record's handshake has none.
+	Other []string
 }
 
 // Message is one complete (or incomplete) WebSocket message: a data message
@@ -177,13 +183,18 @@ type Summary struct {
 	ClosedFirst bool
 	Findings    [3]int64 // by severity
 	RTT         RTT      // ping→pong round trips
-	// App is the application protocol decoded ("" for none), AppTop its
-	// busiest names (events, topics, destinations, methods) with their
-	// counts, most first, and AppLatency the JSON-RPC or GraphQL response
-	// latencies.
-	App        string
-	AppTop     []NameCount
-	AppLatency RTT
+	// App is set when an application protocol was decoded.
+	App *AppSummary
+}
+
+// AppSummary is what a connection's application protocol carried: the
+// protocol, its busiest names (events, topics, destinations, methods)
+// with their counts, most first, and the JSON-RPC or GraphQL response
+// latencies.
+type AppSummary struct {
+	Protocol string
+	Top      []NameCount
+	Latency  RTT
 }
 
 // NameCount is a name and how many messages were about it.

@@ -201,8 +201,7 @@ func (h *h2Carrier) request(id uint32, p Pos, fields []hpack.HeaderField, method
 	hs := &st.hs
 	hs.Captured = true
 	hs.TLS = c.tlsInfo()
-	hs.H2Stream = id
-	hs.H2Other = append([]string(nil), h.other...)
+	hs.H2 = &H2Handshake{Stream: id, Other: append([]string(nil), h.other...)}
 	req := &RequestHead{Method: method, Proto: "HTTP/2", ProtoMajor: 2}
 	f := func(code Code, format string, args ...any) {
 		h.finding(st, p, code, ClientToServer, true, format, args...)
@@ -563,6 +562,9 @@ func (h *h2Carrier) endStream(st *h2Stream, p Pos, reason EndReason) {
 
 // end ends every WebSocket stream still open when the TCP connection does.
 func (h *h2Carrier) end(p Pos, reason EndReason) {
+	if h.conn == nil {
+		return // an Upgrade: h2c that was not answered
+	}
 	h.pos = p
 	h.conn.Close()
 	for _, st := range h.sorted() {

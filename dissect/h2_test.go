@@ -296,3 +296,16 @@ func TestH2Loss(t *testing.T) {
 		t.Errorf("the gap was blamed on stream 3:\n%s", strings.Join(sink.lines, "\n"))
 	}
 }
+
+// TestH2cRefusedOrUnanswered: an Upgrade: h2c that the server refuses
+// stays HTTP/1.1, and one the capture ends before answering ends quietly.
+func TestH2cRefusedOrUnanswered(t *testing.T) {
+	req := "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"
+	ws := "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	sink := h2Run(t, []flight{{true, []byte(req)}, {false, []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")}, {true, []byte(ws)},
+		{false, []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x02hi")}}, Options{})
+	sink.has(t, `1/0 message server text z=false "hi"`)
+	if s := h2Run(t, []flight{{true, []byte(req)}}, Options{}); len(s.lines) != 0 {
+		t.Errorf("unanswered h2c upgrade: %v", s.lines)
+	}
+}

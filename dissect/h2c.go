@@ -22,16 +22,18 @@ func (c *Conn) h2cResponse(p Pos, b []byte) {
 		resp, _, err := parseResponse(head, c.d.opts.MaxHandshake, true)
 		switch {
 		case err != nil:
+			c.h2 = nil
 			c.phase = phaseDone
 			return
 		case resp.Status == 101 && resp.Header.HasToken("Upgrade", "h2c"):
 			m := c.more()
 			pend, lost := m.pending, m.pendingGap
 			m.pending, m.pendingGap = nil, 0
+			asked := m.h2.other
 			c.startH2(p, true)
 			h := c.h2
 			h.others++
-			h.other = append(h.other, m.h2cReq+" (stream 1, the h2c upgrade)")
+			h.other = asked
 			if len(pend) > 0 {
 				h.data(ClientToServer, p, pend)
 			}
@@ -45,6 +47,7 @@ func (c *Conn) h2cResponse(p Pos, b []byte) {
 		case resp.Status >= 100 && resp.Status < 200 && resp.Status != 101:
 			continue // interim
 		default:
+			c.h2 = nil
 			c.refused(p) // it stays HTTP/1.1
 			return
 		}

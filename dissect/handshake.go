@@ -12,7 +12,10 @@ import (
 func (hs *Handshake) compact() {
 	hs.Request, hs.Response = nil, nil
 	hs.Origin, hs.UserAgent, hs.Server, hs.Key, hs.Accept, hs.ExpectedAccept, hs.Version = "", "", "", "", "", "", ""
-	hs.OfferedSubprotocols, hs.OfferedExtensions, hs.H2Other = nil, nil, nil
+	hs.OfferedSubprotocols, hs.OfferedExtensions = nil, nil
+	if hs.H2 != nil {
+		hs.H2.Other = nil
+	}
 	// The strings kept are copied into one allocation, so that they cost
 	// one object, and the cache lines of one, when the connection's record
 	// is written at its end.

@@ -66,6 +66,9 @@ var pingSeed = maphash.MakeSeed()
 // ping remembers a ping sent by dir; pong matches a pong against the other
 // direction's pings.
 func (c *Session) ping(dir Direction, p Pos, payload []byte) {
+	if c.pings == nil {
+		c.pings = new([2][]pendingPing)
+	}
 	q := &c.pings[dir]
 	if len(*q) == maxPings {
 		*q = (*q)[1:]
@@ -74,6 +77,9 @@ func (c *Session) ping(dir Direction, p Pos, payload []byte) {
 }
 
 func (c *Session) pong(dir Direction, p Pos, payload []byte) {
+	if c.pings == nil {
+		return
+	}
 	q := &c.pings[dir.Reverse()]
 	h := maphash.Bytes(pingSeed, payload)
 	for i, pp := range *q {

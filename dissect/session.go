@@ -1,7 +1,5 @@
 package dissect
 
-import "github.com/wscap/wscap/dissect/app"
-
 // Session is one WebSocket (RFC 6455): the frames of its two directions,
 // the messages they make, permessage-deflate, ping/pong round trips, the
 // closing handshake, its findings and its summary. It is fed a byte stream
@@ -10,21 +8,21 @@ import "github.com/wscap/wscap/dissect/app"
 // plaintext, or (later) an HTTP/2 stream. A Conn holds the session of its
 // connection; each session is numbered on its own (info.ID).
 type Session struct {
-	d       *Dissector
-	known   bool // numbered: a handshake attempt or frames were seen
-	hsSent  bool
-	deflate deflateParams
-	budget  inflateBudget
-	dirs    [2]dirState
-	sum     Summary
-	info    ConnInfo
-	hs      Handshake
-	pings   [2][]pendingPing
-	// The application protocol (app.go): chosen at the first data
-	// message; nil once decoding is off for this session.
-	app       *app.Conn
+	d      *Dissector
+	known  bool // numbered: a handshake attempt or frames were seen
+	hsSent bool
+	// appChosen: the application decoder was chosen (appState nil: none).
 	appChosen bool
-	appNames  *appNames
+	deflate   deflateParams
+	budget    inflateBudget
+	dirs      [2]dirState
+	sum       Summary
+	info      ConnInfo
+	hs        Handshake
+	pings     *[2][]pendingPing // allocated at the first ping
+	// The application protocol (appdecode.go): chosen at the first data
+	// message (appChosen); nil when decoding is off for this session.
+	*appState
 }
 
 // accepted reports whether the server's answer opened the WebSocket: 101
@@ -34,7 +32,7 @@ func (s *Session) accepted() bool { return s.hs.Accepted() }
 // Accepted reports whether the server's answer opened the WebSocket: 101
 // to an HTTP/1.1 upgrade, 2xx to an extended CONNECT (RFC 8441 §5).
 func (h *Handshake) Accepted() bool {
-	if h.H2Stream != 0 {
+	if h.H2 != nil {
 		return h.Status >= 200 && h.Status <= 299
 	}
 	return h.Status == 101
@@ -88,7 +86,7 @@ func (s *Session) end(p Pos, reason EndReason, open bool) {
 		for d := ClientToServer; d <= ServerToClient; d++ {
 			s.dirs[d].flush(s, d, p)
 		}
-		if s.app != nil {
+		if s.appState != nil {
 			for _, pr := range s.app.End() {
 				from := sideDir(!pr.Client)
 				s.d.finding(s, p, Code(pr.Code), from, true, "%s", pr.Detail)

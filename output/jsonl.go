@@ -181,7 +181,9 @@ func appendHandshake(dst []byte, ev *dissect.Event) []byte {
 	dst = appendExtensions(dst, "extensions", h.Extensions)
 	dst = appendStrings(dst, "offered_subprotocols", h.OfferedSubprotocols)
 	dst = appendExtensions(dst, "offered_extensions", h.OfferedExtensions)
-	dst = appendStrings(dst, "h2_other_streams", h.H2Other)
+	if h.H2 != nil {
+		dst = appendStrings(dst, "h2_other_streams", h.H2.Other)
+	}
 	if x := h.TLS; x != nil {
 		dst = append(appendKey(dst, "tls"), '{')
 		n := len(dst)
@@ -356,12 +358,12 @@ func appendConnection(dst []byte, ev *dissect.Event) []byte {
 		dst = appendFloat(dst, "max_ms", float64(r.Max.Microseconds())/1000)
 		dst = append(dst, '}')
 	}
-	if s.App != "" {
+	if a := s.App; a != nil {
 		dst = append(appendKey(dst, "app"), `{"protocol":`...)
-		dst = appendString(dst, s.App)
-		if len(s.AppTop) > 0 {
+		dst = appendString(dst, a.Protocol)
+		if len(a.Top) > 0 {
 			dst = append(dst, `,"top":[`...)
-			for i, nc := range s.AppTop {
+			for i, nc := range a.Top {
 				if i > 0 {
 					dst = append(dst, ',')
 				}
@@ -373,7 +375,7 @@ func appendConnection(dst []byte, ev *dissect.Event) []byte {
 			}
 			dst = append(dst, ']')
 		}
-		if r := &s.AppLatency; r.Count > 0 {
+		if r := &a.Latency; r.Count > 0 {
 			dst = append(dst, `,"latency":{"count":`...)
 			dst = strconv.AppendInt(dst, r.Count, 10)
 			dst = appendFloat(dst, "min_ms", float64(r.Min.Microseconds())/1000)

@@ -127,7 +127,7 @@ func handshakeText(h *dissect.Handshake) string {
 		return "no response"
 	case !h.Accepted():
 		return "rejected " + strconv.Itoa(h.Status)
-	case h.H2Stream != 0:
+	case h.H2 != nil:
 		return "h2 ok"
 	case h.AcceptValid:
 		return "ok"
@@ -514,16 +514,16 @@ func (w *rowWriter) cells(ev *dissect.Event, r *statsRow) {
 			if len(h.Extensions) > 0 {
 				t = appendExtensionList(append(t, ' '), h.Extensions)
 			}
-			if sum := ev.Summary; sum.App != "" {
-				t = append(append(t, " ["...), sum.App...)
-				for i, nc := range sum.AppTop {
+			if a := ev.Summary.App; a != nil {
+				t = append(append(t, " ["...), a.Protocol...)
+				for i, nc := range a.Top {
 					if i == 3 {
 						break
 					}
 					t = append(append(append(t, ' '), nc.Name...), " ×"...)
 					t = strconv.AppendInt(t, nc.Count, 10)
 				}
-				if r := &sum.AppLatency; r.Count > 0 {
+				if r := &a.Latency; r.Count > 0 {
 					t = append(t, " latency "...)
 					t = append(t, r.Median().Round(10*time.Microsecond).String()...)
 				}

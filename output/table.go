@@ -295,8 +295,8 @@ func (t *TableEncoder) cells5(ev *dissect.Event) []string {
 	case dissect.KindHandshake:
 		h := ev.Handshake
 		verdict := "no response"
-		if h.Status != 0 && h.H2Stream != 0 {
-			verdict = strconv.Itoa(h.Status) + ", h2 stream " + strconv.FormatUint(uint64(h.H2Stream), 10)
+		if h.Status != 0 && h.H2 != nil {
+			verdict = strconv.Itoa(h.Status) + ", h2 stream " + strconv.FormatUint(uint64(h.H2.Stream), 10)
 		} else if h.Status != 0 {
 			verdict = strconv.Itoa(h.Status)
 			if h.Status == 101 {
