@@ -220,3 +220,19 @@ func TestReportData(t *testing.T) {
 		})
 	}
 }
+
+// TestReportFlags: report needs -o, and never writes over an input.
+func TestReportFlags(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.pcap")
+	orig, _ := os.ReadFile("../../testdata/real/gorilla-basic.pcap")
+	os.WriteFile(in, orig, 0o644)
+	if _, stderr, code := wscap(t, "report", in); code != exitError || !strings.Contains(stderr, "needs -o") {
+		t.Errorf("without -o: exit %d, %q", code, stderr)
+	}
+	if _, stderr, code := wscap(t, "report", "-o", in, in); code != exitError || !strings.Contains(stderr, "not overwritten") {
+		t.Errorf("-o an input: exit %d, %q", code, stderr)
+	}
+	if b, _ := os.ReadFile(in); !bytes.Equal(b, orig) {
+		t.Errorf("the input was changed")
+	}
+}
