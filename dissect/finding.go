@@ -117,6 +117,7 @@ const (
 	CodeTLSMalformed     Code = "tls-malformed"
 	CodeTLSRenegotiation Code = "tls-renegotiation"
 	CodeTLSAlert         Code = "tls-alert"
+	CodeTLSEarlyRefused  Code = "tls-early-data-refused"
 
 	// WebSocket over HTTP/2 (RFC 8441, RFC 9113, RFC 7541).
 	CodeH2ConnectNotEnabled Code = "h2-connect-not-enabled"
@@ -216,6 +217,7 @@ var Rules = []Rule{
 	{CodeTLSMalformed, Warning, "8446 §5.1", "a TLS record or handshake message does not parse"},
 	{CodeTLSRenegotiation, Info, "5246 §7.4.1", "a TLS 1.2 renegotiation, whose new keys wscap does not follow"},
 	{CodeTLSAlert, Info, "8446 §6", "a peer sent a TLS alert other than close_notify"},
+	{CodeTLSEarlyRefused, Info, "8446 §4.2.10", "the server refused the client's 0-RTT early data; it is not part of the stream"},
 	{CodeH2ConnectNotEnabled, Error, "8441 §4", "the client sent an extended CONNECT (:protocol) before the server enabled it with SETTINGS_ENABLE_CONNECT_PROTOCOL"},
 	{CodeH2ConnectSetting, Error, "8441 §3", "SETTINGS_ENABLE_CONNECT_PROTOCOL with a value other than 0 or 1, or withdrawn after 1"},
 	{CodeH2PseudoHeader, Error, "9113 §8.3", "an extended CONNECT request or its response lacks, repeats or misplaces a pseudo-header field (:method, :protocol, :scheme, :path, :authority, :status)"},

@@ -116,6 +116,8 @@ func (c *Conn) tlsFinding(p Pos, from Direction, kind tls.Problem, detail string
 		code = CodeTLSRenegotiation
 	case tls.ProblemAlert:
 		code = CodeTLSAlert
+	case tls.ProblemEarlyRefused:
+		code = CodeTLSEarlyRefused
 	case tls.ProblemMalformed:
 		blame = true
 	}

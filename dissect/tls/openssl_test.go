@@ -311,13 +311,13 @@ func TestOpenSSLEarlyData(t *testing.T) {
 }
 
 // TestOpenSSLEarlyDataRejected: 0-RTT data that s_server does not take is
-// not part of the client's stream, and is no problem.
+// not part of the client's stream, and is reported as refused.
 func TestOpenSSLEarlyDataRejected(t *testing.T) {
 	recorded, kl := earlyRun(t, false, "Early data was rejected")
 	var c collector
 	s := NewSession(kl, &c)
 	feed(s, recorded, 1<<20)
-	if got := c.data[0].String(); strings.Contains(got, "GET") || !strings.Contains(got, earlyLines[0]) || len(c.problems) > 0 || c.lost[0] != 0 {
+	if got := c.data[0].String(); strings.Contains(got, "GET") || !strings.Contains(got, earlyLines[0]) || len(c.problems) != 1 || !strings.Contains(c.problems[0], "refused the client's 0-RTT early data") || c.lost[0] != 0 {
 		t.Errorf("client data %q, %d lost; problems %v", got, c.lost[0], c.problems)
 	}
 }

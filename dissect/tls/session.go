@@ -21,6 +21,7 @@ const (
 	ProblemRenegotiation                    // a TLS 1.2 handshake inside the encrypted connection
 	ProblemMalformed                        // a record or handshake message that does not parse
 	ProblemAlert                            // an alert other than close_notify
+	ProblemEarlyRefused                     // the server refused the client's 0-RTT data (no fault)
 )
 
 // Handler receives what a Session decrypted: the application data of each
@@ -462,6 +463,11 @@ const endOfEarlyDataRecord = 4 + 1 + 16
 // the server has said whether it took it.
 func (s *Session) earlyDone() {
 	e := &s.early
+	if e.decided && !e.accepted && s.Hello.EarlyData && !e.reported {
+		e.reported = true
+		s.h.Problem(true, ProblemEarlyRefused, fmt.Sprintf("the server refused the client's 0-RTT early data (%d records, %d bytes): not part of the stream; a client sends it again after the handshake", e.n, int64(len(e.plain))+e.lost))
+		e.plain = nil
+	}
 	if !e.decided || !e.accepted {
 		return
 	}
