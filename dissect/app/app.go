@@ -122,6 +122,7 @@ type Conn struct {
 	// sniffing: not yet decided; the first messages are looked at.
 	sniffing bool
 	seen     int
+	sides    [2]bool // a message of the client, of the server was looked at
 	problems []Problem
 }
 
@@ -210,7 +211,15 @@ func (c *Conn) Message(client, text bool, payload []byte, ts time.Time) *Info {
 			c.sniffing = false
 			c.set(p)
 		} else {
-			if c.seen >= maxSniff {
+			// The marks are in a side's first message (a CONNECT, an
+			// Engine.IO open, a connection_init, a request): once both
+			// sides have sent one, or after maxSniff, it is none of them.
+			if client {
+				c.sides[0] = true
+			} else {
+				c.sides[1] = true
+			}
+			if c.seen >= maxSniff || c.sides[0] && c.sides[1] {
 				c.sniffing = false
 			}
 			return nil
