@@ -496,12 +496,18 @@ func (c *Conn) pendingData(p Pos, b []byte) {
 	if len(m.pending) == 0 && m.pendingGap == 0 {
 		m.pendingPos = p
 	}
-	room := maxPending - len(m.pending)
+	m.pending = holdPending(m.pending, &m.pendingGap, b)
+}
+
+// holdPending appends b to the client bytes held until the server's
+// answer, within maxPending; what does not fit counts in *dropped.
+func holdPending(held []byte, dropped *int64, b []byte) []byte {
+	room := maxPending - len(held)
 	if len(b) > room {
-		m.pendingGap += int64(len(b) - room)
+		*dropped += int64(len(b) - room)
 		b = b[:room]
 	}
-	m.pending = append(m.pending, b...)
+	return append(held, b...)
 }
 
 // responseData reads the server's answer to the upgrade request.

@@ -418,12 +418,7 @@ func (h *h2Carrier) Data(server bool, id uint32, b []byte) {
 	case st.open:
 		st.feed(dir, p, b)
 	case !st.answered && dir == ClientToServer:
-		room := maxPending - len(st.pending)
-		if len(b) > room {
-			st.pendingGap += int64(len(b) - room)
-			b = b[:room]
-		}
-		st.pending = append(st.pending, b...)
+		st.pending = holdPending(st.pending, &st.pendingGap, b)
 	}
 }
 
