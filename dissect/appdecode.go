@@ -1,6 +1,7 @@
 package dissect
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
@@ -12,17 +13,12 @@ import (
 // the decoder read rides on the message (Message.App), what it found
 // wrong follows the message as findings.
 
-// appState is a session's application decoding: its decoder and what it
-// counted.
+// appState is a session's application decoding: its decoder, and for its
+// connection record the names it read (events, topics, destinations,
+// methods) with their counts, and the response latencies.
 type appState struct {
-	app      *app.Conn
-	appNames *appNames
-}
-
-// appNames counts a session's application names (events, topics,
-// destinations, methods) and latencies, for its connection record.
-type appNames struct {
-	counts  map[string]int64
+	app     *app.Conn
+	counts  map[string]int64 // made at the first name
 	latency RTT
 }
 
@@ -81,10 +77,9 @@ func (c *Session) appWantsPayload(single bool) bool {
 }
 
 func (c *Session) countApp(info *app.Info) {
-	n := c.appNames
-	if n == nil {
-		n = &appNames{counts: map[string]int64{}}
-		c.appNames = n
+	n := c.appState
+	if n.counts == nil && len(info.Names) > 0 {
+		n.counts = map[string]int64{}
 	}
 	for _, name := range info.Names {
 		if _, ok := n.counts[name]; ok || len(n.counts) < maxAppNames {
@@ -106,23 +101,15 @@ func (c *Session) appSummary() {
 	if c.appState == nil || c.app.Protocol == app.None {
 		return
 	}
-	sum := &AppSummary{Protocol: c.app.Protocol.String()}
+	sum := &AppSummary{Protocol: c.app.Protocol.String(), Latency: c.latency}
 	c.sum.App = sum
-	n := c.appNames
-	if n == nil {
-		return
-	}
-	for name, k := range n.counts {
+	for name, k := range c.counts {
 		sum.Top = append(sum.Top, NameCount{name, k})
 	}
 	slices.SortFunc(sum.Top, func(a, b NameCount) int {
-		if a.Count != b.Count {
-			return int(b.Count - a.Count)
-		}
-		return strings.Compare(a.Name, b.Name)
+		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Name, b.Name))
 	})
 	if len(sum.Top) > 5 {
 		sum.Top = sum.Top[:5]
 	}
-	sum.Latency = n.latency
 }

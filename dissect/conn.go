@@ -397,7 +397,8 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 		if !wantsWebSocket(req) && asksH2c(req) && requestBodyLength(req) == 0 {
 			// RFC 7540 §3.2: the answer decides (h2c.go).
 			c.phase = phaseAwaitH2c
-			c.more().h2 = &h2Carrier{c: c, other: []string{req.Method + " " + req.Target + " (stream 1, the h2c upgrade)"}}
+			// The request is stream 1 of the HTTP/2 connection to come.
+			c.more().h2 = &h2Carrier{c: c, others: 1, other: []string{req.Method + " " + req.Target + " (stream 1, the h2c upgrade)"}}
 			c.pendingData(p, b)
 			return
 		}

@@ -1,6 +1,9 @@
 package dissect
 
 import (
+	"cmp"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,10 +35,12 @@ type h2Carrier struct {
 	tentative bool
 	// held are connection-level problems from before the first WebSocket
 	// stream, reported on it.
-	held []heldProblem2
+	held []heldH2Finding
 }
 
-type heldProblem2 struct {
+// heldH2Finding is a connection-level finding of the HTTP/2 layer from
+// before its first WebSocket stream.
+type heldH2Finding struct {
 	pos    Pos
 	from   Direction
 	code   Code
@@ -57,30 +62,17 @@ type h2Stream struct {
 	pendingGap int64
 }
 
-// H2Info is what the HTTP/2 layer of a connection carried, for the views.
-type H2Info struct {
-	WebSockets int      // the WebSocket streams
-	Others     int64    // other streams
-	Undecoded  int64    // streams whose headers could not be decoded
-	Other      []string // the first other streams, "GET /status (stream 3)"
-}
-
-// H2 returns what the HTTP/2 layer of the connection carried, or nil.
-func (c *Conn) H2() *H2Info {
-	if c.connMore == nil || c.h2 == nil {
-		return nil
-	}
-	h := c.h2
-	return &H2Info{WebSockets: h.sessions, Others: h.others, Undecoded: h.undecoded, Other: h.other}
-}
-
 // startH2 makes the connection's innermost stream an HTTP/2 connection.
 // upgraded: it switched from HTTP/1.1 (Upgrade: h2c), stream 1 being the
-// request that asked.
+// request that asked, which httpData entered in the carrier.
 func (c *Conn) startH2(p Pos, upgraded bool) {
-	h := &h2Carrier{c: c, pos: p, ws: map[uint32]*h2Stream{}}
+	h := c.more().h2
+	if h == nil {
+		h = &h2Carrier{c: c}
+		c.h2 = h
+	}
+	h.pos, h.ws = p, map[uint32]*h2Stream{}
 	h.conn = http2.NewConn(h, upgraded)
-	c.more().h2 = h
 	c.phase = phaseH2
 	if c.proto == ProtoOther {
 		c.proto = ProtoHTTP2
@@ -206,26 +198,22 @@ func (h *h2Carrier) request(id uint32, p Pos, fields []hpack.HeaderField, method
 	f := func(code Code, format string, args ...any) {
 		h.finding(st, p, code, ClientToServer, true, format, args...)
 	}
-	var scheme, authority string
+	var authority string
 	regular := false
 	seen := map[string]int{}
 	for _, hf := range fields {
 		req.Header = append(req.Header, HeaderField{hf.Name, hf.Value})
+		checkH2Field("request", hf, f)
 		name := hf.Name
-		if name != strings.ToLower(name) {
-			f(CodeH2HeaderMalformed, "the request's field name %q has upper-case letters (RFC 9113 §8.2.1)", name)
-		}
 		if strings.HasPrefix(name, ":") {
 			seen[name]++
 			if regular {
 				f(CodeH2PseudoHeader, "the pseudo-header field %s follows a regular field (RFC 9113 §8.3)", name)
 			}
 			switch name {
-			case ":method", ":protocol":
+			case ":method", ":protocol", ":scheme":
 			case ":path":
 				req.Target = hf.Value
-			case ":scheme":
-				scheme = hf.Value
 			case ":authority":
 				authority = hf.Value
 			default:
@@ -234,13 +222,8 @@ func (h *h2Carrier) request(id uint32, p Pos, fields []hpack.HeaderField, method
 			continue
 		}
 		regular = true
-		switch strings.ToLower(name) {
-		case "connection", "upgrade", "keep-alive", "proxy-connection", "transfer-encoding":
-			f(CodeH2HeaderMalformed, "the request has the connection-specific field %s, which HTTP/2 does not carry (RFC 9113 §8.2.2)", name)
-		case "te":
-			if !strings.EqualFold(strings.TrimSpace(hf.Value), "trailers") {
-				f(CodeH2HeaderMalformed, "the request's TE field is %q; in HTTP/2 it may only be \"trailers\" (RFC 9113 §8.2.2)", hf.Value)
-			}
+		if strings.EqualFold(name, "te") && !strings.EqualFold(strings.TrimSpace(hf.Value), "trailers") {
+			f(CodeH2HeaderMalformed, "the request's TE field is %q; in HTTP/2 it may only be \"trailers\" (RFC 9113 §8.2.2)", hf.Value)
 		}
 	}
 	for name, n := range seen {
@@ -261,7 +244,6 @@ func (h *h2Carrier) request(id uint32, p Pos, fields []hpack.HeaderField, method
 	}
 	hs.Request = req
 	hs.Method, hs.Path, hs.Host = method, req.Target, authority
-	_ = scheme
 	hd := req.Header
 	hs.Origin, _ = hd.Get("Origin")
 	hs.UserAgent, _ = hd.Get("User-Agent")
@@ -297,9 +279,7 @@ func (h *h2Carrier) response(st *h2Stream, p Pos, fields []hpack.HeaderField) {
 	regular := false
 	for _, hf := range fields {
 		resp.Header = append(resp.Header, HeaderField{hf.Name, hf.Value})
-		if hf.Name != strings.ToLower(hf.Name) {
-			f(CodeH2HeaderMalformed, "the response's field name %q has upper-case letters (RFC 9113 §8.2.1)", hf.Name)
-		}
+		checkH2Field("response", hf, f)
 		switch {
 		case hf.Name == ":status":
 			statuses++
@@ -315,10 +295,6 @@ func (h *h2Carrier) response(st *h2Stream, p Pos, fields []hpack.HeaderField) {
 			f(CodeH2PseudoHeader, "the response has the pseudo-header field %s, which responses do not have (RFC 9113 §8.3.2)", hf.Name)
 		default:
 			regular = true
-			switch strings.ToLower(hf.Name) {
-			case "connection", "upgrade", "keep-alive", "proxy-connection", "transfer-encoding":
-				f(CodeH2HeaderMalformed, "the response has the connection-specific field %s, which HTTP/2 does not carry (RFC 9113 §8.2.2)", hf.Name)
-			}
 		}
 	}
 	switch {
@@ -356,7 +332,7 @@ func (h *h2Carrier) response(st *h2Stream, p Pos, fields []hpack.HeaderField) {
 	if vs := hd.appendValues(buf[:0], "Sec-WebSocket-Protocol"); len(vs) > 0 {
 		chosen := ParseTokenList(vs)
 		hs.Subprotocol = strings.Join(chosen, ", ")
-		if len(chosen) != 1 || !contains(hs.OfferedSubprotocols, chosen[0]) {
+		if len(chosen) != 1 || !slices.Contains(hs.OfferedSubprotocols, chosen[0]) {
 			f(CodeSubprotocolNotOffered, "the server chose subprotocol %q; the client offered %q", hs.Subprotocol, strings.Join(hs.OfferedSubprotocols, ", "))
 		}
 	}
@@ -368,26 +344,33 @@ func (h *h2Carrier) response(st *h2Stream, p Pos, fields []hpack.HeaderField) {
 		}
 		st.checkExtensions(p, false)
 	}
+	st.start()
+}
+
+// checkH2Field reports what RFC 9113 §8.2 forbids in a field of a request
+// or response: an upper-case name, a connection-specific field (no
+// pseudo-header field is one).
+func checkH2Field(what string, hf hpack.HeaderField, f func(Code, string, ...any)) {
+	if hf.Name != strings.ToLower(hf.Name) {
+		f(CodeH2HeaderMalformed, "the %s's field name %q has upper-case letters (RFC 9113 §8.2.1)", what, hf.Name)
+	}
+	switch strings.ToLower(hf.Name) {
+	case "connection", "upgrade", "keep-alive", "proxy-connection", "transfer-encoding":
+		f(CodeH2HeaderMalformed, "the %s has the connection-specific field %s, which HTTP/2 does not carry (RFC 9113 §8.2.2)", what, hf.Name)
+	}
+}
+
+// start makes the stream's DATA the WebSocket's byte streams.
+func (st *h2Stream) start() {
 	st.open = true
 	st.dirs[ClientToServer].startFrames(&st.Session, ClientToServer)
 	st.dirs[ServerToClient].startFrames(&st.Session, ServerToClient)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // openStream opens a stream whose answer could not be read.
 func (h *h2Carrier) openStream(st *h2Stream, p Pos) {
 	st.emitHandshake(p)
-	st.open = true
-	st.dirs[ClientToServer].startFrames(&st.Session, ClientToServer)
-	st.dirs[ServerToClient].startFrames(&st.Session, ServerToClient)
+	st.start()
 	h.flushPending(st, p)
 }
 
@@ -506,7 +489,7 @@ func (h *h2Carrier) Problem(server bool, id uint32, kind http2.Problem, detail s
 	open := h.sorted()
 	if len(open) == 0 {
 		if len(h.held) < maxHeldProblems {
-			h.held = append(h.held, heldProblem2{p, from, code, blame, detail})
+			h.held = append(h.held, heldH2Finding{p, from, code, blame, detail})
 		}
 		return
 	}
@@ -525,16 +508,7 @@ func (h *h2Carrier) sorted() []*h2Stream {
 	if len(h.ws) == 0 {
 		return nil
 	}
-	out := make([]*h2Stream, 0, len(h.ws))
-	for _, st := range h.ws {
-		out = append(out, st)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].id < out[j-1].id; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
+	return slices.SortedFunc(maps.Values(h.ws), func(a, b *h2Stream) int { return cmp.Compare(a.id, b.id) })
 }
 
 // endStream ends a WebSocket stream's session and forgets the stream.
@@ -549,7 +523,6 @@ func (h *h2Carrier) endStream(st *h2Stream, p Pos, reason EndReason) {
 	if st.open {
 		cs.H2WebSockets++
 	} else {
-		cs.H2Rejected++
 		cs.Rejected++
 	}
 	st.Session.end(p, reason, st.open)

@@ -29,11 +29,8 @@ func (c *Conn) h2cResponse(p Pos, b []byte) {
 			m := c.more()
 			pend, lost := m.pending, m.pendingGap
 			m.pending, m.pendingGap = nil, 0
-			asked := m.h2.other
-			c.startH2(p, true)
+			c.startH2(p, true) // in the carrier that holds the request
 			h := c.h2
-			h.others++
-			h.other = asked
 			if len(pend) > 0 {
 				h.data(ClientToServer, p, pend)
 			}

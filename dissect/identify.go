@@ -63,9 +63,9 @@ type Census struct {
 	TLSVersions, TLSCipherSuites, TLSALPN map[string]int64
 	// WebSockets over HTTP/2 (RFC 8441): the streams that opened one (each
 	// a WebSocket connection in the views; their TCP connection counts as
-	// ProtoHTTP2 or ProtoTLS), the extended CONNECTs refused or
-	// unanswered (also counted in Rejected), and the other streams.
-	H2WebSockets, H2Rejected, H2OtherStreams int64
+	// ProtoHTTP2 or ProtoTLS) and the other streams. The extended
+	// CONNECTs refused or unanswered count in Rejected.
+	H2WebSockets, H2OtherStreams int64
 	// H2Undecoded counts the streams whose request headers could not be
 	// decoded (the sender's HPACK state was lost): whether they were
 	// WebSockets is unknown.
@@ -96,7 +96,6 @@ func (c *Census) Add(o *Census) {
 	}
 	c.Rejected += o.Rejected
 	c.H2WebSockets += o.H2WebSockets
-	c.H2Rejected += o.H2Rejected
 	c.H2OtherStreams += o.H2OtherStreams
 	c.H2Undecoded += o.H2Undecoded
 	c.TLSDecrypted += o.TLSDecrypted
@@ -209,7 +208,7 @@ func (c *Conn) identify(dir Direction, p Pos, b []byte) {
 		case dir == ClientToServer && http2.StartsPreface(b):
 			c.startH2(p, false)
 			c.h2.data(dir, p, b)
-		case dir == ServerToClient && http2.StartsSettings(b) && (c.sess.Hello.ALPNChosen == "h2" || slices.Contains(c.sess.Hello.ALPN, "h2")):
+		case dir == ServerToClient && http2.StartsSettings(b) && slices.Contains(c.sess.Hello.ALPN, "h2"):
 			// The server's preface first (TLS 1.3 servers may send before
 			// the client's Finished); HTTP/2 if the client's is next.
 			c.startH2(p, false)

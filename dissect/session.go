@@ -25,10 +25,6 @@ type Session struct {
 	*appState
 }
 
-// accepted reports whether the server's answer opened the WebSocket: 101
-// to an HTTP/1.1 upgrade, 2xx to an extended CONNECT (RFC 8441 §5).
-func (s *Session) accepted() bool { return s.hs.Accepted() }
-
 // Accepted reports whether the server's answer opened the WebSocket: 101
 // to an HTTP/1.1 upgrade, 2xx to an extended CONNECT (RFC 8441 §5).
 func (h *Handshake) Accepted() bool {
@@ -122,7 +118,7 @@ func (s *Session) end(p Pos, reason EndReason, open bool) {
 			}
 		}
 	}
-	if s.hsSent && s.hs.Status != 0 && !s.accepted() {
+	if s.hsSent && s.hs.Status != 0 && !s.hs.Accepted() {
 		reason = EndRejected
 	}
 	s.sum.Reason = reason

@@ -44,7 +44,8 @@ type Report struct {
 	stride    int64 // messages are kept every stride-th (see keep)
 	payloads  int   // payload bytes kept in msgs
 	sizeHist  [2][]int64
-	buckets   []repBucket // per second, grown as time goes on
+	buckets   []repBucket // per bucketSec seconds, grown as time goes on
+	bucketSec int64
 	latency   [][2]float64
 	findings  []repFinding
 	byCode    map[string]int64
@@ -119,7 +120,7 @@ type repFinding struct {
 
 // NewReport returns a Report writing to w.
 func NewReport(w io.Writer, version string) *Report {
-	return &Report{w: bufio.NewWriterSize(w, 1<<16), version: version, conns: map[int]*repConn{}, stride: 1,
+	return &Report{w: bufio.NewWriterSize(w, 1<<16), version: version, conns: map[int]*repConn{}, stride: 1, bucketSec: 1,
 		byCode: map[string]int64{}, closeCode: map[string]int64{}}
 }
 
@@ -298,13 +299,26 @@ func (r *Report) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 	return nil
 }
 
+// bucket returns the interval of t (seconds since the first record). The
+// intervals are a second wide until there would be more than
+// reportMaxBuckets; then neighbours merge and the width doubles (the page
+// shows it), so that a capture spanning years (or a packet stamped in
+// 2038) costs no more than a short one.
 func (r *Report) bucket(t float64) *repBucket {
-	i := int(t)
-	if i < 0 {
-		i = 0
+	at := max(0, int64(t))
+	for at/r.bucketSec >= reportMaxBuckets {
+		merged := make([]repBucket, (len(r.buckets)+1)/2)
+		for i, b := range r.buckets {
+			m := &merged[i/2]
+			for k := range 2 {
+				m.Msgs[k] += b.Msgs[k]
+				m.Bytes[k] += b.Bytes[k]
+			}
+		}
+		r.buckets = merged
+		r.bucketSec *= 2
 	}
-	// Beyond reportMaxBuckets seconds the buckets merge in pairs (the
-	// page shows the bucket width).
+	i := int(at / r.bucketSec)
 	for i >= len(r.buckets) {
 		r.buckets = append(r.buckets, repBucket{})
 	}
@@ -442,34 +456,24 @@ var reportHTML string
 
 // Close writes the page.
 func (r *Report) Close() error {
-	d := reportData{Version: r.version, Files: r.Files, Totals: r.Totals, BucketSec: 1, Buckets: r.buckets, SizeHist: r.sizeHist,
+	d := reportData{Version: r.version, Files: r.Files, Totals: r.Totals, BucketSec: int(r.bucketSec), Buckets: r.buckets, SizeHist: r.sizeHist,
 		Latency: r.latency, Findings: r.findings, FindingsAll: r.fTotal, ByCode: r.byCode, CloseCodes: r.closeCode,
 		Messages: r.msgs, MsgTotal: r.msgTotal, Stride: r.stride, PayloadCut: reportPayload}
 	if r.started {
 		d.Start = FormatTime(r.t0)
 		d.Span = r.t1.Sub(r.t0).Seconds()
 	}
-	for len(d.Buckets) > reportMaxBuckets {
-		merged := make([]repBucket, (len(d.Buckets)+1)/2)
-		for i, b := range d.Buckets {
-			m := &merged[i/2]
-			for k := range 2 {
-				m.Msgs[k] += b.Msgs[k]
-				m.Bytes[k] += b.Bytes[k]
-			}
-		}
-		d.Buckets = merged
-		d.BucketSec *= 2
-	}
-	// Connections open per second, from every connection.
+	// The connections open at some time in each interval, from every
+	// connection (a count per interval, not per second: bounded as the
+	// intervals are).
 	open := make([]int, len(r.buckets)+1)
 	for _, id := range r.order {
 		c := r.conns[id]
-		a, b := max(0, int(c.Start)), max(0, int(max(c.End, c.Start)))
-		if a < len(open) {
+		a, b := max(0, int64(c.Start))/r.bucketSec, max(0, int64(max(c.End, c.Start)))/r.bucketSec
+		if a < int64(len(open)) {
 			open[a]++
 		}
-		if b+1 < len(open) {
+		if b+1 < int64(len(open)) {
 			open[b+1]--
 		}
 	}
@@ -477,13 +481,6 @@ func (r *Report) Close() error {
 		open[i] += open[i-1]
 	}
 	d.Open = open[:len(r.buckets)]
-	for len(d.Open) > reportMaxBuckets {
-		merged := make([]int, (len(d.Open)+1)/2)
-		for i, v := range d.Open {
-			merged[i/2] = max(merged[i/2], v)
-		}
-		d.Open = merged
-	}
 	d.Carriers = map[string]int{}
 	for _, id := range r.order {
 		c := r.conns[id]
@@ -550,22 +547,6 @@ func (r *Report) Close() error {
 	r.w.Write(bytes.TrimSpace(data.Bytes()))
 	r.w.WriteString(after)
 	return r.w.Flush()
-}
-
-// DataJSON returns the page's data document (for golden files).
-func (r *Report) DataJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	w := r.w
-	r.w = bufio.NewWriter(&buf)
-	err := r.Close()
-	r.w = w
-	page := buf.String()
-	i := strings.Index(page, `<script type="application/json" id="data">`)
-	j := strings.Index(page[i:], "</script>")
-	if i < 0 || j < 0 {
-		return nil, fmt.Errorf("output: report: no data element")
-	}
-	return []byte(page[i+len(`<script type="application/json" id="data">`) : i+j]), err
 }
 
 func htmlEscape(s string) string {

@@ -471,8 +471,6 @@ func (f *pipelineFlags) filter() (*output.Filter, func(int) bool, error) {
 			name = a
 		} else if n, err := strconv.Atoi(id); err != nil || n <= 0 {
 			return nil, nil, fmt.Errorf("--app %q: CONN=NAME takes a connection number, not %q", a, id)
-		} else {
-			f.workers = 1 // connection numbers are known on one shard only
 		}
 		if _, ok := app.ParseProtocol(name); !ok && name != "auto" && name != "none" {
 			return nil, nil, fmt.Errorf("--app: unknown protocol %q (auto, none, %s)", name, strings.Join(app.Names(), ", "))

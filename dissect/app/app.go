@@ -8,7 +8,6 @@ package app
 
 import (
 	"bytes"
-	"fmt"
 	"strings"
 	"time"
 )
@@ -128,6 +127,10 @@ type Conn struct {
 
 type decoder interface {
 	message(c *Conn, client, text bool, payload []byte, ts time.Time, info *Info)
+	// lost drops what the decoder holds of one side (sideOf).
+	lost(side int)
+	// end reports, on c, what a side leaves unfinished.
+	end(c *Conn, client bool)
 }
 
 // maxSniff is how many messages are looked at to recognise a protocol.
@@ -214,11 +217,7 @@ func (c *Conn) Message(client, text bool, payload []byte, ts time.Time) *Info {
 			// The marks are in a side's first message (a CONNECT, an
 			// Engine.IO open, a connection_init, a request): once both
 			// sides have sent one, or after maxSniff, it is none of them.
-			if client {
-				c.sides[0] = true
-			} else {
-				c.sides[1] = true
-			}
+			c.sides[sideOf(client)] = true
 			if c.seen >= maxSniff || c.sides[0] && c.sides[1] {
 				c.sniffing = false
 			}
@@ -230,7 +229,7 @@ func (c *Conn) Message(client, text bool, payload []byte, ts time.Time) *Info {
 	}
 	info := &Info{Protocol: c.Protocol}
 	c.dec.message(c, client, text, payload, ts, info)
-	if info.Summary == "" && len(info.Names) == 0 && info.SocketIO == nil && info.EngineIO == "" && info.STOMP == nil && info.MQTT == nil && info.GraphQL == nil && info.JSONRPC == nil && !info.Partial && len(c.problems) == 0 {
+	if info.Summary == "" && len(c.problems) == 0 { // every decoder sums up what it read
 		return nil
 	}
 	return info
@@ -241,22 +240,9 @@ func (c *Conn) Message(client, text bool, payload []byte, ts time.Time) *Info {
 // that never came. The problems are valid until the next call.
 func (c *Conn) End() []Problem {
 	c.problems = c.problems[:0]
-	for side := 0; side < 2; side++ {
-		client := side == 0
-		switch d := c.dec.(type) {
-		case *stompDecoder:
-			if n := len(d.buf[side]); n > 0 {
-				c.problem(CodeSTOMPMalformed, client, fmt.Sprintf("the WebSocket ended inside a STOMP frame: %d bytes without the NUL that ends a frame (STOMP 1.2 \"STOMP Frames\")", n))
-			}
-		case *mqttDecoder:
-			if n := len(d.buf[side]); n > 0 {
-				c.problem(CodeMQTTMalformed, client, fmt.Sprintf("the WebSocket ended inside an MQTT control packet: %d bytes of it came (MQTT 5.0 §2.1.4)", n))
-			}
-		case *sioDecoder:
-			if d.want[side] > 0 {
-				c.problem(CodeSocketIOAttach, client, fmt.Sprintf("the %s %q announced %d attachments; %d came before the WebSocket ended", d.pkt[side].Type, d.pkt[side].Event, d.want[side], d.got[side]))
-			}
-		}
+	if c.dec != nil {
+		c.dec.end(c, true)
+		c.dec.end(c, false)
 	}
 	return c.problems
 }
@@ -271,18 +257,18 @@ func (c *Conn) Done() bool { return !c.sniffing && c.dec == nil }
 // Lost tells the Conn that a message of the client (or the server) could
 // not be read whole: what it held of that direction is dropped.
 func (c *Conn) Lost(client bool) {
-	side := 0
-	if !client {
-		side = 1
+	if c.dec != nil {
+		c.dec.lost(sideOf(client))
 	}
-	switch d := c.dec.(type) {
-	case *mqttDecoder:
-		d.buf[side] = nil
-	case *stompDecoder:
-		d.buf[side] = nil
-	case *sioDecoder:
-		d.want[side], d.got[side], d.pkt[side] = 0, 0, nil
+}
+
+// sideOf is the index of a direction's state in the decoders: 0 for the
+// client, 1 for the server.
+func sideOf(client bool) int {
+	if client {
+		return 0
 	}
+	return 1
 }
 
 // Problems returns what the last Message found; valid until the next.

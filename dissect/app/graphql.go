@@ -130,3 +130,8 @@ func (d *graphqlDecoder) message(c *Conn, client, text bool, payload []byte, ts 
 	}
 	info.Summary = s
 }
+
+// GraphQL messages are whole WebSocket messages: nothing is held across
+// them, and nothing is left unfinished.
+func (d *graphqlDecoder) lost(int)        {}
+func (d *graphqlDecoder) end(*Conn, bool) {}

@@ -73,10 +73,7 @@ func (d *jsonrpcDecoder) message(c *Conn, client, text bool, payload []byte, ts 
 		c.problem(CodeJSONRPCMalformed, client, "the message is not a JSON-RPC object or batch: "+err.Error())
 		return
 	}
-	side := 0
-	if !client {
-		side = 1
-	}
+	side := sideOf(client)
 	var parts []string
 	for _, o := range objs {
 		m := JSONRPCMsg{ID: string(o.ID)}
@@ -157,3 +154,8 @@ func jsonHasString(b []byte, key, v string) bool {
 	}
 	return string(m[key]) == strconv.Quote(v)
 }
+
+// JSON-RPC messages are whole WebSocket messages: nothing is held across
+// them, and nothing is left unfinished.
+func (d *jsonrpcDecoder) lost(int)        {}
+func (d *jsonrpcDecoder) end(*Conn, bool) {}

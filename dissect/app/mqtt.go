@@ -75,10 +75,7 @@ func mqttVarint(b []byte) (v, n int, ok bool) {
 }
 
 func (d *mqttDecoder) message(c *Conn, client, text bool, payload []byte, ts time.Time, info *Info) {
-	side := 0
-	if !client {
-		side = 1
-	}
+	side := sideOf(client)
 	if text {
 		c.problem(CodeMQTTMalformed, client, "a text message on an MQTT connection; MQTT control packets go in binary messages (MQTT 5.0 §6.0)")
 	}
@@ -406,4 +403,12 @@ func (p *MQTTPacket) summary() string {
 		s += " rc " + strings.Join(rc, ",")
 	}
 	return s
+}
+
+func (d *mqttDecoder) lost(side int) { d.buf[side] = nil }
+
+func (d *mqttDecoder) end(c *Conn, client bool) {
+	if n := len(d.buf[sideOf(client)]); n > 0 {
+		c.problem(CodeMQTTMalformed, client, fmt.Sprintf("the WebSocket ended inside an MQTT control packet: %d bytes of it came (MQTT 5.0 §2.1.4)", n))
+	}
 }

@@ -33,10 +33,7 @@ type sioDecoder struct {
 }
 
 func (d *sioDecoder) message(c *Conn, client, text bool, payload []byte, ts time.Time, info *Info) {
-	side := 0
-	if !client {
-		side = 1
-	}
+	side := sideOf(client)
 	if !text {
 		// A binary message: an attachment of the binary packet before it
 		// (Engine.IO v3 prefixes it with 4, the message type).
@@ -198,4 +195,12 @@ func parseSIO(b []byte) (*SIOPacket, string) {
 		}
 	}
 	return p, ""
+}
+
+func (d *sioDecoder) lost(side int) { d.want[side], d.got[side], d.pkt[side] = 0, 0, nil }
+
+func (d *sioDecoder) end(c *Conn, client bool) {
+	if side := sideOf(client); d.want[side] > 0 {
+		c.problem(CodeSocketIOAttach, client, fmt.Sprintf("the %s %q announced %d attachments; %d came before the WebSocket ended", d.pkt[side].Type, d.pkt[side].Event, d.want[side], d.got[side]))
+	}
 }

@@ -42,10 +42,7 @@ func stompHasHeaders(b []byte) bool {
 }
 
 func (d *stompDecoder) message(c *Conn, client, text bool, payload []byte, ts time.Time, info *Info) {
-	side := 0
-	if !client {
-		side = 1
-	}
+	side := sideOf(client)
 	b := payload
 	if len(d.buf[side]) > 0 {
 		d.buf[side] = append(d.buf[side], payload...)
@@ -217,4 +214,12 @@ func stompUnescape(s string) (string, error) {
 		}
 	}
 	return sb.String(), nil
+}
+
+func (d *stompDecoder) lost(side int) { d.buf[side] = nil }
+
+func (d *stompDecoder) end(c *Conn, client bool) {
+	if n := len(d.buf[sideOf(client)]); n > 0 {
+		c.problem(CodeSTOMPMalformed, client, fmt.Sprintf("the WebSocket ended inside a STOMP frame: %d bytes without the NUL that ends a frame (STOMP 1.2 \"STOMP Frames\")", n))
+	}
 }

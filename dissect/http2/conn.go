@@ -85,24 +85,13 @@ type Conn struct {
 	ConnectProtocol bool
 	// MaxHeaderList caps a decoded header list (DefaultMaxHeaderList).
 	MaxHeaderList int
-	// Frames counts the frames read, per direction (client, server).
-	Frames [2]int64
-	// GoAway is set when a peer sent GOAWAY: its last stream id and code.
-	GoAway   [2]*GoAwayInfo
-	streams  map[uint32]*streamState
-	maxID    [2]uint32 // highest stream id opened by the client, by the server
-	capped   bool      // maxStreams reached once (reported)
-	fields   []hpack.HeaderField
-	listSize int
-	dropped  int
-	hb       HeaderBlock
-}
-
-// GoAwayInfo is what a GOAWAY frame said (RFC 9113 §6.8).
-type GoAwayInfo struct {
-	LastStream uint32
-	Code       ErrCode
-	Debug      string
+	streams       map[uint32]*streamState
+	maxID         [2]uint32 // highest stream id opened by the client, by the server
+	capped        bool      // maxStreams reached once (reported)
+	fields        []hpack.HeaderField
+	listSize      int
+	dropped       int
+	hb            HeaderBlock
 }
 
 type streamState struct {
@@ -234,7 +223,6 @@ func (c *Conn) readHeader(server bool, r *reader, b []byte) []byte {
 // read is taken.
 func (c *Conn) startFrame(server bool, r *reader) {
 	fh := r.fh
-	c.Frames[side(server)]++
 	r.left = fh.Length
 	if fh.Reserved {
 		c.problem(server, fh.StreamID, ProblemMalformed, "a %s frame has the reserved bit of its stream identifier set (RFC 9113 §4.1)", FrameType(fh.Type))
@@ -328,7 +316,7 @@ func (c *Conn) dataAllowed(server bool, id uint32) bool {
 		return true // the stream table was cleared: DATA is taken on trust
 	}
 	if s == nil {
-		if id > c.maxID[id&1^1] {
+		if id > c.maxID[initiator(id)] {
 			c.problem(server, id, ProblemStreamState, "DATA on stream %d, which was never opened (RFC 9113 §5.1)", id)
 		} else if !c.capped {
 			c.problem(server, id, ProblemStreamState, "DATA on stream %d, which is closed (RFC 9113 §5.1)", id)
@@ -404,7 +392,7 @@ func (c *Conn) frame(server bool, r *reader, p []byte) {
 			if s.resetBy < 0 {
 				s.resetBy = int8(side(server))
 			}
-		} else if id > c.maxID[id&1^1] {
+		} else if id > c.maxID[initiator(id)] {
 			c.problem(server, id, ProblemStreamState, "RST_STREAM on stream %d, which was never opened (RFC 9113 §5.1)", id)
 		}
 		c.h.Reset(server, id, code)
@@ -417,9 +405,7 @@ func (c *Conn) frame(server bool, r *reader, p []byte) {
 	case FrameGoAway:
 		if len(p) < 8 || id != 0 {
 			c.problem(server, id, ProblemMalformed, "a GOAWAY frame of %d bytes on stream %d; it has at least 8, on stream 0 (RFC 9113 §6.8)", len(p), id)
-			return
 		}
-		c.GoAway[side(server)] = &GoAwayInfo{LastStream: be32(p) & 0x7fffffff, Code: ErrCode(be32(p[4:])), Debug: string(p[8:min(len(p), 8+256)])}
 	case FrameWindowUpdate:
 		if len(p) != 4 {
 			c.problem(server, id, ProblemMalformed, "a WINDOW_UPDATE frame of %d bytes; it has 4 (RFC 9113 §6.9)", len(p))
@@ -545,7 +531,7 @@ func (c *Conn) openStream(server bool, hb *HeaderBlock) {
 		}
 		return
 	}
-	init := int(id&1 ^ 1) // odd: client-initiated
+	init := initiator(id)
 	if id <= c.maxID[init] {
 		if !c.capped {
 			c.problem(server, id, ProblemStreamState, "HEADERS on stream %d, which is closed (RFC 9113 §5.1)", id)
@@ -781,12 +767,13 @@ func (c *Conn) Close() {
 	}
 }
 
-// Broken reports whether the sender's header compression state is lost.
-func (c *Conn) Broken(server bool) bool { return c.dirs[side(server)].broken }
-
 func (c *Conn) problem(server bool, id uint32, kind Problem, format string, args ...any) {
 	c.h.Problem(server, id, kind, fmt.Sprintf(format, args...))
 }
+
+// initiator is the side that opens stream id: 0, the client, for odd
+// ids; 1, the server, for even ones (RFC 9113 §5.1.1).
+func initiator(id uint32) int { return int(id&1 ^ 1) }
 
 func peer(server bool) string {
 	if server {

@@ -205,7 +205,13 @@ func (s *connState) handshake(h *Handshake) {
 	}
 	s.now += delay
 	s.write(FromServer, h.response(key), h.ResponseWithFirstFrame)
-	s.man.Status = h.status()
+	s.negotiated(h, h.status())
+}
+
+// negotiated records what the handshake's answer (status) settled, in
+// the manifest and for the messages to come.
+func (s *connState) negotiated(h *Handshake, status int) {
+	s.man.Status = status
 	s.man.Subprotocol = h.Protocol
 	s.man.Extensions = h.extensions()
 	if h.Deflate != nil {

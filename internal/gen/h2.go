@@ -3,6 +3,7 @@ package gen
 import (
 	"bytes"
 	"strconv"
+	"strings"
 
 	"golang.org/x/net/http2/hpack"
 )
@@ -63,20 +64,9 @@ func (s *connState) h2Handshake(h *Handshake) {
 	}
 	req := []string{":method", "CONNECT", ":protocol", "websocket", ":scheme", scheme, ":path", path, ":authority", host, "sec-websocket-version", "13"}
 	if len(h.Protocols) > 0 {
-		p := ""
-		for i, x := range h.Protocols {
-			if i > 0 {
-				p += ", "
-			}
-			p += x
-		}
-		req = append(req, "sec-websocket-protocol", p)
+		req = append(req, "sec-websocket-protocol", strings.Join(h.Protocols, ", "))
 	}
-	offer := h.Offer
-	if offer == "" && h.Deflate != nil {
-		offer = h.Deflate.Offer()
-	}
-	if offer != "" {
+	if offer := h.offer(); offer != "" {
 		req = append(req, "sec-websocket-extensions", offer)
 	}
 	// The client's preface, the server's settings (enabling extended
@@ -108,13 +98,6 @@ func (s *connState) h2Handshake(h *Handshake) {
 		resp = append(resp, "sec-websocket-extensions", ext)
 	}
 	s.write(FromServer, h2Frame(nil, 0x1, 0x4, 1, h2Block(resp...)), false)
-	s.man.Status = status
-	s.man.Subprotocol = h.Protocol
-	s.man.Extensions = h.extensions()
-	if h.Deflate != nil {
-		d := *h.Deflate
-		s.deflate = &d
-		s.man.Deflate = &d
-	}
+	s.negotiated(h, status)
 	s.h2 = true
 }

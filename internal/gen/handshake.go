@@ -142,11 +142,7 @@ func (h *Handshake) request(host, key string) []byte {
 	if len(h.Protocols) > 0 {
 		hs = append(hs, header{"Sec-WebSocket-Protocol", strings.Join(h.Protocols, ", ")})
 	}
-	offer := h.Offer
-	if offer == "" && h.Deflate != nil {
-		offer = h.Deflate.Offer()
-	}
-	if offer != "" {
+	if offer := h.offer(); offer != "" {
 		hs = append(hs, header{"Sec-WebSocket-Extensions", offer})
 	}
 	hs = editHeaders(hs, h.Request)
@@ -155,6 +151,15 @@ func (h *Handshake) request(host, key string) []byte {
 	b = append(b, path...)
 	b = append(b, " HTTP/1.1\r\n"...)
 	return appendHeaders(b, hs)
+}
+
+// offer returns the request's Sec-WebSocket-Extensions value: Offer, or
+// the one Deflate derives; "" for none.
+func (h *Handshake) offer() string {
+	if h.Offer == "" && h.Deflate != nil {
+		return h.Deflate.Offer()
+	}
+	return h.Offer
 }
 
 // status returns the response status code.
