@@ -97,6 +97,9 @@ type Encoder interface {
 // "conn" field, through the closing brace and newline.
 type JSONLEncoder struct {
 	MultiFile bool
+	// NoPayload leaves out the payload of messages and frames ("text",
+	// "data"); their lengths stay.
+	NoPayload bool
 	// The record times of one second share their text up to the fraction:
 	// the last second's is kept.
 	sec     int64
@@ -132,9 +135,9 @@ func (e *JSONLEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
 	case dissect.KindHandshake:
 		dst = appendHandshake(dst, ev)
 	case dissect.KindMessage:
-		dst = appendMessage(dst, ev.Message)
+		dst = appendMessage(dst, ev.Message, e.NoPayload)
 	case dissect.KindFrame:
-		dst = appendFrame(dst, ev.Frame)
+		dst = appendFrame(dst, ev.Frame, e.NoPayload)
 	case dissect.KindFinding:
 		f := ev.Finding
 		dst = appendStrField(dst, "code", string(f.Code))
@@ -229,7 +232,7 @@ func appendHead(dst []byte, key, line string, h dissect.Header) []byte {
 	return append(dst, ']', '}')
 }
 
-func appendMessage(dst []byte, m *dissect.Message) []byte {
+func appendMessage(dst []byte, m *dissect.Message, noPayload bool) []byte {
 	dst = appendStrField(dst, "from", m.From.String())
 	dst = appendStrField(dst, "opcode", m.Opcode.String())
 	dst = appendInt(dst, "frames", int64(m.Frames))
@@ -238,7 +241,7 @@ func appendMessage(dst []byte, m *dissect.Message) []byte {
 	}
 	dst = appendInt(dst, "wire_length", m.WireLength)
 	dst = appendBool(dst, "compressed", m.Compressed)
-	if !m.Undecodable {
+	if !m.Undecodable && !noPayload {
 		switch {
 		case m.Opcode == dissect.OpText && m.TextValid:
 			dst = appendValidText(appendKey(dst, "text"), m.Payload)
@@ -259,7 +262,7 @@ func appendMessage(dst []byte, m *dissect.Message) []byte {
 	return dst
 }
 
-func appendFrame(dst []byte, f *dissect.Frame) []byte {
+func appendFrame(dst []byte, f *dissect.Frame, noPayload bool) []byte {
 	dst = appendStrField(dst, "from", f.From.String())
 	dst = appendBool(dst, "fin", f.Fin)
 	dst = appendInt(dst, "rsv", int64(f.RSV))
@@ -270,7 +273,9 @@ func appendFrame(dst []byte, f *dissect.Frame) []byte {
 	}
 	dst = appendInt(dst, "length", int64(f.Length))
 	dst = appendInt(dst, "header_length", int64(f.HeaderLen))
-	dst = appendBase64(dst, "data", f.Payload)
+	if !noPayload {
+		dst = appendBase64(dst, "data", f.Payload)
+	}
 	return appendOptBool(dst, "truncated", f.Truncated)
 }
 

@@ -251,6 +251,14 @@ func newWriter(e *env, pf *pipelineFlags, multiFile, streaming bool) (writer, er
 			return nil, fmt.Errorf("--summary adds the connection summary to the table; with --format %s the connection records carry it", pf.format)
 		}
 	}
+	if pf.sink != "" {
+		s, err := newSink(pf)
+		if err != nil {
+			return nil, err
+		}
+		pf.sinkOut = s
+		w = &teeWriter{a: w, b: s, out: io.Discard}
+	}
 	return w, nil
 }
 

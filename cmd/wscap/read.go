@@ -75,6 +75,11 @@ type pipelineFlags struct {
 	appMaxBuffer  int64
 	event, topic  string
 	method        string
+	sink          string      // --sink KIND=URL
+	sinkPayload   bool        // --sink-payload
+	sinkLive      bool        // live: the sink drops what it cannot send in time
+	sinkInputs    []string    // the input files, for the sink's run id
+	sinkOut       *sinkWriter // the --sink writer of the run, once made
 }
 
 // flagGroups says which of the pipeline's flags a subcommand takes: each
@@ -83,6 +88,7 @@ type flagGroups struct {
 	formats string // the --format values, "" for no --format
 	view    bool   // the message table's own flags: --frames, --summary, --max-payload, --hex, --time, --color
 	message bool   // message filters: --from, --opcode, --grep
+	sink    bool   // --sink, --sink-payload
 }
 
 func (f *pipelineFlags) register(fs *pflag.FlagSet, g flagGroups) {
@@ -146,6 +152,10 @@ func (f *pipelineFlags) register(fs *pflag.FlagSet, g flagGroups) {
 	fs.StringVar(&f.writePcap, "write-pcap", "", "also write the packets of the connections shown (after filters) to this pcapng file")
 	fs.IntVar(&f.workers, "workers", min(runtime.NumCPU(), 8), "connections are spread over this many goroutines (output does not depend on it)")
 	fs.StringArrayVar(&f.keylogs, "keylog", nil, "decrypt TLS (wss://) with the secrets of this key log (SSLKEYLOGFILE format; repeatable)")
+	if g.sink {
+		fs.StringVar(&f.sink, "sink", "", "also write every record into ClickHouse: clickhouse=http://[user:password@]host:8123/DATABASE[?prefix=wscap_&SETTING=VALUE] (schema: docs/clickhouse.sql)")
+		fs.BoolVar(&f.sinkPayload, "sink-payload", false, "with --sink: store message payloads too")
+	}
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile to this file at the end")
 
@@ -162,7 +172,7 @@ func (f *pipelineFlags) dissectOptions() dissect.Options {
 		MaxInflateRatio: cmp.Or(max(f.inflateRatio, 0), -1), MaxInflateTotal: max(1, f.inflateTotal/int64(max(f.workers, 1))),
 		AssumeExtensions: f.assumeExt, AssumeSubprotocol: f.assumeProto,
 		// stats shows no payload: uncompressed messages are measured, not kept.
-		NoPayload: (f.format == "stats" || f.format == "stats-jsonl") && !f.frames && !statsKeepPayload}
+		NoPayload: (f.format == "stats" || f.format == "stats-jsonl") && !f.frames && !statsKeepPayload && !f.sinkPayload}
 	for _, p := range f.wsPorts {
 		o.WSPorts = append(o.WSPorts, uint16(p))
 	}
@@ -198,7 +208,7 @@ const readExamples = `  wscap read capture.pcap
 func runRead(args []string, e *env) int {
 	fs := pflag.NewFlagSet("read", pflag.ContinueOnError)
 	var pf pipelineFlags
-	pf.register(fs, flagGroups{formats: "table, jsonl or har (HAR 1.2 with _webSocketMessages)", view: true, message: true})
+	pf.register(fs, flagGroups{formats: "table, jsonl or har (HAR 1.2 with _webSocketMessages)", view: true, message: true, sink: true})
 	rfiles := readFileFlag(fs, &pf)
 	if code, ok := parseFlags(fs, args, e, "wscap read [flags] FILE... (- for standard input)", readExamples); !ok {
 		return code
@@ -210,6 +220,7 @@ func runRead(args []string, e *env) int {
 	}
 	streaming := slices.Contains(files, "-")
 	inputs := fileInputs(files, e)
+	pf.sinkInputs = files
 	return analyse(e, &pf, inputs, streaming)
 }
 
@@ -354,6 +365,11 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	}
 	counters := eng.Finish()
 	if err := eng.WriteErr(); err != nil {
+		if pf.sinkOut != nil {
+			if serr := pf.sinkOut.Close(); serr != nil {
+				err = serr // the sink's error says what it wrote
+			}
+		}
 		e.errorf("writing output: %v", err)
 		return exitError
 	}
@@ -371,6 +387,9 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	if err := w.Close(); err != nil {
 		e.errorf("writing output: %v", err)
 		return exitError
+	}
+	if pf.sinkOut != nil {
+		reportSink(e, pf.sinkOut)
 	}
 	if fw, ok := w.(*followWriter); ok && fw.missing() != "" && eng.Connections() >= 1 {
 		e.errorf("%s", fw.missing())

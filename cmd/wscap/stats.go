@@ -18,7 +18,7 @@ const statsExamples = `  wscap stats capture.pcap
 func runStats(args []string, e *env) int {
 	fs := pflag.NewFlagSet("stats", pflag.ContinueOnError)
 	var pf pipelineFlags
-	pf.register(fs, flagGroups{formats: "table or jsonl"})
+	pf.register(fs, flagGroups{formats: "table or jsonl", sink: true})
 	rfiles := readFileFlag(fs, &pf)
 	if code, ok := parseFlags(fs, args, e, "wscap stats [flags] FILE... (- for standard input)", statsExamples); !ok {
 		return code
@@ -38,6 +38,7 @@ func runStats(args []string, e *env) int {
 		e.errorf("stats needs at least one capture file, or - for standard input")
 		return exitError
 	}
+	pf.sinkInputs = files
 	return analyse(e, &pf, fileInputs(files, e), slices.Contains(files, "-"))
 }
 

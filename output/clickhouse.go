@@ -1,0 +1,584 @@
+package output
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wscap/wscap/dissect"
+)
+
+// ClickHouse writes records into ClickHouse tables over its HTTP
+// interface: INSERT ... FORMAT JSONEachRow, gzip-compressed, one table per
+// record kind (docs/clickhouse.sql has the schema). Each row is the JSON
+// Lines record itself, prefixed with the run's id and the record's
+// sequence number in the run, and with the whole record as a string in the
+// "record" column, so that fields the table has no column for stay
+// queryable.
+//
+// (run, seq) is the tables' key, and the tables are ReplacingMergeTree: a
+// batch sent again after an error whose outcome is unknown (a timeout, a
+// server killed while it inserted, a shard that took its part while
+// another did not) replaces its own rows instead of adding them twice.
+// Queries that must not count a retried batch twice read with FINAL.
+//
+// Records are gathered in one batch per table. A batch is sent when it
+// holds BatchBytes, when FlushEvery has passed since its first record (live
+// capture) and at Close. One goroutine sends the batches in order; while
+// Queue batches wait for it, WriteRecord blocks (back-pressure on the
+// pipeline) or, with Drop, drops the batch and counts it.
+type ClickHouse struct {
+	o        ClickHouseOptions
+	endpoint *url.URL // the HTTP interface, with the settings to send
+	client   *http.Client
+
+	mu      sync.Mutex
+	batches [numCHTables]*chBatch
+	free    []*chBatch
+	seq     uint64
+	err     error // sticky: the sink gave up
+	closed  bool
+	stopped chan struct{} // closed by Close: stops the flush timer
+
+	queue chan *chBatch
+	sent  chan struct{} // closed when the sender is done
+	stats ClickHouseStats
+	// failedSeq are the sequence ranges of the batches that were not
+	// written, for the error.
+	failedSeq []string
+}
+
+// ClickHouseOptions configures a ClickHouse sink.
+type ClickHouseOptions struct {
+	// URL is the server's HTTP interface, e.g. http://user:pass@host:8123.
+	// Its path, or a database= parameter, names the database; prefix= and
+	// suffix= what surrounds the record kind in the table names
+	// ("wscap_" and ""); run= the run's id; batch=, flush=, timeout=,
+	// retry= and queue= override the fields below. Any other parameter is
+	// a ClickHouse setting and is sent with every insert. Without a user
+	// in the URL, CLICKHOUSE_USER and CLICKHOUSE_PASSWORD are used.
+	URL string
+	// Run identifies this run's rows; with (run, seq) as the key, a run
+	// written again replaces its rows.
+	Run string
+	// Payload keeps message and frame payloads ("text", "data").
+	Payload bool
+	// Drop drops a batch, counted, instead of waiting when the queue is
+	// full (live capture: the kernel would drop packets instead).
+	Drop bool
+	// BatchBytes is a batch's size before it is sent (default 4 MiB of
+	// JSON), FlushEvery the age at which a batch is sent anyway (0: only
+	// by size and at Close).
+	BatchBytes int
+	FlushEvery time.Duration
+	// Timeout bounds one insert (default 30s); RetryFor how long a batch
+	// is retried, with backoff, before the sink gives up (default 60s).
+	Timeout, RetryFor time.Duration
+	// Queue is the number of full batches waiting to be sent (default 2).
+	Queue int
+}
+
+// ClickHouseStats counts what a sink wrote.
+type ClickHouseStats struct {
+	Rows    [numCHTables]int64 // rows written, by table
+	Inserts int64              // inserts that succeeded
+	Retries int64              // inserts sent again after an error
+	// Dropped counts the records of the batches dropped because the
+	// server was slower than the input (Drop); NotWritten those of
+	// batches the sink gave up on, or that came after.
+	Dropped, NotWritten int64
+	Database            string
+	Tables              [numCHTables]string
+}
+
+// Written is the number of rows written.
+func (s *ClickHouseStats) Written() int64 {
+	var n int64
+	for _, r := range s.Rows {
+		n += r
+	}
+	return n
+}
+
+// String lists the rows written by table: "12 handshakes, 3400 messages".
+func (s *ClickHouseStats) String() string {
+	var parts []string
+	for t, n := range s.Rows {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, chTableNames[t]))
+		}
+	}
+	if len(parts) == 0 {
+		return "no rows"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// The tables, one per record kind.
+const (
+	chHandshakes = iota
+	chMessages
+	chFrames
+	chFindings
+	chConnections
+	chTotals
+	numCHTables
+)
+
+var chTableNames = [numCHTables]string{"handshakes", "messages", "frames", "findings", "connections", "totals"}
+
+func chTable(k dissect.Kind) (int, bool) {
+	switch k {
+	case dissect.KindHandshake:
+		return chHandshakes, true
+	case dissect.KindMessage:
+		return chMessages, true
+	case dissect.KindFrame:
+		return chFrames, true
+	case dissect.KindFinding:
+		return chFindings, true
+	case dissect.KindConnection:
+		return chConnections, true
+	}
+	return 0, false
+}
+
+// chBatch is the rows of one insert.
+type chBatch struct {
+	table      int
+	rows       int64
+	first, end uint64 // the sequence numbers of its rows: [first, end)
+	started    time.Time
+	buf        []byte
+	gz         bytes.Buffer
+}
+
+// ErrSinkGaveUp is wrapped by the error of a sink that stopped writing.
+var ErrSinkGaveUp = errors.New("clickhouse: gave up")
+
+// NewClickHouse checks o and starts the sender. It does not contact the
+// server: the first insert does.
+func NewClickHouse(o ClickHouseOptions) (*ClickHouse, error) {
+	u, err := url.Parse(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("clickhouse URL %q: want http://[user[:password]@]host:port/DATABASE", o.URL)
+	}
+	o.BatchBytes = cmp0(o.BatchBytes, 4<<20)
+	o.Timeout = cmp0(o.Timeout, 30*time.Second)
+	o.RetryFor = cmp0(o.RetryFor, 60*time.Second)
+	o.Queue = cmp0(o.Queue, 2)
+	q := u.Query()
+	db := strings.Trim(u.Path, "/")
+	if v := q.Get("database"); v != "" {
+		db = v
+	}
+	if db == "" {
+		db = "default"
+	}
+	q.Set("database", db)
+	prefix, suffix := "wscap_", ""
+	if q.Has("prefix") {
+		prefix = q.Get("prefix")
+	}
+	suffix = q.Get("suffix")
+	if v := q.Get("run"); v != "" {
+		o.Run = v
+	}
+	for _, p := range []struct {
+		name string
+		d    *time.Duration
+	}{{"flush", &o.FlushEvery}, {"timeout", &o.Timeout}, {"retry", &o.RetryFor}} {
+		if v := q.Get(p.name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return nil, fmt.Errorf("clickhouse URL: %s=%q is not a duration such as 5s", p.name, v)
+			}
+			*p.d = d
+		}
+	}
+	for _, p := range []struct {
+		name string
+		n    *int
+	}{{"batch", &o.BatchBytes}, {"queue", &o.Queue}} {
+		if v := q.Get(p.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return nil, fmt.Errorf("clickhouse URL: %s=%q is not a positive number", p.name, v)
+			}
+			*p.n = n
+		}
+	}
+	for _, k := range []string{"prefix", "suffix", "run", "flush", "timeout", "retry", "batch", "queue"} {
+		q.Del(k)
+	}
+	if u.User == nil {
+		if user := os.Getenv("CLICKHOUSE_USER"); user != "" {
+			u.User = url.UserPassword(user, os.Getenv("CLICKHOUSE_PASSWORD"))
+		}
+	}
+	if !validName(db) || !validName(prefix+"x"+suffix) {
+		return nil, fmt.Errorf("clickhouse URL: database %q and table prefix %q, suffix %q must be letters, digits and _", db, prefix, suffix)
+	}
+	if o.Run == "" {
+		return nil, errors.New("clickhouse: no run id")
+	}
+	q.Set("input_format_skip_unknown_fields", "1") // the columns are a choice of the record's fields
+	u.RawQuery = q.Encode()
+	u.Path = "/"
+	c := &ClickHouse{o: o, endpoint: u, client: &http.Client{},
+		queue: make(chan *chBatch, o.Queue), sent: make(chan struct{}), stopped: make(chan struct{})}
+	c.stats.Database = db
+	for t, name := range chTableNames {
+		c.stats.Tables[t] = prefix + name + suffix
+	}
+	go c.send()
+	if o.FlushEvery > 0 {
+		go c.flushOld()
+	}
+	return c, nil
+}
+
+func cmp0[T int | time.Duration](v, d T) T {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+func validName(s string) bool {
+	for _, r := range s {
+		if !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Encoder returns the encoder whose records WriteRecord takes: the JSON
+// Lines encoder, without payloads unless Payload is set.
+func (c *ClickHouse) Encoder() Encoder { return &JSONLEncoder{NoPayload: !c.o.Payload} }
+
+// WriteRecord adds a record encoded by Encoder to its table's batch.
+func (c *ClickHouse) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
+	t, ok := chTable(kind)
+	if !ok {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		c.stats.NotWritten++
+		return c.err
+	}
+	b := c.batch(t)
+	var head [64]byte
+	h := append(head[:0], `{"kind":"`...)
+	h = append(h, kind.String()...)
+	h = append(h, `","conn":`...)
+	h = strconv.AppendInt(h, int64(conn), 10)
+	b.buf = c.appendRowStart(b.buf)
+	b.buf = append(b.buf, h[1:]...)
+	b.buf = append(b.buf, `,"record":"`...)
+	b.buf = appendEscaped(b.buf, h)
+	b.buf = appendEscaped(b.buf, bytes.TrimSuffix(body, []byte("\n")))
+	b.buf = append(b.buf, '"')
+	b.buf = append(b.buf, body...)
+	return c.added(t, b)
+}
+
+// WriteTotals adds the run's totals (any value that encodes as a JSON
+// object) to the totals table.
+func (c *ClickHouse) WriteTotals(v any) error {
+	rec, err := json.Marshal(v)
+	if err != nil || len(rec) < 2 || rec[0] != '{' {
+		return fmt.Errorf("clickhouse: totals: %v", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		c.stats.NotWritten++
+		return c.err
+	}
+	b := c.batch(chTotals)
+	b.buf = c.appendRowStart(b.buf)
+	b.buf = append(b.buf, `"record":"`...)
+	b.buf = appendEscaped(b.buf, rec)
+	b.buf = append(b.buf, '"')
+	if len(rec) > 2 {
+		b.buf = append(b.buf, ',')
+	}
+	b.buf = append(b.buf, rec[1:]...)
+	b.buf = append(b.buf, '\n')
+	return c.added(chTotals, b)
+}
+
+// appendRowStart appends `{"run":"…","seq":N,` and counts the row.
+func (c *ClickHouse) appendRowStart(dst []byte) []byte {
+	dst = append(dst, `{"run":"`...)
+	dst = appendEscaped(dst, []byte(c.o.Run))
+	dst = append(dst, `","seq":`...)
+	dst = strconv.AppendUint(dst, c.seq, 10)
+	c.seq++
+	return append(dst, ',')
+}
+
+func (c *ClickHouse) batch(t int) *chBatch {
+	b := c.batches[t]
+	if b == nil {
+		if n := len(c.free); n > 0 {
+			b, c.free = c.free[n-1], c.free[:n-1]
+		} else {
+			b = &chBatch{}
+		}
+		b.table, b.rows, b.first, b.buf = t, 0, c.seq, b.buf[:0]
+		if c.o.FlushEvery > 0 {
+			b.started = time.Now()
+		}
+		c.batches[t] = b
+	}
+	return b
+}
+
+func (c *ClickHouse) added(t int, b *chBatch) error {
+	b.rows++
+	b.end = c.seq
+	if len(b.buf) >= c.o.BatchBytes {
+		c.batches[t] = nil
+		c.enqueue(b)
+	}
+	return c.err
+}
+
+// enqueue hands b to the sender; it waits, with c.mu unlocked, while the
+// queue is full, or drops b with Drop.
+func (c *ClickHouse) enqueue(b *chBatch) {
+	select {
+	case c.queue <- b:
+		return
+	default:
+	}
+	if c.o.Drop {
+		c.stats.Dropped += b.rows
+		c.free = append(c.free, b)
+		return
+	}
+	c.mu.Unlock()
+	c.queue <- b
+	c.mu.Lock()
+}
+
+// flushOld sends the batches older than FlushEvery.
+func (c *ClickHouse) flushOld() {
+	tick := time.NewTicker(max(c.o.FlushEvery/4, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.stopped:
+			return
+		case now := <-tick.C:
+			c.mu.Lock()
+			for t, b := range c.batches {
+				if b != nil && !c.closed && now.Sub(b.started) >= c.o.FlushEvery {
+					c.batches[t] = nil
+					c.enqueue(b)
+				}
+			}
+			c.mu.Unlock()
+		}
+	}
+}
+
+// send inserts the queued batches, in order, each retried with backoff for
+// up to RetryFor.
+func (c *ClickHouse) send() {
+	defer close(c.sent)
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	for b := range c.queue {
+		c.mu.Lock()
+		failed := c.err != nil
+		c.mu.Unlock()
+		if !failed {
+			b.gz.Reset()
+			zw.Reset(&b.gz)
+			zw.Write(b.buf)
+			zw.Close()
+			if err := c.insert(b); err != nil {
+				c.mu.Lock()
+				c.err = err
+				c.mu.Unlock()
+				failed = true
+			}
+		}
+		c.mu.Lock()
+		if failed {
+			c.stats.NotWritten += b.rows
+			c.failedSeq = append(c.failedSeq, fmt.Sprintf("%s seq %d-%d", chTableNames[b.table], b.first, b.end-1))
+		} else {
+			c.stats.Rows[b.table] += b.rows
+			c.stats.Inserts++
+		}
+		c.free = append(c.free, b)
+		c.mu.Unlock()
+	}
+}
+
+// insert sends one batch until it is written, it fails for good, or
+// RetryFor has passed.
+func (c *ClickHouse) insert(b *chBatch) error {
+	u := *c.endpoint
+	q := u.Query()
+	q.Set("query", "INSERT INTO "+c.stats.Database+"."+c.stats.Tables[b.table]+" FORMAT JSONEachRow")
+	u.RawQuery = q.Encode()
+	start := time.Now()
+	wait := 100 * time.Millisecond
+	for try := 1; ; try++ {
+		err := c.post(u.String(), b.gz.Bytes())
+		if err == nil {
+			return nil
+		}
+		var perm permanentError
+		if errors.As(err, &perm) {
+			return fmt.Errorf("%w: %s: %v", ErrSinkGaveUp, c.stats.Tables[b.table], err)
+		}
+		if time.Since(start)+wait > c.o.RetryFor {
+			return fmt.Errorf("%w after %d tries in %s: %s: %v", ErrSinkGaveUp, try, time.Since(start).Round(time.Millisecond), c.stats.Tables[b.table], err)
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 5*time.Second)
+		c.mu.Lock()
+		c.stats.Retries++
+		c.mu.Unlock()
+	}
+}
+
+// permanentError is an answer that sending again would not change (a
+// missing table, a wrong password, a row the table refuses).
+type permanentError struct{ error }
+
+// retryableCodes are the ClickHouse error codes that say the server was
+// busy or a shard unreachable, not that the insert was wrong.
+var retryableCodes = []int{159, 164 /* read-only */, 202, 209, 210, 241, 242, 252, 279, 319, 999}
+
+func (c *ClickHouse) post(u string, body []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.o.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return permanentError{err}
+	}
+	req.Header.Set("Content-Encoding", "gzip")
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	if c.endpoint.User != nil {
+		pw, _ := c.endpoint.User.Password()
+		req.SetBasicAuth(c.endpoint.User.Username(), pw)
+		req.URL.User = nil
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return err // refused, reset, timed out: the server may come back
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	text := strings.TrimSpace(string(msg))
+	err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, text)
+	switch resp.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusTooManyRequests:
+		return err
+	}
+	if code, ok := chErrorCode(text); ok && slices.Contains(retryableCodes, code) {
+		return err
+	}
+	return permanentError{err}
+}
+
+// chErrorCode reads N from "Code: N, e.displayText() = ...".
+func chErrorCode(s string) (int, bool) {
+	_, rest, ok := strings.Cut(s, "Code: ")
+	if !ok {
+		return 0, false
+	}
+	end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+	if end < 0 {
+		end = len(rest)
+	}
+	n, err := strconv.Atoi(rest[:end])
+	return n, err == nil
+}
+
+// Close sends what is left and waits for it. Its error says what was
+// written and what was not.
+func (c *ClickHouse) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return c.err
+	}
+	c.closed = true
+	close(c.stopped)
+	for t, b := range c.batches {
+		if b != nil {
+			c.batches[t] = nil
+			c.o.Drop = false // the last batches wait for the sender
+			c.enqueue(b)
+		}
+	}
+	c.mu.Unlock()
+	close(c.queue)
+	<-c.sent
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		c.err = fmt.Errorf("%w; written: %d rows (%s); not written: %d records (%s, and any after them) of run %s",
+			c.err, c.stats.Written(), c.stats.String(), c.stats.NotWritten, strings.Join(c.failedSeq, ", "), c.o.Run)
+	}
+	return c.err
+}
+
+// Stats returns what the sink wrote; final once Close returned.
+func (c *ClickHouse) Stats() ClickHouseStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// appendEscaped appends s escaped for a JSON string; s is JSON text or a
+// run id, so only quotes, backslashes and control bytes need it.
+func appendEscaped(dst, s []byte) []byte {
+	for len(s) > 0 {
+		i := bytes.IndexAny(s, "\"\\\n\r\t")
+		if i < 0 {
+			return append(dst, s...)
+		}
+		dst = append(dst, s[:i]...)
+		switch s[i] {
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', s[i])
+		}
+		s = s[i+1:]
+	}
+	return dst
+}

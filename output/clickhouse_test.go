@@ -1,0 +1,222 @@
+package output
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wscap/wscap/dissect"
+)
+
+// The sink against a real server is tested in cmd/wscap (TestClickHouse*).
+// These tests cover what a real server cannot be made to do on cue: be slow.
+
+func TestClickHouseURL(t *testing.T) {
+	t.Setenv("CLICKHOUSE_USER", "envuser")
+	t.Setenv("CLICKHOUSE_PASSWORD", "envpw")
+	for _, c := range []struct {
+		url, db, table, user, settings, err string
+	}{
+		{url: "http://h:8123/wscap", db: "wscap", table: "wscap_messages", user: "envuser", settings: "database=wscap&input_format_skip_unknown_fields=1"},
+		{url: "http://u:p@h:8123/?database=x&prefix=t_&suffix=_local&insert_distributed_sync=1", db: "x", table: "t_messages_local", user: "u",
+			settings: "database=x&input_format_skip_unknown_fields=1&insert_distributed_sync=1"},
+		{url: "https://h/", db: "default", table: "wscap_messages", user: "envuser", settings: "database=default&input_format_skip_unknown_fields=1"},
+		{url: "http://h/db?prefix=", db: "db", table: "messages", user: "envuser", settings: "database=db&input_format_skip_unknown_fields=1"},
+		{url: "ftp://h/db", err: "want http://"},
+		{url: "http://h/a;drop", err: "must be letters"},
+		{url: "http://h/db?prefix=x-", err: "must be letters"},
+		{url: "http://h/db?flush=soon", err: "flush="},
+		{url: "http://h/db?batch=-1", err: "batch="},
+	} {
+		ch, err := NewClickHouse(ClickHouseOptions{URL: c.url, Run: "r"})
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: error %v, want %q", c.url, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.url, err)
+			continue
+		}
+		st := ch.Stats()
+		if st.Database != c.db || st.Tables[chMessages] != c.table || ch.endpoint.User.Username() != c.user || ch.endpoint.RawQuery != c.settings {
+			t.Errorf("%s: database %q table %q user %q settings %q", c.url, st.Database, st.Tables[chMessages], ch.endpoint.User.Username(), ch.endpoint.RawQuery)
+		}
+		ch.Close()
+	}
+}
+
+// slowServer takes inserts only once release is closed, and keeps their
+// rows.
+type slowServer struct {
+	*httptest.Server
+	release chan struct{}
+	mu      sync.Mutex
+	rows    []map[string]any
+	queries []string
+}
+
+func newSlowServer(t *testing.T) *slowServer {
+	s := &slowServer{release: make(chan struct{})}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-s.release
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		body, _ := io.ReadAll(zr)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.queries = append(s.queries, r.URL.Query().Get("query"))
+		for _, line := range strings.Split(strings.TrimSpace(string(body)), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Errorf("row %q: %v", line, err)
+			}
+			s.rows = append(s.rows, m)
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func messageBody(i int) []byte {
+	return []byte(`,"ts":"2024-01-01T00:00:00.000000001Z","from":"client","opcode":"text","text":"m\"` + strings.Repeat("x", i%50) + `"}` + "\n")
+}
+
+// TestClickHouseBackPressure: with a full queue, WriteRecord waits for the
+// server; every record is written once it answers.
+func TestClickHouseBackPressure(t *testing.T) {
+	s := newSlowServer(t)
+	ch, err := NewClickHouse(ClickHouseOptions{URL: s.URL + "/db", Run: "r", BatchBytes: 200, Queue: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		for i := range 100 {
+			ch.WriteRecord(dissect.KindMessage, 1, messageBody(i))
+			written.Add(1)
+		}
+		close(done)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if n := written.Load(); n == 100 {
+		t.Fatal("WriteRecord did not wait for the server")
+	}
+	close(s.release)
+	<-done
+	if err := ch.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := ch.Stats()
+	if len(s.rows) != 100 || st.Rows[chMessages] != 100 || st.Dropped != 0 {
+		t.Fatalf("server has %d rows, stats %+v", len(s.rows), st)
+	}
+	for i, r := range s.rows {
+		if r["seq"] != float64(i) || r["run"] != "r" || r["kind"] != "message" || r["conn"] != 1.0 || !strings.HasPrefix(r["text"].(string), `m"`) {
+			t.Fatalf("row %d: %v", i, r)
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(r["record"].(string)), &rec); err != nil || rec["text"] != r["text"] || rec["kind"] != "message" {
+			t.Fatalf("row %d: record %q: %v", i, r["record"], err)
+		}
+	}
+	if s.queries[0] != "INSERT INTO db.wscap_messages FORMAT JSONEachRow" {
+		t.Errorf("query %q", s.queries[0])
+	}
+}
+
+// TestClickHouseDrop: live capture drops what the server cannot take in
+// time, counts it, and never waits.
+func TestClickHouseDrop(t *testing.T) {
+	s := newSlowServer(t)
+	ch, err := NewClickHouse(ClickHouseOptions{URL: s.URL + "/db", Run: "r", BatchBytes: 200, Queue: 1, Drop: true, FlushEvery: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		ch.WriteRecord(dissect.KindMessage, 1, messageBody(i))
+	}
+	close(s.release)
+	if err := ch.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := ch.Stats()
+	if st.Dropped == 0 || st.Rows[chMessages]+st.Dropped != 100 || int64(len(s.rows)) != st.Rows[chMessages] {
+		t.Fatalf("dropped %d, written %d, server %d", st.Dropped, st.Rows[chMessages], len(s.rows))
+	}
+}
+
+// TestClickHouseFlushEvery: a batch that does not fill is sent when it is
+// FlushEvery old (live capture), without Close.
+func TestClickHouseFlushEvery(t *testing.T) {
+	s := newSlowServer(t)
+	close(s.release)
+	ch, err := NewClickHouse(ClickHouseOptions{URL: s.URL + "/db", Run: "r", FlushEvery: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	ch.WriteRecord(dissect.KindFinding, 2, []byte(`,"ts":"2024-01-01T00:00:00.000000001Z","code":"x"}`+"\n"))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.rows)
+		s.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the batch was not sent")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestClickHousePermanentError: an insert the server refuses for a reason
+// that retrying would not change ends the sink at once.
+func TestClickHousePermanentError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "Code: 60, e.displayText() = DB::Exception: Table db.wscap_messages doesn't exist.", 404)
+	}))
+	defer srv.Close()
+	ch, err := NewClickHouse(ClickHouseOptions{URL: srv.URL + "/db", Run: "r", RetryFor: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.WriteRecord(dissect.KindMessage, 1, messageBody(1))
+	err = ch.Close()
+	if err == nil || !strings.Contains(err.Error(), "doesn't exist") || !strings.Contains(err.Error(), "not written: 1 records (messages seq 0-0") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestAppendEscaped(t *testing.T) {
+	for _, s := range []string{``, `plain`, `{"a":"b\"c\\d"}`, "tab\tnl\ncr\r", `ünïcödé "q"`} {
+		got := appendEscaped([]byte(`"`), []byte(s))
+		var back string
+		if err := json.Unmarshal(append(got, '"'), &back); err != nil || back != s {
+			t.Errorf("%q: %s -> %q, %v", s, got, back, err)
+		}
+	}
+	for s, want := range map[string]int{"Code: 60, e.displayText()": 60, "Code: 999": 999, "nothing": -1, "Code: x": -1} {
+		n, ok := chErrorCode(s)
+		if !ok {
+			n = -1
+		}
+		if n != want {
+			t.Errorf("chErrorCode(%q) = %d, want %d", s, n, want)
+		}
+	}
+}
