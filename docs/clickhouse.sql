@@ -14,11 +14,13 @@
 -- where a count must not see a retried batch twice.
 --
 -- The columns are the record's top-level fields (README.md, "JSON Lines
--- schema"), by the same names; `record` holds the whole record as JSON text
--- for the nested ones (visitParamExtract*, or JSONExtract* on servers that
--- have it). Computed columns are MATERIALIZED in the local tables and ALIAS
--- in the Distributed ones (a Distributed table cannot take MATERIALIZED
--- columns on insert).
+-- schema"), by the same names; `record` holds the record as JSON text (all
+-- but its kind and conn) for the nested fields (visitParamExtract*, or
+-- JSONExtract* on servers that have it). A message or frame has a `record`
+-- only when it has nested fields (an application protocol's "app"): its
+-- columns are all of it otherwise. Computed columns are MATERIALIZED in the
+-- local tables and ALIAS in the Distributed ones (a Distributed table cannot
+-- take MATERIALIZED columns on insert).
 --
 -- Types and functions are those of ClickHouse 18.16 (Debian 12's
 -- clickhouse-server), which the tests run against; newer servers take it

@@ -24,9 +24,9 @@ import (
 // interface: INSERT ... FORMAT JSONEachRow, gzip-compressed, one table per
 // record kind (docs/clickhouse.sql has the schema). Each row is the JSON
 // Lines record itself, prefixed with the run's id and the record's
-// sequence number in the run, and with the whole record as a string in the
-// "record" column, so that fields the table has no column for stay
-// queryable.
+// sequence number in the run, and with the record (but its kind and
+// connection number) as a string in the "record" column, so that nested
+// fields, which the tables have no columns for, stay queryable.
 //
 // (run, seq) is the tables' key, and the tables are ReplacingMergeTree: a
 // batch sent again after an error whose outcome is unknown (a timeout, a
@@ -269,9 +269,38 @@ func validName(s string) bool {
 	return s != ""
 }
 
-// Encoder returns the encoder whose records WriteRecord takes: the JSON
-// Lines encoder, without payloads unless Payload is set.
-func (c *ClickHouse) Encoder() Encoder { return &JSONLEncoder{NoPayload: !c.o.Payload} }
+// Encoder returns the encoder whose records WriteRecord takes. It runs on
+// the pipeline's shards, so the row is made there but for its run, sequence
+// number and connection number: the JSON Lines record (without payloads
+// unless Payload is set), after the record as a string.
+func (c *ClickHouse) Encoder() Encoder {
+	return &chEncoder{jsonl: JSONLEncoder{NoPayload: !c.o.Payload}}
+}
+
+type chEncoder struct {
+	jsonl JSONLEncoder
+	body  []byte
+}
+
+// AppendRecord appends `,"record":"{…}"` and the JSON Lines body. A
+// message or frame has no "record" unless it has nested fields (an
+// application protocol's): its columns hold all of it.
+func (e *chEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
+	if _, ok := chTable(ev.Kind); !ok {
+		return nil
+	}
+	body := e.jsonl.AppendRecord(e.body[:0], ev)
+	if body == nil {
+		return nil
+	}
+	e.body = body
+	if ev.Kind != dissect.KindFrame && (ev.Kind != dissect.KindMessage || ev.Message.App != nil) {
+		dst = append(dst, `,"record":"{`...)
+		dst = appendEscaped(dst, body[1:len(body)-1]) // without the leading comma and the newline
+		dst = append(dst, '"')
+	}
+	return append(dst, body...)
+}
 
 // WriteRecord adds a record encoded by Encoder to its table's batch.
 func (c *ClickHouse) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
@@ -286,17 +315,11 @@ func (c *ClickHouse) WriteRecord(kind dissect.Kind, conn int, body []byte) error
 		return c.err
 	}
 	b := c.batch(t)
-	var head [64]byte
-	h := append(head[:0], `{"kind":"`...)
-	h = append(h, kind.String()...)
-	h = append(h, `","conn":`...)
-	h = strconv.AppendInt(h, int64(conn), 10)
 	b.buf = c.appendRowStart(b.buf)
-	b.buf = append(b.buf, h[1:]...)
-	b.buf = append(b.buf, `,"record":"`...)
-	b.buf = appendEscaped(b.buf, h)
-	b.buf = appendEscaped(b.buf, bytes.TrimSuffix(body, []byte("\n")))
-	b.buf = append(b.buf, '"')
+	b.buf = append(b.buf, `"kind":"`...)
+	b.buf = append(b.buf, kind.String()...)
+	b.buf = append(b.buf, `","conn":`...)
+	b.buf = strconv.AppendInt(b.buf, int64(conn), 10)
 	b.buf = append(b.buf, body...)
 	return c.added(t, b)
 }

@@ -89,15 +89,23 @@ func newSlowServer(t *testing.T) *slowServer {
 	return s
 }
 
-func messageBody(i int) []byte {
-	return []byte(`,"ts":"2024-01-01T00:00:00.000000001Z","from":"client","opcode":"text","text":"m\"` + strings.Repeat("x", i%50) + `"}` + "\n")
+// messageBody is message i encoded by the sink's encoder; every fourth is a
+// finding instead, so that rows with a "record" are among them.
+func messageBody(ch *ClickHouse, i int) (dissect.Kind, []byte) {
+	ev := &dissect.Event{Kind: dissect.KindMessage, Conn: &dissect.ConnInfo{}, Pos: dissect.Pos{TS: time.Unix(1700000000, int64(i)), Pkt: uint64(i + 1)}}
+	if i%4 == 3 {
+		ev.Kind, ev.Finding = dissect.KindFinding, &dissect.Finding{Code: "x", Detail: `d"` + strings.Repeat("y", i%50)}
+	} else {
+		ev.Message = &dissect.Message{Opcode: dissect.OpText, TextValid: true, Payload: []byte(`m"` + strings.Repeat("x", i%50))}
+	}
+	return ev.Kind, ch.Encoder().AppendRecord(nil, ev)
 }
 
 // TestClickHouseBackPressure: with a full queue, WriteRecord waits for the
 // server; every record is written once it answers.
 func TestClickHouseBackPressure(t *testing.T) {
 	s := newSlowServer(t)
-	ch, err := NewClickHouse(ClickHouseOptions{URL: s.URL + "/db", Run: "r", BatchBytes: 200, Queue: 1})
+	ch, err := NewClickHouse(ClickHouseOptions{URL: s.URL + "/db", Run: "r", BatchBytes: 200, Queue: 1, Payload: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +113,8 @@ func TestClickHouseBackPressure(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := range 100 {
-			ch.WriteRecord(dissect.KindMessage, 1, messageBody(i))
+			k, b := messageBody(ch, i)
+			ch.WriteRecord(k, 1, b)
 			written.Add(1)
 		}
 		close(done)
@@ -120,17 +129,31 @@ func TestClickHouseBackPressure(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := ch.Stats()
-	if len(s.rows) != 100 || st.Rows[chMessages] != 100 || st.Dropped != 0 {
+	if len(s.rows) != 100 || st.Rows[chMessages] != 75 || st.Rows[chFindings] != 25 || st.Dropped != 0 {
 		t.Fatalf("server has %d rows, stats %+v", len(s.rows), st)
 	}
+	seqs := map[float64]bool{}
 	for i, r := range s.rows {
-		if r["seq"] != float64(i) || r["run"] != "r" || r["kind"] != "message" || r["conn"] != 1.0 || !strings.HasPrefix(r["text"].(string), `m"`) {
+		seqs[r["seq"].(float64)] = true
+		if r["run"] != "r" || r["conn"] != 1.0 || r["pkt"] == nil {
 			t.Fatalf("row %d: %v", i, r)
 		}
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(r["record"].(string)), &rec); err != nil || rec["text"] != r["text"] || rec["kind"] != "message" {
-			t.Fatalf("row %d: record %q: %v", i, r["record"], err)
+		switch r["kind"] {
+		case "message":
+			if !strings.HasPrefix(r["text"].(string), `m"`) || r["record"] != nil {
+				t.Fatalf("row %d: %v", i, r)
+			}
+		case "finding":
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(r["record"].(string)), &rec); err != nil || rec["detail"] != r["detail"] || rec["code"] != "x" || rec["ts"] != r["ts"] {
+				t.Fatalf("row %d: record %q: %v", i, r["record"], err)
+			}
+		default:
+			t.Fatalf("row %d: %v", i, r)
 		}
+	}
+	if len(seqs) != 100 {
+		t.Errorf("%d sequence numbers for 100 rows", len(seqs))
 	}
 	if s.queries[0] != "INSERT INTO db.wscap_messages FORMAT JSONEachRow" {
 		t.Errorf("query %q", s.queries[0])
@@ -146,15 +169,16 @@ func TestClickHouseDrop(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 100 {
-		ch.WriteRecord(dissect.KindMessage, 1, messageBody(i))
+		k, b := messageBody(ch, i)
+		ch.WriteRecord(k, 1, b)
 	}
 	close(s.release)
 	if err := ch.Close(); err != nil {
 		t.Fatal(err)
 	}
 	st := ch.Stats()
-	if st.Dropped == 0 || st.Rows[chMessages]+st.Dropped != 100 || int64(len(s.rows)) != st.Rows[chMessages] {
-		t.Fatalf("dropped %d, written %d, server %d", st.Dropped, st.Rows[chMessages], len(s.rows))
+	if st.Dropped == 0 || st.Written()+st.Dropped != 100 || int64(len(s.rows)) != st.Written() {
+		t.Fatalf("dropped %d, written %d, server %d", st.Dropped, st.Written(), len(s.rows))
 	}
 }
 
@@ -168,7 +192,8 @@ func TestClickHouseFlushEvery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ch.Close()
-	ch.WriteRecord(dissect.KindFinding, 2, []byte(`,"ts":"2024-01-01T00:00:00.000000001Z","code":"x"}`+"\n"))
+	k, b := messageBody(ch, 3)
+	ch.WriteRecord(k, 2, b)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		s.mu.Lock()
@@ -195,7 +220,8 @@ func TestClickHousePermanentError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch.WriteRecord(dissect.KindMessage, 1, messageBody(1))
+	k, b := messageBody(ch, 1)
+	ch.WriteRecord(k, 1, b)
 	err = ch.Close()
 	if err == nil || !strings.Contains(err.Error(), "doesn't exist") || !strings.Contains(err.Error(), "not written: 1 records (messages seq 0-0") {
 		t.Fatalf("error %v", err)
