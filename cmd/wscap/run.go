@@ -43,6 +43,7 @@ func commands() []command {
 		{"follow", "one connection's conversation as a readable transcript", runFollow},
 		{"live", "capture and analyse a live interface (AF_PACKET)", runLive},
 		{"report", "write one self-contained HTML page that shows a capture", runReport},
+		{"split", "split captures into N pcapng files, every TCP connection whole in one", runSplit},
 	}
 }
 
