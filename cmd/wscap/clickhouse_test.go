@@ -324,6 +324,21 @@ func TestClickHouseSink(t *testing.T) {
 			}
 		})
 	}
+	// Every query of docs/scale.md runs on the Distributed tables and finds rows.
+	doc, err := os.ReadFile("../../docs/scale.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```sql\n")[1:]
+	if len(blocks) < 5 {
+		t.Fatalf("docs/scale.md has %d queries", len(blocks))
+	}
+	for _, b := range blocks {
+		q, _, _ := strings.Cut(b, "```")
+		if out := s.query(q); out == "" {
+			t.Errorf("docs/scale.md query found nothing:\n%s", q)
+		}
+	}
 	// The rows are spread over both shards, and none is there twice once
 	// merged (the second runs replaced the first).
 	for i, srv := range servers {
