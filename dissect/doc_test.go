@@ -11,7 +11,7 @@ import (
 func rulesTable() string {
 	var b strings.Builder
 	b.WriteString("| code | severity | RFC | meaning |\n|---|---|---|---|\n")
-	for _, r := range Rules {
+	for _, r := range rules {
 		rfc := r.RFC
 		if rfc == "" {
 			rfc = "—"

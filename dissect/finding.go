@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/wscap/wscap/dissect/app"
 )
@@ -11,17 +12,17 @@ import (
 type Severity uint8
 
 const (
-	// Info is an observation that blames no peer: handshake not captured,
+	// SeverityInfo is an observation that blames no peer: handshake not captured,
 	// capture ended while the connection was open, a rejected upgrade, loss.
-	Info Severity = iota
-	// Warning is allowed by the letter but suspicious, or a broken SHOULD.
-	Warning
-	// Error means a peer broke a MUST or MUST NOT of RFC 6455 or RFC 7692,
+	SeverityInfo Severity = iota
+	// SeverityWarning is allowed by the letter but suspicious, or a broken SHOULD.
+	SeverityWarning
+	// SeverityError means a peer broke a MUST or MUST NOT of RFC 6455 or RFC 7692,
 	// or of HTTP/1.1 (RFC 9112) in its opening handshake.
-	Error
+	SeverityError
 )
 
-var severityNames = [...]string{Info: "info", Warning: "warning", Error: "error"}
+var severityNames = [...]string{SeverityInfo: "info", SeverityWarning: "warning", SeverityError: "error"}
 
 func (s Severity) String() string {
 	if int(s) < len(severityNames) {
@@ -152,106 +153,110 @@ const (
 	CodeInflateCapped  Code = "cap-inflate"
 )
 
-// Rules is the table of every code wscap reports, in documentation order.
-var Rules = []Rule{
-	{CodeMethodNotGet, Error, "6455 §4.1", "the handshake request method is not GET"},
-	{CodeHTTPVersion, Error, "6455 §4.1", "the handshake uses an HTTP version below 1.1"},
-	{CodeHostMissing, Error, "6455 §4.1", "the handshake request has no Host header"},
-	{CodeUpgradeMissing, Error, "6455 §4.1", "the request's Upgrade header lacks the token websocket"},
-	{CodeConnectionMissing, Error, "6455 §4.1", "the request's Connection header lacks the token Upgrade"},
-	{CodeKeyMissing, Error, "6455 §4.1", "the request has no Sec-WebSocket-Key"},
-	{CodeKeyDuplicate, Error, "6455 §4.1", "the request has more than one Sec-WebSocket-Key"},
-	{CodeKeyInvalid, Error, "6455 §4.1", "Sec-WebSocket-Key is not the base64 encoding of 16 bytes"},
-	{CodeVersionMissing, Error, "6455 §4.1", "the request has no Sec-WebSocket-Version"},
-	{CodeVersionUnsupported, Error, "6455 §4.1", "Sec-WebSocket-Version is not 13"},
-	{CodeMalformedHandshake, Error, "6455 §4.1", "a handshake message is not valid HTTP/1.1"},
-	{CodeObsFold, Error, "9112 §5.2", "a handshake header field value is continued on the next line (obsolete line folding)"},
-	{CodeHandshakeTooLarge, Warning, "", "a handshake head exceeds wscap's header limit; the connection is not decoded"},
-	{CodeRejected, Info, "6455 §4.2.2", "the server answered the upgrade with a status other than 101"},
-	{CodeResponseUpgrade, Error, "6455 §4.2.2", "the 101 response's Upgrade header lacks the token websocket"},
-	{CodeResponseConnection, Error, "6455 §4.2.2", "the 101 response's Connection header lacks the token Upgrade"},
-	{CodeAcceptMissing, Error, "6455 §4.2.2", "the 101 response has no Sec-WebSocket-Accept"},
-	{CodeAcceptDuplicate, Error, "6455 §4.2.2", "the 101 response has more than one Sec-WebSocket-Accept"},
-	{CodeAcceptMismatch, Error, "6455 §4.2.2", "Sec-WebSocket-Accept is not base64(SHA-1(key + GUID))"},
-	{CodeSubprotocolNotOffered, Error, "6455 §4.1", "the server chose a subprotocol the client did not offer"},
-	{CodeExtensionNotOffered, Error, "6455 §9.1", "the server accepted an extension the client did not offer"},
-	{CodeExtensionMalformed, Error, "6455 §9.1", "a Sec-WebSocket-Extensions header does not follow the grammar"},
-	{CodeDataBefore101, Error, "6455 §4.1", "the client sent data before the server's 101 response arrived"},
-	{CodeNoResponse, Info, "", "the connection ended before the server answered the upgrade request"},
-	{CodeNotCaptured, Info, "", "frames were found on a connection whose handshake was not captured"},
+// Rules returns every rule wscap checks, in documentation order (a copy:
+// the table itself does not change).
+func Rules() []Rule { return slices.Clone(rules) }
 
-	{CodeRSVNotNegotiated, Error, "6455 §5.2", "an RSV bit is set that no negotiated extension defines"},
-	{CodeRSV1Continuation, Error, "7692 §6.1", "RSV1 is set on a continuation frame"},
-	{CodeRSV1Control, Error, "7692 §6.1", "RSV1 is set on a control frame"},
-	{CodeReservedOpcode, Error, "6455 §5.2", "a frame uses a reserved opcode"},
-	{CodeClientUnmasked, Error, "6455 §5.3", "a client frame is not masked"},
-	{CodeServerMasked, Error, "6455 §5.1", "a server frame is masked"},
-	{CodeControlTooLong, Error, "6455 §5.5", "a control frame carries more than 125 bytes"},
-	{CodeControlFragmented, Error, "6455 §5.5", "a control frame has FIN clear"},
-	{CodeContinuationNoMessage, Error, "6455 §5.4", "a continuation frame arrived with no message open"},
-	{CodeMessageInterleaved, Error, "6455 §5.4", "a text or binary frame arrived while a fragmented message was open"},
-	{CodeLengthNotMinimal, Error, "6455 §5.2", "the payload length does not use the minimal encoding"},
-	{CodeLengthMSB, Error, "6455 §5.2", "a 64-bit payload length has its most significant bit set"},
-	{CodeFrameAfterClose, Error, "6455 §5.5.1", "a frame was sent after that peer's Close frame"},
+// rules is the table of every code wscap reports, in documentation order.
+var rules = []Rule{
+	{CodeMethodNotGet, SeverityError, "6455 §4.1", "the handshake request method is not GET"},
+	{CodeHTTPVersion, SeverityError, "6455 §4.1", "the handshake uses an HTTP version below 1.1"},
+	{CodeHostMissing, SeverityError, "6455 §4.1", "the handshake request has no Host header"},
+	{CodeUpgradeMissing, SeverityError, "6455 §4.1", "the request's Upgrade header lacks the token websocket"},
+	{CodeConnectionMissing, SeverityError, "6455 §4.1", "the request's Connection header lacks the token Upgrade"},
+	{CodeKeyMissing, SeverityError, "6455 §4.1", "the request has no Sec-WebSocket-Key"},
+	{CodeKeyDuplicate, SeverityError, "6455 §4.1", "the request has more than one Sec-WebSocket-Key"},
+	{CodeKeyInvalid, SeverityError, "6455 §4.1", "Sec-WebSocket-Key is not the base64 encoding of 16 bytes"},
+	{CodeVersionMissing, SeverityError, "6455 §4.1", "the request has no Sec-WebSocket-Version"},
+	{CodeVersionUnsupported, SeverityError, "6455 §4.1", "Sec-WebSocket-Version is not 13"},
+	{CodeMalformedHandshake, SeverityError, "6455 §4.1", "a handshake message is not valid HTTP/1.1"},
+	{CodeObsFold, SeverityError, "9112 §5.2", "a handshake header field value is continued on the next line (obsolete line folding)"},
+	{CodeHandshakeTooLarge, SeverityWarning, "", "a handshake head exceeds wscap's header limit; the connection is not decoded"},
+	{CodeRejected, SeverityInfo, "6455 §4.2.2", "the server answered the upgrade with a status other than 101"},
+	{CodeResponseUpgrade, SeverityError, "6455 §4.2.2", "the 101 response's Upgrade header lacks the token websocket"},
+	{CodeResponseConnection, SeverityError, "6455 §4.2.2", "the 101 response's Connection header lacks the token Upgrade"},
+	{CodeAcceptMissing, SeverityError, "6455 §4.2.2", "the 101 response has no Sec-WebSocket-Accept"},
+	{CodeAcceptDuplicate, SeverityError, "6455 §4.2.2", "the 101 response has more than one Sec-WebSocket-Accept"},
+	{CodeAcceptMismatch, SeverityError, "6455 §4.2.2", "Sec-WebSocket-Accept is not base64(SHA-1(key + GUID))"},
+	{CodeSubprotocolNotOffered, SeverityError, "6455 §4.1", "the server chose a subprotocol the client did not offer"},
+	{CodeExtensionNotOffered, SeverityError, "6455 §9.1", "the server accepted an extension the client did not offer"},
+	{CodeExtensionMalformed, SeverityError, "6455 §9.1", "a Sec-WebSocket-Extensions header does not follow the grammar"},
+	{CodeDataBefore101, SeverityError, "6455 §4.1", "the client sent data before the server's 101 response arrived"},
+	{CodeNoResponse, SeverityInfo, "", "the connection ended before the server answered the upgrade request"},
+	{CodeNotCaptured, SeverityInfo, "", "frames were found on a connection whose handshake was not captured"},
 
-	{CodeInvalidUTF8, Error, "6455 §8.1", "a text message is not valid UTF-8"},
-	{CodeClosePayloadOneByte, Error, "6455 §5.5.1", "a Close frame carries exactly one byte"},
-	{CodeCloseCodeInvalid, Error, "6455 §7.4", "a Close status code that must not be sent"},
-	{CodeCloseReasonUTF8, Error, "6455 §5.5.1", "a Close reason is not valid UTF-8"},
-	{CodeCloseUnanswered, Warning, "6455 §5.5.1", "one peer sent Close and the connection ended without the other's Close"},
-	{CodeCloseMissing, Warning, "6455 §7.1.1", "the TCP connection ended (FIN/RST) without a closing handshake"},
-	{CodeOpenAtEnd, Info, "", "the capture ended while the connection was open"},
+	{CodeRSVNotNegotiated, SeverityError, "6455 §5.2", "an RSV bit is set that no negotiated extension defines"},
+	{CodeRSV1Continuation, SeverityError, "7692 §6.1", "RSV1 is set on a continuation frame"},
+	{CodeRSV1Control, SeverityError, "7692 §6.1", "RSV1 is set on a control frame"},
+	{CodeReservedOpcode, SeverityError, "6455 §5.2", "a frame uses a reserved opcode"},
+	{CodeClientUnmasked, SeverityError, "6455 §5.3", "a client frame is not masked"},
+	{CodeServerMasked, SeverityError, "6455 §5.1", "a server frame is masked"},
+	{CodeControlTooLong, SeverityError, "6455 §5.5", "a control frame carries more than 125 bytes"},
+	{CodeControlFragmented, SeverityError, "6455 §5.5", "a control frame has FIN clear"},
+	{CodeContinuationNoMessage, SeverityError, "6455 §5.4", "a continuation frame arrived with no message open"},
+	{CodeMessageInterleaved, SeverityError, "6455 §5.4", "a text or binary frame arrived while a fragmented message was open"},
+	{CodeLengthNotMinimal, SeverityError, "6455 §5.2", "the payload length does not use the minimal encoding"},
+	{CodeLengthMSB, SeverityError, "6455 §5.2", "a 64-bit payload length has its most significant bit set"},
+	{CodeFrameAfterClose, SeverityError, "6455 §5.5.1", "a frame was sent after that peer's Close frame"},
 
-	{CodeDeflateParam, Error, "7692 §7.1", "a permessage-deflate parameter is malformed or repeated"},
-	{CodeDeflateNotOffered, Error, "7692 §5", "the server accepted a permessage-deflate parameter the client did not offer"},
-	{CodeInflateError, Error, "7692 §7.2.2", "a compressed message does not inflate"},
-	{CodeContextLost, Info, "7692 §7.2.2", "compressed messages after a loss cannot be inflated (context takeover)"},
+	{CodeInvalidUTF8, SeverityError, "6455 §8.1", "a text message is not valid UTF-8"},
+	{CodeClosePayloadOneByte, SeverityError, "6455 §5.5.1", "a Close frame carries exactly one byte"},
+	{CodeCloseCodeInvalid, SeverityError, "6455 §7.4", "a Close status code that must not be sent"},
+	{CodeCloseReasonUTF8, SeverityError, "6455 §5.5.1", "a Close reason is not valid UTF-8"},
+	{CodeCloseUnanswered, SeverityWarning, "6455 §5.5.1", "one peer sent Close and the connection ended without the other's Close"},
+	{CodeCloseMissing, SeverityWarning, "6455 §7.1.1", "the TCP connection ended (FIN/RST) without a closing handshake"},
+	{CodeOpenAtEnd, SeverityInfo, "", "the capture ended while the connection was open"},
 
-	{CodeGap, Info, "", "bytes of a TCP stream were not captured"},
-	{CodeOverlapConflict, Warning, "", "retransmitted TCP data differs from the first copy (possible evasion); the first copy is kept"},
-	{CodeResync, Info, "", "frame parsing lost its place and resumed at a plausible frame header"},
-	{CodeTruncated, Info, "", "a packet was cut by the capture's snapshot length"},
-	{CodeTLSNoKey, Info, "", "the key log holds no secret for this TLS connection; it is not decrypted"},
-	{CodeTLSUnsupported, Info, "", "the TLS version or cipher suite is one wscap does not decrypt"},
-	{CodeTLSUnauthentic, Warning, "8446 §5.2", "a TLS record does not authenticate (wrong key, corrupted or forged); it is skipped"},
-	{CodeTLSMalformed, Warning, "8446 §5.1", "a TLS record or handshake message does not parse"},
-	{CodeTLSRenegotiation, Info, "5246 §7.4.1", "a TLS 1.2 renegotiation, whose new keys wscap does not follow"},
-	{CodeTLSAlert, Info, "8446 §6", "a peer sent a TLS alert other than close_notify"},
-	{CodeTLSEarlyRefused, Info, "8446 §4.2.10", "the server refused the client's 0-RTT early data; it is not part of the stream"},
-	{CodeH2ConnectNotEnabled, Error, "8441 §4", "the client sent an extended CONNECT (:protocol) before the server enabled it with SETTINGS_ENABLE_CONNECT_PROTOCOL"},
-	{CodeH2ConnectSetting, Error, "8441 §3", "SETTINGS_ENABLE_CONNECT_PROTOCOL with a value other than 0 or 1, or withdrawn after 1"},
-	{CodeH2PseudoHeader, Error, "9113 §8.3", "an extended CONNECT request or its response lacks, repeats or misplaces a pseudo-header field (:method, :protocol, :scheme, :path, :authority, :status)"},
-	{CodeH2HeaderMalformed, Error, "9113 §8.2", "a header field HTTP/2 forbids: an upper-case name, or a connection-specific field (Connection, Upgrade, Keep-Alive, Transfer-Encoding)"},
-	{CodeH2KeyAccept, Warning, "8441 §5", "Sec-WebSocket-Key or Sec-WebSocket-Accept on an HTTP/2 stream, where they have no place"},
-	{CodeH2ResetMidFrame, Warning, "8441 §5", "a WebSocket's stream was reset (RST_STREAM) in the middle of a WebSocket frame"},
-	{CodeH2Malformed, Error, "9113 §4.1", "an HTTP/2 frame breaks the frame layer's rules (length, padding, stream, settings, CONTINUATION sequence, preface)"},
-	{CodeH2StreamState, Error, "9113 §5.1", "an HTTP/2 frame the state of its stream does not allow: DATA after END_STREAM, on a closed or never-opened stream"},
-	{CodeH2HPACK, Error, "7541 §2.3", "an HTTP/2 header block does not decode; the sender's later header blocks are not decoded"},
-	{CodeH2Lost, Info, "", "bytes of an HTTP/2 connection were not captured: its header compression state is lost, or frames were skipped to find the next frame header"},
-	{CodeAppMQTT, Error, "MQTT 5.0 §1.5, §2, §3", "an MQTT control packet breaks the specification (remaining length, fixed-header flags, a field past the packet, invalid UTF-8, an unknown property)"},
-	{CodeAppSTOMP, Error, "STOMP 1.2 Frames", "a STOMP frame does not parse (unknown command, a header line without a colon, an undefined escape, a body not ended by NUL)"},
-	{CodeAppSocketIO, Error, "socket.io-protocol v5", "a message on a Socket.IO connection is not an Engine.IO/Socket.IO packet, or a binary message no packet announced"},
-	{CodeAppSIOAttach, Warning, "socket.io-protocol v5", "a Socket.IO binary packet's attachments did not all come before the next packet"},
-	{CodeAppGraphQL, Error, "graphql-ws PROTOCOL.md", "a GraphQL over WebSocket message is not a JSON object with a known type, or lacks its id"},
-	{CodeAppGraphQLID, Warning, "graphql-ws PROTOCOL.md", "a GraphQL next, error or complete for an operation id that no subscribe started"},
-	{CodeAppJSONRPC, Error, "JSON-RPC 2.0 §4, §5", "a message on a JSON-RPC connection is not a JSON-RPC 2.0 request, response or batch"},
-	{CodeAppJSONRPCID, Warning, "JSON-RPC 2.0 §5", "a JSON-RPC response to an id that no request seen asked for"},
-	{CodeTimeBackwards, Info, "", "a packet's timestamp is earlier than the connection's packet before it; that step counts as no time"},
+	{CodeDeflateParam, SeverityError, "7692 §7.1", "a permessage-deflate parameter is malformed or repeated"},
+	{CodeDeflateNotOffered, SeverityError, "7692 §5", "the server accepted a permessage-deflate parameter the client did not offer"},
+	{CodeInflateError, SeverityError, "7692 §7.2.2", "a compressed message does not inflate"},
+	{CodeContextLost, SeverityInfo, "7692 §7.2.2", "compressed messages after a loss cannot be inflated (context takeover)"},
 
-	{CodeMessageCapped, Warning, "", "a message exceeds --max-message; its kept payload is truncated"},
-	{CodeFrameCapped, Warning, "", "a frame header announces more than --max-frame bytes; treated as garbage"},
-	{CodeAssemblyCapped, Warning, "", "messages being assembled hold more than --max-assembling bytes in total; this one is truncated"},
-	{CodeConnsCapped, Warning, "", "more than --max-conns connections were open: the quietest one was ended to make room"},
-	{CodeBufferCapped, Warning, "", "out-of-order TCP data exceeds --max-buffered; the bytes missing before it are treated as lost"},
-	{CodeH2HeaderList, Warning, "", "an HTTP/2 header list decodes to more than wscap keeps (an HPACK bomb?); the fields past it are dropped"},
-	{CodeAppBufferCapped, Warning, "", "an unfinished MQTT packet or STOMP frame is longer than --app-max-buffer; that direction's application decoding stops"},
-	{CodeInflateCapped, Warning, "", "compressed messages inflate past --max-inflate-ratio (per connection) or --max-inflate-total (per run): a decompression bomb? Later ones are not inflated"},
+	{CodeGap, SeverityInfo, "", "bytes of a TCP stream were not captured"},
+	{CodeOverlapConflict, SeverityWarning, "", "retransmitted TCP data differs from the first copy (possible evasion); the first copy is kept"},
+	{CodeResync, SeverityInfo, "", "frame parsing lost its place and resumed at a plausible frame header"},
+	{CodeTruncated, SeverityInfo, "", "a packet was cut by the capture's snapshot length"},
+	{CodeTLSNoKey, SeverityInfo, "", "the key log holds no secret for this TLS connection; it is not decrypted"},
+	{CodeTLSUnsupported, SeverityInfo, "", "the TLS version or cipher suite is one wscap does not decrypt"},
+	{CodeTLSUnauthentic, SeverityWarning, "8446 §5.2", "a TLS record does not authenticate (wrong key, corrupted or forged); it is skipped"},
+	{CodeTLSMalformed, SeverityWarning, "8446 §5.1", "a TLS record or handshake message does not parse"},
+	{CodeTLSRenegotiation, SeverityInfo, "5246 §7.4.1", "a TLS 1.2 renegotiation, whose new keys wscap does not follow"},
+	{CodeTLSAlert, SeverityInfo, "8446 §6", "a peer sent a TLS alert other than close_notify"},
+	{CodeTLSEarlyRefused, SeverityInfo, "8446 §4.2.10", "the server refused the client's 0-RTT early data; it is not part of the stream"},
+	{CodeH2ConnectNotEnabled, SeverityError, "8441 §4", "the client sent an extended CONNECT (:protocol) before the server enabled it with SETTINGS_ENABLE_CONNECT_PROTOCOL"},
+	{CodeH2ConnectSetting, SeverityError, "8441 §3", "SETTINGS_ENABLE_CONNECT_PROTOCOL with a value other than 0 or 1, or withdrawn after 1"},
+	{CodeH2PseudoHeader, SeverityError, "9113 §8.3", "an extended CONNECT request or its response lacks, repeats or misplaces a pseudo-header field (:method, :protocol, :scheme, :path, :authority, :status)"},
+	{CodeH2HeaderMalformed, SeverityError, "9113 §8.2", "a header field HTTP/2 forbids: an upper-case name, or a connection-specific field (Connection, Upgrade, Keep-Alive, Transfer-Encoding)"},
+	{CodeH2KeyAccept, SeverityWarning, "8441 §5", "Sec-WebSocket-Key or Sec-WebSocket-Accept on an HTTP/2 stream, where they have no place"},
+	{CodeH2ResetMidFrame, SeverityWarning, "8441 §5", "a WebSocket's stream was reset (RST_STREAM) in the middle of a WebSocket frame"},
+	{CodeH2Malformed, SeverityError, "9113 §4.1", "an HTTP/2 frame breaks the frame layer's rules (length, padding, stream, settings, CONTINUATION sequence, preface)"},
+	{CodeH2StreamState, SeverityError, "9113 §5.1", "an HTTP/2 frame the state of its stream does not allow: DATA after END_STREAM, on a closed or never-opened stream"},
+	{CodeH2HPACK, SeverityError, "7541 §2.3", "an HTTP/2 header block does not decode; the sender's later header blocks are not decoded"},
+	{CodeH2Lost, SeverityInfo, "", "bytes of an HTTP/2 connection were not captured: its header compression state is lost, or frames were skipped to find the next frame header"},
+	{CodeAppMQTT, SeverityError, "MQTT 5.0 §1.5, §2, §3", "an MQTT control packet breaks the specification (remaining length, fixed-header flags, a field past the packet, invalid UTF-8, an unknown property)"},
+	{CodeAppSTOMP, SeverityError, "STOMP 1.2 Frames", "a STOMP frame does not parse (unknown command, a header line without a colon, an undefined escape, a body not ended by NUL)"},
+	{CodeAppSocketIO, SeverityError, "socket.io-protocol v5", "a message on a Socket.IO connection is not an Engine.IO/Socket.IO packet, or a binary message no packet announced"},
+	{CodeAppSIOAttach, SeverityWarning, "socket.io-protocol v5", "a Socket.IO binary packet's attachments did not all come before the next packet"},
+	{CodeAppGraphQL, SeverityError, "graphql-ws PROTOCOL.md", "a GraphQL over WebSocket message is not a JSON object with a known type, or lacks its id"},
+	{CodeAppGraphQLID, SeverityWarning, "graphql-ws PROTOCOL.md", "a GraphQL next, error or complete for an operation id that no subscribe started"},
+	{CodeAppJSONRPC, SeverityError, "JSON-RPC 2.0 §4, §5", "a message on a JSON-RPC connection is not a JSON-RPC 2.0 request, response or batch"},
+	{CodeAppJSONRPCID, SeverityWarning, "JSON-RPC 2.0 §5", "a JSON-RPC response to an id that no request seen asked for"},
+	{CodeTimeBackwards, SeverityInfo, "", "a packet's timestamp is earlier than the connection's packet before it; that step counts as no time"},
+
+	{CodeMessageCapped, SeverityWarning, "", "a message exceeds --max-message; its kept payload is truncated"},
+	{CodeFrameCapped, SeverityWarning, "", "a frame header announces more than --max-frame bytes; treated as garbage"},
+	{CodeAssemblyCapped, SeverityWarning, "", "messages being assembled hold more than --max-assembling bytes in total; this one is truncated"},
+	{CodeConnsCapped, SeverityWarning, "", "more than --max-conns connections were open: the quietest one was ended to make room"},
+	{CodeBufferCapped, SeverityWarning, "", "out-of-order TCP data exceeds --max-buffered; the bytes missing before it are treated as lost"},
+	{CodeH2HeaderList, SeverityWarning, "", "an HTTP/2 header list decodes to more than wscap keeps (an HPACK bomb?); the fields past it are dropped"},
+	{CodeAppBufferCapped, SeverityWarning, "", "an unfinished MQTT packet or STOMP frame is longer than --app-max-buffer; that direction's application decoding stops"},
+	{CodeInflateCapped, SeverityWarning, "", "compressed messages inflate past --max-inflate-ratio (per connection) or --max-inflate-total (per run): a decompression bomb? Later ones are not inflated"},
 }
 
 var ruleIndex = func() map[Code]*Rule {
-	m := make(map[Code]*Rule, len(Rules))
-	for i := range Rules {
-		m[Rules[i].Code] = &Rules[i]
+	m := make(map[Code]*Rule, len(rules))
+	for i := range rules {
+		m[rules[i].Code] = &rules[i]
 	}
 	return m
 }()

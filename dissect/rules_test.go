@@ -115,7 +115,7 @@ func TestRules(t *testing.T) {
 // those exercised by the pipeline tests appears in TestRules above.
 func TestEveryRuleDocumented(t *testing.T) {
 	seen := map[Code]bool{}
-	for _, r := range Rules {
+	for _, r := range rules {
 		if seen[r.Code] {
 			t.Errorf("code %s listed twice", r.Code)
 		}

@@ -67,7 +67,7 @@ func TestObsFold(t *testing.T) {
 		t.Fatalf("request: %v", rec.lines)
 	}
 	r, _ := RuleFor(CodeObsFold)
-	if r.RFC != "9112 §5.2" || r.Severity != Error {
+	if r.RFC != "9112 §5.2" || r.Severity != SeverityError {
 		t.Errorf("rule %+v", r)
 	}
 	if v, _ := rec.hs[0].Request.Header.Get("X-Long"); v != "a b c" {

@@ -391,11 +391,11 @@ func appendConnection(dst []byte, ev *dissect.Event) []byte {
 		dst = append(dst, '}')
 	}
 	dst = append(appendKey(dst, "findings"), `{"error":`...)
-	dst = strconv.AppendInt(dst, s.Findings[dissect.Error], 10)
+	dst = strconv.AppendInt(dst, s.Findings[dissect.SeverityError], 10)
 	dst = append(dst, `,"info":`...)
-	dst = strconv.AppendInt(dst, s.Findings[dissect.Info], 10)
+	dst = strconv.AppendInt(dst, s.Findings[dissect.SeverityInfo], 10)
 	dst = append(dst, `,"warning":`...)
-	dst = strconv.AppendInt(dst, s.Findings[dissect.Warning], 10)
+	dst = strconv.AppendInt(dst, s.Findings[dissect.SeverityWarning], 10)
 	return append(dst, '}')
 }
 

@@ -96,7 +96,7 @@ func TestJSONLMatchesSchema(t *testing.T) {
 		events = append(events,
 			&dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: pos, Message: &dissect.Message{From: dissect.ClientToServer, Opcode: dissect.OpText, Frames: 2, Payload: []byte(s), Length: int64(len(s)), WireLength: 9, TextValid: true}},
 			&dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: pos, Message: &dissect.Message{From: dissect.ServerToClient, Opcode: dissect.OpBinary, Frames: 1, Payload: []byte(s), Length: int64(len(s)), Compressed: true, Truncated: true}},
-			&dissect.Event{Kind: dissect.KindFinding, Conn: conn, Pos: pos, Finding: &dissect.Finding{Code: "x-y", Severity: dissect.Error, RFC: "6455 §5.3", Blame: true, Detail: s}},
+			&dissect.Event{Kind: dissect.KindFinding, Conn: conn, Pos: pos, Finding: &dissect.Finding{Code: "x-y", Severity: dissect.SeverityError, RFC: "6455 §5.3", Blame: true, Detail: s}},
 			&dissect.Event{Kind: dissect.KindHandshake, Conn: conn, Pos: pos, Handshake: &dissect.Handshake{Captured: true, Status: 101, Method: "GET", Path: s, Host: s,
 				OfferedSubprotocols: []string{"a", s}, Extensions: []dissect.Extension{{Name: "permessage-deflate", Params: []dissect.ExtensionParam{{Name: "client_max_window_bits", Value: "10", HasValue: true}}}}}},
 		)
@@ -233,7 +233,7 @@ func TestStatsCells(t *testing.T) {
 	sum := &dissect.Summary{Handshake: hs, Start: dissect.Pos{TS: time.Unix(0, 0)}, End: dissect.Pos{TS: time.Unix(1, 234560000)}, Duration: 1234560000,
 		Client:      dissect.DirStats{Messages: 3, Bytes: 1234, WireBytes: 1000, Compressed: 1, Largest: 999, CloseCode: 1000},
 		Server:      dissect.DirStats{Messages: 40, Bytes: 56789, WireBytes: 23000, Largest: 10, CloseCode: 1001},
-		ClosedFirst: true, ClosedBy: dissect.ClientToServer, Findings: [3]int64{dissect.Error: 1, dissect.Warning: 2, dissect.Info: 3}}
+		ClosedFirst: true, ClosedBy: dissect.ClientToServer, Findings: [3]int64{dissect.SeverityError: 1, dissect.SeverityWarning: 2, dissect.SeverityInfo: 3}}
 	sum.Server.ByOpcode[dissect.OpText], sum.Client.ByOpcode[dissect.OpClose] = 40, 3
 	sum.RTT = dissect.RTT{Count: 3, Min: 12345 * time.Microsecond, Max: 1234567 * time.Millisecond} // no samples: median 0
 	ev := &dissect.Event{Kind: dissect.KindConnection, Conn: &dissect.ConnInfo{Client: netip.MustParseAddrPort("10.0.0.1:5000"),

@@ -95,7 +95,7 @@ func rowNums(ev *dissect.Event) statsRow {
 	row := statsRow{Duration: sum.Duration.Seconds(),
 		ClientMessages: cl.Messages, ServerMessages: sv.Messages, ClientBytes: cl.Bytes, ServerBytes: sv.Bytes,
 		Compressed: cl.Compressed + sv.Compressed, Largest: max(cl.Largest, sv.Largest),
-		Errors: int(sum.Findings[dissect.Error]), Warnings: int(sum.Findings[dissect.Warning]), Infos: int(sum.Findings[dissect.Info])}
+		Errors: int(sum.Findings[dissect.SeverityError]), Warnings: int(sum.Findings[dissect.SeverityWarning]), Infos: int(sum.Findings[dissect.SeverityInfo])}
 	for op := range row.types {
 		row.types[op] = int64(cl.ByOpcode[op]) + int64(sv.ByOpcode[op])
 	}

@@ -352,9 +352,9 @@ func (t *TableEncoder) cells5(ev *dissect.Event) []string {
 		}
 		color := colorCyan
 		switch f.Severity {
-		case dissect.Error:
+		case dissect.SeverityError:
 			color = colorRed
-		case dissect.Warning:
+		case dissect.SeverityWarning:
 			color = colorYellow
 		}
 		return []string{ts, from, t.paint(color, "!"+f.Severity.String()), "", SafeText(string(f.Code)+": "+f.Detail, 0)}
@@ -362,7 +362,7 @@ func (t *TableEncoder) cells5(ev *dissect.Event) []string {
 		s := ev.Summary
 		detail := fmt.Sprintf("ended (%s): client sent %d messages/%d bytes, server %d/%d; findings %d error, %d warning, %d info",
 			s.Reason, s.Client.Messages, s.Client.Bytes, s.Server.Messages, s.Server.Bytes,
-			s.Findings[dissect.Error], s.Findings[dissect.Warning], s.Findings[dissect.Info])
+			s.Findings[dissect.SeverityError], s.Findings[dissect.SeverityWarning], s.Findings[dissect.SeverityInfo])
 		return []string{ts, "", "end", "", detail}
 	}
 	return nil

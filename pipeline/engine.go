@@ -534,7 +534,7 @@ func (e *Engine) write(shard int, r *record, body []byte) {
 	if e.stopped.Load() || (e.keep != nil && !e.keep(id)) {
 		return
 	}
-	if r.kind == dissect.KindFinding && r.severity == dissect.Error {
+	if r.kind == dissect.KindFinding && r.severity == dissect.SeverityError {
 		e.errors++
 	}
 	if r.start == r.end {
