@@ -588,16 +588,16 @@ func headParseVersion(v string) (major, minor int, ok bool) {
 	return int(v[5] - '0'), int(v[7] - '0'), true
 }
 
+// maxMethodLen bounds a plausible method name (the longest registered one,
+// UPDATEREDIRECTREF, has 17 letters).
+const maxMethodLen = 24
+
 // LooksLikeHTTPRequest reports whether b, possibly a short prefix, could be
 // the start of an HTTP/1.x request line (RFC 9112 §3): a method token, SP, a
 // request-target, SP, "HTTP/1." DIGIT and the line end, or any prefix of
 // that, after optional empty lines (§2.2). An empty b could be anything and
 // gives true. It reads b once and allocates nothing; an HTTP/2 connection
 // preface ("PRI * HTTP/2.0") gives false.
-// maxMethodLen bounds a plausible method name (the longest registered one,
-// UPDATEREDIRECTREF, has 17 letters).
-const maxMethodLen = 24
-
 func LooksLikeHTTPRequest(b []byte) bool {
 	i := 0
 	for i < len(b) && (b[i] == '\r' || b[i] == '\n') {

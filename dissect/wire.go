@@ -84,7 +84,9 @@ const (
 type Pos = stream.Pos
 
 // ConnInfo identifies a WebSocket connection. It is shared by every event of
-// the connection and does not change after the connection's first event.
+// the connection: ID, Client, Server, First and H2Stream are set before its
+// first event; Host and Path once the handshake request was seen (empty
+// before it, and for a connection found mid-stream).
 type ConnInfo struct {
 	ID     int            // 1, 2, 3, ... in the order the connections were recognised
 	Client netip.AddrPort // the peer that sent the handshake request

@@ -329,7 +329,7 @@ func (c *ClickHouse) WriteRecord(kind dissect.Kind, conn int, body []byte) error
 func (c *ClickHouse) WriteTotals(v any) error {
 	rec, err := json.Marshal(v)
 	if err != nil || len(rec) < 2 || rec[0] != '{' {
-		return fmt.Errorf("clickhouse: totals: %v", err)
+		return fmt.Errorf("clickhouse: totals: %w", err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -476,10 +476,10 @@ func (c *ClickHouse) insert(b *chBatch) error {
 		}
 		var perm permanentError
 		if errors.As(err, &perm) {
-			return fmt.Errorf("%w: %s: %v", ErrSinkGaveUp, c.stats.Tables[b.table], err)
+			return fmt.Errorf("%w: %s: %w", ErrSinkGaveUp, c.stats.Tables[b.table], err)
 		}
 		if time.Since(start)+wait > c.o.RetryFor {
-			return fmt.Errorf("%w after %d tries in %s: %s: %v", ErrSinkGaveUp, try, time.Since(start).Round(time.Millisecond), c.stats.Tables[b.table], err)
+			return fmt.Errorf("%w after %d tries in %s: %s: %w", ErrSinkGaveUp, try, time.Since(start).Round(time.Millisecond), c.stats.Tables[b.table], err)
 		}
 		time.Sleep(wait)
 		wait = min(2*wait, 5*time.Second)
