@@ -24,8 +24,8 @@ func runeWidth(r rune) int {
 // tablewriter's; a cell longer than its column is cut with "…", or, in the
 // columns marked to wrap, continued on the next lines. It exists because
 // the views stream a row per message or connection, hundreds of thousands
-// of them: tablewriter measured 17-100 µs per row here (width computation,
-// grapheme segmentation, wrapping), grid about 1 µs. Widths are display
+// of them, and tablewriter costs tens of times more per row (bench/NOTES.md).
+// Widths are display
 // columns: a wide rune (CJK, most emoji) takes two, a combining mark none
 // (go-runewidth's tables, East Asian ambiguous runes narrow, whatever the
 // locale), and the ANSI colour sequences wscap itself adds none.
