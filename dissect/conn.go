@@ -70,8 +70,11 @@ type connMore struct {
 	backBy             time.Duration
 	backSum            time.Duration // the steps back, added up
 
-	sess       *tls.Session // decrypting with the key log (wss.go)
-	tlsPos     Pos          // the packet being decrypted
+	sess *tls.Session // decrypting with the key log (wss.go)
+	// tlsSwapped is swapped when sess started: a mid-stream probe that
+	// finds the roles reversed swaps the connection, not the TLS layer.
+	tlsSwapped bool
+	tlsPos     Pos // the packet being decrypted
 	tlsHeld    []heldProblem
 	innerProto Protocol // what a decrypted TLS connection carried, when not HTTP/1.x
 	pending    []byte   // client bytes after the request, before the 101
@@ -128,7 +131,7 @@ func (c *Conn) Data(dir Direction, p Pos, b []byte) {
 	dir = c.mapDir(dir)
 	if s := c.decrypting(); s != nil {
 		c.tlsPos = p
-		s.Feed(dir == ServerToClient, b) // the plaintext comes back through tlsUp
+		s.Feed(c.tlsServer(dir), b) // the plaintext comes back through tlsUp
 		if s.Done() && !s.Decrypting {
 			c.phase = phaseDone // hellos read, nothing to decrypt: the rest is not needed
 		}

@@ -119,6 +119,7 @@ const (
 	CodeTLSRenegotiation Code = "tls-renegotiation"
 	CodeTLSAlert         Code = "tls-alert"
 	CodeTLSEarlyRefused  Code = "tls-early-data-refused"
+	CodeTLSMidstream     Code = "tls-midstream"
 
 	// WebSocket over HTTP/2 (RFC 8441, RFC 9113, RFC 7541).
 	CodeH2ConnectNotEnabled Code = "h2-connect-not-enabled"
@@ -223,6 +224,7 @@ var rules = []Rule{
 	{CodeTLSRenegotiation, SeverityInfo, "5246 §7.4.1", "a TLS 1.2 renegotiation, whose new keys wscap does not follow"},
 	{CodeTLSAlert, SeverityInfo, "8446 §6", "a peer sent a TLS alert other than close_notify"},
 	{CodeTLSEarlyRefused, SeverityInfo, "8446 §4.2.10", "the server refused the client's 0-RTT early data; it is not part of the stream"},
+	{CodeTLSMidstream, SeverityInfo, "8446 §7.1", "the capture starts after the TLS handshake; a TLS 1.3 traffic secret of the key log was found that opens the records (which one, and what was tried, is in the detail)"},
 	{CodeH2ConnectNotEnabled, SeverityError, "8441 §4", "the client sent an extended CONNECT (:protocol) before the server enabled it with SETTINGS_ENABLE_CONNECT_PROTOCOL"},
 	{CodeH2ConnectSetting, SeverityError, "8441 §3", "SETTINGS_ENABLE_CONNECT_PROTOCOL with a value other than 0 or 1, or withdrawn after 1"},
 	{CodeH2PseudoHeader, SeverityError, "9113 §8.3", "an extended CONNECT request or its response lacks, repeats or misplaces a pseudo-header field (:method, :protocol, :scheme, :path, :authority, :status)"},

@@ -258,6 +258,9 @@ func (c *Conn) identify(dir Direction, p Pos, b []byte) {
 		c.proto = ProtoHTTP // a response first: an HTTP connection picked up mid-stream
 	case c.opened:
 		// ProtoOther
+	case tls.RecordChain(b) && c.d.opts.KeyLog != nil && c.decrypting() == nil:
+		c.startTLSMidstream(p, dir, b)
+		return
 	case tls.RecordChain(b):
 		c.proto = ProtoTLS
 	case http2.FrameChain(b):

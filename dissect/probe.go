@@ -301,7 +301,7 @@ func (c *Conn) forcedServer() (Direction, bool) {
 // may begin inside a frame.
 func (c *Conn) startWithoutHandshake(p Pos) {
 	c.recognise(p)
-	c.hs = Handshake{Captured: false, Subprotocol: c.d.opts.AssumeSubprotocol}
+	c.hs = Handshake{Captured: false, Subprotocol: c.d.opts.AssumeSubprotocol, TLS: c.tlsInfo()}
 	if ext := c.d.opts.AssumeExtensions; ext != "" {
 		exts, err := ParseExtensions([]string{ext})
 		if err == nil {

@@ -39,7 +39,7 @@ func (u tlsUp) AppData(server bool, b []byte) {
 	if c.phase == phaseDone {
 		return
 	}
-	c.plainData(sideDir(server), c.tlsPos, b)
+	c.plainData(c.tlsDir(server), c.tlsPos, b)
 }
 
 func (u tlsUp) Lost(server bool, n int64) {
@@ -47,7 +47,7 @@ func (u tlsUp) Lost(server bool, n int64) {
 	if c.phase == phaseDone || n <= 0 {
 		return
 	}
-	c.plainGap(sideDir(server), c.tlsPos, n, false)
+	c.plainGap(c.tlsDir(server), c.tlsPos, n, false)
 }
 
 func (u tlsUp) Problem(server bool, kind tls.Problem, detail string) {
@@ -57,11 +57,11 @@ func (u tlsUp) Problem(server bool, kind tls.Problem, detail string) {
 		return // the gap it causes is reported by the layer above
 	case tls.ProblemNoKey:
 		c.d.census.TLSNoKey++
-		if len(c.d.census.NoKeyRandoms) < maxNoKeyRandoms {
+		if len(c.d.census.NoKeyRandoms) < maxNoKeyRandoms && c.sess.ClientRandom() != "" {
 			c.d.census.NoKeyRandoms = append(c.d.census.NoKeyRandoms, c.sess.ClientRandom())
 		}
 	}
-	from := sideDir(server)
+	from := c.tlsDir(server)
 	if c.known {
 		c.tlsFinding(c.tlsPos, from, kind, detail)
 		return
@@ -69,6 +69,23 @@ func (u tlsUp) Problem(server bool, kind tls.Problem, detail string) {
 	if len(c.tlsHeld) < maxHeldProblems {
 		c.tlsHeld = append(c.tlsHeld, heldProblem{c.tlsPos, from, kind, detail})
 	}
+}
+
+// tlsDir is the connection's direction of the TLS layer's side; tlsServer
+// the side of a direction.
+func (c *Conn) tlsDir(server bool) Direction {
+	d := sideDir(server)
+	if c.swapped != c.tlsSwapped {
+		d = d.Reverse()
+	}
+	return d
+}
+
+func (c *Conn) tlsServer(dir Direction) bool {
+	if c.swapped != c.tlsSwapped {
+		dir = dir.Reverse()
+	}
+	return dir == ServerToClient
 }
 
 func sideDir(server bool) Direction {
@@ -84,8 +101,25 @@ func (c *Conn) startTLS(p Pos, dir Direction, b []byte) {
 	c.more().sess = tls.NewSession(c.d.opts.KeyLog, tlsUp{c})
 	c.more().sess.Scratch = &c.d.tlsScratch
 	c.sess.Wait = c.d.opts.KeyLogGrows
+	c.tlsSwapped = c.swapped
 	c.opened = true // the plaintext is seen from its first byte
 	c.phase = phaseHTTP
+	c.tlsPos = p
+	c.sess.Feed(dir == ServerToClient, b)
+}
+
+// startTLSMidstream begins decrypting a connection picked up after its
+// TLS handshake, whose first bytes, b from dir, are TLS records: the key
+// log's TLS 1.3 traffic secrets are tried on them, and the plaintext, if
+// any opens, is probed for a WebSocket as a TCP stream picked up
+// mid-stream is.
+func (c *Conn) startTLSMidstream(p Pos, dir Direction, b []byte) {
+	c.more().sess = tls.NewSession(c.d.opts.KeyLog, tlsUp{c})
+	c.sess.Scratch = &c.d.tlsScratch
+	c.sess.StartMidstream()
+	c.tlsSwapped = c.swapped
+	c.proto = ProtoTLS
+	c.phase = phaseProbe
 	c.tlsPos = p
 	c.sess.Feed(dir == ServerToClient, b)
 }
@@ -118,6 +152,8 @@ func (c *Conn) tlsFinding(p Pos, from Direction, kind tls.Problem, detail string
 		code = CodeTLSAlert
 	case tls.ProblemEarlyRefused:
 		code = CodeTLSEarlyRefused
+	case tls.ProblemMidstream:
+		code = CodeTLSMidstream
 	case tls.ProblemMalformed:
 		blame = true
 	}

@@ -180,6 +180,8 @@ func (t *totals) hint() string {
 	}
 	msg := "no WebSocket found; the TCP connections were: " + t.describe()
 	switch {
+	case t.TLSNoKey > 0 && len(t.noKey) == 0:
+		msg += fmt.Sprintf(". %d TLS connections had no secret in the key log: their handshakes were not captured, and none of its TLS 1.3 traffic secrets opened their first records", t.TLSNoKey)
 	case t.TLSNoKey > 0:
 		msg += fmt.Sprintf(". %d TLS connections had no secret in the key log (client randoms %s)", t.TLSNoKey, strings.Join(t.noKey, ", "))
 	case t.Protocols.TLS > 0 && t.TLSDecrypted == 0:

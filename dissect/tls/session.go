@@ -22,6 +22,7 @@ const (
 	ProblemMalformed                        // a record or handshake message that does not parse
 	ProblemAlert                            // an alert other than close_notify
 	ProblemEarlyRefused                     // the server refused the client's 0-RTT data (no fault)
+	ProblemMidstream                        // the handshake was not captured; a traffic secret of the key log was found to work
 )
 
 // Handler receives what a Session decrypted: the application data of each
@@ -70,6 +71,10 @@ type Session struct {
 	held      []heldRecord
 	heldBytes int
 	early     earlyData
+	// midstream: the handshake was not captured (StartMidstream);
+	// midFailed: no traffic secret opened the direction's first record.
+	midstream bool
+	midFailed [2]bool
 }
 
 // earlyData follows the client's 0-RTT data (RFC 8446 §4.2.10): its
@@ -153,6 +158,9 @@ type sessDir struct {
 	helloed  bool // its hello was read
 	finished bool // its Finished was decrypted
 	records  int64
+	// seqSearch, when set, is how many record numbers the next record is
+	// tried at: the capture started after an unknown number of records.
+	seqSearch int
 }
 
 // ClientRandom returns the ClientHello's random (hex), "" before it.
@@ -328,6 +336,8 @@ func (s *Session) record(server bool, d *sessDir, rec []byte) {
 		// 0-RTT data: held until the server's hello gives the keys.
 		s.early.records = append(s.early.records, bytes.Clone(rec))
 		s.early.heldBytes += len(rec)
+	case s.midstream && s.suite == nil && h.Type == ApplicationData:
+		s.findMidstream(server, d, rec, h)
 	case d.ccs && s.suite == nil:
 		// Encrypted before the server's hello said how (only when the
 		// directions were captured out of order): not to be read.
@@ -636,6 +646,9 @@ func (s *Session) decrypt(server bool, d *sessDir, rec []byte, h RecordHeader) {
 	tries := 1
 	if d.seqLost {
 		tries = maxLostRecords
+	}
+	if d.seqSearch > 0 {
+		tries, d.seqSearch = d.seqSearch, 0
 	}
 	for e := d.epoch; e < len(d.epochs); e++ {
 		k := d.epochs[e]
