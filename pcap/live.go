@@ -26,6 +26,9 @@ var (
 	ErrInterfaceDown = errors.New("interface is down")
 	// ErrLiveUnsupported: this build cannot capture on this system.
 	ErrLiveUnsupported = errors.New("live capture is only implemented for Linux (AF_PACKET)")
+	// ErrFanoutUnsupported: LiveOptions.Fanout above 1 where there is no
+	// AF_PACKET.
+	ErrFanoutUnsupported = errors.New("fanout needs AF_PACKET on Linux")
 )
 
 // AnyInterface captures on every interface, like tcpdump -i any.
@@ -33,6 +36,9 @@ const AnyInterface = "any"
 
 // DefaultRingSize is the default size of the kernel's capture ring.
 const DefaultRingSize = 32 << 20
+
+// MaxFanout is the largest LiveOptions.Fanout.
+const MaxFanout = 64
 
 // DefaultPollTimeout is how long Next waits on an empty ring before it
 // looks at its stop conditions again.
@@ -65,6 +71,14 @@ type LiveOptions struct {
 	// ring stayed empty for PollTimeout: a pipeline that batches flushes its
 	// partial batch there.
 	Idle func()
+	// Fanout, above 1, opens that many sockets (at most MaxFanout) with
+	// these options, a ring of RingSize each, joined in one PACKET_FANOUT
+	// group: the kernel hashes every packet by its flow (both directions
+	// alike; IPv4 fragments reassembled first, PACKET_FANOUT_FLAG_DEFRAG)
+	// to one socket, a goroutine per socket copies its packets out of the
+	// ring, and Next returns them merged by timestamp (see Live). 0 or 1:
+	// one socket, read by Next itself. Linux only (ErrFanoutUnsupported).
+	Fanout int
 }
 
 // Live is a Source reading packets from a live interface. Its records are
@@ -74,6 +88,16 @@ type LiveOptions struct {
 //
 // When ctx ends, Next still returns the packets the kernel stamped before
 // that moment (those already in the ring) and then io.EOF.
+//
+// With LiveOptions.Fanout above 1, records are borrowed from the buffer
+// their socket's reader copied them to, still valid only until the next
+// call. The packets of one flow come from one socket, in its order; Next
+// merges the sockets by timestamp, holding a packet back while another
+// socket has nothing to compare it with, until it is fanoutWindow (50 ms)
+// old: a socket's ring hands its packets over within 10 ms of their
+// stamp, so the merged stream is in time order unless a reader fell that
+// far behind (then only the totals' timestamps_backwards counts it: no
+// flow's order changes).
 type Live struct {
 	iface    string
 	linkType layers.LinkType
@@ -106,6 +130,9 @@ type Live struct {
 // them). Capturing needs root or CAP_NET_RAW; without it the error wraps
 // ErrPermission. Capture stops when ctx ends (see Live).
 func OpenLive(ctx context.Context, iface string, opts LiveOptions) (*Live, error) {
+	if opts.Fanout < 0 || opts.Fanout > MaxFanout {
+		return nil, fmt.Errorf("%s: fanout of %d sockets: want 1 to %d", iface, opts.Fanout, MaxFanout)
+	}
 	if opts.Snaplen <= 0 {
 		opts.Snaplen = DefaultSnaplen
 	}
@@ -206,10 +233,17 @@ func (l *Live) keepEarly(data []byte, ts time.Time) bool {
 		l.early = nil
 		return true
 	}
-	if l.earlyIPv && (len(data) == 0 || data[0]>>4 != 4 && data[0]>>4 != 6) {
+	return runEarly(l.early, l.earlyIPv, data)
+}
+
+// runEarly runs the user-space copy of the filter over a packet that
+// reached a ring before the kernel had the filter; ipv also rejects what
+// is not IPv4 or IPv6 (the kernel guard of a raw IP socket).
+func runEarly(vm *bpf.VM, ipv bool, data []byte) bool {
+	if ipv && (len(data) == 0 || data[0]>>4 != 4 && data[0]>>4 != 6) {
 		return false
 	}
-	n, err := l.early.Run(data)
+	n, err := vm.Run(data)
 	return err == nil && n > 0
 }
 
@@ -233,7 +267,8 @@ func (l *Live) snapshot() {
 
 // Stats returns the kernel's counters for the capture: received is the
 // number of packets that passed the filter (including those dropped),
-// kernelDropped those the kernel dropped because the ring was full. Once
+// kernelDropped those the kernel dropped because the ring was full; with a
+// fanout, the sums over its sockets. Once
 // the capture stopped (Next returned io.EOF or an error, or Close was
 // called), they are the counters of that moment.
 func (l *Live) Stats() (received, kernelDropped uint64, err error) {
@@ -250,7 +285,8 @@ func (l *Live) Stats() (received, kernelDropped uint64, err error) {
 	return l.received, l.kernelDropped, l.statsErr
 }
 
-// Close stops the capture and releases the socket and its ring.
+// Close stops the capture and releases the socket and its ring (with a
+// fanout: stops the readers, then releases every socket).
 func (l *Live) Close() error {
 	if l.h == nil {
 		return nil

@@ -37,8 +37,11 @@ const (
 	liveBlockTimeout = 10 * time.Millisecond
 )
 
+// liveHandle is the socket of a capture, or with a fanout (fan set, tp
+// nil) its sockets.
 type liveHandle struct {
-	tp *afpacket.TPacket
+	tp  *afpacket.TPacket
+	fan *fanout
 }
 
 // open opens the socket: AF_PACKET, TPACKET_V3 ring, bound to the
@@ -46,7 +49,8 @@ type liveHandle struct {
 // interfaces (records of link type Ethernet, loopback included), SOCK_DGRAM
 // on "any" and on interfaces without Ethernet header (records of link type
 // raw IP; non-IP packets are filtered out in the kernel, since the protocol
-// would be lost).
+// would be lost). With LiveOptions.Fanout above 1, that many such sockets
+// in one fanout group (openFanout).
 func (l *Live) open() error {
 	var (
 		bind     string // "" binds to all interfaces
@@ -97,32 +101,46 @@ func (l *Live) open() error {
 		blockSize *= 2
 	}
 	blocks := max(l.opts.RingSize/blockSize, 2)
-	tp, err := afpacket.NewTPacket(
-		afpacket.OptInterface(bind),
-		afpacket.OptSocketType(sockType),
-		afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
-		afpacket.OptBlockSize(blockSize),
-		afpacket.OptFrameSize(liveFrameSize),
-		afpacket.OptNumBlocks(blocks),
-		afpacket.OptBlockTimeout(liveBlockTimeout),
-		afpacket.OptPollTimeout(l.opts.PollTimeout),
-	)
-	if err != nil {
-		return l.openError(err)
-	}
-	if err := tp.SetBPF(raw); err != nil {
-		tp.Close()
-		return fmt.Errorf("%s: attaching the capture filter: %w", l.iface, err)
-	}
-	if l.opts.Promiscuous && bind != "" {
-		if err := tp.SetPromiscuous(true); err != nil {
-			tp.Close()
-			return fmt.Errorf("%s: promiscuous mode: %w", l.iface, err)
+	socket := func() (*afpacket.TPacket, error) {
+		tp, err := afpacket.NewTPacket(
+			afpacket.OptInterface(bind),
+			afpacket.OptSocketType(sockType),
+			afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
+			afpacket.OptBlockSize(blockSize),
+			afpacket.OptFrameSize(liveFrameSize),
+			afpacket.OptNumBlocks(blocks),
+			afpacket.OptBlockTimeout(liveBlockTimeout),
+			afpacket.OptPollTimeout(l.opts.PollTimeout),
+		)
+		if err != nil {
+			return nil, l.openError(err)
 		}
+		if err := tp.SetBPF(raw); err != nil {
+			tp.Close()
+			return nil, fmt.Errorf("%s: attaching the capture filter: %w", l.iface, err)
+		}
+		if l.opts.Promiscuous && bind != "" {
+			if err := tp.SetPromiscuous(true); err != nil {
+				tp.Close()
+				return nil, fmt.Errorf("%s: promiscuous mode: %w", l.iface, err)
+			}
+		}
+		return tp, nil
 	}
-	// Packets that reached the ring before SetBPF went through no filter.
+	// Packets that reached a ring before SetBPF went through no filter.
+	var early *bpf.VM
 	if vm, err := bpf.NewVM(prog); err == nil && (l.opts.Filter != "" || sockType == afpacket.SocketDgram) {
-		l.early, l.earlyUntil = vm, time.Now().Add(time.Millisecond)
+		early = vm
+	}
+	if l.opts.Fanout > 1 {
+		return l.openFanout(socket, early, sockType == afpacket.SocketDgram, loIndex, onlyLo)
+	}
+	tp, err := socket()
+	if err != nil {
+		return err
+	}
+	if early != nil {
+		l.early, l.earlyUntil = early, time.Now().Add(time.Millisecond)
 		l.earlyIPv = sockType == afpacket.SocketDgram
 	}
 	l.h = &liveHandle{tp: tp}
@@ -194,6 +212,9 @@ func arphrd(ifi net.Interface) int {
 }
 
 func (h *liveHandle) read() ([]byte, gopacket.CaptureInfo, error) {
+	if h.fan != nil {
+		return h.fan.read()
+	}
 	data, ci, err := h.tp.ZeroCopyReadPacketData()
 	if err == afpacket.ErrTimeout {
 		return nil, ci, errPollTimeout
@@ -202,6 +223,9 @@ func (h *liveHandle) read() ([]byte, gopacket.CaptureInfo, error) {
 }
 
 func (h *liveHandle) stats() (received, dropped uint64, err error) {
+	if h.fan != nil {
+		return h.fan.stats()
+	}
 	_, v3, err := h.tp.SocketStats()
 	if err != nil {
 		return 0, 0, err
@@ -210,6 +234,10 @@ func (h *liveHandle) stats() (received, dropped uint64, err error) {
 }
 
 func (h *liveHandle) close() error {
+	if h.fan != nil {
+		h.fan.close()
+		return nil
+	}
 	h.tp.Close()
 	return nil
 }

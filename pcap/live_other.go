@@ -12,6 +12,9 @@ import (
 type liveHandle struct{}
 
 func (l *Live) open() error {
+	if l.opts.Fanout > 1 {
+		return fmt.Errorf("%s: %w", l.iface, ErrFanoutUnsupported)
+	}
 	return fmt.Errorf("%s: %w", l.iface, ErrLiveUnsupported)
 }
 

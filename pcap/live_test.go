@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,23 @@ func TestOpenLiveErrors(t *testing.T) {
 	if os.Geteuid() != 0 {
 		if _, err := OpenLive(ctx, "lo", LiveOptions{}); !errors.Is(err, ErrPermission) {
 			t.Errorf("without root: %v, want ErrPermission", err)
+		}
+	}
+}
+
+// TestFanoutOptions: a fanout of more than MaxFanout sockets, or a
+// negative one, is refused before any socket opens (no privilege
+// needed); without AF_PACKET, any fanout above 1 is ErrFanoutUnsupported.
+func TestFanoutOptions(t *testing.T) {
+	for _, n := range []int{-1, MaxFanout + 1, 1000} {
+		_, err := OpenLive(context.Background(), "lo", LiveOptions{Fanout: n})
+		if err == nil || !strings.Contains(err.Error(), "want 1 to 64") {
+			t.Errorf("Fanout %d: %v", n, err)
+		}
+	}
+	if runtime.GOOS != "linux" {
+		if _, err := OpenLive(context.Background(), "lo", LiveOptions{Fanout: 2}); !errors.Is(err, ErrFanoutUnsupported) {
+			t.Errorf("Fanout 2 on %s: %v, want ErrFanoutUnsupported", runtime.GOOS, err)
 		}
 	}
 }
