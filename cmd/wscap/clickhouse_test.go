@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wscap/wscap/internal/gen"
+	"github.com/wscap/wscap/internal/wsapp"
 )
 
 // The tests of --sink clickhouse run real ClickHouse servers: Debian's
@@ -451,5 +453,67 @@ func TestClickHouseUnreachable(t *testing.T) {
 				t.Errorf("took %s to give up", d)
 			}
 		})
+	}
+}
+
+// TestLiveSink: wscap live on the loopback interface writes what it
+// decodes into ClickHouse, flushed every second and at the stop.
+func TestLiveSink(t *testing.T) {
+	requireRoot(t)
+	s := startClickHouse(t, 1)[0]
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	go wsapp.Serve(ln, wsapp.ServerOptions{Compress: true})
+	exe := liveExe(t)
+	ws := startProcess(t, liveHelper(exe, nil, "wscap", "live", "-i", "lo", "-f", fmt.Sprintf("tcp port %d", port),
+		"--format", "jsonl", "--sink", sinkURL(s, "insert_distributed_sync", "1"), "--sink-payload"))
+	ws.waitFor(t, "wscap listening", 10*time.Second, func(_, errs string) bool { return strings.Contains(errs, "listening on") })
+	const n = 25
+	if _, err := wsapp.Run(context.Background(), wsapp.Script(n), wsapp.ClientOptions{URL: fmt.Sprintf("ws://%s/", ln.Addr()), Compress: true}); err != nil {
+		t.Fatal(err)
+	}
+	ws.waitFor(t, "connection summary", 10*time.Second, func(out, _ string) bool { return strings.Contains(out, `"kind":"connection"`) })
+	// Flushed by age while the capture runs, before any stop.
+	deadline := time.Now().Add(10 * time.Second)
+	for s.count("SELECT count() FROM wscap.wscap_connections WHERE run LIKE 'live-%'") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection record did not reach the server while the capture ran")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ws.cmd.Process.Signal(os.Interrupt)
+	if code := ws.wait(t, 20*time.Second); code != 0 {
+		_, errs := ws.output()
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	out, errs := ws.output()
+	var msgs []string
+	for _, r := range records(t, out) {
+		if r["kind"] == "message" {
+			msgs = append(msgs, stringOr(r["text"], r["data"]))
+		}
+	}
+	if !strings.Contains(errs, "clickhouse: ") || strings.Contains(errs, "records dropped") {
+		t.Errorf("stderr: %s", errs)
+	}
+	var rows []string
+	for _, r := range chRows(t, s, "SELECT if(text != '', text, data) AS p FROM wscap.wscap_messages FINAL WHERE run LIKE 'live-%' ORDER BY seq") {
+		rows = append(rows, r["p"].(string))
+	}
+	if len(rows) != len(msgs) || len(msgs) < 2*n {
+		t.Errorf("%d messages in ClickHouse, %d live", len(rows), len(msgs))
+	} else {
+		for i := range rows {
+			if rows[i] != msgs[i] {
+				t.Errorf("message %d: %.80q in ClickHouse, %.80q live", i, rows[i], msgs[i])
+			}
+		}
+	}
+	if n := s.count("SELECT count() FROM wscap.wscap_totals WHERE run LIKE 'live-%'"); n != 1 {
+		t.Errorf("%d totals rows", n)
 	}
 }

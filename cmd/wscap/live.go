@@ -59,7 +59,8 @@ func runLive(args []string, e *env) int {
 	var pf pipelineFlags
 	pf.followKeyLogs = true // a browser appends to its key log while the capture runs
 	lf.register(fs)
-	pf.register(fs, flagGroups{formats: "table or jsonl", view: true, message: true})
+	pf.sinkLive = true // the sink drops what the server does not take in time, counted
+	pf.register(fs, flagGroups{formats: "table or jsonl", view: true, message: true, sink: true})
 	if code, ok := parseFlags(fs, args, e, "wscap live -i INTERFACE [flags]", liveExamples); !ok {
 		return code
 	}
