@@ -276,7 +276,7 @@ func TestClickHouseSink(t *testing.T) {
 				}
 			}
 			// Every message's payload, in order.
-			rows := chRows(t, s, fmt.Sprintf("SELECT conn, `from`, opcode, toString(length) AS length, text, data, close_code, app_protocol FROM wscap.wscap_messages FINAL WHERE run = '%s' ORDER BY seq", run))
+			rows := chRows(t, s, fmt.Sprintf("SELECT conn, `from`, opcode, toString(length) AS length, text, data, close_code, app_protocol, toString(toUnixTimestamp(time)) AS t, toString(ns) AS ns FROM wscap.wscap_messages FINAL WHERE run = '%s' ORDER BY seq", run))
 			for i, m := range byKind["message"] {
 				if i >= len(rows) {
 					break
@@ -289,6 +289,9 @@ func TestClickHouseSink(t *testing.T) {
 				}
 				if fmt.Sprint(r["conn"]) != fmt.Sprint(m["conn"]) || r["length"] != fmt.Sprint(cmpAny(m["length"], 0.0)) {
 					t.Errorf("message %d: conn %v length %v, want %v %v", i, r["conn"], r["length"], m["conn"], m["length"])
+				}
+				if ts, err := time.Parse(time.RFC3339Nano, m["ts"].(string)); err != nil || fmt.Sprintln(r["t"], r["ns"]) != fmt.Sprintln(ts.Unix(), ts.Nanosecond()) {
+					t.Errorf("message %d: time %v ns %v, want %v", i, r["t"], r["ns"], m["ts"])
 				}
 				if a, ok := m["app"].(map[string]any); ok && r["app_protocol"] != a["protocol"] {
 					t.Errorf("message %d: app_protocol %v, want %v", i, r["app_protocol"], a["protocol"])
