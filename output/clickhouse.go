@@ -314,6 +314,18 @@ func (c *ClickHouse) WriteRecord(kind dissect.Kind, conn int, body []byte) error
 	if !ok {
 		return nil
 	}
+	return c.write(t, func(b []byte) []byte {
+		b = append(b, `"kind":"`...)
+		b = append(b, kind.String()...)
+		b = append(b, `","conn":`...)
+		b = strconv.AppendInt(b, int64(conn), 10)
+		return append(b, body...)
+	})
+}
+
+// write adds a row to table t's batch: its run and sequence number, then
+// what row appends.
+func (c *ClickHouse) write(t int, row func([]byte) []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
@@ -321,12 +333,7 @@ func (c *ClickHouse) WriteRecord(kind dissect.Kind, conn int, body []byte) error
 		return c.err
 	}
 	b := c.batch(t)
-	b.buf = c.appendRowStart(b.buf)
-	b.buf = append(b.buf, `"kind":"`...)
-	b.buf = append(b.buf, kind.String()...)
-	b.buf = append(b.buf, `","conn":`...)
-	b.buf = strconv.AppendInt(b.buf, int64(conn), 10)
-	b.buf = append(b.buf, body...)
+	b.buf = row(c.appendRowStart(b.buf))
 	return c.added(t, b)
 }
 
@@ -337,23 +344,16 @@ func (c *ClickHouse) WriteTotals(v any) error {
 	if err != nil || len(rec) < 2 || rec[0] != '{' {
 		return fmt.Errorf("clickhouse: totals: %w", err)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil {
-		c.stats.NotWritten++
-		return c.err
-	}
-	b := c.batch(chTotals)
-	b.buf = c.appendRowStart(b.buf)
-	b.buf = append(b.buf, `"record":"`...)
-	b.buf = appendEscaped(b.buf, rec)
-	b.buf = append(b.buf, '"')
-	if len(rec) > 2 {
-		b.buf = append(b.buf, ',')
-	}
-	b.buf = append(b.buf, rec[1:]...)
-	b.buf = append(b.buf, '\n')
-	return c.added(chTotals, b)
+	return c.write(chTotals, func(b []byte) []byte {
+		b = append(b, `"record":"`...)
+		b = appendEscaped(b, rec)
+		b = append(b, '"')
+		if len(rec) > 2 {
+			b = append(b, ',')
+		}
+		b = append(b, rec[1:]...)
+		return append(b, '\n')
+	})
 }
 
 // appendRowStart appends `{"run":"…","seq":N,` and counts the row.

@@ -464,13 +464,7 @@ func TestClickHouseUnreachable(t *testing.T) {
 func TestLiveSink(t *testing.T) {
 	requireRoot(t)
 	s := startClickHouse(t, 1)[0]
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
-	go wsapp.Serve(ln, wsapp.ServerOptions{Compress: true})
+	ln, port := loopbackEcho(t)
 	exe := liveExe(t)
 	ws := startProcess(t, liveHelper(exe, nil, "wscap", "live", "-i", "lo", "-f", fmt.Sprintf("tcp port %d", port),
 		"--format", "jsonl", "--sink", sinkURL(s, "insert_distributed_sync", "1"), "--sink-payload"))

@@ -608,15 +608,21 @@ func TestLiveFanout(t *testing.T) {
 // saved file reads back to the same records, and holds every packet once
 // (a packet socket sees loopback packets twice unless wscap drops the
 // outgoing copy).
-func TestLiveLoopback(t *testing.T) {
-	requireRoot(t)
+// loopbackEcho starts wsapp's echo server (permessage-deflate on) on a
+// loopback port until the test ends.
+func loopbackEcho(t *testing.T) (ln net.Listener, port int) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { ln.Close() })
 	go wsapp.Serve(ln, wsapp.ServerOptions{Compress: true})
+	return ln, ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestLiveLoopback(t *testing.T) {
+	requireRoot(t)
+	ln, port := loopbackEcho(t)
 
 	file := filepath.Join(t.TempDir(), "lo.pcapng")
 	exe := liveExe(t)
