@@ -69,6 +69,25 @@ func BenchmarkJSONLMessage(b *testing.B) {
 	}
 }
 
+// BenchmarkClickHouseMessage encodes a message as the sink's row body on a
+// shard, with its payload (--sink-payload) and without.
+func BenchmarkClickHouseMessage(b *testing.B) {
+	conn := &dissect.ConnInfo{ID: 1, Client: netip.MustParseAddrPort("10.0.0.1:5000"), Server: netip.MustParseAddrPort("10.0.0.2:80")}
+	ev := &dissect.Event{Kind: dissect.KindMessage, Conn: conn, Pos: dissect.Pos{Pkt: 9, TS: time.Unix(1700000000, 0)},
+		Message: &dissect.Message{Opcode: dissect.OpText, TextValid: true, Payload: benchText, Length: int64(len(benchText)), Frames: 1}}
+	for _, payload := range []bool{false, true} {
+		b.Run(map[bool]string{false: "no-payload", true: "payload"}[payload], func(b *testing.B) {
+			enc := &chEncoder{jsonl: JSONLEncoder{NoPayload: !payload}}
+			var dst []byte
+			b.SetBytes(int64(len(benchText)))
+			b.ReportAllocs()
+			for b.Loop() {
+				dst = enc.AppendRecord(dst[:0], ev)
+			}
+		})
+	}
+}
+
 // BenchmarkStatsRow turns one connection record into its table row, as
 // the shard and then the writer of `wscap stats` do.
 func BenchmarkStatsRow(b *testing.B) {
