@@ -39,6 +39,12 @@ type Options struct {
 	// a TLS connection whose secrets are not there yet holds its records
 	// and looks again (tls.Session.Wait).
 	KeyLogGrows bool
+	// RoundLag is how many rounds of input (SetRound) after a round every
+	// Dissector fed by the same pipeline has finished it: a TLS 1.2
+	// session resumed without its own key log line uses the master secret
+	// of a full handshake decoded that long before (tls.Rounds). 0 keeps
+	// such sessions undecrypted.
+	RoundLag uint64
 	// MaxInflateRatio bounds what decompression may create on one
 	// connection: once its compressed messages have inflated to more than
 	// inflateGrace bytes, they may inflate to at most this many times
@@ -133,6 +139,8 @@ type Dissector struct {
 	inflated int64
 	// tlsScratch is what the TLS sessions share (one record at a time).
 	tlsScratch tls.Scratch
+	// rounds is the round of input being decoded, for TLS 1.2 resumption.
+	rounds tls.Rounds
 	// now is the packet being processed: events are never emitted with an
 	// earlier position, so that shards' records merge in input order.
 	now Pos
@@ -145,9 +153,14 @@ type Dissector struct {
 }
 
 // New returns a Dissector that emits to sink.
+// SetRound says which round of input the next packets belong to: the
+// pipeline's rounds are handed to every Dissector in the same order.
+func (d *Dissector) SetRound(n uint64) { d.rounds.Now = n }
+
 func New(opts Options, sink Sink) *Dissector {
 	opts.setDefaults()
 	d := &Dissector{opts: opts, sink: sink}
+	d.rounds.Lag = opts.RoundLag
 	d.inf.pool = &d.pool
 	return d
 }

@@ -101,6 +101,9 @@ func (c *Conn) startTLS(p Pos, dir Direction, b []byte) {
 	c.more().sess = tls.NewSession(c.d.opts.KeyLog, tlsUp{c})
 	c.more().sess.Scratch = &c.d.tlsScratch
 	c.sess.Wait = c.d.opts.KeyLogGrows
+	if c.d.opts.RoundLag > 0 {
+		c.sess.Rounds = &c.d.rounds
+	}
 	c.tlsSwapped = c.swapped
 	c.opened = true // the plaintext is seen from its first byte
 	c.phase = phaseHTTP

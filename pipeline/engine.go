@@ -78,6 +78,7 @@ type batch struct {
 	items []item
 	final bool        // after the items: the input is over, flush
 	end   dissect.Pos // position of the last packet, for final
+	round uint64      // the round it belongs to (0, 1, ...)
 }
 
 func (b *batch) reset() {
@@ -182,6 +183,7 @@ func (s *shard) send(last bool) {
 func (s *shard) run() {
 	s.cur = <-s.spare
 	for b := range s.in {
+		s.d.SetRound(b.round)
 		// Each packet prefetches the state of those a few places ahead
 		// (see Assembler.Prefetch).
 		n := len(b.items)
@@ -226,6 +228,7 @@ type Engine struct {
 	// batchSize packets or maxRoundBytes, whichever comes first, so that
 	// small packets make few hand-overs and large ones little memory.
 	roundBytes int
+	rounds     uint64 // the rounds handed over
 	// maxDelay, when set, hands a round over once its first packet waited
 	// this long (wall clock: it changes when output appears, never what).
 	maxDelay   time.Duration
@@ -309,6 +312,11 @@ func New(o Options) *Engine {
 	if o.Ahead == [3]int{} {
 		o.Ahead = [3]int{24, 12, 6}
 	}
+	// A round's batch is handed to a shard once the shard has handed back
+	// the batch of Depth rounds before (each shard has Depth): so while any
+	// shard decodes round n, every shard has finished round n-Depth. TLS
+	// resumption across shards relies on it (dissect.Options.RoundLag).
+	o.Dissect.RoundLag = uint64(o.Depth)
 	e := &Engine{dec: pcap.NewDecoder(), batchSize: o.Batch, w: o.Writer, ids: make([]idWindow, max(o.Shards, 1)), keep: o.Keep, onRecord: o.OnRecord, base: o.Base}
 	for i := range max(o.Shards, 1) {
 		s := &shard{idx: i, enc: o.NewEncoder(), in: make(chan *batch, o.Depth), free: make(chan *batch, o.Depth),
@@ -431,10 +439,12 @@ func (e *Engine) Flush() {
 func (e *Engine) round() {
 	e.inRound, e.roundBytes = 0, 0
 	for _, s := range e.shards {
+		s.fill.round = e.rounds
 		s.in <- s.fill
 		s.fill = <-s.free
 		s.fill.reset()
 	}
+	e.rounds++
 }
 
 // Finish ends every connection, waits for the last records and returns the

@@ -111,6 +111,7 @@ const (
 	extServerName        = 0
 	extALPN              = 16
 	extEncryptThenMAC    = 22
+	extSessionTicket     = 35
 	extEarlyData         = 42
 	extSupportedVersions = 43
 )
@@ -133,6 +134,9 @@ type Hello struct {
 	EncryptThenMAC bool
 	// EarlyData says that the client offered 0-RTT data (RFC 8446 §4.2.10).
 	EarlyData bool
+	// Ticket is the session ticket the client offered (RFC 5077 §3.2),
+	// nil when none; borrowed from the ClientHello's bytes.
+	Ticket []byte
 }
 
 // VersionName returns "TLS 1.3" and the like, or "0x0305" for others.
@@ -177,6 +181,10 @@ func ParseClientHello(body []byte, h *Hello) error {
 		switch typ {
 		case extEarlyData:
 			h.EarlyData = true
+		case extSessionTicket:
+			if len(data) > 0 {
+				h.Ticket = data
+			}
 		case extServerName:
 			var list cryptobyte.String
 			if !data.ReadUint16LengthPrefixed(&list) {

@@ -32,6 +32,8 @@ type KeyLog struct {
 	secrets map[[32]byte]*Secrets
 	umu     sync.Mutex
 	used    map[[32]byte]bool // looked up and found (WriteUsed)
+	rmu     sync.Mutex
+	resume  map[string]resumable // master secrets by session ID and ticket (resume.go)
 }
 
 // NewKeyLog returns an empty KeyLog.

@@ -57,12 +57,21 @@ type Session struct {
 	h            Handler
 	clientRandom []byte
 	serverRandom []byte
-	sessionID    []byte
-	suite        *suite
-	secrets      *Secrets
-	hrr          bool // a HelloRetryRequest came first
-	done         bool // nothing more can be decrypted
-	dirs         [2]sessDir
+	sessionID    []byte // the client's
+	ticket       []byte // the session ticket the client offered
+	srvSessionID []byte // the server's, in its hello
+	// Rounds, when set, lets a TLS 1.2 session resumed without a line of
+	// its own in the key log use the master secret of the full handshake
+	// it resumes (resume.go).
+	Rounds *Rounds
+	// resumedBy says how the master secret of a resumed session was
+	// found ("session ticket", "session ID"), "" when it was not.
+	resumedBy string
+	suite     *suite
+	secrets   *Secrets
+	hrr       bool // a HelloRetryRequest came first
+	done      bool // nothing more can be decrypted
+	dirs      [2]sessDir
 	// Scratch, when set, holds the buffers that only one record at a
 	// time needs, shared by the sessions that one goroutine feeds.
 	Scratch   *Scratch
@@ -418,6 +427,7 @@ func (s *Session) message(server bool, d *sessDir, typ byte, body []byte, decryp
 			if sl := int(body[34]); 35+sl <= len(body) {
 				s.sessionID = bytes.Clone(body[35 : 35+sl])
 			}
+			s.ticket = bytes.Clone(h.Ticket)
 		}
 		d.helloed = true
 	case typ == typeServerHello && server && !decrypted:
@@ -434,8 +444,11 @@ func (s *Session) message(server bool, d *sessDir, typ byte, body []byte, decryp
 			return
 		}
 		s.serverRandom = bytes.Clone(body[2:34])
-		if sl := int(body[34]); sl > 0 && 35+sl <= len(body) && bytes.Equal(body[35:35+sl], s.sessionID) && s.Hello.Version != 0x0304 {
-			s.Resumed = true
+		if sl := int(body[34]); sl > 0 && 35+sl <= len(body) {
+			s.srvSessionID = bytes.Clone(body[35 : 35+sl])
+			if bytes.Equal(s.srvSessionID, s.sessionID) && s.Hello.Version != 0x0304 {
+				s.Resumed = true
+			}
 		}
 		d.helloed = true
 		s.keysReady()
@@ -456,6 +469,8 @@ func (s *Session) message(server bool, d *sessDir, typ byte, body []byte, decryp
 				d.epoch = len(d.epochs) - 1
 			}
 		}
+	case typ == typeNewSessionTicket && server && !decrypted && s.suite != nil && !s.suite.tls13:
+		s.registerTicket(body)
 	case typ == 0 && decrypted && !s.suite.tls13 && d.finished:
 		s.h.Problem(server, ProblemRenegotiation, "a HelloRequest: the server asks for a renegotiation")
 	case typ == typeClientHello && decrypted && !s.suite.tls13:
@@ -550,8 +565,8 @@ func (s *Session) keysReady() {
 		return
 	}
 	s.suite = su
-	sec := s.keylog.Lookup(s.clientRandom)
-	if sec == nil && s.Wait {
+	sec := s.lookup()
+	if sec == nil && (s.Wait || s.canResume()) {
 		s.waiting = true
 		return
 	}
@@ -566,7 +581,7 @@ func (s *Session) keysReady() {
 func (s *Session) noKey() {
 	why := ""
 	if s.Resumed {
-		why = "; the connection resumes an earlier TLS 1.2 session, whose master secret is not carried over (some stacks, Go's among them, log no line for a resumption)"
+		why = "; the connection resumes an earlier TLS 1.2 session, and no full handshake of that session (by its session ticket or ID) was decrypted with the key log early enough in the capture to carry its master secret over (some stacks, Go's among them, log no line for a resumption)"
 	}
 	s.h.Problem(false, ProblemNoKey, fmt.Sprintf("no secret in the key log for client random %x%s", s.clientRandom, why))
 	s.done = true
@@ -621,6 +636,7 @@ func (s *Session) useSecrets(sec *Secrets) {
 			return
 		}
 		cl.epochs, sv2.epochs = []*keys{c}, []*keys{v}
+		s.registerSessionID()
 	}
 	s.Decrypting = true
 	if len(s.early.records) > 0 {
@@ -843,7 +859,7 @@ func side(server bool) string {
 // it reports whether rec is to be handled now (they were found, and the
 // records held before it were handled).
 func (s *Session) await(server bool, rec []byte) bool {
-	if sec := s.keylog.Lookup(s.clientRandom); sec != nil {
+	if sec := s.lookup(); sec != nil {
 		s.waiting = false
 		s.useSecrets(sec)
 		held := s.held

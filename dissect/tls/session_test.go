@@ -302,19 +302,51 @@ func TestResumption(t *testing.T) {
 		srv := &tls.Config{Certificates: []tls.Certificate{ec}, MaxVersion: max}
 		cli := &tls.Config{InsecureSkipVerify: true, ServerName: "chat.example.com", MaxVersion: max, ClientSessionCache: tls.NewLRUClientSessionCache(4)}
 		var kl bytes.Buffer
-		session(t, cli, srv, &kl, []string{"first"})
+		first := session(t, cli, srv, &kl, []string{"first"})
 		segs := session(t, cli, srv, &kl, []string{"again"})
+		log := bytes.Clone(kl.Bytes())
 		keys := NewKeyLog()
 		keys.Read(&kl)
-		var c collector
-		s := NewSession(keys, &c)
-		feed(s, segs, 7)
 		if max == tls.VersionTLS12 {
+			// Go logs no line for the resumed connection: without the
+			// full handshake decoded before it, nothing to decrypt with.
+			var c collector
+			s := NewSession(keys, &c)
+			feed(s, segs, 7)
+			s.Close()
 			if !s.Resumed || len(c.problems) != 1 || !strings.Contains(c.problems[0], "resumes an earlier TLS 1.2 session") {
-				t.Errorf("TLS 1.2 resumed: %v", c.problems)
+				t.Errorf("TLS 1.2 resumed alone: %v", c.problems)
+			}
+			// With the full handshake decoded in an earlier round, its
+			// master secret is carried over by the ticket; in the same
+			// round it is not (it could be on another shard, not yet).
+			for _, tc := range []struct {
+				rounds   Rounds
+				resumeAt uint64
+				want     bool
+			}{{Rounds{Lag: 2}, 2, true}, {Rounds{Lag: 2}, 1, false}, {Rounds{Lag: 1}, 0, false}, {Rounds{Lag: 1}, 1, true}} {
+				keys := NewKeyLog()
+				keys.Read(bytes.NewReader(log))
+				r := tc.rounds
+				var c0, c collector
+				s0 := NewSession(keys, &c0)
+				s0.Rounds = &r
+				feed(s0, first, 1000)
+				r.Now = tc.resumeAt
+				s := NewSession(keys, &c)
+				s.Rounds = &r
+				feed(s, segs, 7)
+				s.Close()
+				got := c.data[0].String() == "again" && c.data[1].String() == "AGAIN" && s.ResumedBy() == "session ticket"
+				if got != tc.want || !s.Resumed || tc.want && len(c.problems) > 0 {
+					t.Errorf("lag %d, resumed in round %d: decrypted %v (%q %q by %q), want %v; %v", tc.rounds.Lag, tc.resumeAt, got, c.data[0].String(), c.data[1].String(), s.ResumedBy(), tc.want, c.problems)
+				}
 			}
 			continue
 		}
+		var c collector
+		s := NewSession(keys, &c)
+		feed(s, segs, 7)
 		if c.data[0].String() != "again" || c.data[1].String() != "AGAIN" {
 			t.Errorf("%x resumed: %q %q %v", max, c.data[0].String(), c.data[1].String(), c.problems)
 		}
