@@ -70,14 +70,14 @@ type connMore struct {
 	backBy             time.Duration
 	backSum            time.Duration // the steps back, added up
 
-	sess *tls.Session // decrypting with the key log (wss.go)
+	sess       *tls.Session // decrypting with the key log (wss.go)
+	tlsPos     Pos          // the packet being decrypted
+	tlsHeld    []heldProblem
+	innerProto Protocol // what a decrypted TLS connection carried, when not HTTP/1.x
 	// tlsSwapped is swapped when sess started: a mid-stream probe that
 	// finds the roles reversed swaps the connection, not the TLS layer.
 	tlsSwapped bool
-	tlsPos     Pos // the packet being decrypted
-	tlsHeld    []heldProblem
-	innerProto Protocol // what a decrypted TLS connection carried, when not HTTP/1.x
-	pending    []byte   // client bytes after the request, before the 101
+	pending    []byte // client bytes after the request, before the 101
 	pendingPos Pos
 	pendingGap int64 // client bytes lost or dropped while pending
 	// h2 is the HTTP/2 layer (h2.go); while an Upgrade: h2c is answered
