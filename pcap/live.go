@@ -10,9 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/net/bpf"
 )
 
@@ -374,18 +372,19 @@ func Interfaces() ([]Interface, error) {
 // pcapng file, as tshark -w does.
 type PcapNGTee struct {
 	src Source
-	w   *pcapgo.NgWriter
+	w   *NgWriter
 	err error
 }
 
 // NewPcapNGTee writes the packets of src, of link type lt, to w as pcapng
-// while returning them. The interface block names iface and records
-// snaplen.
+// while returning them. The interface block, written at once, names iface
+// and records snaplen.
 func NewPcapNGTee(src Source, w io.Writer, iface string, lt layers.LinkType, snaplen int) (*PcapNGTee, error) {
-	ngw, err := pcapgo.NewNgWriterInterface(w, pcapgo.NgInterface{
-		Name: iface, LinkType: lt, SnapLength: uint32(snaplen), TimestampResolution: 9,
-	}, pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "wscap"}})
+	ngw, err := NewNgWriter(w, NgWriterOptions{Application: "wscap", Interface: iface, Snaplen: snaplen})
 	if err != nil {
+		return nil, err
+	}
+	if err := ngw.AddInterface(lt); err != nil {
 		return nil, err
 	}
 	return &PcapNGTee{src: src, w: ngw}, nil
@@ -401,8 +400,7 @@ func (t *PcapNGTee) Next() (Record, error) {
 		return rec, err
 	}
 	if t.err == nil {
-		ci := gopacket.CaptureInfo{Timestamp: rec.TS, CaptureLength: len(rec.Data), Length: rec.Length}
-		if err := t.w.WritePacket(ci, rec.Data); err != nil {
+		if err := t.w.WritePacket(rec); err != nil {
 			t.err = fmt.Errorf("writing the capture file: %w", err)
 			return Record{}, t.err
 		}

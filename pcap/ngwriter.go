@@ -17,6 +17,7 @@ const (
 	blockEnhancedPacket = 0x00000006
 	optEnd              = 0
 	optUserAppl         = 4 // shb_userappl
+	optIfName           = 2 // if_name
 	optTSResol          = 9 // if_tsresol
 	// maxSecretsChunk is the most key log bytes written in one Decryption
 	// Secrets Block: the block then stays within maxBlock.
@@ -37,6 +38,10 @@ type NgWriterOptions struct {
 	Secrets [][]byte
 	// BufferSize is the size of the write buffer; 0 is 64 KiB.
 	BufferSize int
+	// Interface names the interfaces (if_name; empty writes none) and
+	// Snaplen is their snapshot length (0: no limit): a live capture's.
+	Interface string
+	Snaplen   int
 }
 
 // NgWriter writes packets as a little-endian pcapng file: one section
@@ -52,6 +57,7 @@ type NgWriterOptions struct {
 // Decryption Secrets Blocks, and writes nothing of the machine it runs on.
 // Flush must be called at the end.
 type NgWriter struct {
+	o       NgWriterOptions
 	w       *bufio.Writer
 	ifaces  []layers.LinkType // interface i has link type ifaces[i]
 	packets int
@@ -64,7 +70,7 @@ func NewNgWriter(w io.Writer, o NgWriterOptions) (*NgWriter, error) {
 	if o.BufferSize <= 0 {
 		o.BufferSize = 64 << 10
 	}
-	nw := &NgWriter{w: bufio.NewWriterSize(w, o.BufferSize)}
+	nw := &NgWriter{o: o, w: bufio.NewWriterSize(w, o.BufferSize)}
 	// Section Header Block: type, length, byte-order magic, version 1.0,
 	// section length unknown (-1), options, length.
 	var opts []byte
@@ -110,6 +116,14 @@ func appendOption(b []byte, code uint16, v []byte) []byte {
 	return append(b, make([]byte, (4-len(v)%4)%4)...)
 }
 
+// AddInterface writes the Interface Description Block of link type lt
+// now, unless it was written: a file with no packet still says what it
+// would have held.
+func (w *NgWriter) AddInterface(lt layers.LinkType) error {
+	_, err := w.iface(lt)
+	return err
+}
+
 // iface returns the interface of link type lt, writing its Interface
 // Description Block first when it is new.
 func (w *NgWriter) iface(lt layers.LinkType) (uint32, error) {
@@ -118,16 +132,21 @@ func (w *NgWriter) iface(lt layers.LinkType) (uint32, error) {
 			return uint32(i), nil
 		}
 	}
-	// type, length, link type, reserved, snaplen (0: no limit),
-	// if_tsresol 9 (nanoseconds), end of options, length.
-	const total = 32
+	// type, length, link type, reserved, snaplen (0: no limit), if_name
+	// when set, if_tsresol 9 (nanoseconds), end of options, length.
+	var opts []byte
+	if w.o.Interface != "" {
+		opts = appendOption(opts, optIfName, []byte(w.o.Interface))
+	}
+	opts = appendOption(opts, optTSResol, []byte{9})
+	opts = binary.LittleEndian.AppendUint32(opts, optEnd)
+	total := uint32(20 + len(opts))
 	b := binary.LittleEndian.AppendUint32(w.buf[:0], blockInterface)
 	b = binary.LittleEndian.AppendUint32(b, total)
 	b = binary.LittleEndian.AppendUint16(b, uint16(lt))
 	b = binary.LittleEndian.AppendUint16(b, 0)
-	b = binary.LittleEndian.AppendUint32(b, 0)
-	b = appendOption(b, optTSResol, []byte{9})
-	b = binary.LittleEndian.AppendUint32(b, optEnd)
+	b = binary.LittleEndian.AppendUint32(b, uint32(max(w.o.Snaplen, 0)))
+	b = append(b, opts...)
 	b = binary.LittleEndian.AppendUint32(b, total)
 	w.buf = b
 	if _, err := w.w.Write(b); err != nil {

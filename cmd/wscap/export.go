@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -10,9 +9,7 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/wscap/wscap/dissect"
 	"github.com/wscap/wscap/pcap"
@@ -60,40 +57,19 @@ func writePcap(name string, inputs []input, sel map[int]exportConn, secrets []by
 		return 0, err
 	}
 	defer out.Close()
-	bw := bufio.NewWriter(out)
-	var w *pcapgo.NgWriter
-	ifaces := map[layers.LinkType]int{}
+	var sec [][]byte
+	if len(secrets) > 0 {
+		sec = [][]byte{secrets}
+	}
+	w, err := pcap.NewNgWriter(out, pcap.NgWriterOptions{Application: "wscap", Secrets: sec})
+	if err != nil {
+		return 0, err
+	}
 	dec := pcap.NewDecoder()
 	var seg pcap.Segment
 	written := 0
 	write := func(rec pcap.Record) error {
-		if w == nil {
-			var err error
-			w, err = pcapgo.NewNgWriter(bw, rec.LinkType)
-			if err != nil {
-				return err
-			}
-			ifaces[rec.LinkType] = 0
-			if len(secrets) > 0 {
-				if err := w.Flush(); err != nil { // the section header goes first
-					return err
-				}
-				if _, err := bw.Write(pcap.AppendDecryptionSecretsBlock(nil, secrets)); err != nil {
-					return err
-				}
-			}
-		}
-		id, ok := ifaces[rec.LinkType]
-		if !ok {
-			var err error
-			id, err = w.AddInterface(pcapgo.NgInterface{LinkType: rec.LinkType, SnapLength: 262144})
-			if err != nil {
-				return err
-			}
-			ifaces[rec.LinkType] = id
-		}
-		ci := gopacket.CaptureInfo{Timestamp: rec.TS, CaptureLength: len(rec.Data), Length: max(rec.Length, len(rec.Data)), InterfaceIndex: id}
-		if err := w.WritePacket(ci, rec.Data); err != nil {
+		if err := w.WritePacket(rec); err != nil {
 			return err
 		}
 		written++
@@ -175,16 +151,13 @@ func writePcap(name string, inputs []input, sel map[int]exportConn, secrets []by
 		}
 		src.Close()
 	}
-	if w == nil {
-		if w, err = pcapgo.NewNgWriter(bw, layers.LinkTypeEthernet); err != nil {
+	if written == 0 {
+		if err := w.AddInterface(layers.LinkTypeEthernet); err != nil {
 			return 0, err
 		}
 	}
 	if err := w.Flush(); err != nil {
-		return written, err
-	}
-	if err := bw.Flush(); err != nil {
-		return written, fmt.Errorf("%s: %v", name, err)
+		return written, fmt.Errorf("%s: %w", name, err)
 	}
 	return written, out.Close()
 }
