@@ -141,6 +141,9 @@ type Dissector struct {
 	tlsScratch tls.Scratch
 	// rounds is the round of input being decoded, for TLS 1.2 resumption.
 	rounds tls.Rounds
+	// midTrials counts the TLS record openings tried on connections picked
+	// up after their handshake (tls.MaxMidstreamTrials per Dissector).
+	midTrials int64
 	// now is the packet being processed: events are never emitted with an
 	// earlier position, so that shards' records merge in input order.
 	now Pos

@@ -119,7 +119,7 @@ func (c *Conn) startTLS(p Pos, dir Direction, b []byte) {
 func (c *Conn) startTLSMidstream(p Pos, dir Direction, b []byte) {
 	c.more().sess = tls.NewSession(c.d.opts.KeyLog, tlsUp{c})
 	c.sess.Scratch = &c.d.tlsScratch
-	c.sess.StartMidstream()
+	c.sess.StartMidstream(&c.d.midTrials)
 	c.tlsSwapped = c.swapped
 	c.proto = ProtoTLS
 	c.phase = phaseProbe

@@ -34,6 +34,9 @@ type KeyLog struct {
 	used    map[[32]byte]bool // looked up and found (WriteUsed)
 	rmu     sync.Mutex
 	resume  map[string]resumable // master secrets by session ID and ticket (resume.go)
+	// t13 are the secrets with TLS 1.3 traffic secrets, by client random
+	// (midstream.go); nil after a line was added.
+	t13 []*Secrets
 }
 
 // NewKeyLog returns an empty KeyLog.
@@ -116,6 +119,7 @@ func (k *KeyLog) addLine(b []byte) (bool, string) {
 	copy(key[:], cr)
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.t13 = nil
 	sec := k.secrets[key]
 	if sec == nil {
 		sec = &Secrets{clientRandom: key}

@@ -22,27 +22,36 @@ const maxMidstreamTrials = 1 << 20
 // sent before the capture started that is tried.
 const maxMidstreamSeq = 1024
 
+// MaxMidstreamTrials bounds the record openings tried, over all the
+// sessions that share one Trials counter, on captures that start after the
+// handshake: a capture of many such connections and a long key log would
+// otherwise cost up to maxMidstreamTrials each.
+const MaxMidstreamTrials = 1 << 24
+
 // StartMidstream makes s a session whose handshake was not captured: its
 // first application data records are tried with the key log's TLS 1.3
-// traffic secrets.
-func (s *Session) StartMidstream() { s.midstream = true }
+// traffic secrets, counted in *trials (nil: not bounded).
+func (s *Session) StartMidstream(trials *int64) { s.midstream, s.trials = true, trials }
 
 // traffic13 returns the secrets that have TLS 1.3 traffic secrets, in the
-// order of their client randoms.
+// order of their client randoms (kept until a line is added).
 func (k *KeyLog) traffic13() []*Secrets {
 	if k == nil {
 		return nil
 	}
-	k.mu.RLock()
-	var out []*Secrets
-	for _, sec := range k.secrets {
-		if sec.ClientTraffic != nil || sec.ServerTraffic != nil {
-			out = append(out, sec)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.t13 == nil {
+		out := []*Secrets{}
+		for _, sec := range k.secrets {
+			if sec.ClientTraffic != nil || sec.ServerTraffic != nil {
+				out = append(out, sec)
+			}
 		}
+		slices.SortFunc(out, func(a, b *Secrets) int { return bytes.Compare(a.clientRandom[:], b.clientRandom[:]) })
+		k.t13 = out
 	}
-	k.mu.RUnlock()
-	slices.SortFunc(out, func(a, b *Secrets) int { return bytes.Compare(a.clientRandom[:], b.clientRandom[:]) })
-	return out
+	return k.t13
 }
 
 // suites13For returns the TLS 1.3 suites whose hash makes secrets of n
@@ -71,6 +80,13 @@ func (s *Session) findMidstream(server bool, d *sessDir, rec []byte, h RecordHea
 	if len(cands) > 0 {
 		nSeq = max(16, min(maxMidstreamSeq, maxMidstreamTrials/(4*len(cands))))
 	}
+	if s.trials != nil && *s.trials >= MaxMidstreamTrials {
+		s.midFailed = [2]bool{true, true}
+		s.done = true
+		s.h.Problem(server, ProblemNoKey, fmt.Sprintf("the capture starts after the TLS handshake (no ClientHello to match a key); not tried: the %d record openings allowed for such connections were spent on earlier ones", MaxMidstreamTrials))
+		s.h.Lost(server, int64(len(body)))
+		return
+	}
 	for _, sec := range cands {
 		labels := [2][]byte{sec.ClientTraffic, sec.ServerTraffic}
 		if server {
@@ -82,6 +98,9 @@ func (s *Session) findMidstream(server bool, d *sessDir, rec []byte, h RecordHea
 				k, err := su.keys13(secret)
 				if err != nil {
 					continue
+				}
+				if s.trials != nil {
+					*s.trials += int64(nSeq)
 				}
 				for seq := range uint64(nSeq) {
 					k.seq = seq

@@ -84,6 +84,7 @@ type Session struct {
 	// midFailed: no traffic secret opened the direction's first record.
 	midstream bool
 	midFailed [2]bool
+	trials    *int64 // record openings tried mid-stream, shared (StartMidstream)
 }
 
 // earlyData follows the client's 0-RTT data (RFC 8446 §4.2.10): its
