@@ -519,6 +519,10 @@ func (c *ClickHouse) post(u string, body []byte) error {
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redact(ue.URL) // settings may hold a password
+		}
 		return err // refused, reset, timed out: the server may come back
 	}
 	defer resp.Body.Close()
@@ -536,6 +540,24 @@ func (c *ClickHouse) post(u string, body []byte) error {
 		return err
 	}
 	return permanentError{err}
+}
+
+// redact hides the values of a URL's settings but the query (which names
+// the table): password= may be among them.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(the ClickHouse URL)"
+	}
+	u.User = nil
+	q := u.Query()
+	for k := range q {
+		if k != "query" && k != "database" {
+			q.Set(k, "…")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // chErrorCode reads N from "Code: N, e.displayText() = ...".
@@ -588,16 +610,19 @@ func (c *ClickHouse) Stats() ClickHouseStats {
 	return c.stats
 }
 
-// appendEscaped appends s escaped for a JSON string; s is JSON text or a
-// run id, so only quotes, backslashes and control bytes need it.
+// appendEscaped appends s escaped for a JSON string: quotes, backslashes
+// and control bytes (s is JSON text, a run id or a file's name).
 func appendEscaped(dst, s []byte) []byte {
-	for len(s) > 0 {
-		i := bytes.IndexAny(s, "\"\\\n\r\t")
-		if i < 0 {
-			return append(dst, s...)
+	const hex = "0123456789abcdef"
+	start := 0
+	for i, c := range s {
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
 		}
-		dst = append(dst, s[:i]...)
-		switch s[i] {
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
 		case '\n':
 			dst = append(dst, '\\', 'n')
 		case '\r':
@@ -605,9 +630,9 @@ func appendEscaped(dst, s []byte) []byte {
 		case '\t':
 			dst = append(dst, '\\', 't')
 		default:
-			dst = append(dst, '\\', s[i])
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
 		}
-		s = s[i+1:]
+		start = i + 1
 	}
-	return dst
+	return append(dst, s[start:]...)
 }

@@ -229,12 +229,15 @@ func TestClickHousePermanentError(t *testing.T) {
 }
 
 func TestAppendEscaped(t *testing.T) {
-	for _, s := range []string{``, `plain`, `{"a":"b\"c\\d"}`, "tab\tnl\ncr\r", `ünïcödé "q"`} {
+	for _, s := range []string{``, `plain`, `{"a":"b\"c\\d"}`, "tab\tnl\ncr\r", `ünïcödé "q"`, "\x00\x01\x1b[31m\x7f"} {
 		got := appendEscaped([]byte(`"`), []byte(s))
 		var back string
 		if err := json.Unmarshal(append(got, '"'), &back); err != nil || back != s {
 			t.Errorf("%q: %s -> %q, %v", s, got, back, err)
 		}
+	}
+	if got := redact("http://u:p@h:8123/?database=d&password=secret&query=INSERT+INTO+d.t"); strings.Contains(got, "secret") || strings.Contains(got, "u:p") || !strings.Contains(got, "INSERT") {
+		t.Errorf("redact: %s", got)
 	}
 	for s, want := range map[string]int{"Code: 60, e.displayText()": 60, "Code: 999": 999, "nothing": -1, "Code: x": -1} {
 		n, ok := chErrorCode(s)

@@ -53,7 +53,12 @@ func runID(files []string) string {
 		}
 		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", filepath.Base(f), st.Size(), st.ModTime().UnixNano())
 	}
-	name := filepath.Base(files[0])
+	name := strings.Map(func(r rune) rune {
+		if r == '.' || r == '-' || r == '_' || r == '+' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, filepath.Base(files[0]))
 	if len(files) > 1 {
 		name += fmt.Sprintf("+%d", len(files)-1)
 	}
