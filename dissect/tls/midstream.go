@@ -10,13 +10,14 @@ import (
 // random finds the connection's secrets. For TLS 1.3 the key log's traffic
 // secrets are enough to try (RFC 8446 §7.1, §7.3): each secret, with the
 // suites its length allows, at the record numbers the first records may
-// have, until one opens the first record of a direction. Its client random
+// have (0-1023, fewer with a long key log), until one opens the first record of a direction. Its client random
 // then gives the other direction's secret. TLS 1.2 records are keyed from
 // the master secret and both randoms, which the capture does not have.
 
 // maxMidstreamTrials bounds the record openings tried on a direction's
-// first record; the record numbers tried shrink as the key log grows.
-const maxMidstreamTrials = 1 << 20
+// first record (each takes a few µs); the record numbers tried shrink as
+// the key log grows, down to 16.
+const maxMidstreamTrials = 1 << 16
 
 // maxMidstreamSeq is the highest number of records a direction may have
 // sent before the capture started that is tried.
@@ -26,7 +27,7 @@ const maxMidstreamSeq = 1024
 // sessions that share one Trials counter, on captures that start after the
 // handshake: a capture of many such connections and a long key log would
 // otherwise cost up to maxMidstreamTrials each.
-const MaxMidstreamTrials = 1 << 24
+const MaxMidstreamTrials = 1 << 21
 
 // StartMidstream makes s a session whose handshake was not captured: its
 // first application data records are tried with the key log's TLS 1.3

@@ -456,6 +456,21 @@ func FuzzSession(f *testing.F) {
 		if a.data[0].Len() > len(cli) || a.data[1].Len() > len(srv) {
 			t.Fatalf("decrypted more than was fed")
 		}
+		// The same bytes as a connection picked up after its handshake:
+		// the key log's traffic secrets are tried, within the budget (for
+		// one input in 16: the trials are slow, by design).
+		if split%16 != 0 {
+			return
+		}
+		var c collector
+		var trials int64
+		s := NewSession(keys, &c)
+		s.StartMidstream(&trials)
+		s.Feed(false, cli)
+		s.Feed(true, srv)
+		if c.data[0].Len() > len(cli) || c.data[1].Len() > len(srv) || trials > MaxMidstreamTrials+4*maxMidstreamSeq*int64(keys.Len()) {
+			t.Fatalf("mid-stream: %d and %d bytes decrypted of %d and %d, %d trials", c.data[0].Len(), c.data[1].Len(), len(cli), len(srv), trials)
+		}
 		if a.data[0].String() != b.data[0].String() || a.data[1].String() != b.data[1].String() {
 			t.Fatalf("chunking changed the plaintext")
 		}
