@@ -203,9 +203,9 @@ func (c *Conn) plainGap(dir Direction, p Pos, n int64, cut bool) {
 		c.probeGap(dir, p, n, cut)
 	case phaseWS:
 		if cut {
-			c.d.finding(&c.Session, p, CodeTruncated, dir, false, "the packet was cut by the snapshot length: %d payload bytes from the %s are missing", n, dir)
+			c.d.finding(&c.Session, p, CodeTruncated, dir, "the packet was cut by the snapshot length: %d payload bytes from the %s are missing", n, dir)
 		} else {
-			c.d.finding(&c.Session, p, CodeGap, dir, false, "%d bytes from the %s were not captured", n, dir)
+			c.d.finding(&c.Session, p, CodeGap, dir, "%d bytes from the %s were not captured", n, dir)
 		}
 		c.dirs[dir].gap(&c.Session, dir, p, n)
 	case phaseAwait101:
@@ -218,7 +218,7 @@ func (c *Conn) plainGap(dir Direction, p Pos, n int64, cut bool) {
 			return
 		}
 		if c.known {
-			c.d.finding(&c.Session, p, CodeGap, dir, false, "%d bytes of the handshake response were not captured", n)
+			c.d.finding(&c.Session, p, CodeGap, dir, "%d bytes of the handshake response were not captured", n)
 		}
 		c.phase = phaseDone
 	case phaseHTTP:
@@ -228,7 +228,7 @@ func (c *Conn) plainGap(dir Direction, p Pos, n int64, cut bool) {
 		}
 		// Loss before any upgrade: the HTTP parse cannot resume safely.
 		if c.known {
-			c.d.finding(&c.Session, p, CodeGap, dir, false, "%d bytes from the %s were not captured", n, dir)
+			c.d.finding(&c.Session, p, CodeGap, dir, "%d bytes from the %s were not captured", n, dir)
 		}
 		c.phase = phaseDone
 	}
@@ -279,13 +279,13 @@ func (c *Conn) endSession(p Pos, reason EndReason) {
 		return
 	}
 	if c.connMore != nil && c.back > 0 {
-		c.d.finding(&c.Session, p, CodeTimeBackwards, 0, false, "%d packets of this connection are stamped earlier than its packet before them (the first: packet %d, %s back); those steps count as no time in its duration", c.back, c.backPos.Pkt, c.backBy)
+		c.d.finding(&c.Session, p, CodeTimeBackwards, 0, "%d packets of this connection are stamped earlier than its packet before them (the first: packet %d, %s back); those steps count as no time in its duration", c.back, c.backPos.Pkt, c.backBy)
 	}
 	if reason == EndEvicted {
-		c.d.finding(&c.Session, p, CodeConnsCapped, 0, false, "more than --max-conns connections were open; this one, quiet the longest, was ended to make room")
+		c.d.finding(&c.Session, p, CodeConnsCapped, 0, "more than --max-conns connections were open; this one, quiet the longest, was ended to make room")
 	}
 	if c.phase == phaseAwait101 && !c.hsSent {
-		c.d.finding(&c.Session, p, CodeNoResponse, ServerToClient, false, "the connection ended before the server answered the upgrade request")
+		c.d.finding(&c.Session, p, CodeNoResponse, ServerToClient, "the connection ended before the server answered the upgrade request")
 		c.emitHandshake(p)
 	}
 	c.sum.Duration = c.duration()
@@ -382,14 +382,14 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 			// A broken upgrade request: report it and go on with what
 			// could be read, as a server might.
 			c.recognise(p)
-			c.d.finding(&c.Session, p, CodeMalformedHandshake, ClientToServer, true, "the upgrade request is not valid HTTP: %v", err)
+			c.d.finding(&c.Session, p, CodeMalformedHandshake, ClientToServer, "the upgrade request is not valid HTTP: %v", err)
 		default:
 			if isUpgradeAttempt(head) {
 				c.recognise(p)
 				if errors.Is(err, ErrHeadTooLarge) {
-					c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, false, "the upgrade request has more header fields or bytes than wscap reads (%v); the connection is not decoded", err)
+					c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, "the upgrade request has more header fields or bytes than wscap reads (%v); the connection is not decoded", err)
 				} else {
-					c.d.finding(&c.Session, p, CodeMalformedHandshake, ClientToServer, true, "the upgrade request is not valid HTTP: %v", err)
+					c.d.finding(&c.Session, p, CodeMalformedHandshake, ClientToServer, "the upgrade request is not valid HTTP: %v", err)
 				}
 				c.phase = phaseAwait101
 				c.emitHandshake(p)
@@ -435,7 +435,7 @@ func (c *Conn) takeHead(s *dirState, p Pos, b []byte) (head, rest []byte, ok boo
 		if len(buf) > c.d.opts.MaxHandshake {
 			if c.known || isUpgradeAttempt(buf) {
 				c.recognise(p)
-				c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, false, "an HTTP head is longer than %d bytes; the connection is not decoded", c.d.opts.MaxHandshake)
+				c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, "an HTTP head is longer than %d bytes; the connection is not decoded", c.d.opts.MaxHandshake)
 			}
 			c.phase = phaseDone
 			s.http = nil
@@ -526,9 +526,9 @@ func (c *Conn) responseData(p Pos, b []byte) {
 		resp, _, err := parseResponse(head, c.d.opts.MaxHandshake, true)
 		if err != nil {
 			if errors.Is(err, ErrHeadTooLarge) {
-				c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, false, "the upgrade response has more header fields or bytes than wscap reads (%v)", err)
+				c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, "the upgrade response has more header fields or bytes than wscap reads (%v)", err)
 			} else {
-				c.d.finding(&c.Session, p, CodeMalformedHandshake, ServerToClient, true, "the upgrade response is not valid HTTP: %v", err)
+				c.d.finding(&c.Session, p, CodeMalformedHandshake, ServerToClient, "the upgrade response is not valid HTTP: %v", err)
 			}
 			c.emitHandshake(p)
 			c.phase = phaseDone
@@ -563,7 +563,7 @@ func (c *Conn) answer(p Pos, resp *ResponseHead, b []byte) bool {
 		c.dirs[ClientToServer].startFrames(&c.Session, ClientToServer)
 		c.dirs[ServerToClient].startFrames(&c.Session, ServerToClient)
 		if m := c.connMore; m != nil && (len(m.pending) > 0 || m.pendingGap > 0) {
-			c.d.finding(&c.Session, p, CodeDataBefore101, ClientToServer, true, "the client sent %d bytes before the 101 response arrived (from packet %d on)", int64(len(c.pending))+c.pendingGap, c.pendingPos.Pkt)
+			c.d.finding(&c.Session, p, CodeDataBefore101, ClientToServer, "the client sent %d bytes before the 101 response arrived (from packet %d on)", int64(len(c.pending))+c.pendingGap, c.pendingPos.Pkt)
 			pend := c.pending
 			c.pending = nil
 			c.Session.feed(ClientToServer, p, pend)

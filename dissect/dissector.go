@@ -241,7 +241,7 @@ func (d *Dissector) emit(ev *Event) {
 }
 
 // finding emits one finding of connection c.
-func (d *Dissector) finding(c *Session, p Pos, code Code, from Direction, blame bool, format string, args ...any) {
+func (d *Dissector) finding(c *Session, p Pos, code Code, from Direction, format string, args ...any) {
 	r, ok := RuleFor(code)
 	if !ok {
 		panic("dissect: unknown finding code " + string(code))
@@ -251,7 +251,7 @@ func (d *Dissector) finding(c *Session, p Pos, code Code, from Direction, blame 
 		d.census.Findings = map[Code]int64{}
 	}
 	d.census.Findings[code]++
-	f := Finding{Code: code, Severity: r.Severity, RFC: r.RFC, From: from, Blame: blame}
+	f := Finding{Code: code, Severity: r.Severity, RFC: r.RFC, From: from, Blame: r.Blame}
 	if len(args) == 0 {
 		f.Detail = format
 	} else {

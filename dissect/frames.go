@@ -138,7 +138,7 @@ func (s *dirState) feedFrames(c *Session, dir Direction, p Pos, b []byte) {
 func (s *dirState) frameStart(c *Session, dir Direction, p Pos, h FrameHeader) bool {
 	d := c.d
 	f := func(code Code, format string, args ...any) {
-		d.finding(c, p, code, dir, true, format, args...)
+		d.finding(c, p, code, dir, format, args...)
 	}
 	if h.MSB {
 		f(CodeLengthMSB, "a 64-bit payload length with the most significant bit set (%#x); the frame is treated as garbage", h.Length)
@@ -146,7 +146,7 @@ func (s *dirState) frameStart(c *Session, dir Direction, p Pos, h FrameHeader) b
 		return false
 	}
 	if h.Length > d.opts.MaxFrame {
-		d.finding(c, p, CodeFrameCapped, dir, false, "a %s frame header announces %d bytes, more than --max-frame %d; treated as garbage", dir, h.Length, d.opts.MaxFrame)
+		d.finding(c, p, CodeFrameCapped, dir, "a %s frame header announces %d bytes, more than --max-frame %d; treated as garbage", dir, h.Length, d.opts.MaxFrame)
 		s.startResync(c, dir, p)
 		return false
 	}
@@ -282,7 +282,7 @@ func (s *dirState) payload(c *Session, b []byte, whole bool) {
 	if d := c.d; d.assembling+int64(len(b)) > d.opts.MaxAssembling {
 		b = b[:min(int64(len(b)), d.opts.MaxAssembling-d.assembling)]
 		if !s.mTrunc && !s.mCapAll {
-			d.finding(c, d.now, CodeAssemblyCapped, 0, false, "messages being assembled hold %d bytes, the --max-assembling cap; this %s message is truncated", d.assembling, s.mOp)
+			d.finding(c, d.now, CodeAssemblyCapped, 0, "messages being assembled hold %d bytes, the --max-assembling cap; this %s message is truncated", d.assembling, s.mOp)
 		}
 		s.mTrunc, s.mCapAll = true, true
 	}
@@ -377,7 +377,7 @@ func (s *dirState) inflateFrame(c *Session, dir Direction, p Pos) {
 	if err != nil {
 		s.mUndecodable = true
 		if !s.histLost {
-			d.finding(c, p, CodeInflateError, dir, true, "a compressed x-webkit-deflate-frame frame does not inflate: %v", err)
+			d.finding(c, p, CodeInflateError, dir, "a compressed x-webkit-deflate-frame frame does not inflate: %v", err)
 		}
 		s.loseContext(c, dir, p, "")
 		return
@@ -430,7 +430,7 @@ func (s *dirState) closeFrame(c *Session, dir Direction, p Pos, m *Message) {
 	s.closed = true
 	switch {
 	case len(pl) == 1:
-		d.finding(c, p, CodeClosePayloadOneByte, dir, true, "a Close frame with a 1-byte payload; a status code takes 2")
+		d.finding(c, p, CodeClosePayloadOneByte, dir, "a Close frame with a 1-byte payload; a status code takes 2")
 		return
 	case len(pl) < 2:
 		return
@@ -438,13 +438,13 @@ func (s *dirState) closeFrame(c *Session, dir Direction, p Pos, m *Message) {
 	code := int(binary.BigEndian.Uint16(pl))
 	m.CloseCode = code
 	if !validCloseCode(code) {
-		d.finding(c, p, CodeCloseCodeInvalid, dir, true, "Close status code %d must not be sent", code)
+		d.finding(c, p, CodeCloseCodeInvalid, dir, "Close status code %d must not be sent", code)
 	}
 	reason := pl[2:]
 	if utf8.Valid(reason) {
 		m.CloseReason = string(reason)
 	} else {
-		d.finding(c, p, CodeCloseReasonUTF8, dir, true, "the Close reason is not valid UTF-8")
+		d.finding(c, p, CodeCloseReasonUTF8, dir, "the Close reason is not valid UTF-8")
 	}
 	if st.CloseCode == 0 {
 		st.CloseCode = code
@@ -492,7 +492,7 @@ func (s *dirState) finishMessage(c *Session, dir Direction, p Pos) {
 	case s.mCompressed:
 		s.inflateMessage(c, dir, p, m)
 	case s.mTrunc && !s.mCapAll:
-		d.finding(c, p, CodeMessageCapped, dir, false, "a %d-byte %s message is longer than --max-message %d; kept the first %d bytes", m.Length, m.Opcode, d.opts.MaxMessage, kept)
+		d.finding(c, p, CodeMessageCapped, dir, "a %d-byte %s message is longer than --max-message %d; kept the first %d bytes", m.Length, m.Opcode, d.opts.MaxMessage, kept)
 	}
 	if m.Incomplete && !m.Compressed && kept < m.Length {
 		m.Truncated = true // the bytes captured are kept; the rest was lost
@@ -511,7 +511,7 @@ func (s *dirState) finishMessage(c *Session, dir Direction, p Pos) {
 			}
 		}
 		if !m.TextValid && !m.Incomplete {
-			d.finding(c, p, CodeInvalidUTF8, dir, true, "a %d-byte text message is not valid UTF-8", m.Length)
+			d.finding(c, p, CodeInvalidUTF8, dir, "a %d-byte text message is not valid UTF-8", m.Length)
 		}
 	}
 	s.emitMessage(c, dir, p, m)
@@ -568,7 +568,7 @@ func (s *dirState) inflateMessage(c *Session, dir Direction, p Pos, m *Message) 
 			s.loseContext(c, dir, p, "the compression history of this direction is unknown")
 			return
 		}
-		d.finding(c, p, CodeInflateError, dir, true, "a compressed %s message does not inflate: %v", m.Opcode, err)
+		d.finding(c, p, CodeInflateError, dir, "a compressed %s message does not inflate: %v", m.Opcode, err)
 		if takeover {
 			s.loseContext(c, dir, p, "")
 		}
@@ -587,7 +587,7 @@ func (s *dirState) inflateMessage(c *Session, dir Direction, p Pos, m *Message) 
 	m.Length = total
 	if total > int64(len(out)) {
 		m.Truncated = true
-		d.finding(c, p, CodeMessageCapped, dir, false, "a message inflates to %d bytes, more than --max-message %d; kept the first %d", total, d.opts.MaxMessage, len(out))
+		d.finding(c, p, CodeMessageCapped, dir, "a message inflates to %d bytes, more than --max-message %d; kept the first %d", total, d.opts.MaxMessage, len(out))
 	}
 }
 
@@ -602,7 +602,7 @@ func (s *dirState) loseContext(c *Session, dir Direction, p Pos, why string) {
 		if why == "" {
 			why = "a compressed message could not be inflated"
 		}
-		c.d.finding(c, p, CodeContextLost, dir, false, "%s; the %s's later compressed messages that depend on it are undecodable", why, dir)
+		c.d.finding(c, p, CodeContextLost, dir, "%s; the %s's later compressed messages that depend on it are undecodable", why, dir)
 	}
 }
 
@@ -635,7 +635,7 @@ func (s *dirState) emitMessage(c *Session, dir Direction, p Pos, m *Message) {
 		if pr.Client {
 			from = ClientToServer
 		}
-		d.finding(c, p, Code(pr.Code), from, pr.Code != app.CodeBufferCapped, "%s", pr.Detail)
+		d.finding(c, p, Code(pr.Code), from, "%s", pr.Detail)
 	}
 }
 
@@ -715,7 +715,7 @@ func (s *dirState) resyncScan(c *Session, dir Direction, p Pos, b []byte) []byte
 			}
 		}
 		if s.skipped > 0 {
-			c.d.finding(c, p, CodeResync, dir, false, "frame parsing resumed after skipping %d bytes from the %s", s.skipped, dir)
+			c.d.finding(c, p, CodeResync, dir, "frame parsing resumed after skipping %d bytes from the %s", s.skipped, dir)
 		}
 		s.skipped = 0
 		return b[i:]

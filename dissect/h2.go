@@ -44,7 +44,6 @@ type heldH2Finding struct {
 	pos    Pos
 	from   Direction
 	code   Code
-	blame  bool
 	detail string
 }
 
@@ -114,7 +113,7 @@ func (h *h2Carrier) Headers(server bool, hb *http2.HeaderBlock) {
 		st.sum.End = p
 		if server && !st.answered && hb.Promised == 0 {
 			if !hb.Decoded {
-				h.finding(st, p, CodeH2Lost, ServerToClient, false, "the response headers of stream %d could not be decoded; the WebSocket is taken as open", hb.Stream)
+				h.finding(st, p, CodeH2Lost, ServerToClient, "the response headers of stream %d could not be decoded; the WebSocket is taken as open", hb.Stream)
 				st.hs.Status = 200
 				st.answered = true
 				h.openStream(st, p)
@@ -186,7 +185,7 @@ func (h *h2Carrier) request(id uint32, p Pos, fields []hpack.HeaderField, method
 	h.sessions++
 	st.recognise(p)
 	for _, hp := range h.held {
-		h.finding(st, hp.pos, hp.code, hp.from, hp.blame, "%s", hp.detail)
+		h.finding(st, hp.pos, hp.code, hp.from, "%s", hp.detail)
 	}
 	h.held = nil
 
@@ -196,7 +195,7 @@ func (h *h2Carrier) request(id uint32, p Pos, fields []hpack.HeaderField, method
 	hs.H2 = &H2Handshake{Stream: id, Other: append([]string(nil), h.other...)}
 	req := &RequestHead{Method: method, Proto: "HTTP/2", ProtoMajor: 2}
 	f := func(code Code, format string, args ...any) {
-		h.finding(st, p, code, ClientToServer, true, format, args...)
+		h.finding(st, p, code, ClientToServer, format, args...)
 	}
 	var authority string
 	regular := false
@@ -273,7 +272,7 @@ func (h *h2Carrier) request(id uint32, p Pos, fields []hpack.HeaderField, method
 func (h *h2Carrier) response(st *h2Stream, p Pos, fields []hpack.HeaderField) {
 	resp := &ResponseHead{Proto: "HTTP/2", ProtoMajor: 2}
 	f := func(code Code, format string, args ...any) {
-		h.finding(st, p, code, ServerToClient, true, format, args...)
+		h.finding(st, p, code, ServerToClient, format, args...)
 	}
 	statuses := 0
 	regular := false
@@ -321,7 +320,7 @@ func (h *h2Carrier) response(st *h2Stream, p Pos, fields []hpack.HeaderField) {
 		}
 	}()
 	if resp.Status < 200 || resp.Status > 299 {
-		c.d.finding(&st.Session, p, CodeRejected, ServerToClient, false, "the server answered the extended CONNECT with %d", resp.Status)
+		c.d.finding(&st.Session, p, CodeRejected, ServerToClient, "the server answered the extended CONNECT with %d", resp.Status)
 		return
 	}
 	hd := resp.Header
@@ -379,7 +378,7 @@ func (h *h2Carrier) flushPending(st *h2Stream, p Pos) {
 	if len(st.pending) == 0 && st.pendingGap == 0 {
 		return
 	}
-	h.finding(st, p, CodeDataBefore101, ClientToServer, true, "the client sent %d bytes on stream %d before the server's response", int64(len(st.pending))+st.pendingGap, st.id)
+	h.finding(st, p, CodeDataBefore101, ClientToServer, "the client sent %d bytes on stream %d before the server's response", int64(len(st.pending))+st.pendingGap, st.id)
 	pend := st.pending
 	st.pending = nil
 	st.feed(ClientToServer, p, pend)
@@ -430,7 +429,7 @@ func (h *h2Carrier) Reset(server bool, id uint32, code http2.ErrCode) {
 	from := sideDir(server)
 	for d := ClientToServer; d <= ServerToClient; d++ {
 		if s := &st.dirs[d]; st.open && (s.inFrame || s.hdrN > 0) {
-			h.finding(st, p, CodeH2ResetMidFrame, from, false, "the %s reset stream %d (%s) in the middle of a WebSocket frame from the %s", from, id, code, d)
+			h.finding(st, p, CodeH2ResetMidFrame, from, "the %s reset stream %d (%s) in the middle of a WebSocket frame from the %s", from, id, code, d)
 		}
 	}
 	h.endStream(st, p, EndRST)
@@ -453,7 +452,7 @@ func (h *h2Carrier) Lost(server bool, id uint32, n int64) {
 }
 
 func (h *h2Carrier) lose(st *h2Stream, dir Direction, p Pos, n int64, format string, args ...any) {
-	h.finding(st, p, CodeGap, dir, false, format, args...)
+	h.finding(st, p, CodeGap, dir, format, args...)
 	switch {
 	case st.open:
 		st.dirs[dir].gap(&st.Session, dir, p, n)
@@ -469,37 +468,37 @@ func (h *h2Carrier) lose(st *h2Stream, dir Direction, p Pos, n int64, format str
 func (h *h2Carrier) Problem(server bool, id uint32, kind http2.Problem, detail string) {
 	p := h.pos
 	from := sideDir(server)
-	code, blame := CodeH2Malformed, true
+	code := CodeH2Malformed
 	switch kind {
 	case http2.ProblemStreamState:
 		code = CodeH2StreamState
 	case http2.ProblemHPACK:
 		code = CodeH2HPACK
 	case http2.ProblemHeaderList:
-		code, blame = CodeH2HeaderList, false
+		code = CodeH2HeaderList
 	case http2.ProblemLoss:
-		code, blame = CodeH2Lost, false
+		code = CodeH2Lost
 	case http2.ProblemConnect:
 		code = CodeH2ConnectSetting
 	}
 	if st := h.ws[id]; st != nil && id != 0 {
-		h.finding(st, p, code, from, blame, "%s", detail)
+		h.finding(st, p, code, from, "%s", detail)
 		return
 	}
 	open := h.sorted()
 	if len(open) == 0 {
 		if len(h.held) < maxHeldProblems {
-			h.held = append(h.held, heldH2Finding{p, from, code, blame, detail})
+			h.held = append(h.held, heldH2Finding{p, from, code, detail})
 		}
 		return
 	}
 	for _, st := range open {
-		h.finding(st, p, code, from, blame, "%s", detail)
+		h.finding(st, p, code, from, "%s", detail)
 	}
 }
 
-func (h *h2Carrier) finding(st *h2Stream, p Pos, code Code, from Direction, blame bool, format string, args ...any) {
-	h.c.d.finding(&st.Session, p, code, from, blame, format, args...)
+func (h *h2Carrier) finding(st *h2Stream, p Pos, code Code, from Direction, format string, args ...any) {
+	h.c.d.finding(&st.Session, p, code, from, format, args...)
 }
 
 // sorted returns the open WebSocket streams by stream id, so that what is
@@ -515,7 +514,7 @@ func (h *h2Carrier) sorted() []*h2Stream {
 func (h *h2Carrier) endStream(st *h2Stream, p Pos, reason EndReason) {
 	delete(h.ws, st.id)
 	if !st.answered && !st.hsSent {
-		h.finding(st, p, CodeNoResponse, ServerToClient, false, "stream %d ended before the server answered the extended CONNECT", st.id)
+		h.finding(st, p, CodeNoResponse, ServerToClient, "stream %d ended before the server answered the extended CONNECT", st.id)
 		st.emitHandshake(p)
 	}
 	st.sum.Duration = max(0, st.sum.End.TS.Sub(st.sum.Start.TS))

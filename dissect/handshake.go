@@ -85,7 +85,7 @@ func (c *Conn) checkRequest(p Pos, req *RequestHead) {
 	c.info.Host, c.info.Path = hs.Host, hs.Path
 
 	f := func(code Code, format string, args ...any) {
-		c.d.finding(&c.Session, p, code, ClientToServer, true, format, args...)
+		c.d.finding(&c.Session, p, code, ClientToServer, format, args...)
 	}
 	if req.Method != "GET" {
 		f(CodeMethodNotGet, "the handshake request method is %q, not GET", req.Method)
@@ -146,7 +146,7 @@ func (c *Conn) checkResponse(p Pos, resp *ResponseHead) {
 	h := resp.Header
 	hs.Server, _ = h.Get("Server")
 	f := func(code Code, format string, args ...any) {
-		c.d.finding(&c.Session, p, code, ServerToClient, true, format, args...)
+		c.d.finding(&c.Session, p, code, ServerToClient, format, args...)
 	}
 	if resp.ObsFold {
 		f(CodeObsFold, "the handshake response continues header field values on following lines (obs-fold), which a sender must not do and a recipient must reject or replace with spaces; wscap joined them with spaces")
@@ -158,7 +158,7 @@ func (c *Conn) checkResponse(p Pos, resp *ResponseHead) {
 				detail = "; the server supports Sec-WebSocket-Version " + v
 			}
 		}
-		c.d.finding(&c.Session, p, CodeRejected, ServerToClient, false, "the server answered the upgrade with %d %s%s", resp.Status, resp.Reason, detail)
+		c.d.finding(&c.Session, p, CodeRejected, ServerToClient, "the server answered the upgrade with %d %s%s", resp.Status, resp.Reason, detail)
 		return
 	}
 	cut := c.respCut
@@ -220,7 +220,7 @@ func (c *Conn) checkResponse(p Pos, resp *ResponseHead) {
 func (c *Session) checkExtensions(p Pos, reqCut bool) {
 	hs := &c.hs
 	f := func(code Code, format string, args ...any) {
-		c.d.finding(c, p, code, ServerToClient, true, format, args...)
+		c.d.finding(c, p, code, ServerToClient, format, args...)
 	}
 	var rsvUsed uint8
 	for i, e := range hs.Extensions {

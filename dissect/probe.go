@@ -319,7 +319,7 @@ func (c *Conn) startWithoutHandshake(p Pos) {
 		c.dirs[0].histLost, c.dirs[1].histLost = true, true
 	}
 	c.emitHandshake(p)
-	c.d.finding(&c.Session, p, CodeNotCaptured, 0, false, "the opening handshake was not captured; frames are decoded from the stream (%s is the client)", c.info.Client)
+	c.d.finding(&c.Session, p, CodeNotCaptured, 0, "the opening handshake was not captured; frames are decoded from the stream (%s is the client)", c.info.Client)
 	c.phase = phaseWS
 	c.wsOpen = true
 	for d := range c.dirs {

@@ -85,7 +85,7 @@ func (s *Session) end(p Pos, reason EndReason, open bool) {
 		if s.appState != nil {
 			for _, pr := range s.app.End() {
 				from := sideDir(!pr.Client)
-				s.d.finding(s, p, Code(pr.Code), from, true, "%s", pr.Detail)
+				s.d.finding(s, p, Code(pr.Code), from, "%s", pr.Detail)
 			}
 		}
 		cl, sv := s.sum.Client.CloseSent, s.sum.Server.CloseSent
@@ -101,20 +101,20 @@ func (s *Session) end(p Pos, reason EndReason, open bool) {
 			}
 			switch reason {
 			case EndIdle:
-				s.d.finding(s, p, CodeOpenAtEnd, by, false, "the connection went quiet (--idle-timeout, or a new connection on its ports) while the %s's Close was unanswered; its later traffic is a new record", by)
+				s.d.finding(s, p, CodeOpenAtEnd, by, "the connection went quiet (--idle-timeout, or a new connection on its ports) while the %s's Close was unanswered; its later traffic is a new record", by)
 			case EndCaptureEnd:
-				s.d.finding(s, p, CodeOpenAtEnd, by, false, "the capture ended while the %s's Close was unanswered", by)
+				s.d.finding(s, p, CodeOpenAtEnd, by, "the capture ended while the %s's Close was unanswered", by)
 			default:
-				s.d.finding(s, p, CodeCloseUnanswered, by.Reverse(), true, "the %s sent Close, the %s never answered it before the connection ended (%s)", by, by.Reverse(), reason)
+				s.d.finding(s, p, CodeCloseUnanswered, by.Reverse(), "the %s sent Close, the %s never answered it before the connection ended (%s)", by, by.Reverse(), reason)
 			}
 		default:
 			switch reason {
 			case EndIdle:
-				s.d.finding(s, p, CodeOpenAtEnd, 0, false, "the connection went quiet (--idle-timeout, or a new connection on its ports) while open; its later traffic is a new record")
+				s.d.finding(s, p, CodeOpenAtEnd, 0, "the connection went quiet (--idle-timeout, or a new connection on its ports) while open; its later traffic is a new record")
 			case EndCaptureEnd:
-				s.d.finding(s, p, CodeOpenAtEnd, 0, false, "the capture ended while the connection was open")
+				s.d.finding(s, p, CodeOpenAtEnd, 0, "the capture ended while the connection was open")
 			default:
-				s.d.finding(s, p, CodeCloseMissing, 0, false, "the %s ended (%s) without a closing handshake", s.carrier(), reason)
+				s.d.finding(s, p, CodeCloseMissing, 0, "the %s ended (%s) without a closing handshake", s.carrier(), reason)
 			}
 		}
 	}

@@ -68,7 +68,7 @@ func (c *Conn) cutRequest(p Pos, n int64) {
 	case wantsWebSocket(req):
 		c.recognise(p)
 		c.hs.Captured, c.hs.Cut, c.reqCut = true, true, true
-		c.d.finding(&c.Session, p, CodeTruncated, ClientToServer, false, "the snapshot length cut the upgrade request: %d bytes are missing; only the fields shown were captured", n)
+		c.d.finding(&c.Session, p, CodeTruncated, ClientToServer, "the snapshot length cut the upgrade request: %d bytes are missing; only the fields shown were captured", n)
 		c.checkRequest(p, req)
 		c.phase = phaseAwait101
 	case req.Method == "GET" && req.Header.Count("Upgrade") == 0:
@@ -96,7 +96,7 @@ func (c *Conn) cutResponse(p Pos, n int64) {
 	}
 	c.respCut = true
 	if c.known {
-		c.d.finding(&c.Session, p, CodeTruncated, ServerToClient, false, "the snapshot length cut the upgrade response: %d bytes are missing; only the fields shown were captured", n)
+		c.d.finding(&c.Session, p, CodeTruncated, ServerToClient, "the snapshot length cut the upgrade response: %d bytes are missing; only the fields shown were captured", n)
 	}
 	if !c.answer(p, resp, nil) {
 		return
@@ -127,11 +127,11 @@ func (c *Conn) tentative(p Pos, resp *ResponseHead) bool {
 	c.recognise(p)
 	if c.noReq {
 		c.hs.Captured, c.reqCut = true, true
-		c.d.finding(&c.Session, p, CodeNotCaptured, 0, false, "the upgrade request was not captured, its 101 response was; frames are decoded from there (%s is the client)", c.info.Client)
+		c.d.finding(&c.Session, p, CodeNotCaptured, 0, "the upgrade request was not captured, its 101 response was; frames are decoded from there (%s is the client)", c.info.Client)
 		return true
 	}
 	c.hs.Captured, c.hs.Cut, c.reqCut = true, true, true
-	c.d.finding(&c.Session, p, CodeTruncated, ClientToServer, false, "the snapshot length cut the upgrade request before it showed an upgrade (%d bytes are missing); the 101 that answered it is taken for a WebSocket upgrade", c.maybeCut)
+	c.d.finding(&c.Session, p, CodeTruncated, ClientToServer, "the snapshot length cut the upgrade request before it showed an upgrade (%d bytes are missing); the 101 that answered it is taken for a WebSocket upgrade", c.maybeCut)
 	c.checkRequest(p, req)
 	return true
 }

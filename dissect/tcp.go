@@ -12,7 +12,7 @@ func (c *Conn) Overlap(dir Direction, p Pos, n int64) {
 		return
 	}
 	dir = c.mapDir(dir)
-	c.d.finding(&c.Session, p, CodeOverlapConflict, dir, true, "%d bytes retransmitted by the %s differ from the first copy, which is kept (possible evasion: the receiver may have used either)", n, dir)
+	c.d.finding(&c.Session, p, CodeOverlapConflict, dir, "%d bytes retransmitted by the %s differ from the first copy, which is kept (possible evasion: the receiver may have used either)", n, dir)
 }
 
 // BufferCapped tells the connection that reassembly gave up on n bytes of
@@ -30,5 +30,5 @@ func (c *Conn) BufferCapped(dir Direction, p Pos, n, limit int64, total bool) {
 	if total {
 		which = "the total out-of-order buffer"
 	}
-	c.d.finding(&c.Session, p, CodeBufferCapped, dir, false, "out-of-order data from the %s exceeds %s (%d bytes): %d bytes are treated as lost", dir, which, limit, n)
+	c.d.finding(&c.Session, p, CodeBufferCapped, dir, "out-of-order data from the %s exceeds %s (%d bytes): %d bytes are treated as lost", dir, which, limit, n)
 }

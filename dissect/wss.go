@@ -141,7 +141,7 @@ func (c *Conn) releaseTLSProblems(p Pos) {
 }
 
 func (c *Conn) tlsFinding(p Pos, from Direction, kind tls.Problem, detail string) {
-	code, blame := CodeTLSMalformed, false
+	code := CodeTLSMalformed
 	switch kind {
 	case tls.ProblemNoKey:
 		code = CodeTLSNoKey
@@ -157,10 +157,8 @@ func (c *Conn) tlsFinding(p Pos, from Direction, kind tls.Problem, detail string
 		code = CodeTLSEarlyRefused
 	case tls.ProblemMidstream:
 		code = CodeTLSMidstream
-	case tls.ProblemMalformed:
-		blame = true
 	}
-	c.d.finding(&c.Session, p, code, from, blame, "%s", detail)
+	c.d.finding(&c.Session, p, code, from, "%s", detail)
 }
 
 // tlsInfo describes the connection's TLS layer for its handshake record.
