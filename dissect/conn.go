@@ -282,7 +282,7 @@ func (c *Conn) endSession(p Pos, reason EndReason) {
 		c.d.finding(&c.Session, p, CodeTimeBackwards, 0, "%d packets of this connection are stamped earlier than its packet before them (the first: packet %d, %s back); those steps count as no time in its duration", c.back, c.backPos.Pkt, c.backBy)
 	}
 	if reason == EndEvicted {
-		c.d.finding(&c.Session, p, CodeConnsCapped, 0, "more than --max-conns connections were open; this one, quiet the longest, was ended to make room")
+		c.d.finding(&c.Session, p, CodeConnsCapped, 0, "more connections were open than the connection cap (reassembly's Options.MaxConns); this one, quiet the longest, was ended to make room")
 	}
 	if c.phase == phaseAwait101 && !c.hsSent {
 		c.d.finding(&c.Session, p, CodeNoResponse, ServerToClient, "the connection ended before the server answered the upgrade request")

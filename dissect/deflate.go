@@ -173,10 +173,10 @@ func (d *Dissector) spend(c *Session, p Pos, dir Direction, wire int, n int64, e
 	}
 	b.spent = true
 	if d.inflated > d.opts.MaxInflateTotal {
-		d.finding(c, p, CodeInflateCapped, dir, "the run's compressed messages inflated to more than --max-inflate-total %d bytes; this message and every later compressed message are not inflated", d.opts.MaxInflateTotal)
+		d.finding(c, p, CodeInflateCapped, dir, "the run's compressed messages inflated to more than the inflate cap of %d bytes (Options.MaxInflateTotal); this message and every later compressed message are not inflated", d.opts.MaxInflateTotal)
 		return
 	}
-	d.finding(c, p, CodeInflateCapped, dir, "this connection's compressed messages inflate to more than %d times their %d bytes (--max-inflate-ratio; %d bytes so far): a decompression bomb? This message and its later compressed messages are not inflated", d.opts.MaxInflateRatio, b.wire, b.out)
+	d.finding(c, p, CodeInflateCapped, dir, "this connection's compressed messages inflate to more than %d times their %d bytes (the inflate ratio cap, Options.MaxInflateRatio; %d bytes so far): a decompression bomb? This message and its later compressed messages are not inflated", d.opts.MaxInflateRatio, b.wire, b.out)
 }
 
 // inflater is the one DEFLATE reader a Dissector shares between all its

@@ -218,10 +218,10 @@ func TestInflateBudget(t *testing.T) {
 	}{
 		// A MiB of zeros compresses ~1000:1 and, under context takeover,
 		// its repeats to less.
-		{"ratio", Options{}, 20, inflateGrace >> 20, "--max-inflate-ratio"},
+		{"ratio", Options{}, 20, inflateGrace >> 20, "Options.MaxInflateRatio"},
 		{"ratio off", Options{MaxInflateRatio: -1}, 20, 20, ""},
 		{"a lenient ratio", Options{MaxInflateRatio: 1 << 30}, 20, 20, ""},
-		{"total", Options{MaxInflateRatio: -1, MaxInflateTotal: 5<<20 + 1}, 20, 5, "--max-inflate-total"},
+		{"total", Options{MaxInflateRatio: -1, MaxInflateTotal: 5<<20 + 1}, 20, 5, "Options.MaxInflateTotal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			z := newCompressor()

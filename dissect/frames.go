@@ -146,7 +146,7 @@ func (s *dirState) frameStart(c *Session, dir Direction, p Pos, h FrameHeader) b
 		return false
 	}
 	if h.Length > d.opts.MaxFrame {
-		d.finding(c, p, CodeFrameCapped, dir, "a %s frame header announces %d bytes, more than --max-frame %d; treated as garbage", dir, h.Length, d.opts.MaxFrame)
+		d.finding(c, p, CodeFrameCapped, dir, "a %s frame header announces %d bytes, more than the frame cap of %d (Options.MaxFrame); treated as garbage", dir, h.Length, d.opts.MaxFrame)
 		s.startResync(c, dir, p)
 		return false
 	}
@@ -282,7 +282,7 @@ func (s *dirState) payload(c *Session, b []byte, whole bool) {
 	if d := c.d; d.assembling+int64(len(b)) > d.opts.MaxAssembling {
 		b = b[:min(int64(len(b)), d.opts.MaxAssembling-d.assembling)]
 		if !s.mTrunc && !s.mCapAll {
-			d.finding(c, d.now, CodeAssemblyCapped, 0, "messages being assembled hold %d bytes, the --max-assembling cap; this %s message is truncated", d.assembling, s.mOp)
+			d.finding(c, d.now, CodeAssemblyCapped, 0, "messages being assembled hold %d bytes, the assembling cap (Options.MaxAssembling); this %s message is truncated", d.assembling, s.mOp)
 		}
 		s.mTrunc, s.mCapAll = true, true
 	}
@@ -492,7 +492,7 @@ func (s *dirState) finishMessage(c *Session, dir Direction, p Pos) {
 	case s.mCompressed:
 		s.inflateMessage(c, dir, p, m)
 	case s.mTrunc && !s.mCapAll:
-		d.finding(c, p, CodeMessageCapped, dir, "a %d-byte %s message is longer than --max-message %d; kept the first %d bytes", m.Length, m.Opcode, d.opts.MaxMessage, kept)
+		d.finding(c, p, CodeMessageCapped, dir, "a %d-byte %s message is longer than the message cap of %d bytes (Options.MaxMessage); kept the first %d bytes", m.Length, m.Opcode, d.opts.MaxMessage, kept)
 	}
 	if m.Incomplete && !m.Compressed && kept < m.Length {
 		m.Truncated = true // the bytes captured are kept; the rest was lost
@@ -587,7 +587,7 @@ func (s *dirState) inflateMessage(c *Session, dir Direction, p Pos, m *Message) 
 	m.Length = total
 	if total > int64(len(out)) {
 		m.Truncated = true
-		d.finding(c, p, CodeMessageCapped, dir, "a message inflates to %d bytes, more than --max-message %d; kept the first %d", total, d.opts.MaxMessage, len(out))
+		d.finding(c, p, CodeMessageCapped, dir, "a message inflates to %d bytes, more than the message cap of %d bytes (Options.MaxMessage); kept the first %d", total, d.opts.MaxMessage, len(out))
 	}
 }
 

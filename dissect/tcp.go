@@ -26,9 +26,9 @@ func (c *Conn) BufferCapped(dir Direction, p Pos, n, limit int64, total bool) {
 		return
 	}
 	dir = c.mapDir(dir)
-	which := "--max-buffered"
+	which := "the per-connection out-of-order buffer (reassembly's Options.MaxBuffered)"
 	if total {
-		which = "the total out-of-order buffer"
+		which = "the total out-of-order buffer (reassembly's Options.MaxBufferedTotal)"
 	}
 	c.d.finding(&c.Session, p, CodeBufferCapped, dir, "out-of-order data from the %s exceeds %s (%d bytes): %d bytes are treated as lost", dir, which, limit, n)
 }

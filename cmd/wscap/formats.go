@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -73,6 +74,9 @@ type totals struct {
 	// HalfOpenForgotten counts the connections that had carried no byte
 	// (a SYN flood, a scan) forgotten to stay within --max-half-open.
 	HalfOpenForgotten int64 `json:"half_open_forgotten,omitempty"`
+	// capFlags says, per cap finding code, which flag set that cap and,
+	// where the run split it over the workers, each one's share.
+	capFlags map[dissect.Code]string
 }
 
 // capNotes says which run-wide caps were hit, one line each.
@@ -84,7 +88,40 @@ func (t *totals) capNotes() []string {
 	if t.HalfOpenForgotten > 0 {
 		s = append(s, fmt.Sprintf("--max-half-open: %d connections that had carried no byte (a SYN flood or a scan?) were forgotten to make room; any that carried data later was followed from there, as if mid-stream", t.HalfOpenForgotten))
 	}
+	codes := slices.Sorted(maps.Keys(t.capFlags))
+	for _, code := range codes {
+		if t.findings[code] > 0 {
+			s = append(s, fmt.Sprintf("%s: %s", code, t.capFlags[code]))
+		}
+	}
 	return s
+}
+
+// capFlags names, for each cap finding, the flag that set the cap and
+// each worker's share of those the run split over its workers (the
+// findings' texts give the share a worker hit).
+func (f *pipelineFlags) capFlags() map[dissect.Code]string {
+	w := int64(max(f.workers, 1))
+	split := func(flag string, v int64, size bool) string {
+		str := func(n int64) string {
+			if size {
+				return formatSize(n)
+			}
+			return strconv.FormatInt(n, 10)
+		}
+		if w == 1 {
+			return fmt.Sprintf("%s %s", flag, str(v))
+		}
+		return fmt.Sprintf("%s %s, split over %d workers: %s each", flag, str(v), w, str(max(1, v/w)))
+	}
+	return map[dissect.Code]string{
+		dissect.CodeMessageCapped:  fmt.Sprintf("the message cap is --max-message %s", formatSize(f.maxMessage)),
+		dissect.CodeFrameCapped:    fmt.Sprintf("the frame cap is --max-frame %s", formatSize(int64(min(f.maxFrame, math.MaxInt64)))),
+		dissect.CodeAssemblyCapped: "the assembling cap is " + split("--max-assembling", f.maxAssembling, true),
+		dissect.CodeBufferCapped:   fmt.Sprintf("the out-of-order buffers are --max-buffered %s per connection and ", formatSize(f.maxBuffered)) + split("--max-buffered-total", f.maxBufTotal, true),
+		dissect.CodeConnsCapped:    "the connection cap is " + split("--max-conns", int64(f.maxConns), false),
+		dissect.CodeInflateCapped:  fmt.Sprintf("the inflate caps are --max-inflate-ratio %d per connection and ", f.inflateRatio) + split("--max-inflate-total", f.inflateTotal, true),
+	}
 }
 
 // protocolCounts is the number of TCP connections per protocol.

@@ -378,6 +378,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	if len(pf.connIDs) > 0 || pf.host != "" || pf.path != "" || pf.from != "" || len(pf.opcodes) > 0 || pf.grep != "" || pf.findingsOnly || pf.event != "" || pf.topic != "" || pf.method != "" {
 		t.findings = nil // counted over every connection, not only those shown
 	}
+	t.capFlags = pf.capFlags()
 	t.Evicted, t.AfterEviction = eng.Evicted()
 	t.HalfOpenForgotten = eng.HalfOpenForgotten()
 	if d := eng.DefragStats(); d.Fragments > 0 {
