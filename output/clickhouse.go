@@ -2,6 +2,7 @@ package output
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -86,7 +87,8 @@ type ClickHouseOptions struct {
 	// Timeout bounds one insert (default 30s); RetryFor how long a batch
 	// is retried, with backoff, before the sink gives up (default 60s).
 	Timeout, RetryFor time.Duration
-	// Queue is the number of full batches waiting to be sent (default 2).
+	// Queue is the number of full batches waiting to be sent (default 2;
+	// with Drop, twice the number of tables).
 	Queue int
 }
 
@@ -178,10 +180,16 @@ func NewClickHouse(o ClickHouseOptions) (*ClickHouse, error) {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("clickhouse URL %q: want http://[user[:password]@]host:port/DATABASE", o.URL)
 	}
-	o.BatchBytes = cmp0(o.BatchBytes, 4<<20)
-	o.Timeout = cmp0(o.Timeout, 30*time.Second)
-	o.RetryFor = cmp0(o.RetryFor, 60*time.Second)
-	o.Queue = cmp0(o.Queue, 2)
+	o.BatchBytes = cmp.Or(o.BatchBytes, 4<<20)
+	o.Timeout = cmp.Or(o.Timeout, 30*time.Second)
+	o.RetryFor = cmp.Or(o.RetryFor, 60*time.Second)
+	if o.Drop {
+		// Every table's batch may come of age at one tick: a queue that
+		// cannot take them all would drop records a server that keeps up
+		// could have had.
+		o.Queue = cmp.Or(o.Queue, 2*numCHTables)
+	}
+	o.Queue = cmp.Or(o.Queue, 2)
 	q := u.Query()
 	db := strings.Trim(u.Path, "/")
 	if v := q.Get("database"); v != "" {
@@ -251,13 +259,6 @@ func NewClickHouse(o ClickHouseOptions) (*ClickHouse, error) {
 		go c.flushOld()
 	}
 	return c, nil
-}
-
-func cmp0[T int | time.Duration](v, d T) T {
-	if v == 0 {
-		return d
-	}
-	return v
 }
 
 func validName(s string) bool {
@@ -501,7 +502,10 @@ type permanentError struct{ error }
 
 // retryableCodes are the ClickHouse error codes that say the server was
 // busy or a shard unreachable, not that the insert was wrong.
-var retryableCodes = []int{159, 164 /* read-only */, 202, 209, 210, 241, 242, 252, 279, 319, 999}
+// (TIMEOUT_EXCEEDED, TOO_MANY_SIMULTANEOUS_QUERIES, SOCKET_TIMEOUT,
+// NETWORK_ERROR, MEMORY_LIMIT_EXCEEDED, TABLE_IS_READ_ONLY, TOO_MANY_PARTS,
+// ALL_CONNECTION_TRIES_FAILED, UNKNOWN_STATUS_OF_INSERT, KEEPER_EXCEPTION).
+var retryableCodes = []int{159, 202, 209, 210, 241, 242, 252, 279, 319, 999}
 
 func (c *ClickHouse) post(u string, body []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.o.Timeout)

@@ -1,10 +1,13 @@
 package pcap
 
 import (
+	"bufio"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 )
 
 // pcapng block types and the secrets type of TLS key logs (pcapng spec,
@@ -96,4 +99,43 @@ func AppendDecryptionSecretsBlock(dst []byte, keylog []byte) []byte {
 	dst = append(dst, keylog...)
 	dst = append(dst, make([]byte, pad)...)
 	return binary.LittleEndian.AppendUint32(dst, total)
+}
+
+// FileSecrets returns the TLS key logs of the Decryption Secrets Blocks of
+// the capture file name, gzip-compressed or not (see DecryptionSecrets);
+// nil for a file that is not pcapng.
+func FileSecrets(name string) ([][]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, err
+		}
+		return DecryptionSecrets(&forwardSeeker{r: zr})
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return DecryptionSecrets(f)
+}
+
+// forwardSeeker lets DecryptionSecrets walk a stream that cannot seek
+// (gzip): a seek forward from the current offset reads and discards.
+type forwardSeeker struct{ r io.Reader }
+
+func (s *forwardSeeker) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+func (s *forwardSeeker) Seek(off int64, whence int) (int64, error) {
+	if whence != io.SeekCurrent || off < 0 {
+		return 0, errors.New("pcapng in gzip: only forward seeks")
+	}
+	if _, err := io.CopyN(io.Discard, s.r, off); err != nil {
+		return 0, err
+	}
+	return 0, nil // the offset is not needed by DecryptionSecrets
 }

@@ -2,7 +2,9 @@ package pcap
 
 import (
 	"bytes"
+	"compress/gzip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -58,4 +60,33 @@ func FuzzDecryptionSecrets(f *testing.F) {
 			t.Fatalf("%d bytes of secrets from %d bytes", n, len(b))
 		}
 	})
+}
+
+// TestFileSecretsGzip: the secrets of a pcapng file are found whether it
+// is gzip-compressed or not (read and split both use FileSecrets).
+func TestFileSecretsGzip(t *testing.T) {
+	const name = "../testdata/nonws/wss-chromium-dsb.pcapng"
+	plain, err := FileSecrets(name)
+	if err != nil || len(plain) == 0 {
+		t.Fatalf("%s: %d secrets blocks, %v", name, len(plain), err)
+	}
+	raw, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(raw)
+	zw.Close()
+	gzName := filepath.Join(t.TempDir(), "dsb.pcapng.gz")
+	if err := os.WriteFile(gzName, gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := FileSecrets(gzName)
+	if err != nil || len(got) != len(plain) || !bytes.Equal(bytes.Join(got, nil), bytes.Join(plain, nil)) {
+		t.Fatalf("gzip: %d blocks (%v), want %d", len(got), err, len(plain))
+	}
+	if s, err := FileSecrets("../testdata/real/gorilla-basic.pcap"); err != nil || s != nil {
+		t.Errorf("a pcap file: %v, %v", s, err)
+	}
 }

@@ -47,14 +47,9 @@ func embeddedSecrets(e *env, inputs []input, k *tls.KeyLog) *tls.KeyLog {
 		if inp.name == "-" {
 			continue
 		}
-		f, err := os.Open(inp.name)
-		if err != nil {
-			continue // reported when the input is read
-		}
-		// A damaged file is reported once, by the reader: the secrets
-		// found before the damage are used.
-		blobs, _ := pcap.DecryptionSecrets(f)
-		f.Close()
+		// A missing or damaged file is reported once, by the reader: the
+		// secrets found before the damage are used.
+		blobs, _ := pcap.FileSecrets(inp.name)
 		for _, b := range blobs {
 			if k == nil {
 				k = tls.NewKeyLog()

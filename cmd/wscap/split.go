@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
-	"crypto/sha1"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/wscap/wscap/output"
 	"github.com/wscap/wscap/pcap"
 )
 
@@ -161,28 +159,12 @@ func prepareShardDir(dir string, n int, force bool, inputs []string) ([]string, 
 }
 
 // fileSecrets returns the TLS key logs of the Decryption Secrets Blocks of
-// the files (pcapng, gzip-compressed or not), each once, in order. A
-// damaged file gives what precedes the damage: reading its packets
-// reports it.
+// the files, each once, in order. A damaged file gives what precedes the
+// damage: reading its packets reports it.
 func fileSecrets(names []string) [][]byte {
 	var out [][]byte
 	for _, name := range names {
-		f, err := os.Open(name)
-		if err != nil {
-			continue
-		}
-		var r io.ReadSeeker = f
-		br := bufio.NewReader(f)
-		if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-			if zr, err := gzip.NewReader(br); err == nil {
-				r = &forwardSeeker{r: zr}
-			}
-		} else if _, err := f.Seek(0, io.SeekStart); err != nil {
-			f.Close()
-			continue
-		}
-		blobs, _ := pcap.DecryptionSecrets(r)
-		f.Close()
+		blobs, _ := pcap.FileSecrets(name)
 		for _, b := range blobs {
 			if !slices.ContainsFunc(out, func(x []byte) bool { return bytes.Equal(x, b) }) {
 				out = append(out, b)
@@ -192,42 +174,12 @@ func fileSecrets(names []string) [][]byte {
 	return out
 }
 
-// forwardSeeker lets pcap.DecryptionSecrets walk a stream that cannot seek
-// (gzip): a seek forward from the current offset reads and discards.
-type forwardSeeker struct{ r io.Reader }
-
-func (s *forwardSeeker) Read(p []byte) (int, error) { return s.r.Read(p) }
-
-func (s *forwardSeeker) Seek(off int64, whence int) (int64, error) {
-	if whence != io.SeekCurrent || off < 0 {
-		return 0, errors.New("split: gzip input: only forward seeks")
-	}
-	if _, err := io.CopyN(io.Discard, s.r, off); err != nil {
-		return 0, err
-	}
-	return 0, nil // the offset is not needed by DecryptionSecrets
-}
-
 // communityHash is the flow hash that picks a shard: the first 8 bytes,
-// big-endian, of the SHA-1 digest the Community ID v1 (seed 0) takes of
-// the flow (github.com/corelight/community-id-spec): the smaller endpoint
-// first, so that both directions hash alike, and the same on every machine
-// and run. A TCP connection's shard is thus its community_id (in the
-// connection records) decoded from base64, first 8 bytes, modulo N. proto
-// 0 with ports 0 is the hash of an address pair.
+// big-endian, of the Community ID's digest (output.CommunityHash). A TCP
+// connection's shard is thus its community_id (in the connection records)
+// decoded from base64, first 8 bytes, modulo N.
 func communityHash(a, b netip.Addr, pa, pb uint16, proto uint8) uint64 {
-	ia, ib := a.Unmap().AsSlice(), b.Unmap().AsSlice()
-	if c := bytes.Compare(ia, ib); c > 0 || c == 0 && pa > pb {
-		ia, ib, pa, pb = ib, ia, pb, pa
-	}
-	var buf [2 + 16 + 16 + 2 + 4]byte
-	x := binary.BigEndian.AppendUint16(buf[:0], 0) // seed
-	x = append(x, ia...)
-	x = append(x, ib...)
-	x = append(x, proto, 0)
-	x = binary.BigEndian.AppendUint16(x, pa)
-	x = binary.BigEndian.AppendUint16(x, pb)
-	sum := sha1.Sum(x)
+	sum := output.CommunityHash(a, b, pa, pb, proto)
 	return binary.BigEndian.Uint64(sum[:8])
 }
 
@@ -362,10 +314,7 @@ func (s *splitter) packet(rec pcap.Record) error {
 			s.held[dg] = h
 			s.order = append(s.order, h)
 		}
-		if sp, dp, ok := s.dec.FragmentPorts(); ok {
-			src, dst, _ := s.dec.Addrs()
-			h.flow = flowShard(netip.AddrPortFrom(src, sp), netip.AddrPortFrom(dst, dp), n)
-		}
+		s.notePorts(h, n)
 		rec.Data = slices.Clone(rec.Data)
 		h.recs = append(h.recs, rec)
 		h.bytes += len(rec.Data)
@@ -386,10 +335,7 @@ func (s *splitter) packet(rec pcap.Record) error {
 		if h == nil {
 			h = &heldDatagram{id: dg, addr: shard, flow: -1}
 		}
-		if sp, dp, ok := s.dec.FragmentPorts(); ok {
-			src, dst, _ := s.dec.Addrs()
-			h.flow = flowShard(netip.AddrPortFrom(src, sp), netip.AddrPortFrom(dst, dp), n)
-		}
+		s.notePorts(h, n)
 		h.recs = append(h.recs, rec)
 		return s.giveUp(h)
 	}
@@ -404,6 +350,15 @@ func (s *splitter) packet(rec pcap.Record) error {
 		}
 	}
 	return s.write(shard, rec)
+}
+
+// notePorts places h by its connection when the fragment just decoded is
+// the first one, which carries the TCP ports.
+func (s *splitter) notePorts(h *heldDatagram, n int) {
+	if sp, dp, ok := s.dec.FragmentPorts(); ok {
+		src, dst, _ := s.dec.Addrs()
+		h.flow = flowShard(netip.AddrPortFrom(src, sp), netip.AddrPortFrom(dst, dp), n)
+	}
 }
 
 // giveUp writes the fragments of a datagram that will not complete.
