@@ -483,12 +483,7 @@ func TestLiveSink(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	ws.cmd.Process.Signal(os.Interrupt)
-	if code := ws.wait(t, 20*time.Second); code != 0 {
-		_, errs := ws.output()
-		t.Fatalf("exit %d: %s", code, errs)
-	}
-	out, errs := ws.output()
+	out, errs := ws.stop(t, os.Interrupt, 20*time.Second)
 	var msgs []string
 	for _, r := range records(t, out) {
 		if r["kind"] == "message" {

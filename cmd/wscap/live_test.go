@@ -147,6 +147,19 @@ func startProcess(t *testing.T, cmd *exec.Cmd) *process {
 	return p
 }
 
+// stop sends sig, waits up to timeout for a clean exit (the test fails
+// otherwise) and returns what the process wrote.
+func (p *process) stop(t *testing.T, sig os.Signal, timeout time.Duration) (stdout, stderr string) {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	code := p.wait(t, timeout)
+	stdout, stderr = p.output()
+	if code != 0 {
+		t.Fatalf("%s exit %d\nstderr:\n%s", p.cmd.Args[0], code, stderr)
+	}
+	return stdout, stderr
+}
+
 func (p *process) output() (stdout, stderr string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -293,12 +306,7 @@ func (s liveSession) run(t *testing.T) ([]map[string]any, string) {
 	ws.waitFor(t, "connection summary", 10*time.Second, func(out, _ string) bool {
 		return strings.Contains(out, `"kind":"connection"`)
 	})
-	ws.cmd.Process.Signal(syscall.SIGTERM)
-	code := ws.wait(t, 10*time.Second)
-	out, errs := ws.output()
-	if code != 0 {
-		t.Fatalf("wscap exit %d\nstderr:\n%s", code, errs)
-	}
+	out, errs := ws.stop(t, syscall.SIGTERM, 10*time.Second)
 	return liveRecords(t, out), errs
 }
 
@@ -528,12 +536,7 @@ func TestLiveFanout(t *testing.T) {
 					break
 				}
 			}
-			ws.cmd.Process.Signal(syscall.SIGTERM)
-			if code := ws.wait(t, 10*time.Second); code != 0 {
-				_, errs := ws.output()
-				t.Fatalf("wscap exit %d\nstderr:\n%s", code, errs)
-			}
-			out, errs := ws.output()
+			out, errs := ws.stop(t, syscall.SIGTERM, 10*time.Second)
 			recs := liveRecords(t, out)
 
 			type key struct {
@@ -635,12 +638,7 @@ func TestLiveLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws.waitFor(t, "connection summary", 10*time.Second, func(out, _ string) bool { return strings.Contains(out, `"kind":"connection"`) })
-	ws.cmd.Process.Signal(os.Interrupt)
-	if code := ws.wait(t, 10*time.Second); code != 0 {
-		_, errs := ws.output()
-		t.Fatalf("exit %d: %s", code, errs)
-	}
-	out, errs := ws.output()
+	out, errs := ws.stop(t, os.Interrupt, 10*time.Second)
 	live := liveRecords(t, out)
 	checkEchoSession(t, live, n, true)
 	c := counters(t, errs)
