@@ -74,7 +74,11 @@ type fanSocket struct {
 	loIndex   int
 	onlyLo    bool
 	earlyLast []byte
-	skipped   atomic.Uint64 // packets taken from the ring and dropped: early, or copies from before the join
+	// The kernel counts packets from countedFrom (ns since the epoch; 0
+	// once a packet stamped later was read): the reader counts in adjust
+	// the earlier ones it keeps and uncounts the later ones it drops.
+	countedFrom int64
+	adjust      atomic.Int64
 
 	mu      sync.Mutex
 	pending *fanBatch
@@ -111,7 +115,7 @@ func newFanBatch(snaplen int) *fanBatch {
 // socket) by early. The group's id is derived from the process id; the
 // first socket tries the next ones where the kernel refuses one (a group
 // of another kind holds it).
-func (l *Live) openFanout(socket func() (*afpacket.TPacket, error), early *bpf.VM, ipv bool, loIndex int, onlyLo bool) error {
+func (l *Live) openFanout(socket func() (*afpacket.TPacket, int64, error), early *bpf.VM, ipv bool, loIndex int, onlyLo bool) error {
 	f := &fanout{ready: make(chan struct{}, 1), done: make(chan struct{}), poll: l.opts.PollTimeout, timer: time.NewTimer(time.Hour)}
 	f.timer.Stop()
 	fail := func(err error) error {
@@ -122,11 +126,11 @@ func (l *Live) openFanout(socket func() (*afpacket.TPacket, error), early *bpf.V
 	}
 	id := uint16(os.Getpid())
 	for i := range l.opts.Fanout {
-		tp, err := socket()
+		tp, countedFrom, err := socket()
 		if err != nil {
 			return fail(err)
 		}
-		s := &fanSocket{tp: tp, keepFrom: math.MinInt64, pending: newFanBatch(l.opts.Snaplen), cur: newFanBatch(l.opts.Snaplen), space: make(chan struct{}, 1)}
+		s := &fanSocket{tp: tp, countedFrom: countedFrom, keepFrom: math.MinInt64, pending: newFanBatch(l.opts.Snaplen), cur: newFanBatch(l.opts.Snaplen), space: make(chan struct{}, 1)}
 		f.socks = append(f.socks, s)
 		if i == 0 {
 			if early != nil {
@@ -176,9 +180,20 @@ func (f *fanout) run(s *fanSocket) {
 			return
 		}
 		ts := ci.Timestamp.UnixNano()
+		uncounted := false
+		if s.countedFrom != 0 {
+			if uncounted = ts < s.countedFrom; !uncounted {
+				s.countedFrom = 0
+			}
+		}
 		if ts < s.keepFrom || s.early != nil && !s.keepEarly(data, ci) {
-			s.skipped.Add(1)
+			if !uncounted {
+				s.adjust.Add(-1)
+			}
 			continue
+		}
+		if uncounted {
+			s.adjust.Add(1)
 		}
 		s.mu.Lock()
 		b := s.pending
@@ -321,17 +336,16 @@ func (s *fanSocket) refill() bool {
 	return len(s.cur.recs) > s.pos
 }
 
-// stats sums the sockets' counters, less the packets the readers dropped
-// (taken in before the filter or before joining the group).
+// stats sums the sockets' counters, corrected by their readers: less the
+// packets they dropped (taken in before the filter or before joining the
+// group), plus those they kept from before the kernel counted.
 func (f *fanout) stats() (received, dropped uint64, err error) {
 	for _, s := range f.socks {
 		_, v3, err := s.tp.SocketStats()
 		if err != nil {
 			return 0, 0, err
 		}
-		r := uint64(v3.Packets())
-		r -= min(r, s.skipped.Load())
-		received += r
+		received += adjusted(uint64(v3.Packets()), s.adjust.Load())
 		dropped += uint64(v3.Drops())
 	}
 	return received, dropped, nil

@@ -117,7 +117,12 @@ type Live struct {
 	early      *bpf.VM
 	earlyUntil time.Time
 	earlyIPv   bool // also skip non-IP packets (a raw IP socket)
-	filtered   uint64
+	// The kernel counts the packets that reach the ring from countedFrom
+	// (ns since the epoch; 0 once a packet stamped later was read): Next
+	// counts the earlier ones it keeps, and uncounts the later ones it
+	// skips, in adjust.
+	countedFrom int64
+	adjust      int64
 
 	statsDone               bool
 	received, kernelDropped uint64
@@ -215,9 +220,20 @@ func (l *Live) Next() (Record, error) {
 		if l.stopping && ts.After(l.stopAt) || !l.deadline.IsZero() && !ts.Before(l.deadline) {
 			return l.finish()
 		}
+		uncounted := false
+		if l.countedFrom != 0 {
+			if uncounted = ts.UnixNano() < l.countedFrom; !uncounted {
+				l.countedFrom = 0
+			}
+		}
 		if l.early != nil && !l.keepEarly(data, ts) {
-			l.filtered++
+			if !uncounted {
+				l.adjust--
+			}
 			continue
+		}
+		if uncounted {
+			l.adjust++
 		}
 		l.captured++
 		return Record{Data: data, TS: ts, Length: ci.Length, LinkType: l.linkType}, nil
@@ -258,9 +274,16 @@ func (l *Live) snapshot() {
 	}
 	l.statsDone = true
 	l.received, l.kernelDropped, l.statsErr = l.h.stats()
-	if l.received >= l.filtered {
-		l.received -= l.filtered
+	l.received = adjusted(l.received, l.adjust)
+}
+
+// adjusted returns the kernel's count r corrected by what the reader
+// counted itself (Live.adjust).
+func adjusted(r uint64, adjust int64) uint64 {
+	if adjust < 0 {
+		return r - min(r, uint64(-adjust))
 	}
+	return r + uint64(adjust)
 }
 
 // Stats returns the kernel's counters for the capture: received is the
@@ -275,10 +298,7 @@ func (l *Live) Stats() (received, kernelDropped uint64, err error) {
 			return 0, 0, errors.New("capture is closed")
 		}
 		r, d, err := l.h.stats()
-		if r >= l.filtered {
-			r -= l.filtered
-		}
-		return r, d, err
+		return adjusted(r, l.adjust), d, err
 	}
 	return l.received, l.kernelDropped, l.statsErr
 }

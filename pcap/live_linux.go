@@ -101,7 +101,12 @@ func (l *Live) open() error {
 		blockSize *= 2
 	}
 	blocks := max(l.opts.RingSize/blockSize, 2)
-	socket := func() (*afpacket.TPacket, error) {
+	// socket returns a socket with its filter and the time from which the
+	// kernel counts its packets: gopacket clears the counters once the ring
+	// is set up, before the filter; they are cleared again once the filter
+	// is on, so that what reached the ring before it is counted by the
+	// reader instead (Live.adjust, fanSocket.adjust).
+	socket := func() (*afpacket.TPacket, int64, error) {
 		tp, err := afpacket.NewTPacket(
 			afpacket.OptInterface(bind),
 			afpacket.OptSocketType(sockType),
@@ -113,19 +118,23 @@ func (l *Live) open() error {
 			afpacket.OptPollTimeout(l.opts.PollTimeout),
 		)
 		if err != nil {
-			return nil, l.openError(err)
+			return nil, 0, l.openError(err)
 		}
 		if err := tp.SetBPF(raw); err != nil {
 			tp.Close()
-			return nil, fmt.Errorf("%s: attaching the capture filter: %w", l.iface, err)
+			return nil, 0, fmt.Errorf("%s: attaching the capture filter: %w", l.iface, err)
 		}
 		if l.opts.Promiscuous && bind != "" {
 			if err := tp.SetPromiscuous(true); err != nil {
 				tp.Close()
-				return nil, fmt.Errorf("%s: promiscuous mode: %w", l.iface, err)
+				return nil, 0, fmt.Errorf("%s: promiscuous mode: %w", l.iface, err)
 			}
 		}
-		return tp, nil
+		if err := tp.InitSocketStats(); err != nil {
+			tp.Close()
+			return nil, 0, fmt.Errorf("%s: reading the socket's counters: %w", l.iface, err)
+		}
+		return tp, time.Now().UnixNano(), nil
 	}
 	// Packets that reached a ring before SetBPF went through no filter.
 	var early *bpf.VM
@@ -135,10 +144,11 @@ func (l *Live) open() error {
 	if l.opts.Fanout > 1 {
 		return l.openFanout(socket, early, sockType == afpacket.SocketDgram, loIndex, onlyLo)
 	}
-	tp, err := socket()
+	tp, countedFrom, err := socket()
 	if err != nil {
 		return err
 	}
+	l.countedFrom = countedFrom
 	if early != nil {
 		l.early, l.earlyUntil = early, time.Now().Add(time.Millisecond)
 		l.earlyIPv = sockType == afpacket.SocketDgram
