@@ -1,8 +1,9 @@
 package dissect
 
 import (
-	"compress/flate"
+	"bytes"
 	"errors"
+	"github.com/klauspost/compress/flate"
 	"io"
 	"strconv"
 	"strings"
@@ -105,36 +106,6 @@ func offerBits(offers []Extension, name string) (int, bool) {
 // stored block so that the reader reports io.EOF instead of waiting.
 var deflateTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 
-// inflateSource reads a message's compressed bytes followed by deflateTail.
-// It implements io.ByteReader so that flate does not wrap it in a bufio.Reader.
-type inflateSource struct {
-	a, b []byte
-}
-
-func (s *inflateSource) Read(p []byte) (int, error) {
-	if len(s.a) == 0 {
-		s.a, s.b = s.b, nil
-		if len(s.a) == 0 {
-			return 0, io.EOF
-		}
-	}
-	n := copy(p, s.a)
-	s.a = s.a[n:]
-	return n, nil
-}
-
-func (s *inflateSource) ReadByte() (byte, error) {
-	if len(s.a) == 0 {
-		s.a, s.b = s.b, nil
-		if len(s.a) == 0 {
-			return 0, io.EOF
-		}
-	}
-	c := s.a[0]
-	s.a = s.a[1:]
-	return c, nil
-}
-
 // keepInflated is the largest output buffer kept between messages.
 const keepInflated = 8 << 20
 
@@ -183,9 +154,13 @@ func (d *Dissector) spend(c *Session, p Pos, dir Direction, wire int, n int64, e
 // connections: it is re-primed per message with the sending direction's
 // history as dictionary, so a connection costs only the history it has.
 type inflater struct {
-	pool  *bufPool // histories grow in its buffers
-	r     io.ReadCloser
-	src   inflateSource
+	pool *bufPool // histories grow in its buffers
+	r    io.ReadCloser
+	// src reads the message's compressed bytes followed by deflateTail,
+	// copied into wire: flate's decoder has a fast path for a
+	// *bytes.Reader (it needs an io.ByteReader not to add a bufio.Reader).
+	src   bytes.Reader
+	wire  []byte
 	out   []byte // reused output buffer
 	chunk []byte // scratch for output past the cap
 }
@@ -203,7 +178,11 @@ func (in *inflater) inflate(wire []byte, hist *[]byte, window int, max, budget i
 	if budget <= 0 {
 		return nil, 0, errInflateBudget
 	}
-	in.src = inflateSource{a: wire, b: deflateTail}
+	if cap(in.wire) > keepInflated {
+		in.wire = nil // do not keep a huge buffer after a huge message
+	}
+	in.wire = append(append(in.wire[:0], wire...), deflateTail...)
+	in.src.Reset(in.wire)
 	var dict []byte
 	if hist != nil {
 		dict = *hist
