@@ -24,7 +24,7 @@ import (
 // ClickHouse writes records into ClickHouse tables over its HTTP
 // interface: INSERT ... FORMAT JSONEachRow, gzip-compressed, one table per
 // record kind (docs/clickhouse.sql has the schema). Each row is the JSON
-// Lines record itself, prefixed with the run's id and the record's
+// Lines record itself but for its kind (the table says it), prefixed with the run's id and the record's
 // sequence number in the run, and with the record (but its kind and
 // connection number) as a string in the "record" column, so that nested
 // fields, which the tables have no columns for, stay queryable.
@@ -79,9 +79,11 @@ type ClickHouseOptions struct {
 	// Drop drops a batch, counted, instead of waiting when the queue is
 	// full (live capture: the kernel would drop packets instead).
 	Drop bool
-	// BatchBytes is a batch's size before it is sent (default 4 MiB of
-	// JSON), FlushEvery the age at which a batch is sent anyway (0: only
-	// by size and at Close).
+	// BatchBytes is a batch's size before it is sent (default 16 MiB of
+	// JSON, held gzipped: about 2 MiB for rows without payloads),
+	// FlushEvery the age at which a batch is sent anyway (0: only by size
+	// and at Close). ClickHouse makes a part of every insert: fewer,
+	// larger inserts cost the server less.
 	BatchBytes int
 	FlushEvery time.Duration
 	// Timeout bounds one insert (default 30s); RetryFor how long a batch
@@ -163,8 +165,34 @@ type chBatch struct {
 	rows       int64
 	first, end uint64 // the sequence numbers of its rows: [first, end)
 	started    time.Time
-	buf        []byte
-	gz         bytes.Buffer
+	// Rows are compressed as they come, chStage bytes at a time: a batch
+	// holds its rows gzipped (gz), and buf those not yet compressed. raw
+	// counts the JSON bytes of all its rows.
+	raw    int
+	buf    []byte
+	zw     *gzip.Writer
+	gz     bytes.Buffer
+	sealed bool // zw closed: gz is the request body
+}
+
+// chStage is how many bytes of rows a batch gathers before compressing
+// them.
+const chStage = 64 << 10
+
+// compress moves the batch's uncompressed rows into gz.
+func (b *chBatch) compress() {
+	b.raw += len(b.buf)
+	b.zw.Write(b.buf) // a bytes.Buffer does not fail
+	b.buf = b.buf[:0]
+}
+
+// seal compresses what is left and ends the gzip stream.
+func (b *chBatch) seal() {
+	if !b.sealed {
+		b.compress()
+		b.zw.Close()
+		b.sealed = true
+	}
 }
 
 // ErrSinkGaveUp is wrapped by the error of a sink that stopped writing.
@@ -180,7 +208,7 @@ func NewClickHouse(o ClickHouseOptions) (*ClickHouse, error) {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("clickhouse URL %q: want http://[user[:password]@]host:port/DATABASE", o.URL)
 	}
-	o.BatchBytes = cmp.Or(o.BatchBytes, 4<<20)
+	o.BatchBytes = cmp.Or(o.BatchBytes, 16<<20)
 	o.Timeout = cmp.Or(o.Timeout, 30*time.Second)
 	o.RetryFor = cmp.Or(o.RetryFor, 60*time.Second)
 	if o.Drop {
@@ -316,9 +344,7 @@ func (c *ClickHouse) WriteRecord(kind dissect.Kind, conn int, body []byte) error
 		return nil
 	}
 	return c.write(t, func(b []byte) []byte {
-		b = append(b, `"kind":"`...)
-		b = append(b, kind.String()...)
-		b = append(b, `","conn":`...)
+		b = append(b, `"conn":`...)
 		b = strconv.AppendInt(b, int64(conn), 10)
 		return append(b, body...)
 	})
@@ -375,7 +401,13 @@ func (c *ClickHouse) batch(t int) *chBatch {
 		} else {
 			b = &chBatch{}
 		}
-		b.table, b.rows, b.first, b.buf = t, 0, c.seq, b.buf[:0]
+		b.table, b.rows, b.first, b.raw, b.buf, b.sealed = t, 0, c.seq, 0, b.buf[:0], false
+		b.gz.Reset()
+		if b.zw == nil {
+			b.zw, _ = gzip.NewWriterLevel(&b.gz, gzip.BestSpeed)
+		} else {
+			b.zw.Reset(&b.gz)
+		}
 		if c.o.FlushEvery > 0 {
 			b.started = time.Now()
 		}
@@ -387,7 +419,10 @@ func (c *ClickHouse) batch(t int) *chBatch {
 func (c *ClickHouse) added(t int, b *chBatch) error {
 	b.rows++
 	b.end = c.seq
-	if len(b.buf) >= c.o.BatchBytes {
+	if len(b.buf) >= chStage {
+		b.compress()
+	}
+	if b.raw+len(b.buf) >= c.o.BatchBytes {
 		c.batches[t] = nil
 		c.enqueue(b)
 	}
@@ -397,6 +432,7 @@ func (c *ClickHouse) added(t int, b *chBatch) error {
 // enqueue hands b to the sender; it waits, with c.mu unlocked, while the
 // queue is full, or drops b with Drop.
 func (c *ClickHouse) enqueue(b *chBatch) {
+	b.seal()
 	select {
 	case c.queue <- b:
 		return
@@ -437,16 +473,11 @@ func (c *ClickHouse) flushOld() {
 // up to RetryFor.
 func (c *ClickHouse) send() {
 	defer close(c.sent)
-	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 	for b := range c.queue {
 		c.mu.Lock()
 		failed := c.err != nil
 		c.mu.Unlock()
 		if !failed {
-			b.gz.Reset()
-			zw.Reset(&b.gz)
-			zw.Write(b.buf)
-			zw.Close()
 			if err := c.insert(b); err != nil {
 				c.mu.Lock()
 				c.err = err
