@@ -65,3 +65,65 @@ func TestPaced(t *testing.T) {
 		t.Errorf("200 messages at 2000/s took only %v: not paced", res.Elapsed)
 	}
 }
+
+// TestMainRoles runs the roles the live tests of cmd/wscap use through
+// the program: script prints what a client sends, client -clients C runs
+// C clients at once.
+func TestMainRoles(t *testing.T) {
+	var out, errb strings.Builder
+	if code := Main([]string{"script", "-n", "25"}, &out, &errb); code != 0 {
+		t.Fatalf("script: exit %d: %s", code, errb.String())
+	}
+	want := Script(25)
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("script -n 25 printed %d lines", len(lines))
+	}
+	for i, line := range lines {
+		var m Message
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Binary != want[i].Binary || !bytes.Equal(m.Data, want[i].Data) {
+			t.Errorf("script line %d is not message %d", i, i)
+		}
+	}
+	out.Reset()
+	if code := Main([]string{"script", "-n", "3", "-size", "100"}, &out, &errb); code != 0 || strings.Count(out.String(), "\n") != 3 {
+		t.Errorf("script -size: exit %d: %q", code, out.String())
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go Serve(ln, ServerOptions{Compress: true})
+	out.Reset()
+	if code := Main([]string{"client", "-compress", "-clients", "4", "-n", "12", "ws://" + ln.Addr().String() + "/"}, &out, &errb); code != 0 {
+		t.Fatalf("client -clients 4: exit %d: %s", code, errb.String())
+	}
+	lines = strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("client -clients 4 printed %d lines:\n%s", len(lines), out.String())
+	}
+	for _, line := range lines {
+		var res Result
+		if err := json.Unmarshal([]byte(line), &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Sent != 12 || res.Echoed != 12 {
+			t.Errorf("%s", line)
+		}
+	}
+
+	errb.Reset()
+	if code := Main([]string{"client", "-clients", "2", "-timeout", "2s", "ws://127.0.0.1:1/"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "wsapp: client 2: dial") {
+		t.Errorf("refused: exit %d: %s", code, errb.String())
+	}
+	for _, args := range [][]string{{"script", "x"}, {"client"}, {"client", "-clients", "0", "ws://x/"}, {"nope", "x"}} {
+		if code := Main(args, &out, &errb); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+}

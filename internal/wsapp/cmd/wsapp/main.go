@@ -1,8 +1,9 @@
 // Command wsapp runs the wsapp echo server or paced client (see package
-// wsapp), for bench/live.sh:
+// wsapp), for bench/live.sh and the live tests of cmd/wscap:
 //
 //	wsapp server [-compress] ADDR
-//	wsapp client [-compress] [-n N] [-size S] [-rate R] URL
+//	wsapp client [-compress] [-n N] [-size S] [-rate R] [-clients C] URL
+//	wsapp script [-n N] [-size S]
 package main
 
 import (
