@@ -3,9 +3,8 @@ module github.com/wscap/wscap
 go 1.26.0
 
 require (
-	github.com/coder/websocket v1.8.15
+	github.com/google/btree v1.1.3
 	github.com/gopacket/gopacket v1.7.7
-	github.com/gorilla/websocket v1.5.3
 	github.com/mattn/go-isatty v0.0.20
 	github.com/mattn/go-runewidth v0.0.31
 	github.com/spf13/pflag v1.1.0
@@ -13,10 +12,7 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
-require (
-	github.com/clipperhouse/uax29/v2 v2.2.0 // indirect
-	github.com/google/btree v1.1.3 // indirect
-)
+require github.com/clipperhouse/uax29/v2 v2.2.0 // indirect
 
 require (
 	golang.org/x/crypto v0.59.0

@@ -15,13 +15,14 @@ import (
 
 // The live tests run the wsapp echo server and client as a program of
 // their own, built here once per test binary: it links gorilla/websocket
-// and coder/websocket, which wscap itself never does.
+// and coder/websocket, which wscap itself never does, so it lives in the
+// module internal/thirdparty.
 
-// wsappModule is the directory go build runs in, and wsappPackage the
-// program's package there.
+// wsappModule is the directory go build runs in (the module's), and
+// wsappPackage the program's package there.
 const (
-	wsappModule  = "../.."
-	wsappPackage = "./internal/wsapp/cmd/wsapp"
+	wsappModule  = "../../internal/thirdparty"
+	wsappPackage = "./wsapp/cmd/wsapp"
 )
 
 var wsappProgram struct {

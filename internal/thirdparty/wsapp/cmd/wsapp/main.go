@@ -9,7 +9,7 @@ package main
 import (
 	"os"
 
-	"github.com/wscap/wscap/internal/wsapp"
+	"github.com/wscap/wscap/internal/thirdparty/wsapp"
 )
 
 func main() { os.Exit(wsapp.Main(os.Args[1:], os.Stdout, os.Stderr)) }
