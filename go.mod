@@ -3,10 +3,8 @@ module github.com/wscap/wscap
 go 1.26.0
 
 require (
-	github.com/coder/websocket v1.8.15
 	github.com/google/btree v1.1.3
 	github.com/gopacket/gopacket v1.7.7
-	github.com/gorilla/websocket v1.5.3
 	github.com/klauspost/compress v1.20.4
 	github.com/mattn/go-isatty v0.0.20
 	github.com/mattn/go-runewidth v0.0.31

@@ -42,7 +42,7 @@ cleanup() {
 trap cleanup EXIT
 
 if [ -n "${WSCAP:-}" ]; then cp "$WSCAP" "$work/wscap"; else CGO_ENABLED=0 go build -o "$work/wscap" ./cmd/wscap; fi
-CGO_ENABLED=0 go build -o "$work/wsapp" ./internal/wsapp/cmd/wsapp
+(cd internal/thirdparty && CGO_ENABLED=0 go build -o "$work/wsapp" ./wsapp/cmd/wsapp) # a module of its own
 
 ip netns add "$srv"
 ip netns add "$cli"

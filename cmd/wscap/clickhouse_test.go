@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/wscap/wscap/internal/gen"
-	"github.com/wscap/wscap/internal/wsapp"
 )
 
 // The tests of --sink clickhouse run real ClickHouse servers: Debian's
@@ -464,15 +462,13 @@ func TestClickHouseUnreachable(t *testing.T) {
 func TestLiveSink(t *testing.T) {
 	requireRoot(t)
 	s := startClickHouse(t, 1)[0]
-	ln, port := loopbackEcho(t)
+	addr, port := loopbackEcho(t, true)
 	exe := liveExe(t)
 	ws := startProcess(t, liveHelper(exe, nil, "wscap", "live", "-i", "lo", "-f", fmt.Sprintf("tcp port %d", port),
 		"--format", "jsonl", "--sink", sinkURL(s, "insert_distributed_sync", "1"), "--sink-payload"))
 	ws.waitFor(t, "wscap listening", 10*time.Second, func(_, errs string) bool { return strings.Contains(errs, "listening on") })
 	const n = 25
-	if _, err := wsapp.Run(context.Background(), wsapp.Script(n), wsapp.ClientOptions{URL: fmt.Sprintf("ws://%s/", ln.Addr()), Compress: true}); err != nil {
-		t.Fatal(err)
-	}
+	runWsappClient(t, "client", "-compress", "-n", strconv.Itoa(n), "ws://"+addr+"/")
 	ws.waitFor(t, "connection summary", 10*time.Second, func(out, _ string) bool { return strings.Contains(out, `"kind":"connection"`) })
 	// Flushed by age while the capture runs, before any stop (the
 	// deadline is long for a loaded machine).

@@ -3,13 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,14 +20,13 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
-
-	"github.com/wscap/wscap/internal/wsapp"
 )
 
-// The live tests run real programs in other processes: wscap itself and
-// the wsapp echo server and client, each as this test binary re-executed
-// with liveHelperEnv naming the role (TestLiveHelperProcess), inside
-// network namespaces joined by a veth pair where asked (ip netns exec).
+// The live tests run real programs in other processes: wscap itself, as
+// this test binary re-executed with liveHelperEnv naming the role
+// (TestLiveHelperProcess), and the wsapp echo server and client (the
+// wsapp program, wsapp_test.go), inside network namespaces joined by a
+// veth pair where asked (ip netns exec).
 
 const liveHelperEnv = "WSCAP_LIVE_HELPER"
 
@@ -50,10 +47,6 @@ func TestLiveHelperProcess(t *testing.T) {
 	switch role {
 	case "wscap":
 		os.Exit(run(args, os.Stdin, os.Stdout, os.Stderr))
-	case "wsapp":
-		os.Exit(wsapp.Main(args, os.Stdout, os.Stderr))
-	case "wsapp-clients":
-		os.Exit(liveClients(args))
 	}
 	fmt.Fprintf(os.Stderr, "unknown helper role %q\n", role)
 	os.Exit(2)
@@ -292,13 +285,13 @@ func (s liveSession) run(t *testing.T) ([]map[string]any, string) {
 		srvArgs = append(srvArgs[:1], "-compress", s.serverAddr)
 		cliArgs = append(cliArgs[:1], append([]string{"-compress"}, cliArgs[1:]...)...)
 	}
-	srv := startProcess(t, liveHelper(exe, s.serverPrefix, "wsapp", srvArgs...))
+	srv := startProcess(t, wsappCmd(t, s.serverPrefix, srvArgs...))
 	srv.waitFor(t, "server listening", 10*time.Second, func(out, _ string) bool { return strings.Contains(out, "listening") })
 
 	ws := startProcess(t, liveHelper(exe, s.wscapPrefix, "wscap", s.wscapArgs...))
 	ws.waitFor(t, "wscap listening", 10*time.Second, func(_, errs string) bool { return strings.Contains(errs, "listening on") })
 
-	cli := startProcess(t, liveHelper(exe, s.clientPrefix, "wsapp", cliArgs...))
+	cli := startProcess(t, wsappCmd(t, s.clientPrefix, cliArgs...))
 	if code := cli.wait(t, 30*time.Second); code != 0 {
 		out, errs := cli.output()
 		t.Fatalf("client exit %d: %s %s", code, out, errs)
@@ -330,7 +323,7 @@ func liveRecords(t *testing.T, out string) []map[string]any {
 // not, then the closing handshake.
 func checkEchoSession(t *testing.T, recs []map[string]any, n int, compress bool) {
 	t.Helper()
-	script := wsapp.Script(n)
+	script := wsappScript(t, n)
 	got := map[string][]map[string]any{}
 	closes := map[string]int{}
 	var handshakes, conns int
@@ -470,32 +463,6 @@ func TestLiveVeth(t *testing.T) {
 	}
 }
 
-// liveClients runs the role wsapp-clients C N URL: C clients at once,
-// each sending wsapp.Script(N) to URL and checking the echoes.
-func liveClients(args []string) int {
-	if len(args) != 3 {
-		fmt.Fprintln(os.Stderr, "wsapp-clients: want C N URL")
-		return 2
-	}
-	c, _ := strconv.Atoi(args[0])
-	n, _ := strconv.Atoi(args[1])
-	errs := make(chan error, c)
-	for range c {
-		go func() {
-			_, err := wsapp.Run(context.Background(), wsapp.Script(n), wsapp.ClientOptions{URL: args[2], Timeout: 30 * time.Second})
-			errs <- err
-		}()
-	}
-	status := 0
-	for range c {
-		if err := <-errs; err != nil {
-			fmt.Fprintf(os.Stderr, "wsapp-clients: %v\n", err)
-			status = 1
-		}
-	}
-	return status
-}
-
 // TestLiveFanout captures 20 WebSocket connections at once on a veth
 // interface with --fanout 4, then the same traffic with one socket: each
 // time every message of every connection is decoded once and in order,
@@ -513,17 +480,17 @@ func TestLiveFanout(t *testing.T) {
 	const conns, n = 20, 30
 	exe := liveExe(t)
 	addr := "10.213.0.1:8090"
-	srv := startProcess(t, liveHelper(exe, netnsExec(p.server), "wsapp", "server", addr))
+	srv := startProcess(t, wsappCmd(t, netnsExec(p.server), "server", addr))
 	srv.waitFor(t, "server listening", 10*time.Second, func(out, _ string) bool { return strings.Contains(out, "listening") })
 
-	script := wsapp.Script(n)
+	script := wsappScript(t, n)
 	for _, fanout := range []int{4, 1} {
 		t.Run("fanout-"+strconv.Itoa(fanout), func(t *testing.T) {
 			ws := startProcess(t, liveHelper(exe, netnsExec(p.client), "wscap", "live", "-i", p.clientIf, "-f", "tcp port 8090",
 				"--format", "jsonl", "--fanout", strconv.Itoa(fanout)))
 			ws.waitFor(t, "wscap listening", 10*time.Second, func(_, errs string) bool { return strings.Contains(errs, "listening on") })
 			start := time.Now()
-			cli := startProcess(t, liveHelper(exe, netnsExec(p.client), "wsapp-clients", strconv.Itoa(conns), strconv.Itoa(n), "ws://"+addr+"/"))
+			cli := startProcess(t, wsappCmd(t, netnsExec(p.client), "client", "-clients", strconv.Itoa(conns), "-n", strconv.Itoa(n), "-timeout", "30s", "ws://"+addr+"/"))
 			if code := cli.wait(t, 60*time.Second); code != 0 {
 				_, errs := cli.output()
 				t.Fatalf("clients: exit %d: %s", code, errs)
@@ -611,21 +578,9 @@ func TestLiveFanout(t *testing.T) {
 // saved file reads back to the same records, and holds every packet once
 // (a packet socket sees loopback packets twice unless wscap drops the
 // outgoing copy).
-// loopbackEcho starts wsapp's echo server (permessage-deflate on) on a
-// loopback port until the test ends.
-func loopbackEcho(t *testing.T) (ln net.Listener, port int) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go wsapp.Serve(ln, wsapp.ServerOptions{Compress: true})
-	return ln, ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestLiveLoopback(t *testing.T) {
 	requireRoot(t)
-	ln, port := loopbackEcho(t)
+	addr, port := loopbackEcho(t, true)
 
 	file := filepath.Join(t.TempDir(), "lo.pcapng")
 	exe := liveExe(t)
@@ -634,9 +589,7 @@ func TestLiveLoopback(t *testing.T) {
 	ws.waitFor(t, "wscap listening", 10*time.Second, func(_, errs string) bool { return strings.Contains(errs, "listening on") })
 
 	const n = 25
-	if _, err := wsapp.Run(context.Background(), wsapp.Script(n), wsapp.ClientOptions{URL: fmt.Sprintf("ws://%s/", ln.Addr()), Compress: true}); err != nil {
-		t.Fatal(err)
-	}
+	runWsappClient(t, "client", "-compress", "-n", strconv.Itoa(n), "ws://"+addr+"/")
 	ws.waitFor(t, "connection summary", 10*time.Second, func(out, _ string) bool { return strings.Contains(out, `"kind":"connection"`) })
 	out, errs := ws.stop(t, os.Interrupt, 10*time.Second)
 	live := liveRecords(t, out)
@@ -693,20 +646,12 @@ func TestLiveLoopback(t *testing.T) {
 // TestLiveStopsByItself checks --count and --duration.
 func TestLiveStopsByItself(t *testing.T) {
 	requireRoot(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
-	go wsapp.Serve(ln, wsapp.ServerOptions{})
+	addr, port := loopbackEcho(t, false)
 	exe := liveExe(t)
 
 	ws := startProcess(t, liveHelper(exe, nil, "wscap", "live", "-i", "lo", "-f", fmt.Sprintf("port %d", port), "--count", "5", "--format", "jsonl"))
 	ws.waitFor(t, "wscap listening", 10*time.Second, func(_, errs string) bool { return strings.Contains(errs, "listening on") })
-	if _, err := wsapp.Run(context.Background(), wsapp.Script(5), wsapp.ClientOptions{URL: fmt.Sprintf("ws://%s/", ln.Addr())}); err != nil {
-		t.Fatal(err)
-	}
+	runWsappClient(t, "client", "-n", "5", "ws://"+addr+"/")
 	if code := ws.wait(t, 10*time.Second); code != 0 {
 		t.Fatalf("--count 5: exit %d", code)
 	}

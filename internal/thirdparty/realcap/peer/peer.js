@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Scripted WebSocket peer for wscap's real captures, using node's ws package.
 //
-// Run by internal/realcap/cmd/realcap as `node peer.js CONFIG.json` with NODE_PATH pointing
+// Run by internal/thirdparty/realcap/cmd/realcap as `node peer.js CONFIG.json` with NODE_PATH pointing
 // at a node_modules that holds ws (installed outside the repository; see regen.sh). CONFIG
 // says the role (server or client), where to listen or connect, ws's perMessageDeflate
 // options (null: no compression) and the script. This side performs its own steps and reads

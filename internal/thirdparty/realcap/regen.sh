@@ -3,14 +3,15 @@
 #
 # Installs what the recorder needs (tcpdump and Debian's python3-websockets with apt-get, node's
 # ws with npm into a temporary directory outside the repository), then runs
-# internal/realcap/cmd/realcap. Pass scenario names to record only those, e.g.
-#   sh internal/realcap/regen.sh gorilla-basic ipv6
-# Afterwards run `go test ./internal/realcap/` and review the JSON diffs: payloads are fixed,
+# internal/thirdparty/realcap/cmd/realcap (in the module internal/thirdparty). Pass scenario
+# names to record only those, e.g.
+#   sh internal/thirdparty/realcap/regen.sh gorilla-basic ipv6
+# Afterwards run `(cd internal/thirdparty && go test ./realcap/)` and review the JSON diffs: payloads are fixed,
 # but ports, masks, Sec-WebSocket-Key values, timestamps and sequence numbers change every run.
 set -eu
 
 WS_VERSION=8.23.0
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+repo=$(cd "$(dirname "$0")/../../.." && pwd)
 
 need_apt=""
 command -v tcpdump >/dev/null 2>&1 || need_apt="$need_apt tcpdump"
@@ -31,6 +32,6 @@ if [ $# -gt 0 ]; then
 	only=$(echo "$*" | tr ' ' ',')
 fi
 
-cd "$repo"
-go run ./internal/realcap/cmd/realcap -out testdata/real -peers internal/realcap/peer \
+cd "$repo/internal/thirdparty"
+go run ./realcap/cmd/realcap -out "$repo/testdata/real" -peers "$repo/internal/thirdparty/realcap/peer" \
 	-python /usr/bin/python3 -node-path "$nodedir/node_modules" ${only:+-only "$only"}

@@ -28,7 +28,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
-const dataDir = "../../testdata/real"
+const dataDir = "../../../testdata/real"
 
 func TestCaptures(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(dataDir, "*.json"))

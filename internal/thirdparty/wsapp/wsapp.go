@@ -4,7 +4,7 @@
 // rate if asked, and checks every echo.
 //
 // Both ends can run in other processes (network namespaces): Main runs a
-// role chosen by its arguments, so a test binary re-executes itself.
+// role chosen by its arguments; cmd/wsapp is that program.
 package wsapp
 
 import (
@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	coder "github.com/coder/websocket"
@@ -69,8 +70,8 @@ func Serve(ln net.Listener, opts ServerOptions) error {
 
 // Message is one message of a client's script.
 type Message struct {
-	Binary bool
-	Data   []byte
+	Binary bool   `json:"binary"`
+	Data   []byte `json:"data"` // base64 in JSON
 }
 
 // Script returns n messages of varied kinds and sizes (text and binary,
@@ -214,16 +215,21 @@ func Run(ctx context.Context, msgs []Message, opts ClientOptions) (Result, error
 	return res, nil
 }
 
-// Main runs one role, for a test or benchmark binary that re-executes
-// itself (in another network namespace), and returns an exit status:
+// Main runs one role, for a test or benchmark that runs the program in
+// another process (in another network namespace), and returns an exit
+// status:
 //
 //	server [-compress] ADDR     serve on ADDR; print "listening ADDR" once ready
-//	client [-compress] [-n N] [-size S] [-rate R] URL
+//	client [-compress] [-n N] [-size S] [-rate R] [-clients C] URL
 //	                            send Script(N) (or Sized(N, S) when -size is
-//	                            given), print the Result as JSON
+//	                            given), print the Result as JSON; with -clients,
+//	                            C clients at once, each sending the messages,
+//	                            one Result a line in client order
+//	script [-n N] [-size S]     print the messages a client sends, one
+//	                            Message as JSON a line
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "wsapp: want a role: server or client")
+		fmt.Fprintln(stderr, "wsapp: want a role: server, client or script")
 		return 2
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
@@ -233,9 +239,24 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	size := fs.Int("size", 0, "size of every message (default: a varied script)")
 	rate := fs.Float64("rate", 0, "messages per second (0: unpaced)")
 	timeout := fs.Duration("timeout", 60*time.Second, "bound of the whole run")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "wsapp: usage: %s [flags] ADDR|URL\n", args[0])
+	clients := fs.Int("clients", 1, "clients at once, each sending the messages")
+	operands := 1
+	if args[0] == "script" {
+		operands = 0
+	}
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != operands || *clients < 1 {
+		if operands == 0 {
+			fmt.Fprintf(stderr, "wsapp: usage: %s [flags]\n", args[0])
+		} else {
+			fmt.Fprintf(stderr, "wsapp: usage: %s [flags] ADDR|URL\n", args[0])
+		}
 		return 2
+	}
+	script := func() []Message {
+		if *size > 0 {
+			return Sized(*n, *size)
+		}
+		return Script(*n)
 	}
 	switch args[0] {
 	case "server":
@@ -251,18 +272,37 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "client":
-		msgs := Script(*n)
-		if *size > 0 {
-			msgs = Sized(*n, *size)
+		results := make([]Result, *clients)
+		errs := make([]error, *clients)
+		var wg sync.WaitGroup
+		for i := range *clients {
+			wg.Go(func() {
+				results[i], errs[i] = Run(context.Background(), script(), ClientOptions{URL: fs.Arg(0), Compress: *compress, Rate: *rate, Timeout: *timeout})
+			})
 		}
-		res, err := Run(context.Background(), msgs, ClientOptions{URL: fs.Arg(0), Compress: *compress, Rate: *rate, Timeout: *timeout})
-		json.NewEncoder(stdout).Encode(struct {
-			Result
-			Error string `json:"error,omitempty"`
-		}{res, errString(err)})
-		if err != nil {
-			fmt.Fprintf(stderr, "wsapp: %v\n", err)
-			return 1
+		wg.Wait()
+		status := 0
+		enc := json.NewEncoder(stdout)
+		for i, res := range results {
+			enc.Encode(struct {
+				Result
+				Error string `json:"error,omitempty"`
+			}{res, errString(errs[i])})
+			if errs[i] == nil {
+				continue
+			}
+			status = 1
+			if *clients > 1 {
+				fmt.Fprintf(stderr, "wsapp: client %d: %v\n", i+1, errs[i])
+			} else {
+				fmt.Fprintf(stderr, "wsapp: %v\n", errs[i])
+			}
+		}
+		return status
+	case "script":
+		enc := json.NewEncoder(stdout)
+		for _, m := range script() {
+			enc.Encode(m)
 		}
 		return 0
 	}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Scripted WebSocket peer for wscap's real captures, using Python's websockets package.
 
-Run by internal/realcap/cmd/realcap as `python3 peer.py CONFIG.json`. CONFIG says the role
+Run by internal/thirdparty/realcap/cmd/realcap as `python3 peer.py CONFIG.json`. CONFIG says the role
 (server or client), where to listen or connect, the permessage-deflate factory arguments
 (None: no compression) and the script. This side performs its own steps and reads and checks
 the other side's data messages; steps marked auto (pongs, close replies) are the library's.

@@ -4,9 +4,10 @@
 // libraries, a subprocess for Python's websockets and node's ws), starts tcpdump on that
 // port, runs the scripted client, stops tcpdump, and writes NAME.pcap (or .pcapng) and
 // NAME.json (a realcap.Expectation) into -out. It needs root, tcpdump, python3-websockets
-// and node's ws package; internal/realcap/regen.sh installs those and runs it:
+// and node's ws package; internal/thirdparty/realcap/regen.sh installs those and runs it.
+// It is in the module internal/thirdparty, whose directory its default paths are relative to:
 //
-//	go run ./internal/realcap/cmd/realcap -out testdata/real -node-path /tmp/x/node_modules
+//	cd internal/thirdparty && go run ./realcap/cmd/realcap -node-path /tmp/x/node_modules
 //
 // Capture method: tcpdump on "lo" (link type EN10MB), snaplen 262144 (whole packets, the
 // loopback MTU is 65536), --immediate-mode and -U so that SIGINT loses nothing; libpcap

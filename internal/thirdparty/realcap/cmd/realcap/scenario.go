@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/wscap/wscap/internal/realcap"
+	"github.com/wscap/wscap/internal/thirdparty/realcap"
 )
 
 const (

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wscap/wscap/internal/realcap"
+	"github.com/wscap/wscap/internal/thirdparty/realcap"
 )
 
 // config holds the command-line settings.
@@ -33,8 +33,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var cfg config
 	var only string
-	fs.StringVar(&cfg.out, "out", "testdata/real", "directory to write captures and expectations into")
-	fs.StringVar(&cfg.peers, "peers", "internal/realcap/peer", "directory holding peer.py and peer.js")
+	fs.StringVar(&cfg.out, "out", "../../testdata/real", "directory to write captures and expectations into")
+	fs.StringVar(&cfg.peers, "peers", "realcap/peer", "directory holding peer.py and peer.js")
 	fs.StringVar(&cfg.python, "python", "/usr/bin/python3", "Python interpreter that has the websockets package (Debian's python3-websockets)")
 	fs.StringVar(&cfg.node, "node", "node", "node executable")
 	fs.StringVar(&cfg.nodePath, "node-path", os.Getenv("NODE_PATH"), "NODE_PATH under which node finds the ws package")

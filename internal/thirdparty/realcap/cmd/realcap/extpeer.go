@@ -67,7 +67,7 @@ func runClient(ctx context.Context, cfg *config, sc scenario, url, tmp string) (
 	return clientResult{version: p.version(), runtime: p.runtime(), extensions: p.extensions}, nil
 }
 
-// extPeer is a Python or node peer process (internal/realcap/peer/peer.py, peer.js).
+// extPeer is a Python or node peer process (internal/thirdparty/realcap/peer/peer.py, peer.js).
 // It reports on stdout, one line each: "VERSION v", "RUNTIME r", "LISTENING port" (server),
 // "EXTENSIONS value" (client), "DONE".
 type extPeer struct {
