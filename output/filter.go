@@ -153,9 +153,9 @@ type filtered struct {
 	f   *Filter
 }
 
-func (e *filtered) AppendRecord(dst []byte, ev *dissect.Event) []byte {
+func (e *filtered) Encode(dst []byte, ev *dissect.Event) ([]byte, any, bool) {
 	if !e.f.Keep(ev) {
-		return nil
+		return dst, nil, false
 	}
-	return e.enc.AppendRecord(dst, ev)
+	return e.enc.Encode(dst, ev)
 }

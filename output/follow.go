@@ -71,7 +71,8 @@ type followRecord struct {
 }
 
 // WriteRecord prints one record.
-func (f *Follow) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
+func (f *Follow) WriteRecord(rec *Encoded) error {
+	kind, conn, body := rec.Kind, rec.Conn, rec.Bytes
 	var r followRecord
 	full := append([]byte(`{"kind":"`+kind.String()+`","conn":`+strconv.Itoa(conn)), body...)
 	if err := json.Unmarshal(full, &r); err != nil {
@@ -286,3 +287,6 @@ func (f *Follow) rawPayload(r *followRecord) error {
 	_, err := f.MsgOut.Write(b)
 	return err
 }
+
+// Finish does nothing: a transcript holds no totals.
+func (f *Follow) Finish(*Totals) {}

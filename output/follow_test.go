@@ -36,7 +36,7 @@ func TestFollowPrefix(t *testing.T) {
 			var out bytes.Buffer
 			f := NewFollow(&out, false)
 			f.Full, f.Msg = tc.full, tc.msg
-			if err := f.WriteRecord(dissect.KindMessage, 1, []byte(tc.body)); err != nil {
+			if err := f.WriteRecord(&Encoded{Kind: dissect.KindMessage, Conn: 1, Bytes: []byte(tc.body)}); err != nil {
 				t.Fatal(err)
 			}
 			f.Close()

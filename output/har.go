@@ -111,7 +111,8 @@ type harRecord struct {
 }
 
 // WriteRecord takes one record.
-func (h *HAR) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
+func (h *HAR) WriteRecord(rec *Encoded) error {
+	kind, conn, body := rec.Kind, rec.Conn, rec.Bytes
 	var r harRecord
 	full := append([]byte(`{"kind":"`+kind.String()+`","conn":`+strconv.Itoa(conn)), body...)
 	if err := json.Unmarshal(full, &r); err != nil {
@@ -235,3 +236,6 @@ func (h *HAR) Close() error {
 	h.w.WriteString("\n]}}\n")
 	return h.w.Flush()
 }
+
+// Finish does nothing: the document holds no totals.
+func (h *HAR) Finish(*Totals) {}

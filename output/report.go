@@ -207,7 +207,8 @@ func (r *Report) seconds(t time.Time) float64 {
 }
 
 // WriteRecord takes one record (a JSON Lines body).
-func (r *Report) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
+func (r *Report) WriteRecord(e *Encoded) error {
+	kind, conn, body := e.Kind, e.Conn, e.Bytes
 	full := append(append(r.scratch[:0], '{'), body[1:]...) // the body starts with ,"ts":
 	r.scratch = full
 	conns := func(t float64) *repConn {
@@ -552,3 +553,6 @@ func (r *Report) Close() error {
 func htmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;").Replace(s)
 }
+
+// Finish takes the run's totals record, shown in the overview.
+func (r *Report) Finish(t *Totals) { r.Totals = t.Record }

@@ -13,7 +13,7 @@ func TestReportBucketsBounded(t *testing.T) {
 	r := NewReport(io.Discard, "test")
 	for _, ts := range []string{"2000-01-01T00:00:00Z", "2000-01-01T00:00:01.5Z", "2038-01-01T00:00:00Z"} {
 		body := `,"ts":"` + ts + `","from":"client","opcode":"text","frames":1,"length":2,"wire_length":2,"compressed":false,"text":"hi"}`
-		if err := r.WriteRecord(dissect.KindMessage, 1, []byte(body)); err != nil {
+		if err := r.WriteRecord(&Encoded{Kind: dissect.KindMessage, Conn: 1, Bytes: []byte(body)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -64,6 +64,11 @@ type statsEncoder struct {
 // statsNums is how many int64 a row's body starts with: the totals' inputs.
 const statsNums = 13 + 16
 
+func (e *statsEncoder) Encode(dst []byte, ev *dissect.Event) ([]byte, any, bool) {
+	out := e.AppendRecord(dst, ev)
+	return out, nil, out != nil
+}
+
 // AppendRecord appends the numbers for the totals, then the row: a JSON
 // object without "kind" and "conn", or the table row from its second
 // column on, rendered (the writer adds the CONN cell, which only it knows).
@@ -203,7 +208,8 @@ type statsRow struct {
 }
 
 // WriteRecord takes one row encoded by the Stats encoder.
-func (s *Stats) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
+func (s *Stats) WriteRecord(r *Encoded) error {
+	kind, conn, body := r.Kind, r.Conn, r.Bytes
 	if kind != dissect.KindConnection || len(body) < 8*statsNums {
 		return nil
 	}
@@ -439,6 +445,14 @@ func appendTypes(b []byte, t *[16]int64) []byte {
 // appendPair appends "a/b".
 func appendPair(dst []byte, a, b int64) []byte {
 	return strconv.AppendInt(append(strconv.AppendInt(dst, a, 10), '/'), b, 10)
+}
+
+// Finish takes the run's totals: its record ends JSON Lines output, its
+// span is the totals row's duration, its lines follow the table.
+func (s *Stats) Finish(t *Totals) {
+	s.Span = &t.Span
+	s.Totals = t.Record
+	s.Extra = append(s.Extra, t.Lines...)
 }
 
 // Close writes the table (or the JSON totals object).

@@ -217,12 +217,13 @@ func (t *Table) Emit(ev *dissect.Event) error {
 	if body == nil {
 		return nil
 	}
-	return t.WriteRecord(ev.Kind, ev.Conn.ID, body)
+	return t.WriteRecord(&Encoded{Kind: ev.Kind, Conn: ev.Conn.ID, Bytes: body})
 }
 
 // WriteRecord writes a row encoded by a TableEncoder, with its connection
 // number.
-func (t *Table) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
+func (t *Table) WriteRecord(r *Encoded) error {
+	conn, body := r.Conn, r.Bytes
 	cells := strings.Split(string(body), "\x00")
 	if len(cells) != 6 {
 		return fmt.Errorf("output: bad table record %q", body)
@@ -253,6 +254,12 @@ func (t *Table) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 // number), NUL-separated, on a pipeline shard.
 type TableEncoder struct {
 	opts TableOptions
+}
+
+// Encode appends ev's row.
+func (t *TableEncoder) Encode(dst []byte, ev *dissect.Event) ([]byte, any, bool) {
+	out := t.AppendRecord(dst, ev)
+	return out, nil, out != nil
 }
 
 // AppendRecord appends ev's row, or returns nil when ev has none.
@@ -415,6 +422,20 @@ func (t *TableEncoder) msgPreview(m *dissect.Message) string {
 		return flags + "(invalid UTF-8) " + HexPreview(m.Payload, max-16)
 	}
 	return flags + HexPreview(m.Payload, max)
+}
+
+// Finish adds the caps the run hit and the findings by code, most first,
+// under the table.
+func (t *Table) Finish(tot *Totals) {
+	t.Footer = append(t.Footer, tot.Caps...)
+	if len(tot.Findings) == 0 {
+		return
+	}
+	m := map[string]int64{}
+	for code, n := range tot.Findings {
+		m[string(code)] = n
+	}
+	t.Footer = append(t.Footer, "findings: "+CountsText(m))
 }
 
 // Close ends the table.

@@ -34,13 +34,6 @@ import (
 // first packet of its connection. So the records, their order and the
 // connection numbers are the same for any number of shards.
 
-// RecordWriter writes records encoded by an output.Encoder, in order. conn
-// is the record's connection number (0 for none).
-type RecordWriter interface {
-	WriteRecord(kind dissect.Kind, conn int, body []byte) error
-	Close() error
-}
-
 // record is one encoded record in a shard batch.
 type record struct {
 	file, connFile int
@@ -49,7 +42,9 @@ type record struct {
 	local          int               // the connection's number on its shard
 	conn           *dissect.ConnInfo // for Options.OnRecord; valid while the batch is merged
 	severity       dissect.Severity
-	start, end     int // body in batch.out
+	shown          bool // the encoder made a record (a finding it did not is still counted)
+	start, end     int  // the record's bytes in part.out
+	value          any  // the record's value (output.Encoded.Value)
 }
 
 func (r *record) before(o *record) bool {
@@ -94,6 +89,7 @@ func (b *batch) reset() {
 type part struct {
 	out    []byte
 	recs   []record
+	values bool // some record holds a value: clear them before reuse
 	last   bool
 	final  bool
 	stats  reassembly.Stats // with final
@@ -138,19 +134,22 @@ func (s *shard) Emit(ev *dissect.Event) error {
 		p = s.cur
 		start = 0
 	}
+	var value any
+	shown := false
 	if ev.Kind != dissect.KindRecognised {
-		body := s.enc.AppendRecord(p.out, ev)
-		if body == nil {
+		out, v, ok := s.enc.Encode(p.out, ev)
+		if !ok {
 			if ev.Kind != dissect.KindFinding {
 				return nil
 			}
 			// A finding the format does not show still counts (Errors):
-			// an empty record.
-			body = p.out
+			// a record not shown.
+		} else {
+			p.out, value, shown = out, v, true
+			p.values = p.values || v != nil
 		}
-		p.out = body
 	}
-	r := record{file: ev.Pos.File, pkt: ev.Pos.Pkt, kind: ev.Kind, start: start, end: len(p.out)}
+	r := record{file: ev.Pos.File, pkt: ev.Pos.Pkt, kind: ev.Kind, start: start, end: len(p.out), shown: shown, value: value}
 	if ev.Conn != nil {
 		r.connFile, r.connPkt, r.local = ev.Conn.First.File, ev.Conn.First.Pkt, ev.Conn.ID
 		if s.track {
@@ -173,6 +172,10 @@ func (s *shard) send(last bool) {
 	s.cur.last = last
 	s.parts <- s.cur
 	s.cur = <-s.spare
+	if s.cur.values {
+		clear(s.cur.recs) // the writer owns the values: do not keep them alive
+		s.cur.values = false
+	}
 	s.cur.out, s.cur.recs = s.cur.out[:0], s.cur.recs[:0]
 	s.cur.last, s.cur.final = false, false
 	if cap(s.cur.out) > 4*partBytes {
@@ -237,8 +240,9 @@ type Engine struct {
 	nextTick   time.Time // packets after it make the shards Tick
 	last       dissect.Pos
 
-	w         RecordWriter
-	stopped   atomic.Bool // the writer failed
+	w         output.RecordWriter
+	rec       output.Encoded // handed to the writer
+	stopped   atomic.Bool    // the writer failed
 	werr      error
 	merged    sync.WaitGroup
 	ids       []idWindow // per shard: local number -> connection number
@@ -270,7 +274,7 @@ type Options struct {
 	// NewEncoder makes the Encoder of one shard; Writer writes what the
 	// encoders made, in input order, numbering connections 1, 2, ...
 	NewEncoder func() output.Encoder
-	Writer     RecordWriter
+	Writer     output.RecordWriter
 	// Keep, when set, selects connections by number: the records of the
 	// others are not written.
 	Keep func(conn int) bool
@@ -547,13 +551,15 @@ func (e *Engine) write(shard int, r *record, body []byte) {
 	if r.kind == dissect.KindFinding && r.severity == dissect.SeverityError {
 		e.errors++
 	}
-	if r.start == r.end {
+	if !r.shown {
 		return // counted, not shown
 	}
 	if e.onRecord != nil {
 		e.onRecord(r.kind, id, r.conn)
 	}
-	if err := e.w.WriteRecord(r.kind, id, body); err != nil {
+	e.rec = output.Encoded{Kind: r.kind, Conn: id, Bytes: body, Value: r.value}
+	r.value = nil
+	if err := e.w.WriteRecord(&e.rec); err != nil {
 		e.werr = err
 		e.stopped.Store(true)
 	}
