@@ -241,7 +241,10 @@ func TestStatsCells(t *testing.T) {
 	cells := func(ev *dissect.Event, r *statsRow, _ int) []string {
 		w := rowWriter{}
 		w.cells(ev, r)
-		return strings.Split(string(w.b), "\x00")
+		var c [statsColumns]string
+		cells := w.done()
+		splitCells(&c, "", &cells)
+		return c[1:]
 	}
 	r := rowNums(ev)
 	want := []string{"10.0.0.1:5000 → 10.0.0.2:80", "example.com/ws", "chat permessage-deflate", "ok", "1.235s", "3/40",
