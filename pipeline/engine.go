@@ -26,9 +26,10 @@ import (
 // payload once into the batch of the shard its connection hashes to, and
 // numbers packets. Each shard (one goroutine) owns the connections that hash
 // to it: its own Assembler and Dissector, and an output.Encoder that turns
-// events into record bodies. A merger takes the shards' batches round by
-// round, merges their records by input position, numbers WebSocket
-// connections in the order they were recognised, and writes. A record's
+// events into records (bytes, kept in the part, and a value). A merger
+// takes the shards' batches round by round, merges their records by input
+// position, numbers WebSocket connections in the order they were
+// recognised, and writes. A record's
 // position is the packet that completed it and, to break ties between
 // connections ended by the same packet (end of input, idle timeout), the
 // first packet of its connection. So the records, their order and the
@@ -85,7 +86,8 @@ func (b *batch) reset() {
 // in one or more parts, the last marked so: a round that produces a lot
 // (decompression bombs, floods of tiny frames) is handed over in pieces of
 // about partBytes, so the memory held between a shard and the merger stays
-// bounded whatever a round contains.
+// bounded whatever a round contains (and a part holds at most
+// partRecords records, whose values are not in its bytes).
 type part struct {
 	out    []byte
 	recs   []record
@@ -98,6 +100,7 @@ type part struct {
 
 const (
 	partBytes     = 4 << 20
+	partRecords   = 1 << 16
 	partsPerShard = 1 // parts queued between a shard and the merger
 )
 
@@ -161,7 +164,7 @@ func (s *shard) Emit(ev *dissect.Event) error {
 		r.severity = ev.Finding.Severity
 	}
 	p.recs = append(p.recs, r)
-	if len(p.out) > partBytes {
+	if len(p.out) > partBytes || len(p.recs) >= partRecords {
 		s.send(false)
 	}
 	return nil
