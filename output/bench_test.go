@@ -105,8 +105,9 @@ func BenchmarkStatsRow(b *testing.B) {
 	enc := s.Encoder()
 	var body []byte
 	for b.Loop() {
-		body = enc.AppendRecord(body[:0], ev)
-		if err := s.WriteRecord(dissect.KindConnection, 99872, body); err != nil {
+		out, v, _ := enc.Encode(body[:0], ev)
+		body = out
+		if err := s.WriteRecord(&Encoded{Kind: dissect.KindConnection, Conn: 99872, Bytes: out, Value: v}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -311,6 +311,13 @@ type chEncoder struct {
 	body  []byte
 }
 
+// Encode appends the row's body (see AppendRecord): the record is bytes
+// only.
+func (e *chEncoder) Encode(dst []byte, ev *dissect.Event) ([]byte, any, bool) {
+	out := e.AppendRecord(dst, ev)
+	return out, nil, out != nil
+}
+
 // AppendRecord appends the time, `,"record":"{…}"` and the JSON Lines body. A
 // message or frame has no "record" unless it has nested fields (an
 // application protocol's): its columns hold all of it.
@@ -338,7 +345,8 @@ func (e *chEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
 }
 
 // WriteRecord adds a record encoded by Encoder to its table's batch.
-func (c *ClickHouse) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
+func (c *ClickHouse) WriteRecord(r *Encoded) error {
+	kind, conn, body := r.Kind, r.Conn, r.Bytes
 	t, ok := chTable(kind)
 	if !ok {
 		return nil
@@ -363,6 +371,9 @@ func (c *ClickHouse) write(t int, row func([]byte) []byte) error {
 	b.buf = row(c.appendRowStart(b.buf))
 	return c.added(t, b)
 }
+
+// Finish adds the run's totals record to the totals table.
+func (c *ClickHouse) Finish(t *Totals) { c.WriteTotals(t.Record) }
 
 // WriteTotals adds the run's totals (any value that encodes as a JSON
 // object) to the totals table.

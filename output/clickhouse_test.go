@@ -103,7 +103,7 @@ func messageBody(ch *ClickHouse, i int) (dissect.Kind, []byte) {
 	} else {
 		ev.Message = &dissect.Message{Opcode: dissect.OpText, TextValid: true, Payload: []byte(`m"` + strings.Repeat("x", i%50))}
 	}
-	return ev.Kind, ch.Encoder().AppendRecord(nil, ev)
+	return ev.Kind, ch.Encoder().(*chEncoder).AppendRecord(nil, ev)
 }
 
 // TestClickHouseBackPressure: with a full queue, WriteRecord waits for the
@@ -119,7 +119,7 @@ func TestClickHouseBackPressure(t *testing.T) {
 	go func() {
 		for i := range 100 {
 			k, b := messageBody(ch, i)
-			ch.WriteRecord(k, 1, b)
+			ch.WriteRecord(&Encoded{Kind: k, Conn: 1, Bytes: b})
 			written.Add(1)
 		}
 		close(done)
@@ -175,7 +175,7 @@ func TestClickHouseDrop(t *testing.T) {
 	}
 	for i := range 100 {
 		k, b := messageBody(ch, i)
-		ch.WriteRecord(k, 1, b)
+		ch.WriteRecord(&Encoded{Kind: k, Conn: 1, Bytes: b})
 	}
 	close(s.release)
 	if err := ch.Close(); err != nil {
@@ -198,7 +198,7 @@ func TestClickHouseFlushEvery(t *testing.T) {
 	}
 	defer ch.Close()
 	k, b := messageBody(ch, 3)
-	ch.WriteRecord(k, 2, b)
+	ch.WriteRecord(&Encoded{Kind: k, Conn: 2, Bytes: b})
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		s.mu.Lock()
@@ -226,7 +226,7 @@ func TestClickHousePermanentError(t *testing.T) {
 		t.Fatal(err)
 	}
 	k, b := messageBody(ch, 1)
-	ch.WriteRecord(k, 1, b)
+	ch.WriteRecord(&Encoded{Kind: k, Conn: 1, Bytes: b})
 	err = ch.Close()
 	if err == nil || !strings.Contains(err.Error(), "doesn't exist") || !strings.Contains(err.Error(), "not written: 1 records (messages seq 0-0") {
 		t.Fatalf("error %v", err)

@@ -24,7 +24,6 @@ type Filter struct {
 	Host         string           // the Host header, case-insensitive, with its port when given one; a leading "*." matches subdomains
 	Path         string           // a prefix of the request target
 	FindingsOnly bool
-	Kinds        []dissect.Kind // empty: any (stats keeps only connection records)
 	// Event, Topic and Method select messages by the names the
 	// application decoder read: Socket.IO events and GraphQL operations,
 	// MQTT topics and STOMP destinations, JSON-RPC methods.
@@ -33,7 +32,7 @@ type Filter struct {
 
 // Empty reports whether f keeps everything.
 func (f *Filter) Empty() bool {
-	return f == nil || (f.From == nil && len(f.Opcodes) == 0 && f.Grep == nil && f.Host == "" && f.Path == "" && !f.FindingsOnly && len(f.Kinds) == 0 &&
+	return f == nil || (f.From == nil && len(f.Opcodes) == 0 && f.Grep == nil && f.Host == "" && f.Path == "" && !f.FindingsOnly &&
 		f.Event == nil && f.Topic == nil && f.Method == nil)
 }
 
@@ -41,9 +40,6 @@ func (f *Filter) Empty() bool {
 func (f *Filter) Keep(ev *dissect.Event) bool {
 	if ev.Kind == dissect.KindRecognised {
 		return true // numbering must see every connection
-	}
-	if len(f.Kinds) > 0 && !contains(f.Kinds, ev.Kind) {
-		return false
 	}
 	if f.FindingsOnly && ev.Kind != dissect.KindFinding {
 		return false
@@ -153,9 +149,9 @@ type filtered struct {
 	f   *Filter
 }
 
-func (e *filtered) AppendRecord(dst []byte, ev *dissect.Event) []byte {
+func (e *filtered) Encode(dst []byte, ev *dissect.Event) ([]byte, any, bool) {
 	if !e.f.Keep(ev) {
-		return nil
+		return dst, nil, false
 	}
-	return e.enc.AppendRecord(dst, ev)
+	return e.enc.Encode(dst, ev)
 }

@@ -2,10 +2,9 @@ package output
 
 import (
 	"bytes"
-	"encoding/base64"
-	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wscap/wscap/dissect"
 )
@@ -15,13 +14,16 @@ import (
 func TestFollowPrefix(t *testing.T) {
 	long := strings.Repeat("é", FollowText) // 2 bytes a rune: the cut must not split one
 	bin := bytes.Repeat([]byte{0xab}, 3*FollowBinary)
-	text := fmt.Sprintf(`,"ts":"2024-01-01T00:00:00Z","from":"server","opcode":"text","length":%d,"text":%q}`, len(long), long)
-	data := fmt.Sprintf(`,"ts":"2024-01-01T00:00:00Z","from":"server","opcode":"binary","length":%d,"data":%q}`, len(bin), base64.StdEncoding.EncodeToString(bin))
+	msg := func(op dissect.Opcode, payload []byte) *dissect.Event {
+		return &dissect.Event{Kind: dissect.KindMessage, Conn: &dissect.ConnInfo{}, Pos: dissect.Pos{TS: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)},
+			Message: &dissect.Message{From: dissect.ServerToClient, Opcode: op, TextValid: op == dissect.OpText, Payload: payload, Length: int64(len(payload)), Frames: 1}}
+	}
+	text, data := msg(dissect.OpText, []byte(long)), msg(dissect.OpBinary, bin)
 	for _, tc := range []struct {
 		name       string
 		full       bool
 		msg        int
-		body       string
+		ev         *dissect.Event
 		shown      int // runes é or dump lines
 		note       string
 		noteAbsent bool
@@ -36,13 +38,13 @@ func TestFollowPrefix(t *testing.T) {
 			var out bytes.Buffer
 			f := NewFollow(&out, false)
 			f.Full, f.Msg = tc.full, tc.msg
-			if err := f.WriteRecord(dissect.KindMessage, 1, []byte(tc.body)); err != nil {
+			if err := f.WriteRecord(encoded(f.Encoder(), tc.ev, 1)); err != nil {
 				t.Fatal(err)
 			}
 			f.Close()
 			s := out.String()
 			shown := strings.Count(s, "é")
-			if tc.body == data {
+			if tc.ev == data {
 				shown = strings.Count(s, " ab ab ab ab ab ab ab ab  ab ab ab ab ab ab ab ab ")
 			}
 			if shown != tc.shown || strings.Contains(s, tc.note) == tc.noteAbsent {

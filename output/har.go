@@ -2,12 +2,14 @@ package output
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wscap/wscap/dissect"
 )
@@ -17,7 +19,8 @@ import (
 // "_webSocketMessages" array, as Chrome DevTools exports them, so that
 // sessions taken from a capture open in tools that read HAR. Entries are
 // written as their connections end; the messages of open connections are
-// held until then. It takes records encoded by a JSONLEncoder.
+// held until then. Its encoder makes the entries and messages on the
+// shards; the writer collects them by connection.
 type HAR struct {
 	w       *bufio.Writer
 	version string
@@ -31,9 +34,7 @@ func NewHAR(w io.Writer, version string) *HAR {
 }
 
 // Encoder returns the encoder whose records WriteRecord takes.
-func (h *HAR) Encoder() Encoder {
-	return Filtered(&JSONLEncoder{}, &Filter{Kinds: []dissect.Kind{dissect.KindHandshake, dissect.KindMessage, dissect.KindConnection}})
-}
+func (h *HAR) Encoder() Encoder { return harEncoder{} }
 
 type harNV struct {
 	Name  string `json:"name"`
@@ -98,105 +99,141 @@ type harWSMessage struct {
 	Data   string  `json:"data"`
 }
 
-type harRecord struct {
-	MessageRecord
-	Client, Server string
-	Captured       bool
-	Status         int
-	Method, Path   string
-	Host           string
-	Request        *HeadRecord
-	Response       *HeadRecord
-	TLS            *TLSRecord
+// harEncoder makes HAR's records: a handshake's *harEntry, a message's
+// *harWSMessage, a connection end's time (a *time.Time).
+type harEncoder struct{}
+
+func (harEncoder) Encode(dst []byte, ev *dissect.Event) ([]byte, any, bool) {
+	ts := ev.Pos.TS
+	switch ev.Kind {
+	case dissect.KindHandshake:
+		return dst, harHandshake(ev), true
+	case dissect.KindMessage:
+		m := ev.Message
+		if m.Undecodable {
+			return dst, nil, false
+		}
+		hm := &harWSMessage{Type: "receive", Time: float64(ts.UnixNano()) / 1e9, Opcode: opcodeNumber(m.Opcode.String())}
+		if m.From == dissect.ClientToServer {
+			hm.Type = "send"
+		}
+		switch {
+		case m.Opcode == dissect.OpText && m.TextValid:
+			hm.Data = validUTF8(string(m.Payload))
+		case m.Opcode != dissect.OpClose || m.CloseCode == 0:
+			hm.Data = base64.StdEncoding.EncodeToString(m.Payload)
+		default:
+			hm.Data = strconv.Itoa(int(m.CloseCode))
+			if m.CloseReason != "" {
+				hm.Data += " " + validUTF8(m.CloseReason)
+			}
+		}
+		return dst, hm, true
+	case dissect.KindConnection:
+		return dst, &ts, true
+	}
+	return dst, nil, false
+}
+
+// harHandshake makes the entry of a handshake, its messages to come.
+func harHandshake(ev *dissect.Event) *harEntry {
+	h, ts := ev.Handshake, ev.Pos.TS
+	server := ev.Conn.Server.String()
+	e := &harEntry{StartedDateTime: ts.UTC().Format("2006-01-02T15:04:05.000Z"), start: ts, ResourceType: "websocket",
+		Messages: []harWSMessage{}}
+	e.Request = harRequest{Method: "GET", URL: "ws://" + server + "/", HTTPVersion: "HTTP/1.1", Cookies: []harNV{},
+		Headers: []harNV{}, QueryString: []harNV{}, HeadersSize: -1, BodySize: 0}
+	e.Response = harResponse{Status: h.Status, HTTPVersion: "HTTP/1.1", Cookies: []harNV{}, Headers: []harNV{},
+		Content: harContent{MimeType: "x-unknown"}, HeadersSize: -1, BodySize: -1}
+	if i := strings.LastIndexByte(server, ':'); i > 0 {
+		e.ServerIPAddress = strings.Trim(server[:i], "[]")
+	}
+	path := validUTF8(h.Path)
+	if rq := h.Request; rq != nil {
+		line := validUTF8(rq.Method + " " + rq.Target + " " + rq.Proto)
+		parts := strings.SplitN(line, " ", 3)
+		if len(parts) == 3 {
+			e.Request.Method, e.Request.HTTPVersion = parts[0], parts[2]
+		}
+		host := validUTF8(h.Host)
+		if host == "" {
+			host = server
+		}
+		scheme := "ws://"
+		if h.TLS != nil {
+			scheme = "wss://"
+		}
+		e.Request.URL = scheme + host + path
+		e.Request.HeadersSize = len(line) + 4
+		for _, f := range rq.Header {
+			kv := harNV{validUTF8(f.Name), validUTF8(f.Value)}
+			e.Request.Headers = append(e.Request.Headers, kv)
+			e.Request.HeadersSize += len(kv.Name) + len(kv.Value) + 4
+		}
+		if _, q, ok := strings.Cut(path, "?"); ok {
+			for _, p := range strings.Split(q, "&") {
+				n, v, _ := strings.Cut(p, "=")
+				e.Request.QueryString = append(e.Request.QueryString, harNV{n, v})
+			}
+		}
+	}
+	if rs := h.Response; rs != nil {
+		line := rs.Proto + " " + strconv.Itoa(rs.Status)
+		if rs.Reason != "" {
+			line += " " + rs.Reason
+		}
+		line = validUTF8(line)
+		parts := strings.SplitN(line, " ", 3)
+		e.Response.HTTPVersion = parts[0]
+		if len(parts) == 3 {
+			e.Response.StatusText = parts[2]
+		}
+		e.Response.HeadersSize = len(line) + 4
+		for _, f := range rs.Header {
+			kv := harNV{validUTF8(f.Name), validUTF8(f.Value)}
+			e.Response.Headers = append(e.Response.Headers, kv)
+			e.Response.HeadersSize += len(kv.Name) + len(kv.Value) + 4
+		}
+	}
+	return e
+}
+
+// validUTF8 returns s with every byte that is not part of valid UTF-8
+// replaced by U+FFFD, as the JSON encoders write it.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteString("\uFFFD")
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // WriteRecord takes one record.
-func (h *HAR) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
-	var r harRecord
-	full := append([]byte(`{"kind":"`+kind.String()+`","conn":`+strconv.Itoa(conn)), body...)
-	if err := json.Unmarshal(full, &r); err != nil {
-		return fmt.Errorf("output: har: %w", err)
-	}
-	ts, _ := time.Parse(time.RFC3339Nano, r.TS)
-	switch kind {
-	case dissect.KindHandshake:
-		e := &harEntry{StartedDateTime: ts.UTC().Format("2006-01-02T15:04:05.000Z"), start: ts, ResourceType: "websocket",
-			Messages: []harWSMessage{}, Connection: strconv.Itoa(conn)}
-		e.Request = harRequest{Method: "GET", URL: "ws://" + r.Server + "/", HTTPVersion: "HTTP/1.1", Cookies: []harNV{},
-			Headers: []harNV{}, QueryString: []harNV{}, HeadersSize: -1, BodySize: 0}
-		e.Response = harResponse{Status: r.Status, HTTPVersion: "HTTP/1.1", Cookies: []harNV{}, Headers: []harNV{},
-			Content: harContent{MimeType: "x-unknown"}, HeadersSize: -1, BodySize: -1}
-		if i := strings.LastIndexByte(r.Server, ':'); i > 0 {
-			e.ServerIPAddress = strings.Trim(r.Server[:i], "[]")
+func (h *HAR) WriteRecord(r *Encoded) error {
+	switch v := r.Value.(type) {
+	case *harEntry:
+		v.Connection = strconv.Itoa(r.Conn)
+		h.open[r.Conn] = v
+	case *harWSMessage:
+		if e := h.open[r.Conn]; e != nil {
+			e.Messages = append(e.Messages, *v)
 		}
-		if rq := r.Request; rq != nil {
-			parts := strings.SplitN(rq.Line, " ", 3)
-			if len(parts) == 3 {
-				e.Request.Method, e.Request.HTTPVersion = parts[0], parts[2]
-			}
-			host := r.Host
-			if host == "" {
-				host = r.Server
-			}
-			scheme := "ws://"
-			if r.TLS != nil {
-				scheme = "wss://"
-			}
-			e.Request.URL = scheme + host + r.Path
-			e.Request.HeadersSize = len(rq.Line) + 4
-			for _, kv := range rq.Headers {
-				e.Request.Headers = append(e.Request.Headers, harNV{kv[0], kv[1]})
-				e.Request.HeadersSize += len(kv[0]) + len(kv[1]) + 4
-			}
-			if _, q, ok := strings.Cut(r.Path, "?"); ok {
-				for _, p := range strings.Split(q, "&") {
-					n, v, _ := strings.Cut(p, "=")
-					e.Request.QueryString = append(e.Request.QueryString, harNV{n, v})
-				}
-			}
-		}
-		if rs := r.Response; rs != nil {
-			parts := strings.SplitN(rs.Line, " ", 3)
-			e.Response.HTTPVersion = parts[0]
-			if len(parts) == 3 {
-				e.Response.StatusText = parts[2]
-			}
-			e.Response.HeadersSize = len(rs.Line) + 4
-			for _, kv := range rs.Headers {
-				e.Response.Headers = append(e.Response.Headers, harNV{kv[0], kv[1]})
-				e.Response.HeadersSize += len(kv[0]) + len(kv[1]) + 4
-			}
-		}
-		h.open[conn] = e
-	case dissect.KindMessage:
-		e := h.open[conn]
-		if e == nil || r.Undecodable {
-			return nil
-		}
-		m := harWSMessage{Type: "receive", Time: float64(ts.UnixNano()) / 1e9, Opcode: opcodeNumber(r.Opcode)}
-		if r.From == "client" {
-			m.Type = "send"
-		}
-		switch {
-		case r.Text != nil:
-			m.Data = *r.Text
-		case r.Data != nil:
-			b, _ := json.Marshal(*r.Data) // base64, quoted
-			m.Data = strings.Trim(string(b), `"`)
-		case r.CloseCode != 0:
-			m.Data = strconv.Itoa(r.CloseCode)
-			if r.CloseReason != nil && *r.CloseReason != "" {
-				m.Data += " " + *r.CloseReason
-			}
-		}
-		e.Messages = append(e.Messages, m)
-	case dissect.KindConnection:
-		e := h.open[conn]
+	case *time.Time:
+		e := h.open[r.Conn]
 		if e == nil {
 			return nil
 		}
-		delete(h.open, conn)
-		e.Time = float64(ts.Sub(e.start).Microseconds()) / 1000
+		delete(h.open, r.Conn)
+		e.Time = float64(v.Sub(e.start).Microseconds()) / 1000
 		e.Timings.Receive = e.Time
 		return h.writeEntry(e)
 	}
@@ -235,3 +272,6 @@ func (h *HAR) Close() error {
 	h.w.WriteString("\n]}}\n")
 	return h.w.Flush()
 }
+
+// Finish does nothing: the document holds no totals.
+func (h *HAR) Finish(*Totals) {}

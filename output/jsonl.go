@@ -58,12 +58,14 @@ func (j *JSONL) Emit(ev *dissect.Event) error {
 	if ev.Conn != nil {
 		conn = ev.Conn.ID
 	}
-	return j.WriteRecord(ev.Kind, conn, j.buf)
+	return j.write(ev.Kind, conn, j.buf)
 }
 
 // WriteRecord writes a record encoded by a JSONLEncoder, with its kind and
 // connection number.
-func (j *JSONL) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
+func (j *JSONL) WriteRecord(r *Encoded) error { return j.write(r.Kind, r.Conn, r.Bytes) }
+
+func (j *JSONL) write(kind dissect.Kind, conn int, body []byte) error {
 	j.w.WriteString(`{"kind":"`)
 	j.w.WriteString(kind.String())
 	j.w.WriteString(`","conn":`)
@@ -83,15 +85,11 @@ func (j *JSONL) WriteValue(v any) error {
 	return enc.Encode(v)
 }
 
+// Finish ends the output with the run's totals record.
+func (j *JSONL) Finish(t *Totals) { j.WriteValue(t.Record) }
+
 // Close flushes buffered output.
 func (j *JSONL) Close() error { return j.w.Flush() }
-
-// An Encoder turns events into record bodies on a pipeline shard.
-type Encoder interface {
-	// AppendRecord appends the body of ev's record to dst. It returns nil
-	// for an event that has no record.
-	AppendRecord(dst []byte, ev *dissect.Event) []byte
-}
 
 // JSONLEncoder appends JSON Lines record bodies: everything after the
 // "conn" field, through the closing brace and newline.
@@ -119,7 +117,13 @@ func (e *JSONLEncoder) appendTime(dst []byte, t time.Time) []byte {
 	return append(dst, 'Z', '"')
 }
 
-// AppendRecord appends ev's record body.
+// Encode appends ev's record body: the record is bytes only.
+func (e *JSONLEncoder) Encode(dst []byte, ev *dissect.Event) ([]byte, any, bool) {
+	out := e.AppendRecord(dst, ev)
+	return out, nil, out != nil
+}
+
+// AppendRecord appends ev's record body, or returns nil when ev has none.
 func (e *JSONLEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
 	if dst == nil {
 		dst = make([]byte, 0, 512)

@@ -1,7 +1,11 @@
 package output
 
 import (
+	"cmp"
 	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -106,4 +110,24 @@ func HexPreview(b []byte, max int) string {
 		s += "…"
 	}
 	return s
+}
+
+// CountsText lists counts by name, most first: "TLS 1.3 ×60, TLS 1.2 ×4";
+// "none" for none.
+func CountsText(m map[string]int64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	names := slices.Collect(maps.Keys(m))
+	slices.SortFunc(names, func(a, b string) int {
+		if c := cmp.Compare(m[b], m[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	var out []string
+	for _, n := range names {
+		out = append(out, fmt.Sprintf("%s ×%d", n, m[n]))
+	}
+	return strings.Join(out, ", ")
 }

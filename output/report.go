@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	_ "embed"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -125,75 +124,131 @@ func NewReport(w io.Writer, version string) *Report {
 }
 
 // Encoder returns the encoder whose records WriteRecord takes.
-func (r *Report) Encoder() Encoder { return &JSONLEncoder{} }
+func (r *Report) Encoder() Encoder { return reportEncoder{} }
 
-// reportHead is what every message record gives the report; the payload
-// is decoded (reportPayloadRec) only for the messages kept.
-type reportHead struct {
-	TS          string `json:"ts"`
-	Pkt         uint64 `json:"pkt"`
-	From        string `json:"from"`
-	Opcode      string `json:"opcode"`
-	Length      *int64 `json:"length"`
-	WireLength  int64  `json:"wire_length"`
-	Compressed  bool   `json:"compressed"`
-	Truncated   bool   `json:"truncated"`
-	Incomplete  bool   `json:"incomplete"`
-	Undecodable bool   `json:"undecodable"`
-	App         *struct {
-		Protocol  string   `json:"protocol"`
-		Summary   string   `json:"summary"`
-		LatencyMS *float64 `json:"latency_ms"`
-	} `json:"app"`
+// reportMsg is the value of a message record; its bytes are the first
+// reportPayload bytes of the payload (and a rune's more), all the page
+// keeps of it.
+type reportMsg struct {
+	ts                 time.Time
+	pkt                uint64
+	from               int // 0 client, 1 server
+	opcode             string
+	length, wireLength int64
+	flags              int // as repMsg's, 16 (binary) included
+	text               bool
+	closeCode          int
+	closeReason        string
+	app                *reportApp
 }
 
-type reportPayloadRec struct {
-	Text        *string `json:"text"`
-	CloseCode   int     `json:"close_code"`
-	CloseReason *string `json:"close_reason"`
+type reportApp struct {
+	protocol, summary string
+	latency           *float64
 }
 
-// dataPrefix returns the first n bytes of a record's base64 "data"
-// member, decoding no more of it than that (binary messages can be
-// megabytes), and whether it has one.
-func dataPrefix(body []byte, n int) ([]byte, bool) {
-	const key = `,"data":"`
-	i := bytes.Index(body, []byte(key))
-	if i < 0 {
-		return nil, false
-	}
-	s := body[i+len(key):]
-	j := bytes.IndexByte(s, '"')
-	if j < 0 {
-		return nil, false
-	}
-	s = s[:j]
-	if enc := (n + 2) / 3 * 4; len(s) > enc {
-		s = s[:enc]
-	}
-	out := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
-	k, _ := base64.StdEncoding.Decode(out, s)
-	return out[:min(k, n)], true
+// reportEvent is the value of a handshake, finding or connection record.
+// Its strings are made valid UTF-8 (each stray byte U+FFFD), as the page
+// has always shown them.
+type reportEvent struct {
+	ts                        time.Time
+	client, server            string
+	captured                  bool
+	status                    int
+	host, path, sub, ext      string
+	h2Stream                  uint32
+	tls                       bool
+	code, severity, rfc, from string
+	detail                    string
+	pkt                       uint64
+	duration                  float64
+	end                       string
+	sent                      [2]dissect.DirStats
+	rtt                       *RTTRecord
+	app, appTop               string
+	findings                  [3]int64
 }
 
-type reportRecord struct {
-	MessageRecord
-	Client, Server      string
-	Captured            bool
-	Status              int
-	Method, Path, Host  string
-	Subprotocol         string
-	Extensions          []string
-	TLS                 *TLSRecord
-	Code, Severity, RFC string
-	Detail              string
-	DurationSec         float64        `json:"duration"`
-	End                 string         `json:"end"`
-	ClientSent          DirRecord      `json:"client_sent"`
-	ServerSent          DirRecord      `json:"server_sent"`
-	ConnRTT             *RTTRecord     `json:"rtt"`
-	ConnApp             *AppConnRecord `json:"app"`
-	Findings            map[string]int `json:"findings"`
+type reportEncoder struct{}
+
+func rttRecord(r *dissect.RTT) *RTTRecord {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return &RTTRecord{Count: r.Count, Min: ms(r.Min), Median: ms(r.Median()), Max: ms(r.Max)}
+}
+
+func (reportEncoder) Encode(dst []byte, ev *dissect.Event) ([]byte, any, bool) {
+	ts := ev.Pos.TS
+	switch ev.Kind {
+	case dissect.KindMessage:
+		m := ev.Message
+		r := &reportMsg{ts: ts, pkt: ev.Pos.Pkt, opcode: m.Opcode.String(), length: m.Length, wireLength: m.WireLength}
+		if m.From == dissect.ServerToClient {
+			r.from = 1
+		}
+		if m.Undecodable {
+			r.length = m.WireLength
+		}
+		for i, on := range []bool{m.Compressed, m.Truncated, m.Incomplete, m.Undecodable} {
+			if on {
+				r.flags |= 1 << i
+			}
+		}
+		keep := m.Payload[:min(len(m.Payload), reportPayload+utf8.UTFMax)]
+		switch {
+		case m.Undecodable:
+		case m.Opcode == dissect.OpText && m.TextValid:
+			r.text = true
+			dst = append(dst, keep...)
+		case m.Opcode != dissect.OpClose || m.CloseCode == 0:
+			r.flags |= 16
+			dst = append(dst, keep...)
+		}
+		if m.Opcode == dissect.OpClose && m.CloseCode != 0 {
+			r.closeCode, r.closeReason = int(m.CloseCode), validUTF8(m.CloseReason)
+		}
+		if m.App != nil {
+			a := NewAppRecord(m.App)
+			r.app = &reportApp{protocol: a.Protocol, summary: validUTF8(a.Summary), latency: a.LatencyMS}
+		}
+		return dst, r, true
+	case dissect.KindHandshake:
+		h := ev.Handshake
+		r := &reportEvent{ts: ts, client: ev.Conn.Client.String(), server: ev.Conn.Server.String(), captured: h.Captured, status: h.Status,
+			host: validUTF8(h.Host), path: validUTF8(h.Path), sub: validUTF8(h.Subprotocol), h2Stream: ev.Conn.H2Stream, tls: h.TLS != nil}
+		var ext []string
+		for _, x := range h.Extensions {
+			ext = append(ext, validUTF8(x.String()))
+		}
+		r.ext = strings.Join(ext, ", ")
+		return dst, r, true
+	case dissect.KindFinding:
+		f := ev.Finding
+		r := &reportEvent{ts: ts, code: validUTF8(string(f.Code)), severity: f.Severity.String(), rfc: validUTF8(f.RFC), detail: validUTF8(f.Detail), pkt: ev.Pos.Pkt}
+		if f.Blame {
+			r.from = f.From.String()
+		}
+		return dst, r, true
+	case dissect.KindConnection:
+		s := ev.Summary
+		r := &reportEvent{ts: ts, client: ev.Conn.Client.String(), server: ev.Conn.Server.String(), duration: s.Duration.Seconds(), end: s.Reason.String(),
+			sent:     [2]dissect.DirStats{s.Client, s.Server},
+			findings: [3]int64{s.Findings[dissect.SeverityError], s.Findings[dissect.SeverityWarning], s.Findings[dissect.SeverityInfo]}}
+		if s.RTT.Count > 0 {
+			r.rtt = rttRecord(&s.RTT)
+		}
+		if a := s.App; a != nil {
+			r.app = validUTF8(a.Protocol)
+			var top []string
+			for _, nc := range a.Top {
+				// The count as a JSON number read back into an any
+				// (a float64) prints: 1.234567e+06 from a million on.
+				top = append(top, fmt.Sprintf("%v ×%v", validUTF8(nc.Name), float64(nc.Count)))
+			}
+			r.appTop = strings.Join(top, ", ")
+		}
+		return dst, r, true
+	}
+	return dst, nil, false
 }
 
 func (r *Report) seconds(t time.Time) float64 {
@@ -206,10 +261,9 @@ func (r *Report) seconds(t time.Time) float64 {
 	return math.Round(t.Sub(r.t0).Seconds()*1e6) / 1e6
 }
 
-// WriteRecord takes one record (a JSON Lines body).
-func (r *Report) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
-	full := append(append(r.scratch[:0], '{'), body[1:]...) // the body starts with ,"ts":
-	r.scratch = full
+// WriteRecord takes one record.
+func (r *Report) WriteRecord(e *Encoded) error {
+	conn := e.Conn
 	conns := func(t float64) *repConn {
 		c := r.conns[conn]
 		if c == nil && conn > 0 {
@@ -219,82 +273,69 @@ func (r *Report) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 		}
 		return c
 	}
-	if kind == dissect.KindMessage {
-		var h reportHead
-		if err := json.Unmarshal(full, &h); err != nil {
-			return fmt.Errorf("output: report: %w", err)
-		}
-		ts, _ := time.Parse(time.RFC3339Nano, h.TS)
-		t := r.seconds(ts)
-		r.message(conns(t), t, &h, full)
+	if m, ok := e.Value.(*reportMsg); ok {
+		t := r.seconds(m.ts)
+		r.message(conns(t), t, m, e.Bytes)
 		return nil
 	}
-	var rec reportRecord
-	if err := json.Unmarshal(full, &rec); err != nil {
-		return fmt.Errorf("output: report: %w", err)
+	rec, ok := e.Value.(*reportEvent)
+	if !ok {
+		return nil
 	}
-	ts, _ := time.Parse(time.RFC3339Nano, rec.TS)
-	t := r.seconds(ts)
+	t := r.seconds(rec.ts)
 	c := conns(t)
-	switch kind {
+	switch e.Kind {
 	case dissect.KindHandshake:
-		c.Client, c.Server, c.Host, c.Path, c.Sub, c.Status = rec.Client, rec.Server, rec.Host, rec.Path, rec.Subprotocol, rec.Status
-		c.Ext = strings.Join(rec.Extensions, ", ")
-		c.H2Stream = rec.H2Stream
+		c.Client, c.Server, c.Host, c.Path, c.Sub, c.Status = rec.client, rec.server, rec.host, rec.path, rec.sub, rec.status
+		c.Ext = rec.ext
+		c.H2Stream = rec.h2Stream
 		switch {
-		case rec.TLS != nil && rec.H2Stream != 0:
+		case rec.tls && rec.h2Stream != 0:
 			c.Carrier = "h2+tls"
-		case rec.H2Stream != 0:
+		case rec.h2Stream != 0:
 			c.Carrier = "h2"
-		case rec.TLS != nil:
+		case rec.tls:
 			c.Carrier = "wss"
 		default:
 			c.Carrier = "ws"
 		}
-		if !rec.Captured {
+		if !rec.captured {
 			c.Carrier += " (handshake not captured)"
 		}
 	case dissect.KindFinding:
 		r.fTotal++
-		r.byCode[rec.Code]++
+		r.byCode[rec.code]++
 		if len(r.findings) < reportMaxFindings {
-			r.findings = append(r.findings, repFinding{Code: rec.Code, Severity: rec.Severity, RFC: rec.RFC, From: rec.From,
-				Detail: rec.Detail, Conn: conn, T: t, Pkt: rec.Pkt, Msg: r.msgTotal - 1})
+			r.findings = append(r.findings, repFinding{Code: rec.code, Severity: rec.severity, RFC: rec.rfc, From: rec.from,
+				Detail: rec.detail, Conn: conn, T: t, Pkt: rec.pkt, Msg: r.msgTotal - 1})
 		}
 	case dissect.KindConnection:
 		if c == nil {
 			return nil
 		}
 		if c.Client == "" {
-			c.Client, c.Server = rec.Client, rec.Server
+			c.Client, c.Server = rec.client, rec.server
 		}
-		c.End, c.Duration, c.Ended = t, rec.DurationSec, rec.End
-		s := [2]*DirRecord{&rec.ClientSent, &rec.ServerSent}
+		c.End, c.Duration, c.Ended = t, rec.duration, rec.end
 		for d := range 2 {
-			c.Msgs[d], c.Bytes[d], c.Wire[d] = s[d].Messages, s[d].Bytes, s[d].WireBytes
-			c.compressed += s[d].Compressed
+			s := &rec.sent[d]
+			c.Msgs[d], c.Bytes[d], c.Wire[d] = s.Messages, s.Bytes, s.WireBytes
+			c.compressed += s.Compressed
 		}
 		if c.compressed > 0 && c.Wire[0]+c.Wire[1] > 0 {
 			c.Ratio = math.Round(float64(c.Bytes[0]+c.Bytes[1])/float64(c.Wire[0]+c.Wire[1])*100) / 100
 		}
-		c.RTT = rec.ConnRTT
+		c.RTT = rec.rtt
 		var cl []string
 		for d, who := range []string{"client", "server"} {
-			if s[d].CloseCode != 0 {
-				cl = append(cl, who+" "+strconv.Itoa(s[d].CloseCode))
-				r.closeCode[strconv.Itoa(s[d].CloseCode)]++
+			if code := int(rec.sent[d].CloseCode); code != 0 {
+				cl = append(cl, who+" "+strconv.Itoa(code))
+				r.closeCode[strconv.Itoa(code)]++
 			}
 		}
 		c.Close = strings.Join(cl, ", ")
-		c.Findings = [3]int64{int64(rec.Findings["error"]), int64(rec.Findings["warning"]), int64(rec.Findings["info"])}
-		if a := rec.ConnApp; a != nil {
-			c.App = a.Protocol
-			var top []string
-			for _, nc := range a.Top {
-				top = append(top, fmt.Sprintf("%v ×%v", nc[0], nc[1]))
-			}
-			c.AppTop = strings.Join(top, ", ")
-		}
+		c.Findings = rec.findings
+		c.App, c.AppTop = rec.app, rec.appTop
 	}
 	return nil
 }
@@ -325,17 +366,11 @@ func (r *Report) bucket(t float64) *repBucket {
 	return &r.buckets[i]
 }
 
-func (r *Report) message(c *repConn, t float64, rec *reportHead, full []byte) {
+func (r *Report) message(c *repConn, t float64, rec *reportMsg, payload []byte) {
 	idx := r.msgTotal
 	r.msgTotal++
-	from := 0
-	if rec.From == "server" {
-		from = 1
-	}
-	length := rec.WireLength
-	if rec.Length != nil {
-		length = *rec.Length
-	}
+	from := rec.from
+	length := rec.length
 	b := r.bucket(t)
 	b.Msgs[from]++
 	b.Bytes[from] += length
@@ -348,56 +383,42 @@ func (r *Report) message(c *repConn, t float64, rec *reportHead, full []byte) {
 		r.sizeHist[1] = append(r.sizeHist[1], 0)
 	}
 	r.sizeHist[from][size]++
-	if rec.App != nil && rec.App.LatencyMS != nil && len(r.latency) < reportMaxPoints {
-		r.latency = append(r.latency, [2]float64{t, *rec.App.LatencyMS})
+	if rec.app != nil && rec.app.latency != nil && len(r.latency) < reportMaxPoints {
+		r.latency = append(r.latency, [2]float64{t, *rec.app.latency})
 	}
 	if idx%r.stride != 0 {
 		return
 	}
-	flags := 0
-	for i, on := range []bool{rec.Compressed, rec.Truncated, rec.Incomplete, rec.Undecodable} {
-		if on {
-			flags |= 1 << i
-		}
-	}
-	var pl reportPayloadRec
-	if err := json.Unmarshal(full, &pl); err != nil {
-		return
-	}
-	var preview, payload string
-	switch rec := &pl; {
-	case rec.Text != nil:
-		// Copies: a slice of the decoded text would keep all of it.
-		preview = strings.Clone(cutRunes(*rec.Text, reportPreview))
+	flags := rec.flags
+	var preview, pl string
+	switch {
+	case rec.text:
+		// Copies: a slice of the text would keep all of it.
+		preview = string(cutRunes(payload, reportPreview))
 		if r.payloads < reportPayloadTotal {
-			payload = strings.Clone(cutRunes(*rec.Text, reportPayload))
-			r.payloads += len(payload)
+			pl = string(cutRunes(payload, reportPayload))
+			r.payloads += len(pl)
 		}
-	case func() bool { _, ok := dataPrefix(full, 0); return ok }():
-		flags |= 16
+	case flags&16 != 0:
 		want := reportPreview / 2
 		if r.payloads < reportPayloadTotal {
 			want = reportPayload
 		}
-		d, _ := dataPrefix(full, want)
+		d := payload[:min(len(payload), want)]
 		preview = hex.EncodeToString(d[:min(len(d), reportPreview/2)])
 		if r.payloads < reportPayloadTotal {
-			payload = hex.EncodeToString(d)
-			r.payloads += len(payload)
+			pl = hex.EncodeToString(d)
+			r.payloads += len(pl)
 		}
-	case rec.CloseCode != 0:
-		reason := ""
-		if rec.CloseReason != nil {
-			reason = *rec.CloseReason
-		}
-		preview = strconv.Itoa(rec.CloseCode) + " " + reason
-		payload = preview
+	case rec.closeCode != 0:
+		preview = strconv.Itoa(rec.closeCode) + " " + rec.closeReason
+		pl = preview
 	}
 	app := ""
-	if rec.App != nil {
-		app = rec.App.Protocol + " " + rec.App.Summary
+	if rec.app != nil {
+		app = rec.app.protocol + " " + rec.app.summary
 	}
-	r.msgs = append(r.msgs, repMsg{c.ID, t, from, rec.Opcode, length, rec.WireLength, flags, preview, payload, app, idx, rec.Pkt})
+	r.msgs = append(r.msgs, repMsg{c.ID, t, from, rec.opcode, length, rec.wireLength, flags, preview, pl, app, idx, rec.pkt})
 	if len(r.msgs) >= reportMaxMessages {
 		// Keep every other one, and from now on every 2·stride-th: the
 		// sample stays even over the whole capture.
@@ -412,7 +433,7 @@ func (r *Report) message(c *repConn, t float64, rec *reportHead, full []byte) {
 	}
 }
 
-func cutRunes(s string, n int) string {
+func cutRunes[T string | []byte](s T, n int) T {
 	if len(s) <= n {
 		return s
 	}
@@ -552,3 +573,6 @@ func (r *Report) Close() error {
 func htmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;").Replace(s)
 }
+
+// Finish takes the run's totals record, shown in the overview.
+func (r *Report) Finish(t *Totals) { r.Totals = t.Record }

@@ -3,6 +3,7 @@ package output
 import (
 	"io"
 	"testing"
+	"time"
 
 	"github.com/wscap/wscap/dissect"
 )
@@ -11,9 +12,10 @@ import (
 // forged timestamp) gets as many intervals as a short one, wider.
 func TestReportBucketsBounded(t *testing.T) {
 	r := NewReport(io.Discard, "test")
-	for _, ts := range []string{"2000-01-01T00:00:00Z", "2000-01-01T00:00:01.5Z", "2038-01-01T00:00:00Z"} {
-		body := `,"ts":"` + ts + `","from":"client","opcode":"text","frames":1,"length":2,"wire_length":2,"compressed":false,"text":"hi"}`
-		if err := r.WriteRecord(dissect.KindMessage, 1, []byte(body)); err != nil {
+	for _, ts := range []time.Time{time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2000, 1, 1, 0, 0, 1, 5e8, time.UTC), time.Date(2038, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		ev := &dissect.Event{Kind: dissect.KindMessage, Conn: &dissect.ConnInfo{}, Pos: dissect.Pos{TS: ts},
+			Message: &dissect.Message{Opcode: dissect.OpText, TextValid: true, Payload: []byte("hi"), Length: 2, WireLength: 2, Frames: 1}}
+		if err := r.WriteRecord(encoded(r.Encoder(), ev, 1)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/wscap/wscap/dissect"
@@ -56,36 +54,34 @@ func (s *Stats) Encoder() Encoder {
 }
 
 type statsEncoder struct {
-	jsonl   bool
-	jl      JSONLEncoder // JSON Lines: the connection record, as read writes it
-	scratch []byte
+	jsonl bool
+	jl    JSONLEncoder // JSON Lines: the connection record, as read writes it
+	w     rowWriter
 }
 
-// statsNums is how many int64 a row's body starts with: the totals' inputs.
-const statsNums = 13 + 16
+// statsRecord is the value of a stats record: the connection's row, the
+// totals' inputs, and for the table its cells after CONN (the writer adds
+// that one, which only it knows), rendered on the shard.
+type statsRecord struct {
+	row   statsRow
+	cells statsCells
+}
 
-// AppendRecord appends the numbers for the totals, then the row: a JSON
-// object without "kind" and "conn", or the table row from its second
-// column on, rendered (the writer adds the CONN cell, which only it knows).
-func (e *statsEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
+// Encode makes a connection record's row. For JSON Lines the record's
+// bytes are the connection record as read writes it (one record kind, one
+// schema).
+func (e *statsEncoder) Encode(dst []byte, ev *dissect.Event) ([]byte, any, bool) {
 	if ev.Kind != dissect.KindConnection {
-		return nil
+		return dst, nil, false
 	}
-	row := rowNums(ev)
-	for _, v := range []int64{int64(row.Duration * 1e9), row.ClientMessages, row.ServerMessages, row.ClientBytes, row.ServerBytes,
-		row.Compressed, row.Largest, row.RTTCount, int64(row.RTTMin * 1e6), int64(row.RTTMax * 1e6), int64(row.Errors), int64(row.Warnings), int64(row.Infos)} {
-		dst = binary.LittleEndian.AppendUint64(dst, uint64(v))
-	}
-	for _, v := range row.types {
-		dst = binary.LittleEndian.AppendUint64(dst, uint64(v))
-	}
+	r := &statsRecord{row: rowNums(ev)}
 	if e.jsonl {
-		return e.jl.AppendRecord(dst, ev) // one record kind, one schema: read's
+		return e.jl.AppendRecord(dst, ev), r, true
 	}
-	w := rowWriter{b: dst, scratch: e.scratch}
-	w.cells(ev, &row)
-	e.scratch = w.scratch
-	return w.b
+	e.w.reset()
+	e.w.cells(ev, &r.row)
+	r.cells = e.w.done()
+	return dst, r, true
 }
 
 // rowNums returns the numbers of a connection record's row.
@@ -107,6 +103,15 @@ func rowNums(ev *dissect.Event) statsRow {
 		row.RTTCount, row.RTTMin, row.RTTMedian, row.RTTMax = r.Count, ms(r.Min), ms(r.Median()), ms(r.Max)
 	}
 	return row
+}
+
+// totalsInputs returns r as the totals add it: the duration to the
+// nanosecond, RTTs to the nanosecond of a millisecond (the figures the
+// totals have always shown).
+func totalsInputs(r statsRow) statsRow {
+	r.Duration = float64(int64(r.Duration*1e9)) / 1e9
+	r.RTTMin, r.RTTMax = float64(int64(r.RTTMin*1e6))/1e6, float64(int64(r.RTTMax*1e6))/1e6
+	return r
 }
 
 func appendExtensionList(b []byte, exts []dissect.Extension) []byte {
@@ -203,37 +208,36 @@ type statsRow struct {
 }
 
 // WriteRecord takes one row encoded by the Stats encoder.
-func (s *Stats) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
-	if kind != dissect.KindConnection || len(body) < 8*statsNums {
+func (s *Stats) WriteRecord(r *Encoded) error {
+	rec, ok := r.Value.(*statsRecord)
+	if r.Kind != dissect.KindConnection || !ok {
 		return nil
 	}
-	var n [statsNums]int64
-	for i := range n {
-		n[i] = int64(binary.LittleEndian.Uint64(body[8*i:]))
-	}
-	body = body[8*statsNums:]
-	row := statsRow{Duration: float64(n[0]) / 1e9, ClientMessages: n[1], ServerMessages: n[2], ClientBytes: n[3], ServerBytes: n[4],
-		Compressed: n[5], Largest: n[6], RTTCount: n[7], RTTMin: float64(n[8]) / 1e6, RTTMax: float64(n[9]) / 1e6,
-		Errors: int(n[10]), Warnings: int(n[11]), Infos: int(n[12])}
-	copy(row.types[:], n[13:])
+	row := totalsInputs(rec.row)
 	s.add(&row)
 	if s.jsonl {
-		if _, err := fmt.Fprintf(s.w, `{"kind":"connection","conn":%d`, conn); err != nil {
+		if _, err := fmt.Fprintf(s.w, `{"kind":"connection","conn":%d`, r.Conn); err != nil {
 			return err
 		}
-		_, err := s.w.Write(body)
+		_, err := s.w.Write(r.Bytes)
 		return err
 	}
 	// The row, as the shard rendered its cells, waits for the end.
-	s.rows = append(s.rows, statsLine{conn, string(body)})
+	s.rows = append(s.rows, statsLine{r.Conn, rec.cells})
 	return nil
 }
 
 // statsLine is one row of the table: the connection number and the cells
-// after it, NUL-separated.
+// after it.
 type statsLine struct {
 	conn  int
-	cells string
+	cells statsCells
+}
+
+// statsCells are the cells of a row after CONN: one string, cut at ends.
+type statsCells struct {
+	text string
+	ends [statsColumns - 1]int32
 }
 
 // statsCols are the table's columns, in order. A text column is at most
@@ -338,16 +342,18 @@ func statsLayout(rows int, row func(i int, c *[statsColumns]string), width int) 
 // statsColumns is the number of columns of the stats table.
 const statsColumns = 14
 
-// splitCells fills c with the NUL-separated cells of s after first.
-func splitCells(c *[statsColumns]string, first, s string) {
+// splitCells fills c with first and the cells after it.
+func splitCells(c *[statsColumns]string, first string, cells *statsCells) {
 	c[0] = first
-	for i := 1; i < statsColumns; i++ {
-		c[i], s, _ = strings.Cut(s, "\x00")
+	from := int32(0)
+	for i, end := range cells.ends {
+		c[i+1] = cells.text[from:end]
+		from = end
 	}
 }
 
 // writeTable prints the table: rows by connection number, then totals.
-func (s *Stats) writeTable(totals string) error {
+func (s *Stats) writeTable(totals *statsCells) error {
 	slices.SortFunc(s.rows, func(a, b statsLine) int { return cmp.Compare(a.conn, b.conn) })
 	var num []byte
 	row := func(i int, c *[statsColumns]string) {
@@ -356,7 +362,7 @@ func (s *Stats) writeTable(totals string) error {
 			return
 		}
 		num = strconv.AppendInt(num[:0], int64(s.rows[i].conn), 10)
-		splitCells(c, string(num), s.rows[i].cells)
+		splitCells(c, string(num), &s.rows[i].cells)
 	}
 	show, widths := statsLayout(len(s.rows)+1, row, s.Width)
 	bw := bufio.NewWriterSize(s.w, 64<<10)
@@ -441,6 +447,14 @@ func appendPair(dst []byte, a, b int64) []byte {
 	return strconv.AppendInt(append(strconv.AppendInt(dst, a, 10), '/'), b, 10)
 }
 
+// Finish takes the run's totals: its record ends JSON Lines output, its
+// span is the totals row's duration, its lines follow the table.
+func (s *Stats) Finish(t *Totals) {
+	s.Span = &t.Span
+	s.Totals = t.Record
+	s.Extra = append(s.Extra, t.Lines...)
+}
+
 // Close writes the table (or the JSON totals object).
 func (s *Stats) Close() error {
 	t := &s.total
@@ -453,40 +467,42 @@ func (s *Stats) Close() error {
 	if s.jsonl {
 		return s.writeTotals(t)
 	}
-	w := rowWriter{}
+	var w rowWriter
 	w.cells(nil, t)
-	return s.writeTable(string(w.b))
+	cells := w.done()
+	return s.writeTable(&cells)
 }
 
-// rowWriter appends a table row's cells after CONN, NUL-separated (text
-// escaped and cut at statsCellMax bytes), without building them first:
-// `wscap stats` renders a row per connection on the shards.
+// rowWriter makes a table row's cells after CONN (text escaped and cut at
+// statsCellMax bytes) in one buffer, without building them first: `wscap
+// stats` renders a row per connection on the shards.
 type rowWriter struct {
 	b       []byte
 	col     int
+	ends    [statsColumns - 1]int32
 	scratch []byte
 }
+
+func (w *rowWriter) reset() { w.b, w.col = w.b[:0], 0 }
+
+// done returns the cells written.
+func (w *rowWriter) done() statsCells { return statsCells{text: string(w.b), ends: w.ends} }
 
 // statsCellMax caps a text cell before the table's widths are known
 // (statsCols' widest is less).
 const statsCellMax = 64
 
-func (w *rowWriter) open() {
-	if w.col > 0 {
-		w.b = append(w.b, 0)
-	}
+func (w *rowWriter) close() {
+	w.ends[w.col] = int32(len(w.b))
+	w.col++
 }
 
-func (w *rowWriter) close() { w.col++ }
-
 func (w *rowWriter) text(s string) {
-	w.open()
 	w.b = append(w.b, s...)
 	w.close()
 }
 
 func (w *rowWriter) pair(a, b int64) {
-	w.open()
 	w.b = appendPair(w.b, a, b)
 	w.close()
 }
@@ -496,19 +512,16 @@ func (w *rowWriter) pair(a, b int64) {
 func (w *rowWriter) cells(ev *dissect.Event, r *statsRow) {
 	var h *dissect.Handshake
 	if ev != nil {
-		w.open()
 		w.b = ev.Conn.Client.AppendTo(w.b) // addresses need no escaping
 		w.b = append(w.b, " → "...)
 		w.b = ev.Conn.Server.AppendTo(w.b)
 		w.close()
-		w.open()
 		// Cells are cut at their width: no need to escape more.
 		if h = ev.Summary.Handshake; h != nil {
 			w.b = appendSafeText(w.b, h.Host, statsCellMax)
 			w.b = appendSafeText(w.b, h.Path, statsCellMax)
 		}
 		w.close()
-		w.open()
 		if h != nil {
 			t := append(w.scratch[:0], h.Subprotocol...)
 			if len(h.Extensions) > 0 {
@@ -551,18 +564,14 @@ func (w *rowWriter) cells(ev *dissect.Event, r *statsRow) {
 	w.text(durationText(time.Duration(r.Duration * float64(time.Second))))
 	w.pair(r.ClientMessages, r.ServerMessages)
 	w.pair(r.ClientBytes, r.ServerBytes)
-	w.open()
 	w.b = appendTypes(w.b, &r.types)
 	w.close()
-	w.open()
 	if r.Ratio > 0 {
 		w.b = strconv.AppendFloat(w.b, r.Ratio, 'f', 2, 64)
 	}
 	w.close()
-	w.open()
 	w.b = strconv.AppendInt(w.b, r.Largest, 10)
 	w.close()
-	w.open()
 	if r.RTTCount > 0 {
 		w.b = append(strconv.AppendFloat(w.b, r.RTTMin, 'g', 3, 64), '/')
 		if ev == nil {
@@ -573,7 +582,6 @@ func (w *rowWriter) cells(ev *dissect.Event, r *statsRow) {
 		w.b = strconv.AppendFloat(append(w.b, '/'), r.RTTMax, 'g', 3, 64)
 	}
 	w.close()
-	w.open()
 	if ev != nil {
 		sum := ev.Summary
 		if sum.ClosedFirst {
@@ -585,7 +593,6 @@ func (w *rowWriter) cells(ev *dissect.Event, r *statsRow) {
 		w.b = appendCloseCodes(w.b, sum)
 	}
 	w.close()
-	w.open()
 	w.b = appendPair(w.b, int64(r.Errors), int64(r.Warnings))
 	w.b = strconv.AppendInt(append(w.b, '/'), int64(r.Infos), 10)
 	w.close()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/wscap/wscap/dissect"
@@ -207,27 +206,25 @@ func (t *Table) row(cells []string) error {
 	return nil
 }
 
-// Encoder returns an encoder whose output WriteRecord takes.
+// Encoder returns an encoder whose records WriteRecord takes.
 func (t *Table) Encoder() Encoder { return &TableEncoder{opts: t.opts} }
 
 // Emit writes the row of one event (a dissect.Sink for a single shard).
 func (t *Table) Emit(ev *dissect.Event) error {
 	enc := TableEncoder{opts: t.opts}
-	body := enc.AppendRecord(nil, ev)
-	if body == nil {
+	var r tableRow
+	if !enc.row(ev, &r) {
 		return nil
 	}
-	return t.WriteRecord(ev.Kind, ev.Conn.ID, body)
+	return t.writeRow(ev.Conn.ID, &r)
 }
 
 // WriteRecord writes a row encoded by a TableEncoder, with its connection
 // number.
-func (t *Table) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
-	cells := strings.Split(string(body), "\x00")
-	if len(cells) != 6 {
-		return fmt.Errorf("output: bad table record %q", body)
-	}
-	ts := cells[0]
+func (t *Table) WriteRecord(r *Encoded) error { return t.writeRow(r.Conn, r.Value.(*tableRow)) }
+
+func (t *Table) writeRow(conn int, r *tableRow) error {
+	ts := r[0]
 	if len(ts) == len("2006-01-02 15:04:05.000000") && ts[4] == '-' {
 		if date := ts[:10]; date != t.date {
 			if !t.started {
@@ -243,44 +240,41 @@ func (t *Table) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
 	}
 	t.cells = append(t.cells[:0], ts, strconv.Itoa(conn))
 	if t.lay.pkt {
-		t.cells = append(t.cells, cells[1])
+		t.cells = append(t.cells, r[1])
 	}
-	t.cells = append(t.cells, cells[2:]...)
+	t.cells = append(t.cells, r[2:]...)
 	return t.row(t.cells)
 }
 
-// TableEncoder encodes the cells of a table row (all but the connection
-// number), NUL-separated, on a pipeline shard.
+// tableRow is a table record: the cells of a row but the connection
+// number (time, packet, from, type, length, detail).
+type tableRow [6]string
+
+// TableEncoder makes the rows of a Table on a pipeline shard.
 type TableEncoder struct {
 	opts TableOptions
 }
 
-// AppendRecord appends ev's row, or returns nil when ev has none.
-func (t *TableEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
-	cells := t.cells(ev)
-	if cells == nil {
-		return nil
+// Encode makes ev's row: the record's value is a *tableRow.
+func (t *TableEncoder) Encode(dst []byte, ev *dissect.Event) ([]byte, any, bool) {
+	var r tableRow
+	if !t.row(ev, &r) {
+		return dst, nil, false
 	}
-	for i, c := range cells {
-		if i > 0 {
-			dst = append(dst, 0)
-		}
-		dst = append(dst, strings.ReplaceAll(c, "\x00", "")...)
-	}
-	if dst == nil {
-		dst = []byte{}
-	}
-	return dst
+	v := new(tableRow)
+	*v = r
+	return dst, v, true
 }
 
-// cells returns the row of an event: time, packet, from, type, length,
-// detail.
-func (t *TableEncoder) cells(ev *dissect.Event) []string {
+// row fills r with ev's row; it reports false when ev has none.
+func (t *TableEncoder) row(ev *dissect.Event, r *tableRow) bool {
 	c := t.cells5(ev)
 	if c == nil {
-		return nil
+		return false
 	}
-	return append([]string{c[0], strconv.FormatUint(ev.Pos.Pkt, 10)}, c[1:]...)
+	r[0], r[1] = c[0], strconv.FormatUint(ev.Pos.Pkt, 10)
+	copy(r[2:], c[1:])
+	return true
 }
 
 // cells5 returns the row of an event but its packet number.
@@ -415,6 +409,20 @@ func (t *TableEncoder) msgPreview(m *dissect.Message) string {
 		return flags + "(invalid UTF-8) " + HexPreview(m.Payload, max-16)
 	}
 	return flags + HexPreview(m.Payload, max)
+}
+
+// Finish adds the caps the run hit and the findings by code, most first,
+// under the table.
+func (t *Table) Finish(tot *Totals) {
+	t.Footer = append(t.Footer, tot.Caps...)
+	if len(tot.Findings) == 0 {
+		return
+	}
+	m := map[string]int64{}
+	for code, n := range tot.Findings {
+		m[string(code)] = n
+	}
+	t.Footer = append(t.Footer, "findings: "+CountsText(m))
 }
 
 // Close ends the table.

@@ -26,20 +26,14 @@ import (
 // payload once into the batch of the shard its connection hashes to, and
 // numbers packets. Each shard (one goroutine) owns the connections that hash
 // to it: its own Assembler and Dissector, and an output.Encoder that turns
-// events into record bodies. A merger takes the shards' batches round by
-// round, merges their records by input position, numbers WebSocket
-// connections in the order they were recognised, and writes. A record's
+// events into records (bytes, kept in the part, and a value). A merger
+// takes the shards' batches round by round, merges their records by input
+// position, numbers WebSocket connections in the order they were
+// recognised, and writes. A record's
 // position is the packet that completed it and, to break ties between
 // connections ended by the same packet (end of input, idle timeout), the
 // first packet of its connection. So the records, their order and the
 // connection numbers are the same for any number of shards.
-
-// RecordWriter writes records encoded by an output.Encoder, in order. conn
-// is the record's connection number (0 for none).
-type RecordWriter interface {
-	WriteRecord(kind dissect.Kind, conn int, body []byte) error
-	Close() error
-}
 
 // record is one encoded record in a shard batch.
 type record struct {
@@ -49,7 +43,9 @@ type record struct {
 	local          int               // the connection's number on its shard
 	conn           *dissect.ConnInfo // for Options.OnRecord; valid while the batch is merged
 	severity       dissect.Severity
-	start, end     int // body in batch.out
+	shown          bool // the encoder made a record (a finding it did not is still counted)
+	start, end     int  // the record's bytes in part.out
+	value          any  // the record's value (output.Encoded.Value)
 }
 
 func (r *record) before(o *record) bool {
@@ -90,10 +86,12 @@ func (b *batch) reset() {
 // in one or more parts, the last marked so: a round that produces a lot
 // (decompression bombs, floods of tiny frames) is handed over in pieces of
 // about partBytes, so the memory held between a shard and the merger stays
-// bounded whatever a round contains.
+// bounded whatever a round contains (and a part holds at most
+// partRecords records, whose values are not in its bytes).
 type part struct {
 	out    []byte
 	recs   []record
+	values bool // some record holds a value: clear them before reuse
 	last   bool
 	final  bool
 	stats  reassembly.Stats // with final
@@ -102,6 +100,7 @@ type part struct {
 
 const (
 	partBytes     = 4 << 20
+	partRecords   = 1 << 16
 	partsPerShard = 1 // parts queued between a shard and the merger
 )
 
@@ -138,19 +137,22 @@ func (s *shard) Emit(ev *dissect.Event) error {
 		p = s.cur
 		start = 0
 	}
+	var value any
+	shown := false
 	if ev.Kind != dissect.KindRecognised {
-		body := s.enc.AppendRecord(p.out, ev)
-		if body == nil {
+		out, v, ok := s.enc.Encode(p.out, ev)
+		if !ok {
 			if ev.Kind != dissect.KindFinding {
 				return nil
 			}
 			// A finding the format does not show still counts (Errors):
-			// an empty record.
-			body = p.out
+			// a record not shown.
+		} else {
+			p.out, value, shown = out, v, true
+			p.values = p.values || v != nil
 		}
-		p.out = body
 	}
-	r := record{file: ev.Pos.File, pkt: ev.Pos.Pkt, kind: ev.Kind, start: start, end: len(p.out)}
+	r := record{file: ev.Pos.File, pkt: ev.Pos.Pkt, kind: ev.Kind, start: start, end: len(p.out), shown: shown, value: value}
 	if ev.Conn != nil {
 		r.connFile, r.connPkt, r.local = ev.Conn.First.File, ev.Conn.First.Pkt, ev.Conn.ID
 		if s.track {
@@ -162,7 +164,7 @@ func (s *shard) Emit(ev *dissect.Event) error {
 		r.severity = ev.Finding.Severity
 	}
 	p.recs = append(p.recs, r)
-	if len(p.out) > partBytes {
+	if len(p.out) > partBytes || len(p.recs) >= partRecords {
 		s.send(false)
 	}
 	return nil
@@ -173,6 +175,10 @@ func (s *shard) send(last bool) {
 	s.cur.last = last
 	s.parts <- s.cur
 	s.cur = <-s.spare
+	if s.cur.values {
+		clear(s.cur.recs) // the writer owns the values: do not keep them alive
+		s.cur.values = false
+	}
 	s.cur.out, s.cur.recs = s.cur.out[:0], s.cur.recs[:0]
 	s.cur.last, s.cur.final = false, false
 	if cap(s.cur.out) > 4*partBytes {
@@ -237,8 +243,9 @@ type Engine struct {
 	nextTick   time.Time // packets after it make the shards Tick
 	last       dissect.Pos
 
-	w         RecordWriter
-	stopped   atomic.Bool // the writer failed
+	w         output.RecordWriter
+	rec       output.Encoded // handed to the writer
+	stopped   atomic.Bool    // the writer failed
 	werr      error
 	merged    sync.WaitGroup
 	ids       []idWindow // per shard: local number -> connection number
@@ -270,7 +277,7 @@ type Options struct {
 	// NewEncoder makes the Encoder of one shard; Writer writes what the
 	// encoders made, in input order, numbering connections 1, 2, ...
 	NewEncoder func() output.Encoder
-	Writer     RecordWriter
+	Writer     output.RecordWriter
 	// Keep, when set, selects connections by number: the records of the
 	// others are not written.
 	Keep func(conn int) bool
@@ -547,13 +554,15 @@ func (e *Engine) write(shard int, r *record, body []byte) {
 	if r.kind == dissect.KindFinding && r.severity == dissect.SeverityError {
 		e.errors++
 	}
-	if r.start == r.end {
+	if !r.shown {
 		return // counted, not shown
 	}
 	if e.onRecord != nil {
 		e.onRecord(r.kind, id, r.conn)
 	}
-	if err := e.w.WriteRecord(r.kind, id, body); err != nil {
+	e.rec = output.Encoded{Kind: r.kind, Conn: id, Bytes: body, Value: r.value}
+	r.value = nil
+	if err := e.w.WriteRecord(&e.rec); err != nil {
 		e.werr = err
 		e.stopped.Store(true)
 	}

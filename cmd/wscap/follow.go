@@ -16,7 +16,7 @@ const followExamples = `  wscap follow capture.pcap --conn 3
 func runFollow(args []string, e *env) int {
 	fs := pflag.NewFlagSet("follow", pflag.ContinueOnError)
 	var pf pipelineFlags
-	pf.register(fs, flagGroups{message: true})
+	pf.register(fs, flagGroups{command: "follow", message: true})
 	fs.BoolVar(&pf.raw, "raw", false, "print JSON text messages as they came, not pretty-printed")
 	fs.BoolVar(&pf.full, "full", false, fmt.Sprintf("print every message whole (otherwise at most %d KiB of text or %d KiB of binary each)", output.FollowText>>10, output.FollowBinary>>10))
 	fs.IntVar(&pf.msg, "msg", 0, "print only message N (from 1) of the connection, whole")
@@ -38,7 +38,6 @@ func runFollow(args []string, e *env) int {
 		e.errorf("--msg-out needs --msg N")
 		return exitError
 	}
-	pf.format = "follow"
 	pf.summary = false
 	return analyse(e, &pf, fileInputs(files, e), false)
 }

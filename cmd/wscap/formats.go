@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/binary"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"os"
@@ -22,15 +19,6 @@ import (
 	"github.com/wscap/wscap/pcap"
 	"github.com/wscap/wscap/pipeline"
 )
-
-// writer is an output of a run: it makes the encoders of the shards and
-// writes what they encoded, in order.
-type writer interface {
-	pipeline.RecordWriter
-	Encoder() output.Encoder
-	// finish is called once the input is over, before Close.
-	finish(t totals)
-}
 
 // totals is what a run counted: every packet read, the WebSocket
 // connections that opened, what the TCP connections carried, and IP
@@ -229,66 +217,104 @@ func (t *totals) hint() string {
 	return msg
 }
 
-// newWriter returns the writer for pf.format, with --summary added.
-func newWriter(e *env, pf *pipelineFlags, multiFile, streaming bool) (writer, error) {
-	var w writer
-	switch pf.format {
-	case "jsonl":
-		w = &jsonlWriter{output.NewJSONL(e.stdout, multiFile, streaming)}
-	case "table":
-		opts, err := pf.tableOptions(e)
-		if err != nil {
-			return nil, err
-		}
-		opts.Flush = streaming // live and standard input: every row as soon as it is complete
-		w = &tableWriter{output.NewTable(e.stdout, opts)}
-	case "stats":
+// format is one output format of a subcommand: a row of formats.
+type format struct {
+	name     string // the --format value
+	commands string // the subcommands that offer it, space-separated
+	help     string // said after the name in --format's help ("" for nothing)
+	// payload says whether the format shows message payloads; without,
+	// uncompressed messages are measured, not kept.
+	payload bool
+	// summary says whether --summary may add the connection summary.
+	summary bool
+	new     func(e *env, pf *pipelineFlags, multiFile, streaming bool) (output.Writer, error)
+}
+
+// formats are the output formats, by subcommand. A subcommand with one
+// format offers no --format; its first is the default. --format's help,
+// its check and the writer all come from here: a new format is a file in
+// output/ and a row.
+var formats = []format{
+	{name: "table", commands: "read live", payload: true, summary: true, new: newTable},
+	{name: "jsonl", commands: "read live", payload: true, new: func(e *env, pf *pipelineFlags, multiFile, streaming bool) (output.Writer, error) {
+		return output.NewJSONL(e.stdout, multiFile, streaming), nil
+	}},
+	{name: "har", commands: "read", help: "HAR 1.2 with _webSocketMessages", payload: true, new: func(e *env, pf *pipelineFlags, multiFile, streaming bool) (output.Writer, error) {
+		return output.NewHAR(e.stdout, version), nil
+	}},
+	{name: "table", commands: "stats", new: func(e *env, pf *pipelineFlags, multiFile, streaming bool) (output.Writer, error) {
 		st := output.NewStats(e.stdout, false)
 		_, st.Width = terminal(e.stdout)
-		w = &statsWriter{st}
-	case "stats-jsonl":
+		return st, nil
+	}},
+	{name: "jsonl", commands: "stats", new: func(e *env, pf *pipelineFlags, multiFile, streaming bool) (output.Writer, error) {
 		st := output.NewStats(e.stdout, true)
 		st.MultiFile = multiFile
-		w = &statsWriter{st}
-	case "har":
-		w = &harWriter{output.NewHAR(e.stdout, version)}
-	case "report":
-		f, err := os.Create(pf.reportOut)
-		if err != nil {
-			return nil, fmt.Errorf("-o: %w", err)
+		return st, nil
+	}},
+	{name: "text", commands: "follow", payload: true, new: newFollow},
+	{name: "html", commands: "report", payload: true, new: newReport},
+}
+
+// commandFormats returns the formats a subcommand offers.
+func commandFormats(command string) []format {
+	var fs []format
+	for _, f := range formats {
+		if slices.Contains(strings.Fields(f.commands), command) {
+			fs = append(fs, f)
 		}
-		r := output.NewReport(f, version)
-		for _, name := range pf.reportFiles {
-			r.Files = append(r.Files, filepath.Base(name))
+	}
+	return fs
+}
+
+// formatNames lists the names of fs: "table, jsonl or har", each followed
+// by its help in brackets when it has one.
+func formatNames(fs []format, help bool) string {
+	var s string
+	for i, f := range fs {
+		switch {
+		case i == 0:
+		case i == len(fs)-1:
+			s += " or "
+		default:
+			s += ", "
 		}
-		w = &reportWriter{Report: r, f: f}
-	case "follow":
-		fw := &followWriter{Follow: output.NewFollow(e.stdout, pf.raw), msg: pf.msg}
-		fw.Msg = pf.msg
-		fw.Full = pf.full
-		if pf.msgOut != "" {
-			f, err := os.Create(pf.msgOut)
-			if err != nil {
-				return nil, fmt.Errorf("--msg-out: %w", err)
-			}
-			fw.out, fw.MsgOut = f, f
+		s += f.name
+		if help && f.help != "" {
+			s += " (" + f.help + ")"
 		}
-		w = fw
-	default:
-		return nil, fmt.Errorf("unknown --format %q: use table, jsonl or har", pf.format)
+	}
+	return s
+}
+
+// outputFormat returns the row of --format for the subcommand.
+func (f *pipelineFlags) outputFormat() (*format, error) {
+	fs := commandFormats(f.command)
+	for i := range fs {
+		if fs[i].name == f.format {
+			return &fs[i], nil
+		}
+	}
+	return nil, fmt.Errorf("unknown --format %q: use %s", f.format, formatNames(fs, false))
+}
+
+// newWriter returns the writer for --format, with --summary and --sink
+// added.
+func newWriter(e *env, pf *pipelineFlags, multiFile, streaming bool) (output.Writer, error) {
+	f, err := pf.outputFormat()
+	if err != nil {
+		return nil, err
+	}
+	w, err := f.new(e, pf, multiFile, streaming)
+	if err != nil {
+		return nil, err
 	}
 	if pf.summary {
-		switch pf.format {
-		case "table":
-			// The summary is written to memory and follows the message
-			// table once that is complete: two writers never share stdout.
-			t := &teeWriter{a: w, out: e.stdout}
-			t.b = &statsWriter{output.NewStats(&t.later, false)}
-			w = t
-		case "stats", "stats-jsonl":
-		default:
+		if !f.summary {
 			return nil, fmt.Errorf("--summary adds the connection summary to the table; with --format %s the connection records carry it", pf.format)
 		}
+		// The summary prints when it closes, after the table closed.
+		w = &output.Tee{A: w, B: output.NewStats(e.stdout, false)}
 	}
 	if pf.sink != "" {
 		s, err := newSink(pf)
@@ -296,155 +322,91 @@ func newWriter(e *env, pf *pipelineFlags, multiFile, streaming bool) (writer, er
 			return nil, err
 		}
 		pf.sinkOut = s
-		w = &teeWriter{a: w, b: s, out: io.Discard}
+		w = &output.Tee{A: w, B: s}
 	}
 	return w, nil
 }
 
-type jsonlWriter struct{ *output.JSONL }
-
-func (j *jsonlWriter) finish(t totals) { j.WriteValue(t) }
-
-type tableWriter struct{ *output.Table }
-
-// finish adds one line of the findings by code, most first, to the table.
-func (t *tableWriter) finish(tot totals) {
-	t.Footer = append(t.Footer, tot.capNotes()...)
-	if len(tot.findings) == 0 {
-		return
+func newTable(e *env, pf *pipelineFlags, multiFile, streaming bool) (output.Writer, error) {
+	opts, err := pf.tableOptions(e)
+	if err != nil {
+		return nil, err
 	}
-	m := map[string]int64{}
-	for code, n := range tot.findings {
-		m[string(code)] = n
-	}
-	t.Footer = append(t.Footer, "findings: "+countsText(m))
+	opts.Flush = streaming // live and standard input: every row as soon as it is complete
+	return output.NewTable(e.stdout, opts), nil
 }
 
-type reportWriter struct {
-	*output.Report
+func newFollow(e *env, pf *pipelineFlags, multiFile, streaming bool) (output.Writer, error) {
+	f := output.NewFollow(e.stdout, pf.raw)
+	f.Msg, f.Full = pf.msg, pf.full
+	pf.followOut = f
+	if pf.msgOut == "" {
+		return f, nil
+	}
+	out, err := os.Create(pf.msgOut)
+	if err != nil {
+		return nil, fmt.Errorf("--msg-out: %w", err)
+	}
+	f.MsgOut = out
+	return &closing{f, out}, nil
+}
+
+func newReport(e *env, pf *pipelineFlags, multiFile, streaming bool) (output.Writer, error) {
+	out, err := os.Create(pf.reportOut)
+	if err != nil {
+		return nil, fmt.Errorf("-o: %w", err)
+	}
+	r := output.NewReport(out, version)
+	for _, name := range pf.reportFiles {
+		r.Files = append(r.Files, filepath.Base(name))
+	}
+	return &closing{r, out}, nil
+}
+
+// closing is a writer to a file it closes after the writer.
+type closing struct {
+	output.Writer
 	f *os.File
 }
 
-func (r *reportWriter) finish(t totals) { r.Totals = t }
-
-func (r *reportWriter) Close() error {
-	err := r.Report.Close()
-	if cerr := r.f.Close(); err == nil {
+func (c *closing) Close() error {
+	err := c.Writer.Close()
+	if cerr := c.f.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
 
-type harWriter struct{ *output.HAR }
-
-func (h *harWriter) finish(totals) {}
-
-type followWriter struct {
-	*output.Follow
-	msg int
-	out *os.File // --msg-out
-}
-
-func (f *followWriter) Close() error {
-	err := f.Follow.Close()
-	if f.out != nil {
-		if cerr := f.out.Close(); err == nil {
-			err = cerr
-		}
-	}
-	return err
-}
-
-// missing says why --msg found nothing, "" when it did.
-func (f *followWriter) missing() string {
-	if f.msg > 0 && f.Messages() < f.msg {
-		return fmt.Sprintf("no message %d (the connection has %d)", f.msg, f.Messages())
+// followMissing says why follow --msg found nothing, "" when it did.
+func followMissing(f *output.Follow, msg int) string {
+	if msg > 0 && f.Messages() < msg {
+		return fmt.Sprintf("no message %d (the connection has %d)", msg, f.Messages())
 	}
 	return ""
 }
 
-func (f *followWriter) finish(totals) {}
+// output returns the totals as the writers finish with them.
+func (t *totals) output() *output.Totals {
+	return &output.Totals{Record: *t, Span: t.span, Lines: t.lines(), Caps: t.capNotes(), Findings: t.findings}
+}
 
-type statsWriter struct{ *output.Stats }
-
-func (s *statsWriter) finish(t totals) {
-	s.Span = &t.span
-	s.Totals = t
-	c, conns := t.Packets, t.Conns
-	s.Packets = c
-	s.Extra = append(s.Extra, fmt.Sprintf("packets: %d read = %d websocket + %d other TCP + %d not TCP + %d undecodable + %d IP fragments; %d WebSocket connections",
-		c.Read, c.WebSocket, c.OtherTCP, c.NotTCP, c.Undecodable, c.Fragments, conns))
-	s.Extra = append(s.Extra, "TCP connections: "+t.describe())
+// lines says in words what the run counted, for the foot of stats.
+func (t *totals) lines() []string {
+	c := t.Packets
+	s := []string{fmt.Sprintf("packets: %d read = %d websocket + %d other TCP + %d not TCP + %d undecodable + %d IP fragments; %d WebSocket connections",
+		c.Read, c.WebSocket, c.OtherTCP, c.NotTCP, c.Undecodable, c.Fragments, t.Conns)}
+	s = append(s, "TCP connections: "+t.describe())
 	if len(t.TLSVersions) > 0 || len(t.TLSALPN) > 0 {
-		s.Extra = append(s.Extra, "TLS hellos: "+countsText(t.TLSVersions)+"; "+countsText(t.TLSCipherSuites)+"; ALPN "+countsText(t.TLSALPN))
+		s = append(s, "TLS hellos: "+countsText(t.TLSVersions)+"; "+countsText(t.TLSCipherSuites)+"; ALPN "+countsText(t.TLSALPN))
 	}
 	if t.TLSDecrypted > 0 || t.TLSNoKey > 0 {
-		s.Extra = append(s.Extra, fmt.Sprintf("TLS: %d connections decrypted with the key log, %d without a secret in it", t.TLSDecrypted, t.TLSNoKey))
+		s = append(s, fmt.Sprintf("TLS: %d connections decrypted with the key log, %d without a secret in it", t.TLSDecrypted, t.TLSNoKey))
 	}
-	s.Extra = append(s.Extra, t.capNotes()...)
+	s = append(s, t.capNotes()...)
 	if t.TimeBackwards > 0 {
-		s.Extra = append(s.Extra, fmt.Sprintf("timestamps: %d packets are stamped earlier than the packet before them; wscap keeps the capture's order and counts those steps as no time", t.TimeBackwards))
+		s = append(s, fmt.Sprintf("timestamps: %d packets are stamped earlier than the packet before them; wscap keeps the capture's order and counts those steps as no time", t.TimeBackwards))
 	}
-}
-
-// teeWriter feeds two writers; its encoder's body is the length of a's
-// body, a's body, then b's body.
-type teeWriter struct {
-	a, b  writer
-	later bytes.Buffer // what b wrote, copied to out after a closed
-	out   io.Writer
-}
-
-func (t *teeWriter) Encoder() output.Encoder { return &teeEncoder{a: t.a.Encoder(), b: t.b.Encoder()} }
-
-type teeEncoder struct{ a, b output.Encoder }
-
-func (t *teeEncoder) AppendRecord(dst []byte, ev *dissect.Event) []byte {
-	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0)
-	a := t.a.AppendRecord(dst, ev)
-	if a == nil {
-		a = dst
-	}
-	binary.LittleEndian.PutUint32(a[start:], uint32(len(a)-start-4))
-	b := t.b.AppendRecord(a, ev)
-	if b == nil {
-		if len(a) == start+4 {
-			return nil
-		}
-		b = a
-	}
-	return b
-}
-
-func (t *teeWriter) WriteRecord(kind dissect.Kind, conn int, body []byte) error {
-	n := binary.LittleEndian.Uint32(body)
-	a, b := body[4:4+n], body[4+n:]
-	if len(a) > 0 {
-		if err := t.a.WriteRecord(kind, conn, a); err != nil {
-			return err
-		}
-	}
-	if len(b) > 0 {
-		return t.b.WriteRecord(kind, conn, b)
-	}
-	return nil
-}
-
-func (t *teeWriter) finish(tot totals) {
-	t.a.finish(tot)
-	t.b.finish(tot)
-}
-
-func (t *teeWriter) Close() error {
-	if err := t.a.Close(); err != nil {
-		return err
-	}
-	if err := t.b.Close(); err != nil {
-		return err
-	}
-	_, err := t.later.WriteTo(t.out)
-	return err
+	return s
 }
 
 // tableOptions reads the table's flags and looks at the terminal.
@@ -539,20 +501,4 @@ func plural(n int64) string {
 }
 
 // countsText lists counts by name, most first: "TLS 1.3 ×60, TLS 1.2 ×4".
-func countsText(m map[string]int64) string {
-	if len(m) == 0 {
-		return "none"
-	}
-	names := slices.Collect(maps.Keys(m))
-	slices.SortFunc(names, func(a, b string) int {
-		if c := cmp.Compare(m[b], m[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	var out []string
-	for _, n := range names {
-		out = append(out, fmt.Sprintf("%s ×%d", n, m[n]))
-	}
-	return strings.Join(out, ", ")
-}
+func countsText(m map[string]int64) string { return output.CountsText(m) }

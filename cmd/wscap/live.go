@@ -60,13 +60,14 @@ func runLive(args []string, e *env) int {
 	pf.followKeyLogs = true // a browser appends to its key log while the capture runs
 	lf.register(fs)
 	pf.sinkLive = true // the sink drops what the server does not take in time, counted
-	pf.register(fs, flagGroups{formats: "table or jsonl", view: true, message: true, sink: true})
+	pf.register(fs, flagGroups{command: "live", view: true, message: true, sink: true})
 	if code, ok := parseFlags(fs, args, e, "wscap live -i INTERFACE [flags]", liveExamples); !ok {
 		return code
 	}
 	if lf.list {
 		return listInterfaces(e)
 	}
+	_, formatErr := pf.outputFormat()
 	switch {
 	case fs.NArg() > 0:
 		e.errorf("unexpected argument %q: give a capture filter with -f '%s'", fs.Arg(0), strings.Join(fs.Args(), " "))
@@ -80,8 +81,8 @@ func runLive(args []string, e *env) int {
 	case lf.iface == "":
 		e.errorf("live needs an interface: -i NAME, or -i any (see 'wscap live -D')")
 		return exitError
-	case pf.format != "table" && pf.format != "jsonl":
-		e.errorf("unknown --format %q: use table or jsonl", pf.format)
+	case formatErr != nil:
+		e.errorf("%v", formatErr)
 		return exitError
 	case lf.snaplen <= 0 || lf.snaplen > 1<<20:
 		e.errorf("--snaplen %d: want 1 to %d", lf.snaplen, 1<<20)

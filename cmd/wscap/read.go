@@ -28,6 +28,7 @@ import (
 
 // pipelineFlags are the flags shared by every command that analyses traffic.
 type pipelineFlags struct {
+	command       string // the subcommand: it picks the formats (see formats)
 	format        string
 	frames        bool
 	strict        bool
@@ -75,27 +76,29 @@ type pipelineFlags struct {
 	appMaxBuffer  int64
 	event, topic  string
 	method        string
-	sink          string      // --sink KIND=URL
-	sinkPayload   bool        // --sink-payload
-	sinkLive      bool        // live: the sink drops what it cannot send in time
-	sinkInputs    []string    // the input files, for the sink's run id
-	sinkOut       *sinkWriter // the --sink writer of the run, once made
+	sink          string             // --sink KIND=URL
+	sinkPayload   bool               // --sink-payload
+	sinkLive      bool               // live: the sink drops what it cannot send in time
+	sinkInputs    []string           // the input files, for the sink's run id
+	sinkOut       *output.ClickHouse // the --sink writer of the run, once made
+	followOut     *output.Follow     // follow's writer, once made
 }
 
 // flagGroups says which of the pipeline's flags a subcommand takes: each
 // lists and accepts only those that mean something to it.
 type flagGroups struct {
-	formats string // the --format values, "" for no --format
+	command string // the subcommand: --format offers its formats, when it has several
 	view    bool   // the message table's own flags: --frames, --summary, --max-payload, --hex, --time, --color
 	message bool   // message filters: --from, --opcode, --grep
 	sink    bool   // --sink, --sink-payload
 }
 
 func (f *pipelineFlags) register(fs *pflag.FlagSet, g flagGroups) {
-	if g.formats != "" {
-		fs.StringVar(&f.format, "format", "table", "output format: "+g.formats)
-	} else {
-		f.format = "table"
+	f.command = g.command
+	fmts := commandFormats(g.command)
+	f.format = fmts[0].name
+	if len(fmts) > 1 {
+		fs.StringVar(&f.format, "format", f.format, "output format: "+formatNames(fmts, true))
 	}
 	if g.view {
 		fs.BoolVar(&f.frames, "frames", false, "one row (or record) per frame instead of per message")
@@ -167,12 +170,16 @@ func (f *pipelineFlags) dissectOptions() dissect.Options {
 			f.workers = 1 // --app CONN=NAME: the numbers are known on one shard only
 		}
 	}
+	payload := true
+	if ft, err := f.outputFormat(); err == nil {
+		payload = ft.payload
+	}
 	o := dissect.Options{MaxMessage: f.maxMessage, MaxFrame: f.maxFrame, MaxHandshake: int(f.maxHandshake), Frames: f.frames,
 		MaxAssembling:   max(1, f.maxAssembling/int64(max(f.workers, 1))),
 		MaxInflateRatio: cmp.Or(max(f.inflateRatio, 0), -1), MaxInflateTotal: max(1, f.inflateTotal/int64(max(f.workers, 1))),
 		AssumeExtensions: f.assumeExt, AssumeSubprotocol: f.assumeProto,
 		// stats shows no payload: uncompressed messages are measured, not kept.
-		NoPayload: (f.format == "stats" || f.format == "stats-jsonl") && !f.frames && !statsKeepPayload && !f.sinkPayload}
+		NoPayload: !payload && !f.frames && !statsKeepPayload && !f.sinkPayload}
 	for _, p := range f.wsPorts {
 		o.WSPorts = append(o.WSPorts, uint16(p))
 	}
@@ -208,7 +215,7 @@ const readExamples = `  wscap read capture.pcap
 func runRead(args []string, e *env) int {
 	fs := pflag.NewFlagSet("read", pflag.ContinueOnError)
 	var pf pipelineFlags
-	pf.register(fs, flagGroups{formats: "table, jsonl or har (HAR 1.2 with _webSocketMessages)", view: true, message: true, sink: true})
+	pf.register(fs, flagGroups{command: "read", view: true, message: true, sink: true})
 	rfiles := readFileFlag(fs, &pf)
 	if code, ok := parseFlags(fs, args, e, "wscap read [flags] FILE... (- for standard input)", readExamples); !ok {
 		return code
@@ -384,7 +391,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	if d := eng.DefragStats(); d.Fragments > 0 {
 		t.Defrag = &d
 	}
-	w.finish(t)
+	w.Finish(t.output())
 	if err := w.Close(); err != nil {
 		e.errorf("writing output: %v", err)
 		return exitError
@@ -392,8 +399,8 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 	if pf.sinkOut != nil {
 		reportSink(e, pf.sinkOut)
 	}
-	if fw, ok := w.(*followWriter); ok && fw.missing() != "" && eng.Connections() >= 1 {
-		e.errorf("%s", fw.missing())
+	if f := pf.followOut; f != nil && followMissing(f, pf.msg) != "" && eng.Connections() >= 1 {
+		e.errorf("%s", followMissing(f, pf.msg))
 		status = exitError
 	}
 	if h := t.hint(); h != "" && t.Packets.Read > 0 {

@@ -15,7 +15,7 @@ const reportExamples = `  wscap report capture.pcap -o report.html
 func runReport(args []string, e *env) int {
 	fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
 	var pf pipelineFlags
-	pf.register(fs, flagGroups{message: true})
+	pf.register(fs, flagGroups{command: "report", message: true})
 	out := fs.StringP("output", "o", "", "write the HTML page to this file (required)")
 	rfiles := readFileFlag(fs, &pf)
 	if code, ok := parseFlags(fs, args, e, "wscap report [flags] FILE... -o report.html", reportExamples); !ok {
@@ -37,7 +37,7 @@ func runReport(args []string, e *env) int {
 			return exitError
 		}
 	}
-	pf.format, pf.reportOut = "report", *out
+	pf.reportOut = *out
 	pf.reportFiles = files
 	return analyse(e, &pf, fileInputs(files, e), false)
 }

@@ -13,17 +13,12 @@ import (
 	"github.com/wscap/wscap/output"
 )
 
-// sinkWriter is a --sink: it writes every record into a store besides the
-// run's output.
-type sinkWriter struct{ *output.ClickHouse }
-
-func (s *sinkWriter) finish(t totals) { s.WriteTotals(t) }
-
-// newSink makes the --sink writer. Its run id names the inputs (base name,
+// newSink makes the --sink writer: it writes every record into a store
+// besides the run's output. Its run id names the inputs (base name,
 // size and modification time of each file), so that running the same job
 // again replaces its rows instead of adding them; live capture and
 // standard input get a new id each time.
-func newSink(pf *pipelineFlags) (*sinkWriter, error) {
+func newSink(pf *pipelineFlags) (*output.ClickHouse, error) {
 	kind, url, ok := strings.Cut(pf.sink, "=")
 	if !ok || kind != "clickhouse" {
 		return nil, fmt.Errorf("--sink %q: want clickhouse=URL, e.g. clickhouse=http://localhost:8123/wscap", pf.sink)
@@ -36,7 +31,7 @@ func newSink(pf *pipelineFlags) (*sinkWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sinkWriter{ch}, nil
+	return ch, nil
 }
 
 // runID names a run by its input files, or uniquely when there are none
@@ -72,7 +67,7 @@ func uniqueID(what string) string {
 }
 
 // reportSink says on stderr what the sink wrote, and what it dropped.
-func reportSink(e *env, s *sinkWriter) {
+func reportSink(e *env, s *output.ClickHouse) {
 	st := s.Stats()
 	fmt.Fprintf(e.stderr, "wscap: clickhouse: %d rows in %d inserts into %s (%s)", st.Written(), st.Inserts, st.Database, st.String())
 	if st.Retries > 0 {

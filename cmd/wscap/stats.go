@@ -18,18 +18,13 @@ const statsExamples = `  wscap stats capture.pcap
 func runStats(args []string, e *env) int {
 	fs := pflag.NewFlagSet("stats", pflag.ContinueOnError)
 	var pf pipelineFlags
-	pf.register(fs, flagGroups{formats: "table or jsonl", sink: true})
+	pf.register(fs, flagGroups{command: "stats", sink: true})
 	rfiles := readFileFlag(fs, &pf)
 	if code, ok := parseFlags(fs, args, e, "wscap stats [flags] FILE... (- for standard input)", statsExamples); !ok {
 		return code
 	}
-	switch pf.format {
-	case "table":
-		pf.format = "stats"
-	case "jsonl":
-		pf.format = "stats-jsonl"
-	default:
-		e.errorf("unknown --format %q: use table or jsonl", pf.format)
+	if _, err := pf.outputFormat(); err != nil {
+		e.errorf("%v", err)
 		return exitError
 	}
 	pf.summary = false
