@@ -14,6 +14,10 @@
 #   SECONDS_PER_RUN=5 SIZE=100 bench/live.sh
 #   WSCAP=/path/to/wscap bench/live.sh      # a prebuilt binary instead of building ./cmd/wscap
 #
+# Then, where tcpreplay is installed (REPLAY=0 skips it), bench/replay.sh:
+# the generator's `many` replayed into wscap live at rising packet rates
+# and at top speed (the highest rate without drops, the drop rate at top).
+#
 # A rate passes when the kernel dropped nothing and wscap shows exactly the
 # messages sent, in both directions (counted with --format jsonl only; with
 # WSCAP_FLAGS="--format table" only drops are checked). The search stops at the first rate that
@@ -99,3 +103,7 @@ for rate in $RATES; do
 	best=$rate
 done
 echo "highest rate with zero kernel drops and every message decoded: $best msg/s ($SIZE-byte messages, echoed)"
+if [ "${REPLAY:-1}" != 0 ] && command -v tcpreplay >/dev/null; then
+	echo
+	WSCAP="$work/wscap" bench/replay.sh
+fi
