@@ -140,12 +140,15 @@ func (s *dirState) frameStart(c *Session, dir Direction, p Pos, h FrameHeader) b
 	f := func(code Code, format string, args ...any) {
 		d.finding(c, p, code, dir, format, args...)
 	}
-	if h.MSB {
+	dp := &c.deflate
+	rules := headerRules{maxFrame: d.opts.MaxFrame, mask: maskFor(dir), deflate: dp.on, perFrame: dp.perFrame}
+	faults := rules.check(&h)
+	if faults&faultLengthMSB != 0 {
 		f(CodeLengthMSB, "a 64-bit payload length with the most significant bit set (%#x); the frame is treated as garbage", h.Length)
 		s.startResync(c, dir, p)
 		return false
 	}
-	if h.Length > d.opts.MaxFrame {
+	if faults&faultOverCap != 0 {
 		d.finding(c, p, CodeFrameCapped, dir, "a %s frame header announces %d bytes, more than the frame cap of %d (Options.MaxFrame); treated as garbage", dir, h.Length, d.opts.MaxFrame)
 		s.startResync(c, dir, p)
 		return false
@@ -160,16 +163,55 @@ func (s *dirState) frameStart(c *Session, dir Direction, p Pos, h FrameHeader) b
 	if s.closed {
 		f(CodeFrameAfterClose, "the %s sent a %s frame after its Close frame", dir, h.Opcode)
 	}
-	if h.Opcode.IsReserved() {
+	if faults != 0 {
+		reportFaults(f, dir, &h, &rules, faults&^lateFaults)
+	}
+	if h.Opcode.IsControl() {
+		s.ctrl = s.ctrl[:0]
+		s.fStart = 0
+	} else {
+		if h.Opcode == OpContinuation {
+			if !s.mOpen {
+				f(CodeContinuationNoMessage, "a continuation frame with no fragmented message open")
+				s.openMessage(h, p, false)
+			}
+		} else {
+			if s.mOpen {
+				f(CodeMessageInterleaved, "a %s frame started while a fragmented %s message was open", h.Opcode, s.mOp)
+				s.mLost = true
+				s.finishMessage(c, dir, p)
+			}
+			s.openMessage(h, p, h.RSV&4 != 0 && dp.on)
+		}
+		s.fStart = len(s.mBuf)
+		s.mFrames++
+		s.mWire += int64(h.Length)
+	}
+	if faults&lateFaults != 0 {
+		reportFaults(f, dir, &h, &rules, faults&lateFaults)
+	}
+	return true
+}
+
+// lateFaults are the faults frameStart reports after the message checks
+// (a continuation with no message open, an interleaved message).
+const lateFaults = faultRSV1Continuation | faultRSV
+
+// reportFaults reports the faults of h, in the order of the rule list,
+// through f. The faults that end the frame (faultLengthMSB, faultOverCap)
+// are the caller's.
+func reportFaults(f func(Code, string, ...any), dir Direction, h *FrameHeader, rules *headerRules, faults headerFault) {
+	if faults&faultReservedOpcode != 0 {
 		f(CodeReservedOpcode, "%s frame with reserved opcode %s", dir, h.Opcode)
 	}
-	if dir == ClientToServer && !h.Masked {
-		f(CodeClientUnmasked, "client frame not masked (%s, %d bytes)", h.Opcode, h.Length)
+	if faults&faultMask != 0 {
+		if dir == ClientToServer {
+			f(CodeClientUnmasked, "client frame not masked (%s, %d bytes)", h.Opcode, h.Length)
+		} else {
+			f(CodeServerMasked, "server frame masked (%s, %d bytes)", h.Opcode, h.Length)
+		}
 	}
-	if dir == ServerToClient && h.Masked {
-		f(CodeServerMasked, "server frame masked (%s, %d bytes)", h.Opcode, h.Length)
-	}
-	if h.NonMinimal {
+	if faults&faultNonMinimal != 0 {
 		sent, minimal := "64-bit", "16-bit"
 		if h.Len-4*btoi(h.Masked) == 4 {
 			sent = "16-bit"
@@ -179,50 +221,21 @@ func (s *dirState) frameStart(c *Session, dir Direction, p Pos, h FrameHeader) b
 		}
 		f(CodeLengthNotMinimal, "payload length %d sent in the %s form; the %s form is required (the minimal encoding)", h.Length, sent, minimal)
 	}
-	dp := &c.deflate
-	rsv := h.RSV
-	if h.Opcode.IsControl() {
-		if h.Length > 125 {
-			f(CodeControlTooLong, "%s frame with a %d-byte payload; control frames carry at most 125", h.Opcode, h.Length)
-		}
-		if !h.Fin {
-			f(CodeControlFragmented, "%s frame with FIN clear; control frames must not be fragmented", h.Opcode)
-		}
-		if rsv&4 != 0 && dp.on {
-			f(CodeRSV1Control, "RSV1 set on a %s frame; control frames are never compressed", h.Opcode)
-			rsv &^= 4
-		}
-		s.ctrl = s.ctrl[:0]
-		s.fStart = 0
-	} else {
-		if h.Opcode == OpContinuation {
-			if !s.mOpen {
-				f(CodeContinuationNoMessage, "a continuation frame with no fragmented message open")
-				s.openMessage(h, p, false)
-			}
-			if rsv&4 != 0 && dp.on && !dp.perFrame {
-				f(CodeRSV1Continuation, "RSV1 set on a continuation frame; only a message's first frame carries it")
-				rsv &^= 4
-			}
-		} else {
-			if s.mOpen {
-				f(CodeMessageInterleaved, "a %s frame started while a fragmented %s message was open", h.Opcode, s.mOp)
-				s.mLost = true
-				s.finishMessage(c, dir, p)
-			}
-			s.openMessage(h, p, rsv&4 != 0 && dp.on)
-		}
-		if dp.on && rsv&4 != 0 {
-			rsv &^= 4
-		}
-		s.fStart = len(s.mBuf)
-		s.mFrames++
-		s.mWire += int64(h.Length)
+	if faults&faultControlLong != 0 {
+		f(CodeControlTooLong, "%s frame with a %d-byte payload; control frames carry at most 125", h.Opcode, h.Length)
 	}
-	if rsv != 0 {
-		f(CodeRSVNotNegotiated, "RSV bits %03b set on a %s frame without a negotiated extension that defines them", rsv, h.Opcode)
+	if faults&faultControlFragmented != 0 {
+		f(CodeControlFragmented, "%s frame with FIN clear; control frames must not be fragmented", h.Opcode)
 	}
-	return true
+	if faults&faultRSV1Control != 0 {
+		f(CodeRSV1Control, "RSV1 set on a %s frame; control frames are never compressed", h.Opcode)
+	}
+	if faults&faultRSV1Continuation != 0 {
+		f(CodeRSV1Continuation, "RSV1 set on a continuation frame; only a message's first frame carries it")
+	}
+	if faults&faultRSV != 0 {
+		f(CodeRSVNotNegotiated, "RSV bits %03b set on a %s frame without a negotiated extension that defines them", rules.otherRSV(h), h.Opcode)
+	}
 }
 
 func btoi(b bool) int {
@@ -732,22 +745,10 @@ func (s *dirState) plausible(c *Session, dir Direction, b []byte, atStart, follo
 	if err != nil {
 		return false
 	}
-	if h.Opcode.IsReserved() || h.NonMinimal || h.MSB || h.Length > c.d.opts.MaxFrame {
-		return false
-	}
-	if h.Masked != (dir == ClientToServer) {
-		return false
-	}
-	if h.Opcode.IsControl() && (!h.Fin || h.Length > 125) {
-		return false
-	}
-	switch h.RSV {
-	case 0:
-	case 4:
-		if !c.deflate.on || h.Opcode.IsControl() || h.Opcode == OpContinuation {
-			return false
-		}
-	default:
+	// Stricter than the decoder on one point: with x-webkit-deflate-frame
+	// (perFrame) the decoder takes RSV1 on a continuation, this does not.
+	rules := headerRules{maxFrame: c.d.opts.MaxFrame, mask: maskFor(dir), deflate: c.deflate.on}
+	if rules.check(&h) != 0 {
 		return false
 	}
 	if h.Opcode == OpContinuation && !s.mOpen {

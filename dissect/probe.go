@@ -13,10 +13,12 @@ import (
 //
 // The rule: the bytes of each direction are walked as a chain of frame
 // headers, each header's length pointing at the next, across segments. A
-// header is plausible when its opcode is defined, its RSV bits are 0 (or
-// RSV1 on a text or binary frame), its length uses the minimal encoding,
-// a control frame is final and at most 125 bytes, and every frame of one
-// direction has the same mask bit (and not both directions masked).
+// header is plausible when it breaks none of the header rules (headerRules,
+// frame.go; the decoder's and the resynchroniser's): its opcode is defined,
+// its RSV bits are 0 (or RSV1 on a text or binary frame), its length uses
+// the minimal encoding, a control frame is final and at most 125 bytes;
+// and every frame of one direction has the same mask bit (and not both
+// directions masked).
 //
 // A direction starts unaligned (the capture may begin inside a frame): a
 // segment is searched for a chain of plausible headers that ends exactly
@@ -243,14 +245,12 @@ func probeText(h FrameHeader, rest []byte) bool {
 	return true
 }
 
+// probePlausible reports whether h is a header some peer may send: RSV1
+// is taken for permessage-deflate, and the mask bit is checked by walk,
+// which does not know yet which peer is the client.
 func probePlausible(h FrameHeader, maxFrame uint64) bool {
-	if h.Opcode.IsReserved() || h.NonMinimal || h.MSB || h.Length > maxFrame {
-		return false
-	}
-	if h.Opcode.IsControl() {
-		return h.Fin && h.Length <= 125 && h.RSV == 0
-	}
-	return h.RSV == 0 || (h.RSV == 4 && h.Opcode != OpContinuation)
+	rules := headerRules{maxFrame: maxFrame, mask: maskAny, deflate: true}
+	return rules.check(&h) == 0
 }
 
 func (c *Conn) giveUp() {
