@@ -93,21 +93,16 @@ const (
 	faultRSV                                       // RSV bits no negotiated extension defines (§5.2)
 )
 
-// maskRule is the mask bit a sender's frames must carry (RFC 6455 §5.1).
-type maskRule uint8
-
-const (
-	maskAny   maskRule = iota // the sender is not known (the mid-stream probe)
-	maskSet                   // the client masks every frame
-	maskClear                 // the server masks none
-)
-
-// maskFor returns the mask rule of dir's sender.
+// maskFor returns the mask rule of dir's sender: the client masks every
+// frame, the server none (RFC 6455 §5.1).
 func maskFor(dir Direction) maskRule {
-	if dir == ClientToServer {
-		return maskSet
-	}
-	return maskClear
+	return maskRule{masked: dir == ClientToServer}
+}
+
+// maskRule is the mask bit a sender's frames must carry (RFC 6455 §5.1).
+type maskRule struct {
+	masked bool // the bit
+	any    bool // either: the sender is not known (the mid-stream probe)
 }
 
 // headerRules is what a frame header is checked against: RFC 6455 §5 and
@@ -126,6 +121,21 @@ type headerRules struct {
 
 // check returns the rules h breaks, none for a header its sender may send.
 func (r *headerRules) check(h *FrameHeader) headerFault {
+	if r.plain(h) {
+		return 0
+	}
+	return r.faults(h)
+}
+
+// plain reports whether h is a text or binary frame that breaks no rule,
+// one for which check returns none; it is small enough to be inlined where
+// every frame passes.
+func (r *headerRules) plain(h *FrameHeader) bool {
+	return (h.RSV == 0 || h.RSV == 4 && r.deflate) && h.Opcode-1 <= 1 && !h.NonMinimal && !h.MSB && h.Length <= r.maxFrame && h.Masked == r.mask.masked
+}
+
+// faults is check for any header.
+func (r *headerRules) faults(h *FrameHeader) headerFault {
 	var f headerFault
 	if h.MSB {
 		f |= faultLengthMSB
@@ -136,7 +146,7 @@ func (r *headerRules) check(h *FrameHeader) headerFault {
 	if h.Opcode.IsReserved() {
 		f |= faultReservedOpcode
 	}
-	if r.mask != maskAny && h.Masked != (r.mask == maskSet) {
+	if !r.mask.any && h.Masked != r.mask.masked {
 		f |= faultMask
 	}
 	if h.NonMinimal {

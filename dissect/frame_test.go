@@ -52,11 +52,11 @@ func TestParseFrameHeader(t *testing.T) {
 // TestHeaderRules checks the header rules that the decoder, the
 // resynchroniser and the mid-stream probe share, on literal headers.
 func TestHeaderRules(t *testing.T) {
-	client := headerRules{maxFrame: 1 << 20, mask: maskSet}
-	server := headerRules{maxFrame: 1 << 20, mask: maskClear}
-	deflate := headerRules{maxFrame: 1 << 20, mask: maskClear, deflate: true}
-	perFrame := headerRules{maxFrame: 1 << 20, mask: maskClear, deflate: true, perFrame: true}
-	probe := headerRules{maxFrame: 1 << 20, mask: maskAny, deflate: true}
+	client := headerRules{maxFrame: 1 << 20, mask: maskFor(ClientToServer)}
+	server := headerRules{maxFrame: 1 << 20, mask: maskFor(ServerToClient)}
+	deflate := headerRules{maxFrame: 1 << 20, mask: maskFor(ServerToClient), deflate: true}
+	perFrame := headerRules{maxFrame: 1 << 20, mask: maskFor(ServerToClient), deflate: true, perFrame: true}
+	probe := headerRules{maxFrame: 1 << 20, mask: maskRule{any: true}, deflate: true}
 	tests := []struct {
 		name  string
 		rules headerRules

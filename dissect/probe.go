@@ -249,7 +249,7 @@ func probeText(h FrameHeader, rest []byte) bool {
 // is taken for permessage-deflate, and the mask bit is checked by walk,
 // which does not know yet which peer is the client.
 func probePlausible(h FrameHeader, maxFrame uint64) bool {
-	rules := headerRules{maxFrame: maxFrame, mask: maskAny, deflate: true}
+	rules := headerRules{maxFrame: maxFrame, mask: maskRule{any: true}, deflate: true}
 	return rules.check(&h) == 0
 }
 
@@ -316,13 +316,13 @@ func (c *Conn) startWithoutHandshake(p Pos) {
 		// Without a handshake, RSV1 on a data message is taken for
 		// permessage-deflate with context takeover, whose history is unknown.
 		c.deflate = deflateParams{on: true, bits: [2]int{15, 15}}
-		c.dirs[0].histLost, c.dirs[1].histLost = true, true
+		c.dirs[0].messages.hist.lost, c.dirs[1].messages.hist.lost = true, true
 	}
 	c.emitHandshake(p)
 	c.d.finding(&c.Session, p, CodeNotCaptured, 0, "the opening handshake was not captured; frames are decoded from the stream (%s is the client)", c.info.Client)
 	c.phase = phaseWS
 	c.wsOpen = true
 	for d := range c.dirs {
-		c.dirs[d].resync = true
+		c.dirs[d].frames.resync = true
 	}
 }
