@@ -80,6 +80,10 @@ func TestHeaderRules(t *testing.T) {
 		{"over the cap", server, []byte{0x82, 127, 0, 0, 0, 0, 0, 0x10, 0, 1}, faultOverCap},
 		{"rsv1 without deflate", server, []byte{0xc1, 0x00}, faultRSV},
 		{"rsv1 with deflate", deflate, []byte{0xc1, 0x00}, 0},
+		{"rsv1 with deflate, per frame", perFrame, []byte{0x42, 0x05}, 0},
+		{"masked rsv1 client binary", headerRules{maxFrame: 1 << 20, mask: maskFor(ClientToServer), deflate: true}, []byte{0xc2, 0x81, 1, 2, 3, 4}, 0},
+		{"binary at the cap", headerRules{maxFrame: 125, mask: maskFor(ServerToClient)}, []byte{0x82, 125}, 0},
+		{"binary over the cap", headerRules{maxFrame: 124, mask: maskFor(ServerToClient)}, []byte{0x82, 125}, faultOverCap},
 		{"rsv2 with deflate", deflate, []byte{0xa1, 0x00}, faultRSV},
 		{"rsv1 on ping", deflate, []byte{0xc9, 0x00}, faultRSV1Control},
 		{"rsv1+3 on ping", deflate, []byte{0xd9, 0x00}, faultRSV1Control | faultRSV},
@@ -95,6 +99,9 @@ func TestHeaderRules(t *testing.T) {
 		}
 		if got := tc.rules.check(&h); got != tc.want {
 			t.Errorf("%s: check(% x) = %#x, want %#x", tc.name, tc.wire, got, tc.want)
+		}
+		if got := tc.rules.faults(&h); got != tc.want {
+			t.Errorf("%s: faults(% x) = %#x, want %#x (check's fast path, plain, disagrees)", tc.name, tc.wire, got, tc.want)
 		}
 	}
 }
