@@ -101,6 +101,18 @@ func offerBits(offers []Extension, name string) (int, bool) {
 	return best, found
 }
 
+// history is one direction's permessage-deflate history (RFC 7692 §7.2.2):
+// the last window bytes its messages inflated to, which a later message
+// may refer to with context takeover.
+type history struct {
+	buf []byte // at most the window
+	// since counts the bytes inflated since a loss, up to the window: the
+	// history is known again once they fill it.
+	since    uint32
+	lost     bool // unknown after a loss
+	reported bool // a loss was reported (once per direction)
+}
+
 // deflateTail ends a permessage-deflate message for a raw DEFLATE reader:
 // the 00 00 ff ff the sender removed (RFC 7692 §7.2.2), then an empty final
 // stored block so that the reader reports io.EOF instead of waiting.

@@ -225,7 +225,7 @@ func (c *Conn) Release() {
 	}
 	d := c.d
 	for i := range c.dirs {
-		d.pool.put(c.dirs[i].hist)
+		d.pool.put(c.dirs[i].messages.hist.buf)
 	}
 	*c = Conn{}
 	d.free = append(d.free, c)

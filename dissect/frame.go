@@ -75,6 +75,111 @@ func ParseFrameHeader(b []byte) (FrameHeader, int, error) {
 	return h, n, nil
 }
 
+// headerFault is one rule of RFC 6455 §5 (or of the negotiated extensions)
+// that a frame header breaks; headerRules.check returns the set.
+type headerFault uint16
+
+// The rules a frame header is checked against.
+const (
+	faultLengthMSB         headerFault = 1 << iota // a 64-bit length with its most significant bit set (§5.2)
+	faultOverCap                                   // a length over the frame cap (Options.MaxFrame)
+	faultReservedOpcode                            // opcode 0x3-0x7 or 0xB-0xF (§5.2)
+	faultMask                                      // the mask bit its sender must not use (§5.1)
+	faultNonMinimal                                // a length not in the minimal encoding (§5.2)
+	faultControlLong                               // a control frame of more than 125 bytes (§5.5)
+	faultControlFragmented                         // a control frame with FIN clear (§5.5)
+	faultRSV1Control                               // RSV1 on a control frame, with deflate (RFC 7692 §6.1)
+	faultRSV1Continuation                          // RSV1 on a continuation frame, with deflate (RFC 7692 §6.1)
+	faultRSV                                       // RSV bits no negotiated extension defines (§5.2)
+)
+
+// maskFor returns the mask rule of dir's sender: the client masks every
+// frame, the server none (RFC 6455 §5.1).
+func maskFor(dir Direction) maskRule {
+	return maskRule{masked: dir == ClientToServer}
+}
+
+// maskRule is the mask bit a sender's frames must carry (RFC 6455 §5.1).
+type maskRule struct {
+	masked bool // the bit
+	any    bool // either: the sender is not known (the mid-stream probe)
+}
+
+// headerRules is what a frame header is checked against: RFC 6455 §5 and
+// what the handshake negotiated for its sender. The same rules serve the
+// frame decoder, which reports every fault of a header, and the searches
+// for a header where none is known to start (the resynchroniser after a
+// loss, the mid-stream probe), which take only a header without any.
+type headerRules struct {
+	maxFrame uint64 // Options.MaxFrame
+	mask     maskRule
+	// deflate: RSV1 marks a compressed message (permessage-deflate, or
+	// x-webkit-deflate-frame with perFrame, where every compressed frame
+	// carries it, continuations too).
+	deflate, perFrame bool
+}
+
+// check returns the rules h breaks, none for a header its sender may send.
+func (r *headerRules) check(h *FrameHeader) headerFault {
+	if r.plain(h) {
+		return 0
+	}
+	return r.faults(h)
+}
+
+// plain reports whether h is a text or binary frame that breaks no rule,
+// one for which check returns none; it is small enough to be inlined where
+// every frame passes.
+func (r *headerRules) plain(h *FrameHeader) bool {
+	return (h.RSV == 0 || h.RSV == 4 && r.deflate) && h.Opcode-1 <= 1 && !h.NonMinimal && !h.MSB && h.Length <= r.maxFrame && h.Masked == r.mask.masked
+}
+
+// faults is check for any header.
+func (r *headerRules) faults(h *FrameHeader) headerFault {
+	var f headerFault
+	if h.MSB {
+		f |= faultLengthMSB
+	}
+	if h.Length > r.maxFrame {
+		f |= faultOverCap
+	}
+	if h.Opcode.IsReserved() {
+		f |= faultReservedOpcode
+	}
+	if !r.mask.any && h.Masked != r.mask.masked {
+		f |= faultMask
+	}
+	if h.NonMinimal {
+		f |= faultNonMinimal
+	}
+	rsv1 := h.RSV&4 != 0 && r.deflate
+	if h.Opcode.IsControl() {
+		if h.Length > 125 {
+			f |= faultControlLong
+		}
+		if !h.Fin {
+			f |= faultControlFragmented
+		}
+		if rsv1 {
+			f |= faultRSV1Control
+		}
+	} else if rsv1 && h.Opcode == OpContinuation && !r.perFrame {
+		f |= faultRSV1Continuation
+	}
+	if r.otherRSV(h) != 0 {
+		f |= faultRSV
+	}
+	return f
+}
+
+// otherRSV returns the RSV bits of h that no negotiated extension defines.
+func (r *headerRules) otherRSV(h *FrameHeader) uint8 {
+	if r.deflate {
+		return h.RSV &^ 4
+	}
+	return h.RSV
+}
+
 // AppendFrameHeader appends the minimal encoding of h to b (for tests and the
 // capture generator's checks).
 func AppendFrameHeader(b []byte, h FrameHeader) []byte {

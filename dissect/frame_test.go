@@ -49,6 +49,63 @@ func TestParseFrameHeader(t *testing.T) {
 	}
 }
 
+// TestHeaderRules checks the header rules that the decoder, the
+// resynchroniser and the mid-stream probe share, on literal headers.
+func TestHeaderRules(t *testing.T) {
+	client := headerRules{maxFrame: 1 << 20, mask: maskFor(ClientToServer)}
+	server := headerRules{maxFrame: 1 << 20, mask: maskFor(ServerToClient)}
+	deflate := headerRules{maxFrame: 1 << 20, mask: maskFor(ServerToClient), deflate: true}
+	perFrame := headerRules{maxFrame: 1 << 20, mask: maskFor(ServerToClient), deflate: true, perFrame: true}
+	probe := headerRules{maxFrame: 1 << 20, mask: maskRule{any: true}, deflate: true}
+	tests := []struct {
+		name  string
+		rules headerRules
+		wire  []byte
+		want  headerFault
+	}{
+		{"masked client text", client, []byte{0x81, 0x85, 1, 2, 3, 4}, 0},
+		{"unmasked client text", client, []byte{0x81, 0x05}, faultMask},
+		{"server text", server, []byte{0x81, 0x05}, 0},
+		{"masked server text", server, []byte{0x81, 0x85, 1, 2, 3, 4}, faultMask},
+		{"either mask in the probe", probe, []byte{0x81, 0x85, 1, 2, 3, 4}, 0},
+		{"reserved opcode", server, []byte{0x83, 0x00}, faultReservedOpcode},
+		{"reserved control opcode", server, []byte{0x8b, 0x00}, faultReservedOpcode},
+		{"ping of 125", server, []byte{0x89, 125}, 0},
+		{"ping of 126", server, []byte{0x89, 126, 0x00, 126}, faultControlLong},
+		{"fragmented ping", server, []byte{0x09, 0x00}, faultControlFragmented},
+		{"16-bit 125", server, []byte{0x82, 126, 0x00, 125}, faultNonMinimal},
+		{"64-bit 65535", server, []byte{0x82, 127, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, faultNonMinimal},
+		{"64-bit 65536", server, []byte{0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0}, 0},
+		{"msb", server, []byte{0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0}, faultLengthMSB | faultOverCap},
+		{"over the cap", server, []byte{0x82, 127, 0, 0, 0, 0, 0, 0x10, 0, 1}, faultOverCap},
+		{"rsv1 without deflate", server, []byte{0xc1, 0x00}, faultRSV},
+		{"rsv1 with deflate", deflate, []byte{0xc1, 0x00}, 0},
+		{"rsv1 with deflate, per frame", perFrame, []byte{0x42, 0x05}, 0},
+		{"masked rsv1 client binary", headerRules{maxFrame: 1 << 20, mask: maskFor(ClientToServer), deflate: true}, []byte{0xc2, 0x81, 1, 2, 3, 4}, 0},
+		{"binary at the cap", headerRules{maxFrame: 125, mask: maskFor(ServerToClient)}, []byte{0x82, 125}, 0},
+		{"binary over the cap", headerRules{maxFrame: 124, mask: maskFor(ServerToClient)}, []byte{0x82, 125}, faultOverCap},
+		{"rsv2 with deflate", deflate, []byte{0xa1, 0x00}, faultRSV},
+		{"rsv1 on ping", deflate, []byte{0xc9, 0x00}, faultRSV1Control},
+		{"rsv1+3 on ping", deflate, []byte{0xd9, 0x00}, faultRSV1Control | faultRSV},
+		{"rsv1 on continuation", deflate, []byte{0xc0, 0x00}, faultRSV1Continuation},
+		{"rsv1 on continuation, per frame", perFrame, []byte{0xc0, 0x00}, 0},
+		{"rsv1 on continuation in the probe", probe, []byte{0xc0, 0x00}, faultRSV1Continuation},
+		{"everything", client, []byte{0x7b, 126, 0x00, 0x05}, faultReservedOpcode | faultMask | faultNonMinimal | faultControlFragmented | faultRSV},
+	}
+	for _, tc := range tests {
+		h, _, err := ParseFrameHeader(tc.wire)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := tc.rules.check(&h); got != tc.want {
+			t.Errorf("%s: check(% x) = %#x, want %#x", tc.name, tc.wire, got, tc.want)
+		}
+		if got := tc.rules.faults(&h); got != tc.want {
+			t.Errorf("%s: faults(% x) = %#x, want %#x (check's fast path, plain, disagrees)", tc.name, tc.wire, got, tc.want)
+		}
+	}
+}
+
 // TestMaskSplit checks the word-wide XOR against a byte loop, for every
 // length up to 200 and every split point: the rotated key continues the
 // pattern.

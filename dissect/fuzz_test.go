@@ -117,7 +117,7 @@ func FuzzFrames(f *testing.F) {
 		split := runConn(t, opts, EndFIN, chunked(cuts, parts...)...)
 		// Once a header is garbage, resynchronisation looks for a plausible
 		// header and accepts one at the start of a delivery even when its
-		// frame runs past it (frames.go, resyncScan): what follows depends
+		// frame runs past it (reader.go, resyncScan): what follows depends
 		// on segmentation by design, so events are compared up to there.
 		whole.lines, split.lines = untilResync(whole.lines), untilResync(split.lines)
 		sameEvents(t, "frames", whole, split)

@@ -428,7 +428,7 @@ func (h *h2Carrier) Reset(server bool, id uint32, code http2.ErrCode) {
 	st.sum.End = p
 	from := sideDir(server)
 	for d := ClientToServer; d <= ServerToClient; d++ {
-		if s := &st.dirs[d]; st.open && (s.inFrame || s.hdrN > 0) {
+		if st.open && st.dirs[d].frames.midFrame() {
 			h.finding(st, p, CodeH2ResetMidFrame, from, "the %s reset stream %d (%s) in the middle of a WebSocket frame from the %s", from, id, code, d)
 		}
 	}

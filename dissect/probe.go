@@ -13,10 +13,12 @@ import (
 //
 // The rule: the bytes of each direction are walked as a chain of frame
 // headers, each header's length pointing at the next, across segments. A
-// header is plausible when its opcode is defined, its RSV bits are 0 (or
-// RSV1 on a text or binary frame), its length uses the minimal encoding,
-// a control frame is final and at most 125 bytes, and every frame of one
-// direction has the same mask bit (and not both directions masked).
+// header is plausible when it breaks none of the header rules (headerRules,
+// frame.go; the decoder's and the resynchroniser's): its opcode is defined,
+// its RSV bits are 0 (or RSV1 on a text or binary frame), its length uses
+// the minimal encoding, a control frame is final and at most 125 bytes;
+// and every frame of one direction has the same mask bit (and not both
+// directions masked).
 //
 // A direction starts unaligned (the capture may begin inside a frame): a
 // segment is searched for a chain of plausible headers that ends exactly
@@ -243,14 +245,12 @@ func probeText(h FrameHeader, rest []byte) bool {
 	return true
 }
 
+// probePlausible reports whether h is a header some peer may send: RSV1
+// is taken for permessage-deflate, and the mask bit is checked by walk,
+// which does not know yet which peer is the client.
 func probePlausible(h FrameHeader, maxFrame uint64) bool {
-	if h.Opcode.IsReserved() || h.NonMinimal || h.MSB || h.Length > maxFrame {
-		return false
-	}
-	if h.Opcode.IsControl() {
-		return h.Fin && h.Length <= 125 && h.RSV == 0
-	}
-	return h.RSV == 0 || (h.RSV == 4 && h.Opcode != OpContinuation)
+	rules := headerRules{maxFrame: maxFrame, mask: maskRule{any: true}, deflate: true}
+	return rules.check(&h) == 0
 }
 
 func (c *Conn) giveUp() {
@@ -316,13 +316,13 @@ func (c *Conn) startWithoutHandshake(p Pos) {
 		// Without a handshake, RSV1 on a data message is taken for
 		// permessage-deflate with context takeover, whose history is unknown.
 		c.deflate = deflateParams{on: true, bits: [2]int{15, 15}}
-		c.dirs[0].histLost, c.dirs[1].histLost = true, true
+		c.dirs[0].messages.hist.lost, c.dirs[1].messages.hist.lost = true, true
 	}
 	c.emitHandshake(p)
 	c.d.finding(&c.Session, p, CodeNotCaptured, 0, "the opening handshake was not captured; frames are decoded from the stream (%s is the client)", c.info.Client)
 	c.phase = phaseWS
 	c.wsOpen = true
 	for d := range c.dirs {
-		c.dirs[d].resync = true
+		c.dirs[d].frames.resync = true
 	}
 }

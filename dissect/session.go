@@ -43,7 +43,49 @@ func (s *Session) carrier() string {
 }
 
 // feed hands the session in-order bytes of direction dir.
-func (s *Session) feed(dir Direction, p Pos, b []byte) { s.dirs[dir].feedFrames(s, dir, p, b) }
+func (s *Session) feed(dir Direction, p Pos, b []byte) { s.dirs[dir].feed(s, dir, p, b) }
+
+// dirState is what one direction of a session carries between calls: its
+// frame reader (reader.go) and message assembler (assembler.go), and on a
+// Conn the HTTP head read before the upgrade (conn.go).
+type dirState struct {
+	// Hot first: a packet in the middle of a capture touches the frame
+	// reader and the message assembler, the HTTP phase only at the start
+	// (fewer cache lines per packet with thousands of connections).
+	frames   frameReader
+	messages assembler
+
+	// HTTP phase.
+	http     []byte // a head that arrived in pieces
+	scan     int    // where the search for the head's end resumes
+	bodyLeft int64  // bytes of an ordinary request body still to skip
+	sawHTTP  bool
+
+	// A dirState is 368 bytes, so that a Conn's second direction starts
+	// on a cache line (Conn.Prefetch, TestConnLayout).
+	_ [8]byte
+}
+
+func (s *dirState) startFrames(c *Session, dir Direction) {
+	s.http = nil
+}
+
+// feed reads the frames in b, which follows the bytes fed before.
+func (s *dirState) feed(c *Session, dir Direction, p Pos, b []byte) {
+	s.frames.feed(c, dir, p, b, &s.messages)
+}
+
+// gap tells the direction that n bytes were lost before the next feed.
+func (s *dirState) gap(c *Session, dir Direction, p Pos, n int64) {
+	s.frames.gap(c, dir, p, n, &s.messages)
+}
+
+// flush reports what is still open in this direction when the session
+// ends: a partial frame and an unfinished message are emitted incomplete.
+func (s *dirState) flush(c *Session, dir Direction, p Pos) {
+	s.frames.flush(c, dir, p, &s.messages)
+	s.messages.flush(c, dir, p)
+}
 
 // recognise numbers the session, once; it reports whether it did now.
 func (s *Session) recognise(p Pos) bool {

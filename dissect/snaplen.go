@@ -104,7 +104,7 @@ func (c *Conn) cutResponse(p Pos, n int64) {
 	if c.phase == phaseWS {
 		// The missing bytes may hold the first frames: look for a frame
 		// header in the next packet.
-		c.dirs[ServerToClient].resync = true
+		c.dirs[ServerToClient].frames.resync = true
 	}
 }
 

@@ -38,3 +38,20 @@ func (u *utf8Stream) write(b []byte) {
 func (u *utf8Stream) valid(cut bool) bool {
 	return !u.bad && (u.n == 0 || cut)
 }
+
+// trimPartialRune drops an incomplete UTF-8 sequence at the end of b.
+func trimPartialRune(b []byte) []byte {
+	for i := 1; i <= 3 && i <= len(b); i++ {
+		c := b[len(b)-i]
+		if c < 0x80 {
+			return b
+		}
+		if c >= 0xC0 { // a leading byte
+			if !utf8.FullRune(b[len(b)-i:]) {
+				return b[:len(b)-i]
+			}
+			return b
+		}
+	}
+	return b
+}
