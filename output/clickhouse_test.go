@@ -254,3 +254,31 @@ func TestAppendEscaped(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendScalars: the fields whose values are objects are dropped from a
+// row that has its record; everything else stays as it was written.
+func TestAppendScalars(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{``, ``},
+		{`"a":1`, `,"a":1`},
+		{`"a":1,"b":"x","c":true,"d":null,"e":-1.5e3`, `,"a":1,"b":"x","c":true,"d":null,"e":-1.5e3`},
+		{`"a":{"b":1},"c":2`, `,"c":2`},
+		{`"a":1,"req":{"line":"GET /}{ HTTP/1.1","headers":[["X","\"}"]]},"z":"q"`, `,"a":1,"z":"q"`},
+		{`"ext":["permessage-deflate; a=\"{\"","x"],"o":{}`, `,"ext":["permessage-deflate; a=\"{\"","x"]`},
+		{`"s":"a\\","t":{"u":{"v":[{}]}},"w":[]`, `,"s":"a\\","w":[]`},
+		{`"k\"ey":{"x":1},"n":0`, `,"n":0`},
+		{`garbage`, `,garbage`},
+		{`"a":1,"b"`, `,"a":1,"b"`},
+	} {
+		got := string(appendScalars(nil, []byte(c.in)))
+		if got != c.want {
+			t.Errorf("appendScalars(%s) = %s, want %s", c.in, got, c.want)
+		}
+		if c.in != "garbage" && c.in != `"a":1,"b"` {
+			var m map[string]any
+			if err := json.Unmarshal([]byte("{"+strings.TrimPrefix(got, ",")+"}"), &m); err != nil {
+				t.Errorf("appendScalars(%s) = %s: %v", c.in, got, err)
+			}
+		}
+	}
+}
