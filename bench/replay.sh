@@ -15,6 +15,11 @@
 #   CAPTURE=/path/to/file.pcap bench/replay.sh
 #   WSCAP=/path/to/wscap bench/replay.sh   # a prebuilt binary instead of building ./cmd/wscap
 #   TASKSET="taskset -c 0-1" bench/replay.sh  # pin tcpreplay and wscap to the same cores
+#   LIVE_FLAGS="--fanout 2" bench/replay.sh    # more flags for wscap live
+#
+# backlog_drops are the packets the receiving side's per-CPU backlog
+# dropped before any packet socket saw them (/proc/net/softnet_stat):
+# tcpreplay sent them, but no capture could have had them.
 #
 # A rate passes when the kernel dropped nothing and wscap decoded every
 # message `wscap read` finds in the file. Prints the highest passing rate and
@@ -23,6 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PPS=${PPS:-"250000 500000 750000 1000000 1500000 2000000"}
+LIVE_FLAGS=${LIVE_FLAGS:-}
 TASKSET=${TASKSET:-}
 
 if [ "$(id -u)" != 0 ]; then echo "bench/replay.sh: needs root (network namespaces, packet capture)" >&2; exit 2; fi
@@ -68,17 +74,26 @@ want_pkts=$(sed -n 's/.*"packets":{"read":\([0-9]*\).*/\1/p' "$work/read.jsonl")
 
 echo "machine: $(nproc) cores, $(uname -r), $(tcpreplay -V 2>&1 | head -1)"
 echo "capture: $(basename "$capture"): $want_pkts packets, $want_msgs messages (wscap read)"
-printf '%10s %12s %10s %10s %10s %10s %9s  %s\n' pps_asked pps_reached sent read k_drops messages wscap_cpu verdict
+echo "wscap live flags: --format jsonl $LIVE_FLAGS"
+printf '%10s %12s %10s %10s %10s %13s %10s %9s  %s\n' pps_asked pps_reached sent read k_drops backlog_drops messages wscap_cpu verdict
+softnet_drops() {
+	local s=0 d
+	while read -r _ d _; do s=$((s + 16#$d)); done </proc/net/softnet_stat
+	echo "$s"
+}
 best=0 failed= top_line=
 for rate in $PPS top; do
 	# once a rate failed, the higher ones are skipped; top speed still runs
 	if [ -n "$failed" ] && [ "$rate" != top ]; then continue; fi
-	ip netns exec "$rx" $TASKSET "$work/wscap" live -i "$rif" --format jsonl >"$work/live.jsonl" 2>"$work/live.err" &
+	# shellcheck disable=SC2086
+	ip netns exec "$rx" $TASKSET "$work/wscap" live -i "$rif" --format jsonl $LIVE_FLAGS >"$work/live.jsonl" 2>"$work/live.err" &
 	wscap_pid=$!
 	for _ in $(seq 200); do grep -q "listening on" "$work/live.err" 2>/dev/null && break; sleep 0.05; done
 	if [ "$rate" = top ]; then speed=--topspeed; else speed=--pps=$rate; fi
+	backlog0=$(softnet_drops)
 	ip netns exec "$tx" $TASKSET tcpreplay -i "$tif" "$speed" "$capture" >"$work/tcpreplay.out" 2>&1 || true
 	sleep 1 # the ring's last block is handed over within its timeout
+	backlog=$(($(softnet_drops) - backlog0))
 	ticks=$(awk '{print $14 + $15}' "/proc/$wscap_pid/stat")
 	kill -TERM "$wscap_pid"
 	wait "$wscap_pid" || true
@@ -93,7 +108,8 @@ for rate in $PPS top; do
 	if [ "${sent:-0}" != "$want_pkts" ]; then verdict="tcpreplay sent ${sent:-?} of $want_pkts: $(tail -1 "$work/tcpreplay.out")"; fi
 	if [ "${drops:-x}" != 0 ]; then verdict="KERNEL DROPS"; fi
 	if [ "$msgs" != "$want_msgs" ]; then verdict="$verdict; $((want_msgs - msgs)) MESSAGES MISSING"; fi
-	printf '%10s %12s %10s %10s %10s %10s %9s  %s\n' "$rate" "${reached:-?}" "${sent:-?}" "${captured:-?}" "${drops:-?}" "$msgs" "$cpu" "$verdict"
+	if [ "$backlog" != 0 ]; then verdict="$verdict; BACKLOG DROPS"; fi
+	printf '%10s %12s %10s %10s %10s %13s %10s %9s  %s\n' "$rate" "${reached:-?}" "${sent:-?}" "${captured:-?}" "${drops:-?}" "$backlog" "$msgs" "$cpu" "$verdict"
 	if [ "$rate" = top ]; then
 		top_line=$(awk -v r="${reached:-?}" -v d="${drops:-0}" -v s="${sent:-0}" 'BEGIN { printf "at top speed (%s pps): %d of %d packets dropped by the kernel (%.2f %%)", r, d, s, s ? 100 * d / s : 0 }')
 	elif [ "$verdict" = ok ]; then
