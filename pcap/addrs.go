@@ -35,18 +35,18 @@ func (d *Decoder) Addrs() (src, dst netip.Addr, ok bool) {
 // carries the upper-layer header). ok is false for any other packet.
 func (d *Decoder) FragmentPorts() (src, dst uint16, ok bool) {
 	fr := &d.fr
-	if !d.isFrag || fr.start != 0 || !fr.hasProto {
+	if !d.isFrag || fr.Start != 0 || !fr.HasProto {
 		return 0, 0, false
 	}
-	b := fr.payload
-	if fr.key.v6 {
+	b := fr.Payload
+	if fr.Key.V6 {
 		// The fragmentable part may start with more extension headers.
-		t, off, ok := skipIP6Ext(fr.proto, b, false)
+		t, off, ok := skipIP6Ext(fr.Proto, b, false)
 		if !ok || t != uint8(layers.IPProtocolTCP) {
 			return 0, 0, false
 		}
 		b = b[off:]
-	} else if fr.proto != uint8(layers.IPProtocolTCP) {
+	} else if fr.Proto != uint8(layers.IPProtocolTCP) {
 		return 0, 0, false
 	}
 	if len(b) < 4 {
@@ -58,4 +58,4 @@ func (d *Decoder) FragmentPorts() (src, dst uint16, ok bool) {
 // Reassembling reports whether IP reassembly still holds datagram id,
 // waiting for more of its fragments: false once it completed or was given
 // up (expired, evicted, overlapping, too many fragments).
-func (d *Decoder) Reassembling(id DatagramID) bool { return d.frag.dgs[id.k] != nil }
+func (d *Decoder) Reassembling(id DatagramID) bool { return d.frag.Reassembling(id.k) }

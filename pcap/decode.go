@@ -1,11 +1,14 @@
 package pcap
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/wscap/wscap/pcap/defrag"
 )
 
 // TCP flags as they appear in Segment.Flags.
@@ -25,7 +28,7 @@ const (
 	ClassNotTCP                   // a well-formed packet of another protocol (ARP, UDP, ICMP, ...)
 	ClassUndecodable              // malformed, unknown link type, or cut before the TCP header
 	// ClassFragment is an IP fragment that did not complete a datagram:
-	// held for reassembly, or dropped (see DefragStats). The fragment that
+	// held for reassembly, or dropped (see Decoder.DefragStats). The fragment that
 	// completes a datagram is classified as the datagram is: ClassTCP with
 	// the reassembled segment, ClassNotTCP, or ClassUndecodable.
 	ClassFragment
@@ -44,8 +47,10 @@ type Segment struct {
 
 // Decoder decodes packets from link layer to TCP with gopacket's
 // DecodingLayerParser: no allocation per packet. It reassembles fragmented
-// IPv4 and IPv6 datagrams first (see DefragOptions), so it must see every
-// packet of an input, in order. It is not safe for concurrent use.
+// IPv4 and IPv6 datagrams first (package defrag), so it must see every
+// packet of an input, in order: IPv4 fragments of TCP only (nothing after
+// the decoder wants other protocols), all IPv6 fragments (only the first
+// one names the protocol). It is not safe for concurrent use.
 type Decoder struct {
 	eth     layers.Ethernet
 	dot1q   layers.Dot1Q
@@ -61,44 +66,40 @@ type Decoder struct {
 	// Err is the last decoding error, for diagnostics.
 	Err error
 
-	now    time.Time    // packet time of the current packet (DecodeRecord)
-	frag   defragmenter // IP reassembly
-	fr     fragment
-	isFrag bool       // the last packet decoded was an IP fragment (fr.key is its datagram)
+	now    time.Time            // packet time of the current packet (DecodeRecord)
+	frag   *defrag.Defragmenter // IP reassembly
+	fr     defrag.Fragment
+	isFrag bool       // the last packet decoded was an IP fragment (fr.Key is its datagram)
 	tcpIn  layers.TCP // the TCP header of a reassembled datagram
 }
 
 // NewDecoder returns a Decoder with the default IP reassembly bounds.
-func NewDecoder() *Decoder { return NewDecoderOptions(DefragOptions{}) }
+func NewDecoder() *Decoder { return NewDecoderOptions(defrag.Options{}) }
 
 // NewDecoderOptions returns a Decoder whose IP reassembly is bounded by o.
-func NewDecoderOptions(o DefragOptions) *Decoder {
-	d := &Decoder{decoded: make([]gopacket.LayerType, 0, 8)}
-	d.frag.init(o)
-	return d
+func NewDecoderOptions(o defrag.Options) *Decoder {
+	return &Decoder{decoded: make([]gopacket.LayerType, 0, 8), frag: defrag.New(o)}
 }
 
 // DatagramID identifies the IP datagram a fragment belongs to.
-type DatagramID struct{ k fragKey }
+type DatagramID struct{ k defrag.Key }
 
 // Datagram reports whether the packet of the last Decode was an IP fragment
 // of a TCP datagram, and of which datagram: Decode returned ClassFragment
 // while the datagram was incomplete, and a class of the whole datagram for
 // the fragment that completed it. It lets a caller that keeps packets keep
 // every fragment of the datagrams it keeps (--write-pcap).
-func (d *Decoder) Datagram() (DatagramID, bool) { return DatagramID{d.fr.key}, d.isFrag }
+func (d *Decoder) Datagram() (DatagramID, bool) { return DatagramID{d.fr.Key}, d.isFrag }
 
 // DefragStats returns what IP reassembly did so far.
-func (d *Decoder) DefragStats() DefragStats { return d.frag.statsNow() }
+func (d *Decoder) DefragStats() defrag.Stats { return d.frag.Stats() }
 
 // DecodeRecord decodes one packet read from a Source: Decode with the
 // record's timestamp as the packet time that IP reassembly's timeout
 // follows.
 func (d *Decoder) DecodeRecord(rec Record, seg *Segment) Class {
 	d.now = rec.TS
-	if d.frag.head.next != &d.frag.head {
-		d.frag.expire(rec.TS)
-	}
+	d.frag.Expire(rec.TS)
 	return d.Decode(rec.LinkType, rec.Data, seg)
 }
 
@@ -275,20 +276,20 @@ func (d *Decoder) fragment4(seg *Segment) Class {
 		return ClassNotTCP // not reassembled: nothing downstream wants it
 	}
 	fr := &d.fr
-	*fr = fragment{
-		start:    int(ip.FragOffset) * 8,
-		length:   int(ip.Length) - int(ip.IHL)*4,
-		more:     ip.Flags&layers.IPv4MoreFragments != 0,
-		payload:  ip.Payload,
-		proto:    uint8(ip.Protocol),
-		hasProto: true,
+	*fr = defrag.Fragment{
+		Start:    int(ip.FragOffset) * 8,
+		Length:   int(ip.Length) - int(ip.IHL)*4,
+		More:     ip.Flags&layers.IPv4MoreFragments != 0,
+		Payload:  ip.Payload,
+		Proto:    uint8(ip.Protocol),
+		HasProto: true,
 	}
-	copy(fr.key.src[:], ip.SrcIP.To4())
-	copy(fr.key.dst[:], ip.DstIP.To4())
-	fr.key.id = uint32(ip.Id)
-	fr.key.proto = uint8(ip.Protocol)
+	copy(fr.Key.Src[:], ip.SrcIP.To4())
+	copy(fr.Key.Dst[:], ip.DstIP.To4())
+	fr.Key.ID = uint32(ip.Id)
+	fr.Key.Proto = uint8(ip.Protocol)
 	d.isFrag = true
-	payload, missing, _, done := d.frag.add(fr, d.now)
+	payload, missing, _, done := d.frag.Add(fr, d.now)
 	if !done {
 		return ClassFragment
 	}
@@ -310,15 +311,15 @@ func (d *Decoder) fragment6(seg *Segment) (Class, bool) {
 		return 0, false
 	}
 	fr := &d.fr
-	*fr = fragment{}
+	*fr = defrag.Fragment{}
 	if !fragment6(fr, b[off:], int(ip.Length)-pre-off-8) {
 		return ClassUndecodable, true
 	}
-	copy(fr.key.src[:], ip.SrcIP.To16())
-	copy(fr.key.dst[:], ip.DstIP.To16())
-	fr.key.v6 = true
+	copy(fr.Key.Src[:], ip.SrcIP.To16())
+	copy(fr.Key.Dst[:], ip.DstIP.To16())
+	fr.Key.V6 = true
 	d.isFrag = true
-	payload, missing, proto, done := d.frag.add(fr, d.now)
+	payload, missing, proto, done := d.frag.Add(fr, d.now)
 	if !done {
 		return ClassFragment, true
 	}
@@ -356,3 +357,66 @@ type decodeError string
 func (e decodeError) Error() string { return string(e) }
 
 const errUnknownLink = decodeError("unsupported link type")
+
+// IPv6 extension headers (RFC 8200 §4) that may come before a Fragment
+// header or the upper-layer header.
+const (
+	ip6HopByHop    = 0
+	ip6Routing     = 43
+	ip6Fragment    = 44
+	ip6AH          = 51
+	ip6DestOptions = 60
+)
+
+// skipIP6Ext walks the IPv6 extension headers at the start of b, whose first
+// header is next, up to the first header that is not one (or a Fragment
+// header when stopAtFragment). It returns that header's type and offset;
+// ok is false when b ends inside an extension header.
+func skipIP6Ext(next uint8, b []byte, stopAtFragment bool) (uint8, int, bool) {
+	off := 0
+	for range 16 {
+		var n int
+		switch next {
+		case ip6HopByHop, ip6Routing, ip6DestOptions:
+			if len(b)-off < 2 {
+				return next, off, false
+			}
+			n = (int(b[off+1]) + 1) * 8
+		case ip6AH:
+			if len(b)-off < 2 {
+				return next, off, false
+			}
+			n = (int(b[off+1]) + 2) * 4
+		case ip6Fragment:
+			if stopAtFragment {
+				return next, off, true
+			}
+			n = 8
+		default:
+			return next, off, true
+		}
+		if len(b)-off < n {
+			return next, off, false
+		}
+		next = b[off]
+		off += n
+	}
+	return next, off, false
+}
+
+// fragment6 parses the IPv6 Fragment header at b[0:8]; the fragment's
+// declared payload is length bytes, of which b[8:] was captured.
+func fragment6(fr *defrag.Fragment, b []byte, length int) bool {
+	if len(b) < 8 {
+		return false
+	}
+	fo := binary.BigEndian.Uint16(b[2:4])
+	fr.Proto = b[0]
+	fr.HasProto = true
+	fr.Start = int(fo>>3) * 8
+	fr.More = fo&1 != 0
+	fr.Key.ID = binary.BigEndian.Uint32(b[4:8])
+	fr.Length = length
+	fr.Payload = b[8:]
+	return true
+}

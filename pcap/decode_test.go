@@ -12,6 +12,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/wscap/wscap/internal/gen"
+	"github.com/wscap/wscap/pcap/defrag"
 )
 
 // tcpPacket serialises a raw IPv4 or IPv6 packet carrying one TCP segment.
@@ -80,7 +81,9 @@ func classes(n int, last Class) []Class {
 
 func equalClasses(a, b []Class) bool { return slices.Equal(a, b) }
 
-func TestDefragReassembles(t *testing.T) {
+// TestDecoderDefrag: the Decoder puts fragmented IPv4 and IPv6 TCP
+// segments back together (package defrag has the rules and bounds).
+func TestDecoderDefrag(t *testing.T) {
 	pl := payloadOf(3000)
 	reverse := func(p [][]byte) [][]byte {
 		r := make([][]byte, len(p))
@@ -130,10 +133,10 @@ func TestDefragReassembles(t *testing.T) {
 	}
 }
 
-// TestDefragExtensionHeaders: an IPv6 Fragment header after a Destination
-// Options header, and one more Destination Options header inside the
-// fragmentable part, before TCP.
-func TestDefragExtensionHeaders(t *testing.T) {
+// TestDecoderDefragExtensionHeaders: an IPv6 Fragment header after a
+// Destination Options header, and one more Destination Options header
+// inside the fragmentable part, before TCP.
+func TestDecoderDefragExtensionHeaders(t *testing.T) {
 	pl := payloadOf(2000)
 	pkt := tcpPacket(t, true, 0, 5, pl)
 	// Insert an 8-byte Destination Options header (PadN) before TCP.
@@ -168,45 +171,13 @@ func TestDefragExtensionHeaders(t *testing.T) {
 	}
 }
 
-func TestDefragRules(t *testing.T) {
+// TestDecoderDefragRules: what the Decoder gives IP reassembly and makes of
+// its results: IPv4 fragments of TCP only, a TCP header across fragments,
+// packet time from the records, its bounds, bytes cut by the snapshot
+// length.
+func TestDecoderDefragRules(t *testing.T) {
 	pl := payloadOf(3000)
 	frags4 := func(id uint16) [][]byte { return gen.FragmentIPv4(tcpPacket(t, false, id, 1, pl), 1200) }
-	t.Run("duplicate ignored", func(t *testing.T) {
-		f := frags4(1)
-		d := NewDecoder()
-		cls, seg := feed(d, [][]byte{f[0], f[1], f[1], f[0], f[2]}, nil)
-		if !equalClasses(cls, classes(5, ClassTCP)) || !bytes.Equal(seg.Payload, pl) {
-			t.Fatalf("classes %v", cls)
-		}
-		if st := d.DefragStats(); st.Duplicates != 2 || st.Datagrams != 1 {
-			t.Fatalf("stats %+v", st)
-		}
-	})
-	t.Run("overlap drops the datagram", func(t *testing.T) {
-		f := frags4(2)
-		// A fragment covering bytes 8..1208 of the payload: overlaps two.
-		o := bytes.Clone(f[1])
-		binary.BigEndian.PutUint16(o[6:8], 0x2000|(1200-8)/8)
-		d := NewDecoder()
-		cls, _ := feed(d, [][]byte{f[0], o, f[1], f[2]}, nil)
-		if !equalClasses(cls, classes(4, ClassFragment)) {
-			t.Fatalf("classes %v", cls)
-		}
-		// f[1] and f[2] started a new datagram that never completes.
-		if st := d.DefragStats(); st.Overlapping != 1 || st.Datagrams != 0 || st.Pending != 1 {
-			t.Fatalf("stats %+v", st)
-		}
-	})
-	t.Run("two ends", func(t *testing.T) {
-		f := frags4(3)
-		short := bytes.Clone(f[1])
-		binary.BigEndian.PutUint16(short[6:8], (1200)/8) // MF cleared: the datagram would end at 2400
-		d := NewDecoder()
-		cls, _ := feed(d, [][]byte{f[2], short, f[0]}, nil)
-		if !equalClasses(cls, classes(3, ClassFragment)) || d.DefragStats().Overlapping != 1 {
-			t.Fatalf("classes %v stats %+v", cls, d.DefragStats())
-		}
-	})
 	t.Run("not tcp", func(t *testing.T) {
 		f := frags4(4)
 		for _, x := range f {
@@ -218,16 +189,6 @@ func TestDefragRules(t *testing.T) {
 			t.Fatalf("classes %v", cls)
 		}
 	})
-	t.Run("tiny", func(t *testing.T) {
-		f := frags4(5)
-		tiny := bytes.Clone(f[0][:24]) // 4 bytes of payload with MF
-		binary.BigEndian.PutUint16(tiny[2:4], 24)
-		d := NewDecoder()
-		cls, _ := feed(d, [][]byte{tiny}, nil)
-		if cls[0] != ClassFragment || d.DefragStats().Invalid != 1 || d.DefragStats().Pending != 0 {
-			t.Fatalf("classes %v stats %+v", cls, d.DefragStats())
-		}
-	})
 	t.Run("tcp header split", func(t *testing.T) {
 		// 8-byte fragments: the TCP header spans three of them.
 		f := gen.FragmentIPv4(tcpPacket(t, false, 6, 42, []byte("hello")), 8)
@@ -237,10 +198,6 @@ func TestDefragRules(t *testing.T) {
 			t.Fatalf("classes %v payload %q", cls, seg.Payload)
 		}
 	})
-}
-
-func TestDefragBounds(t *testing.T) {
-	pl := payloadOf(3000)
 	t.Run("timeout", func(t *testing.T) {
 		f := gen.FragmentIPv4(tcpPacket(t, false, 1, 1, pl), 1200)
 		d := NewDecoder()
@@ -263,39 +220,8 @@ func TestDefragBounds(t *testing.T) {
 			t.Fatalf("classes %v", cls)
 		}
 	})
-	t.Run("datagrams", func(t *testing.T) {
-		d := NewDecoderOptions(DefragOptions{MaxDatagrams: 2})
-		var fs [][][]byte
-		for id := range uint16(3) {
-			fs = append(fs, gen.FragmentIPv4(tcpPacket(t, false, id, 1, pl), 1200))
-		}
-		// First fragments of 0, 1, 2: 0 is evicted; then 1 and 2 complete,
-		// and 0's late fragments start it again, never to complete.
-		cls, _ := feed(d, [][]byte{fs[0][0], fs[1][0], fs[2][0], fs[1][1], fs[1][2], fs[2][1], fs[2][2], fs[0][1], fs[0][2]}, nil)
-		want := []Class{ClassFragment, ClassFragment, ClassFragment, ClassFragment, ClassTCP, ClassFragment, ClassTCP, ClassFragment, ClassFragment}
-		if !equalClasses(cls, want) {
-			t.Fatalf("classes %v", cls)
-		}
-		if st := d.DefragStats(); st.Datagrams != 2 || st.Evicted != 1 || st.Pending != 1 {
-			t.Fatalf("stats %+v", st)
-		}
-	})
-	t.Run("bytes", func(t *testing.T) {
-		d := NewDecoderOptions(DefragOptions{MaxBytes: 128 << 10})
-		big := payloadOf(60000)
-		var firsts [][]byte
-		for id := range uint16(4) {
-			f := gen.FragmentIPv4(tcpPacket(t, false, id, 1, big), 1480)
-			firsts = append(firsts, f[:len(f)-1]...) // all but the last
-		}
-		feed(d, firsts, nil)
-		st := d.DefragStats()
-		if st.PeakBytes > 128<<10 || st.HeldBytes > 128<<10 || st.Evicted == 0 {
-			t.Fatalf("stats %+v", st)
-		}
-	})
-	t.Run("fragments", func(t *testing.T) {
-		d := NewDecoderOptions(DefragOptions{MaxFragments: 4})
+	t.Run("options", func(t *testing.T) {
+		d := NewDecoderOptions(defrag.Options{MaxFragments: 4})
 		f := gen.FragmentIPv4(tcpPacket(t, false, 1, 1, pl), 504)
 		cls, _ := feed(d, f, nil)
 		if cls[len(cls)-1] == ClassTCP || d.DefragStats().TooMany != 1 {
@@ -313,8 +239,9 @@ func TestDefragBounds(t *testing.T) {
 	})
 }
 
-// TestDefragAllocs: once warm, reassembling datagrams allocates nothing.
-func TestDefragAllocs(t *testing.T) {
+// TestDecoderDefragAllocs: once warm, decoding and reassembling fragmented
+// datagrams allocates nothing.
+func TestDecoderDefragAllocs(t *testing.T) {
 	pl := payloadOf(3000)
 	f4 := gen.FragmentIPv4(tcpPacket(t, false, 1, 1, pl), 1200)
 	f6 := gen.FragmentIPv6(tcpPacket(t, true, 0, 1, pl), 1200, 5)
@@ -336,7 +263,9 @@ func TestDefragAllocs(t *testing.T) {
 	}
 }
 
-func BenchmarkDefrag(b *testing.B) {
+// BenchmarkDecodeFragments decodes and reassembles the three fragments of
+// an IPv4 TCP segment of 3000 payload bytes.
+func BenchmarkDecodeFragments(b *testing.B) {
 	pl := payloadOf(3000)
 	f := gen.FragmentIPv4(tcpPacket(b, false, 1, 1, pl), 1480)
 	d := NewDecoder()
@@ -348,57 +277,6 @@ func BenchmarkDefrag(b *testing.B) {
 			d.DecodeRecord(Record{Data: p, TS: t0, LinkType: layers.LinkTypeRaw}, &seg)
 		}
 	}
-}
-
-// FuzzDefrag feeds fragments of random offsets, lengths, flags and Ids,
-// IPv4 and IPv6, read from the input: reassembly never panics, never holds
-// more than its cap, and accounts for every datagram it started.
-func FuzzDefrag(f *testing.F) {
-	f.Add([]byte{0, 0, 0, 1, 10, 0, 1, 0, 1, 10, 1, 2, 1, 0, 4})
-	f.Add([]byte{1, 0, 0, 1, 200, 1, 0, 0, 0, 8, 1, 0, 0, 25, 8})
-	pl := payloadOf(4000)
-	base4 := tcpPacket(f, false, 0, 1, pl)
-	base6 := tcpPacket(f, true, 0, 1, pl)
-	f.Fuzz(func(t *testing.T, in []byte) {
-		d := NewDecoderOptions(DefragOptions{MaxBytes: 128 << 10, MaxDatagrams: 4, MaxFragments: 8})
-		var seg Segment
-		for len(in) >= 5 {
-			v6, id, off, n, more := in[0]&1 == 1, in[1]&3, int(in[2])*64, int(in[3])*16+int(in[4]&15), in[4]&16 != 0
-			in = in[5:]
-			var pkt []byte
-			if v6 {
-				body := base6[40:]
-				lo, hi := min(off, len(body)), min(off+n, len(body))
-				pkt = append(append(append([]byte{}, base6[:40]...), 6, 0, 0, 0, 0, 0, 0, id), body[lo:hi]...)
-				pkt[6] = 44
-				binary.BigEndian.PutUint16(pkt[4:], uint16(8+hi-lo))
-				fo := uint16(off/8) << 3
-				if more {
-					fo |= 1
-				}
-				binary.BigEndian.PutUint16(pkt[42:], fo)
-			} else {
-				body := base4[20:]
-				lo, hi := min(off, len(body)), min(off+n, len(body))
-				pkt = append(append([]byte{}, base4[:20]...), body[lo:hi]...)
-				binary.BigEndian.PutUint16(pkt[2:], uint16(20+hi-lo))
-				binary.BigEndian.PutUint16(pkt[4:], uint16(id))
-				fo := uint16(off / 8)
-				if more {
-					fo |= 0x2000
-				}
-				binary.BigEndian.PutUint16(pkt[6:], fo)
-			}
-			c := d.DecodeRecord(Record{Data: pkt, TS: t0, LinkType: layers.LinkTypeRaw}, &seg)
-			if c == ClassTCP && len(seg.Payload) > 65535 {
-				t.Fatalf("payload of %d bytes", len(seg.Payload))
-			}
-			st := d.DefragStats()
-			if st.HeldBytes > 128<<10 || st.Pending > 4 {
-				t.Fatalf("stats %+v", st)
-			}
-		}
-	})
 }
 
 // BenchmarkDecode decodes one Ethernet/IPv4/TCP packet with 200 payload

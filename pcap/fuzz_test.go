@@ -10,17 +10,6 @@ import (
 	"github.com/wscap/wscap/internal/testcaps"
 )
 
-// fuzzSeedCaptures returns the bundled captures of at most max bytes, read
-// at test time, as fuzz seeds.
-func fuzzSeedCaptures(tb testing.TB, root string, max int64) [][]byte {
-	tb.Helper()
-	seeds, err := testcaps.Seeds(root, max)
-	if err != nil || len(seeds) == 0 {
-		tb.Fatalf("no captures under %s/testdata (%v)", root, err)
-	}
-	return seeds
-}
-
 // heapAllocs reads the cumulative bytes allocated on the heap: cheaper than
 // runtime.ReadMemStats (no stop-the-world), so it can run on every input.
 func heapAllocs() uint64 {
@@ -36,7 +25,7 @@ func heapAllocs() uint64 {
 // announcing 4 GiB must not allocate 4 GiB). gzip input is exempt from the
 // allocation bound: a small gzip stream can legitimately expand.
 func FuzzSource(f *testing.F) {
-	for _, b := range fuzzSeedCaptures(f, "..", 16<<10) {
+	for _, b := range testcaps.Seeds(f, "..", 16<<10) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

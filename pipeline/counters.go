@@ -9,7 +9,7 @@ type Counters struct {
 	NotTCP      int64 `json:"not_tcp"`     // well-formed packets of other protocols
 	Undecodable int64 `json:"undecodable"` // malformed, or of an unsupported link type
 	// Fragments counts the IP fragments that did not complete a datagram:
-	// held for reassembly, or dropped (see pcap.DefragStats). The fragment
+	// held for reassembly, or dropped (see defrag.Stats). The fragment
 	// that completes a datagram counts as the datagram does (its TCP
 	// connection, or not_tcp), so the sum stays exact.
 	Fragments int64 `json:"ip_fragments"`

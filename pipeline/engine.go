@@ -17,6 +17,7 @@ import (
 	"github.com/wscap/wscap/dissect"
 	"github.com/wscap/wscap/output"
 	"github.com/wscap/wscap/pcap"
+	"github.com/wscap/wscap/pcap/defrag"
 	"github.com/wscap/wscap/reassembly"
 )
 
@@ -677,7 +678,7 @@ func (e *Engine) Errors() int { return e.errors }
 func (e *Engine) Census() *dissect.Census { return &e.census }
 
 // DefragStats returns the IP reassembly counters.
-func (e *Engine) DefragStats() pcap.DefragStats { return e.dec.DefragStats() }
+func (e *Engine) DefragStats() defrag.Stats { return e.dec.DefragStats() }
 
 // TimeBackwards returns how many packets were stamped earlier than the
 // packet before them in their input. wscap keeps the input's order and

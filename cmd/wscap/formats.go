@@ -16,7 +16,7 @@ import (
 	"github.com/wscap/wscap/dissect"
 	"github.com/wscap/wscap/dissect/app"
 	"github.com/wscap/wscap/output"
-	"github.com/wscap/wscap/pcap"
+	"github.com/wscap/wscap/pcap/defrag"
 	"github.com/wscap/wscap/pipeline"
 )
 
@@ -50,7 +50,7 @@ type totals struct {
 	TLSALPN         map[string]int64 `json:"tls_alpn,omitempty"`
 	noKey           []string
 	findings        map[dissect.Code]int64
-	Defrag          *pcap.DefragStats `json:"ip_defrag,omitempty"`
+	Defrag          *defrag.Stats `json:"ip_defrag,omitempty"`
 	// TimeBackwards counts the packets stamped earlier than the packet
 	// before them in their file (merged or clock-adjusted captures).
 	TimeBackwards int64 `json:"timestamps_backwards,omitempty"`

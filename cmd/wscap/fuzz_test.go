@@ -41,16 +41,6 @@ func fuzzCapturePath(t *testing.T, data []byte) string {
 	return fuzzFile.path
 }
 
-// bundledCaptures returns the captures bundled in testdata of at most max
-// bytes.
-func bundledCaptures(t testing.TB, max int64) [][]byte {
-	seeds, err := testcaps.Seeds("../..", max)
-	if err != nil || len(seeds) == 0 {
-		t.Fatalf("no bundled captures found (%v)", err)
-	}
-	return seeds
-}
-
 // FuzzPipeline runs the whole program over raw capture bytes, as JSON Lines
 // and as a table, and stats as a table: no panic, exit status 0 or 2, error
 // output one "wscap:" line per problem, every JSON line valid JSON and
@@ -58,7 +48,7 @@ func bundledCaptures(t testing.TB, max int64) [][]byte {
 // and the stats table's rows all as wide as its borders, with nothing a
 // terminal would act on.
 func FuzzPipeline(f *testing.F) {
-	for _, b := range bundledCaptures(f, 16<<10) {
+	for _, b := range testcaps.Seeds(f, "../..", 16<<10) {
 		f.Add(b)
 	}
 	for _, c := range hostile.Small() {

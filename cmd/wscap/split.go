@@ -203,7 +203,7 @@ func addrShard(a, b netip.Addr, n int) int {
 // fragments of a datagram are held (copied, in capture order) while the
 // decoder reassembles it; the fragment that completes it tells whose it
 // is, and they are all written to that shard, before it. The decoder's
-// own bounds (pcap.DefragOptions) decide when a datagram is given up
+// own bounds (defrag.Options) decide when a datagram is given up
 // (expired, evicted, overlapping); its fragments are then written to the
 // connection's shard when the first fragment (offset 0) showed the TCP
 // ports, otherwise to the address pair's. So are those still held at the

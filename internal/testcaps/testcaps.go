@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"testing"
 )
 
 // Find returns the capture files (.pcap, .pcapng, .dump) below dir, in
@@ -26,8 +27,19 @@ func Find(dir string) ([]string, error) {
 }
 
 // Seeds returns the contents of the captures bundled below root/testdata
-// (public, real, snaplen, nonws, h2 and app) of at most max bytes each: fuzz seeds.
-func Seeds(root string, max int64) ([][]byte, error) {
+// (public, real, snaplen, nonws, h2 and app) of at most max bytes each, the
+// fuzz seeds of the fuzz tests that read whole captures. It fails tb when
+// it finds none or cannot read one.
+func Seeds(tb testing.TB, root string, max int64) [][]byte {
+	tb.Helper()
+	seeds, err := seeds(root, max)
+	if err != nil || len(seeds) == 0 {
+		tb.Fatalf("no captures under %s/testdata (%v)", root, err)
+	}
+	return seeds
+}
+
+func seeds(root string, max int64) ([][]byte, error) {
 	var seeds [][]byte
 	for _, dir := range []string{"public", "real", "snaplen", "nonws", "h2", "app"} {
 		caps, err := Find(filepath.Join(root, "testdata", dir))

@@ -1,16 +1,12 @@
-package pcap
-
-import (
-	"encoding/binary"
-	"time"
-)
-
-// IP reassembly (RFC 791 §2.3 and §3.2 for IPv4, RFC 8200 §4.5 for IPv6).
+// Package defrag reassembles fragmented IP datagrams (RFC 791 §2.3 and
+// §3.2 for IPv4, RFC 8200 §4.5 for IPv6), so that what comes after it
+// (sharding, TCP reassembly) sees whole segments. It takes fragments its
+// caller decoded from their IP headers (pcap.Decoder) and knows no header
+// itself; it is a package of its own, as gopacket keeps ip4defrag and
+// ip6defrag apart from its decoders.
 //
-// The Decoder puts fragmented datagrams back together before TCP is
-// decoded, so that everything after it (sharding, TCP reassembly) sees
-// whole segments. It is our own rather than gopacket's ip4defrag/ip6defrag:
-// those keep a pointer to the caller's layer and its payload (which a
+// It is our own rather than gopacket's ip4defrag/ip6defrag: those keep a
+// pointer to the caller's layer and its payload (which a
 // DecodingLayerParser and a zero-copy reader overwrite at the next packet,
 // so each fragment would need a fresh layer and a copy), allocate per
 // fragment and per datagram, take a mutex per call, and bound neither the
@@ -23,20 +19,20 @@ import (
 // (packet time, as Linux's ipfrag_time); over all datagrams at most
 // MaxDatagrams and MaxBytes (the oldest datagram is dropped first, as Linux
 // does above ipfrag_high_thresh). The datagram is assembled into one
-// Decoder-owned buffer, valid until the next Decode.
+// Defragmenter-owned buffer, valid until the next Add.
 //
 // Rules, as Linux applies them (and gopacket's ip4defrag since v1.7): a
 // fragment that repeats exactly the range of one already held is ignored;
 // any other overlap, or fragments that disagree on where the datagram ends,
 // drop the whole datagram (RFC 5722 for IPv6; Linux does the same for IPv4
 // since 4.19, after FragmentSmack). A non-final fragment counts only whole
-// 8-byte units. IPv4 fragments of other protocols than TCP are not
-// reassembled (nothing after the decoder wants them); IPv6 fragments are,
-// since only the first one names the protocol.
+// 8-byte units.
+package defrag
 
-// DefragOptions bound the IP reassembly of a Decoder. Zero values take the
-// defaults.
-type DefragOptions struct {
+import "time"
+
+// Options bound a Defragmenter. Zero values take the defaults.
+type Options struct {
 	// Timeout drops a datagram whose fragments did not all arrive within
 	// this much packet time of its first one. Default 30 s (Linux's
 	// ipfrag_time).
@@ -53,7 +49,7 @@ type DefragOptions struct {
 	MaxFragments int
 }
 
-func (o *DefragOptions) setDefaults() {
+func (o *Options) setDefaults() {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
@@ -69,10 +65,10 @@ func (o *DefragOptions) setDefaults() {
 	}
 }
 
-// DefragStats counts what IP reassembly did. Every fragment is counted in
+// Stats counts what IP reassembly did. Every fragment is counted in
 // Fragments; each datagram that was started ends in exactly one of
 // Datagrams, Overlapping, TooMany, Expired, Evicted or Pending.
-type DefragStats struct {
+type Stats struct {
 	Fragments   int64 `json:"fragments"`   // fragments seen (IPv4 TCP and all IPv6)
 	Datagrams   int64 `json:"reassembled"` // datagrams completed
 	Duplicates  int64 `json:"duplicates"`  // fragments repeating one already held (ignored)
@@ -91,11 +87,14 @@ type DefragStats struct {
 // the IPv6 payload length are 16 bits.
 const maxDatagram = 65535
 
-type fragKey struct {
-	src, dst [16]byte
-	id       uint32
-	proto    uint8 // IPv4 only: fragments of one datagram share it
-	v6       bool
+// Key identifies the datagram a fragment belongs to: its addresses (IPv4
+// ones in the first 4 bytes), Identification and, for IPv4, protocol
+// (RFC 791 §3.2, RFC 8200 §4.5).
+type Key struct {
+	Src, Dst [16]byte
+	ID       uint32
+	Proto    uint8 // IPv4 only: fragments of one datagram share it
+	V6       bool
 }
 
 // fragRange is one fragment held: datagram bytes [start, end) as declared,
@@ -105,7 +104,7 @@ type fragRange struct {
 }
 
 type datagram struct {
-	key        fragKey
+	key        Key
 	first      time.Time // packet time of its first fragment
 	frags      []fragRange
 	data       []byte
@@ -116,51 +115,61 @@ type datagram struct {
 	prev, next *datagram // in order of first fragment
 }
 
-// fragment is one fragment as decoded from its IP header.
-type fragment struct {
-	key      fragKey
-	start    int    // offset in the datagram's payload
-	length   int    // declared payload bytes of this fragment
-	more     bool   // more fragments follow (MF)
-	payload  []byte // captured payload bytes (may be fewer than length)
-	proto    uint8  // next header of the fragmentable part (IPv6: meaningful when start is 0)
-	hasProto bool
+// Fragment is one fragment as decoded from its IP header. Payload is
+// borrowed: Add copies what it keeps.
+type Fragment struct {
+	Key      Key
+	Start    int    // offset in the datagram's payload
+	Length   int    // declared payload bytes of this fragment
+	More     bool   // more fragments follow (MF)
+	Payload  []byte // captured payload bytes (may be fewer than Length)
+	Proto    uint8  // next header of the fragmentable part (IPv6: meaningful when Start is 0)
+	HasProto bool
 }
 
-// defragmenter reassembles IP datagrams.
-type defragmenter struct {
-	opts  DefragOptions
-	dgs   map[fragKey]*datagram
+// Defragmenter reassembles IP datagrams. It is not safe for concurrent use.
+type Defragmenter struct {
+	opts  Options
+	dgs   map[Key]*datagram
 	head  datagram // sentinel of the list, oldest first
 	held  int      // bytes in datagrams' data
 	free  []*datagram
 	out   []byte // the last reassembled payload
-	stats DefragStats
+	stats Stats
 }
 
-func (f *defragmenter) init(o DefragOptions) {
+// New returns a Defragmenter bounded by o.
+func New(o Options) *Defragmenter {
 	o.setDefaults()
-	f.opts = o
-	f.dgs = make(map[fragKey]*datagram)
+	f := &Defragmenter{opts: o, dgs: make(map[Key]*datagram)}
 	f.head.next, f.head.prev = &f.head, &f.head
+	return f
 }
 
-// expire drops the datagrams whose time is up at packet time now.
-func (f *defragmenter) expire(now time.Time) {
+// Expire drops the datagrams whose time is up at packet time now: those
+// whose first fragment came more than Timeout before it. Call it with the
+// time of each packet, before Add.
+func (f *Defragmenter) Expire(now time.Time) {
+	if f.head.next != &f.head {
+		f.expire(now)
+	}
+}
+
+func (f *Defragmenter) expire(now time.Time) {
 	for g := f.head.next; g != &f.head && now.Sub(g.first) > f.opts.Timeout; g = f.head.next {
 		f.stats.Expired++
 		f.drop(g)
 	}
 }
 
-// add takes one fragment received at packet time now. When it completes its
-// datagram, add returns the datagram's payload (valid until the next call),
+// Add takes one fragment received at packet time now. When it completes its
+// datagram, Add returns the datagram's payload (valid until the next call),
 // how many of its bytes are missing at the end (snapshot length) and its
 // protocol, with done set.
-func (f *defragmenter) add(fr *fragment, now time.Time) (payload []byte, missing int, proto uint8, done bool) {
+func (f *Defragmenter) Add(fr *Fragment, now time.Time) (payload []byte, missing int, proto uint8, done bool) {
 	f.stats.Fragments++
-	start, length := fr.start, fr.length
-	if fr.more {
+	start, length := fr.Start, fr.Length
+	if fr.More {
 		length &^= 7 // only whole 8-byte units count in a non-final fragment
 	}
 	end := start + length
@@ -168,20 +177,20 @@ func (f *defragmenter) add(fr *fragment, now time.Time) (payload []byte, missing
 		f.stats.Invalid++
 		return nil, 0, 0, false
 	}
-	captured := min(len(fr.payload), length)
-	if start == 0 && !fr.more {
+	captured := min(len(fr.Payload), length)
+	if start == 0 && !fr.More {
 		// A whole datagram in one fragment (an IPv6 atomic fragment,
 		// RFC 6946): nothing to keep. A held datagram with its Id stays.
 		f.stats.Datagrams++
-		return fr.payload[:captured], length - captured, fr.proto, true
+		return fr.Payload[:captured], length - captured, fr.Proto, true
 	}
-	g := f.dgs[fr.key]
+	g := f.dgs[fr.Key]
 	if g == nil {
 		if len(f.dgs) >= f.opts.MaxDatagrams {
 			f.stats.Evicted++
 			f.drop(f.head.next)
 		}
-		g = f.newDatagram(fr.key, now)
+		g = f.newDatagram(fr.Key, now)
 	}
 	// Find where it goes; reject overlaps (an exact repeat is ignored).
 	i := 0
@@ -198,7 +207,7 @@ func (f *defragmenter) add(fr *fragment, now time.Time) (payload []byte, missing
 		return nil, 0, 0, false
 	}
 	switch {
-	case !fr.more:
+	case !fr.More:
 		if (g.total >= 0 && g.total != end) || (len(g.frags) > 0 && g.frags[len(g.frags)-1].end > end) {
 			f.stats.Overlapping++
 			f.drop(g)
@@ -226,15 +235,15 @@ func (f *defragmenter) add(fr *fragment, now time.Time) (payload []byte, missing
 		return nil, 0, 0, false
 	}
 	off := len(g.data)
-	g.data = append(g.data, fr.payload[:captured]...)
+	g.data = append(g.data, fr.Payload[:captured]...)
 	f.held += captured
 	f.stats.PeakBytes = max(f.stats.PeakBytes, int64(f.held))
 	g.frags = append(g.frags, fragRange{})
 	copy(g.frags[i+1:], g.frags[i:])
 	g.frags[i] = fragRange{start: start, end: end, off: off, n: captured}
 	g.have += length
-	if start == 0 && fr.hasProto {
-		g.proto, g.haveProto = fr.proto, true
+	if start == 0 && fr.HasProto {
+		g.proto, g.haveProto = fr.Proto, true
 	}
 	if g.total < 0 || g.have != g.total {
 		return nil, 0, 0, false
@@ -263,7 +272,7 @@ func (f *defragmenter) add(fr *fragment, now time.Time) (payload []byte, missing
 	return out, missing, proto, true
 }
 
-func (f *defragmenter) newDatagram(k fragKey, now time.Time) *datagram {
+func (f *Defragmenter) newDatagram(k Key, now time.Time) *datagram {
 	var g *datagram
 	if n := len(f.free); n > 0 {
 		g, f.free = f.free[n-1], f.free[:n-1]
@@ -280,7 +289,7 @@ func (f *defragmenter) newDatagram(k fragKey, now time.Time) *datagram {
 
 // drop forgets a datagram; its memory is kept for the next one (up to a
 // few, and never a large buffer).
-func (f *defragmenter) drop(g *datagram) {
+func (f *Defragmenter) drop(g *datagram) {
 	delete(f.dgs, g.key)
 	g.prev.next = g.next
 	g.next.prev = g.prev
@@ -295,72 +304,15 @@ func (f *defragmenter) drop(g *datagram) {
 	}
 }
 
-func (f *defragmenter) statsNow() DefragStats {
+// Stats returns what the Defragmenter did so far.
+func (f *Defragmenter) Stats() Stats {
 	s := f.stats
 	s.Pending = int64(len(f.dgs))
 	s.HeldBytes = int64(f.held)
 	return s
 }
 
-// IPv6 extension headers (RFC 8200 §4) that may come before a Fragment
-// header or the upper-layer header.
-const (
-	ip6HopByHop    = 0
-	ip6Routing     = 43
-	ip6Fragment    = 44
-	ip6AH          = 51
-	ip6DestOptions = 60
-)
-
-// skipIP6Ext walks the IPv6 extension headers at the start of b, whose first
-// header is next, up to the first header that is not one (or a Fragment
-// header when stopAtFragment). It returns that header's type and offset;
-// ok is false when b ends inside an extension header.
-func skipIP6Ext(next uint8, b []byte, stopAtFragment bool) (uint8, int, bool) {
-	off := 0
-	for range 16 {
-		var n int
-		switch next {
-		case ip6HopByHop, ip6Routing, ip6DestOptions:
-			if len(b)-off < 2 {
-				return next, off, false
-			}
-			n = (int(b[off+1]) + 1) * 8
-		case ip6AH:
-			if len(b)-off < 2 {
-				return next, off, false
-			}
-			n = (int(b[off+1]) + 2) * 4
-		case ip6Fragment:
-			if stopAtFragment {
-				return next, off, true
-			}
-			n = 8
-		default:
-			return next, off, true
-		}
-		if len(b)-off < n {
-			return next, off, false
-		}
-		next = b[off]
-		off += n
-	}
-	return next, off, false
-}
-
-// fragment6 parses the IPv6 Fragment header at b[0:8]; the fragment's
-// declared payload is length bytes, of which b[8:] was captured.
-func fragment6(fr *fragment, b []byte, length int) bool {
-	if len(b) < 8 {
-		return false
-	}
-	fo := binary.BigEndian.Uint16(b[2:4])
-	fr.proto = b[0]
-	fr.hasProto = true
-	fr.start = int(fo>>3) * 8
-	fr.more = fo&1 != 0
-	fr.key.id = binary.BigEndian.Uint32(b[4:8])
-	fr.length = length
-	fr.payload = b[8:]
-	return true
-}
+// Reassembling reports whether datagram k is held, waiting for more of its
+// fragments: false once it completed or was given up (expired, evicted,
+// overlapping, too many fragments).
+func (f *Defragmenter) Reassembling(k Key) bool { return f.dgs[k] != nil }
