@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wscap/wscap/dissect/http1"
 	"github.com/wscap/wscap/dissect/http2"
 	"github.com/wscap/wscap/dissect/tls"
 )
@@ -63,7 +64,7 @@ type connMore struct {
 	// refused on a keep-alive connection); rejected those of all that did
 	// not open.
 	sessions, rejected int64
-	maybeReq           *RequestHead
+	maybeReq           *http1.RequestHead
 	maybeCut           int64
 	back               int64 // packets stamped earlier than the one before them
 	backPos            Pos   // the first of them
@@ -353,7 +354,7 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 			continue
 		}
 		if len(s.http) == 0 && !s.sawHTTP {
-			if !(LooksLikeHTTPRequest(b) || startsWithMethod(b)) || bytes.HasPrefix(b, []byte("HTTP/")) || http2.StartsPreface(b) {
+			if !(http1.LooksLikeRequest(b) || startsWithMethod(b)) || bytes.HasPrefix(b, []byte("HTTP/")) || http2.StartsPreface(b) {
 				if !c.dirs[ClientToServer].sawHTTP && !c.dirs[ServerToClient].sawHTTP {
 					c.identify(dir, p, b)
 				}
@@ -372,7 +373,7 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 			return
 		}
 		b = rest
-		req, _, err := parseRequest(head, c.d.opts.MaxHandshake, true)
+		req, err := http1.ParseRequest(head, c.d.opts.MaxHandshake)
 		if c.known && (req != nil && wantsWebSocket(req) || err != nil && isUpgradeAttempt(head)) {
 			c.nextSession(p) // asked again after a refusal
 		}
@@ -386,7 +387,7 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 		default:
 			if isUpgradeAttempt(head) {
 				c.recognise(p)
-				if errors.Is(err, ErrHeadTooLarge) {
+				if errors.Is(err, http1.ErrHeadTooLarge) {
 					c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, "the upgrade request has more header fields or bytes than wscap reads (%v); the connection is not decoded", err)
 				} else {
 					c.d.finding(&c.Session, p, CodeMalformedHandshake, ClientToServer, "the upgrade request is not valid HTTP: %v", err)
@@ -430,7 +431,7 @@ func (c *Conn) takeHead(s *dirState, p Pos, b []byte) (head, rest []byte, ok boo
 		s.http = append(s.http, b...)
 		buf = s.http
 	}
-	end := HeadEnd(buf, s.scan)
+	end := http1.HeadEnd(buf, s.scan)
 	if end < 0 {
 		if len(buf) > c.d.opts.MaxHandshake {
 			if c.known || isUpgradeAttempt(buf) {
@@ -523,9 +524,9 @@ func (c *Conn) responseData(p Pos, b []byte) {
 			return
 		}
 		b = rest
-		resp, _, err := parseResponse(head, c.d.opts.MaxHandshake, true)
+		resp, err := http1.ParseResponse(head, c.d.opts.MaxHandshake)
 		if err != nil {
-			if errors.Is(err, ErrHeadTooLarge) {
+			if errors.Is(err, http1.ErrHeadTooLarge) {
 				c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, "the upgrade response has more header fields or bytes than wscap reads (%v)", err)
 			} else {
 				c.d.finding(&c.Session, p, CodeMalformedHandshake, ServerToClient, "the upgrade response is not valid HTTP: %v", err)
@@ -545,7 +546,7 @@ func (c *Conn) responseData(p Pos, b []byte) {
 // answer takes the server's final answer to the upgrade request, then b,
 // the bytes after it. It reports whether the answer belonged to an upgrade
 // (see tentative).
-func (c *Conn) answer(p Pos, resp *ResponseHead, b []byte) bool {
+func (c *Conn) answer(p Pos, resp *http1.ResponseHead, b []byte) bool {
 	if c.connMore != nil && c.maybeReq != nil && !c.tentative(p, resp) {
 		return false
 	}
@@ -576,10 +577,10 @@ func (c *Conn) answer(p Pos, resp *ResponseHead, b []byte) bool {
 	}
 }
 
-// isHeadError reports whether err is a *HeadError: a malformed head that
+// isHeadError reports whether err is a *http1.HeadError: a malformed head that
 // was still read as far as it could be.
 func isHeadError(err error) bool {
-	var herr *HeadError
+	var herr *http1.HeadError
 	return errors.As(err, &herr)
 }
 
@@ -607,13 +608,13 @@ func isUpgradeAttempt(head []byte) bool {
 // wantsWebSocket reports whether a request is a WebSocket handshake
 // attempt: an Upgrade header with the token "websocket", or a
 // Sec-WebSocket-Key (RFC 6455 §4.1).
-func wantsWebSocket(req *RequestHead) bool {
+func wantsWebSocket(req *http1.RequestHead) bool {
 	return req.Header.HasToken("Upgrade", "websocket") || req.Header.Count("Sec-WebSocket-Key") > 0
 }
 
 // requestBodyLength returns the length of an ordinary request's body: its
 // Content-Length, 0 without one, -1 when it cannot be known here.
-func requestBodyLength(req *RequestHead) int64 {
+func requestBodyLength(req *http1.RequestHead) int64 {
 	if _, ok := req.Header.Get("Transfer-Encoding"); ok {
 		return -1
 	}

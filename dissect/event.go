@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/wscap/wscap/dissect/app"
-
+	"github.com/wscap/wscap/dissect/http1"
 	"github.com/wscap/wscap/stream"
 )
 
@@ -71,9 +71,11 @@ type Handshake struct {
 	TLS *TLSInfo
 	// H2 is set for a WebSocket over HTTP/2 (RFC 8441), whose handshake is
 	// an extended CONNECT answered by a 2xx.
-	H2       *H2Handshake
-	Request  *RequestHead  // nil when not captured
-	Response *ResponseHead // nil when no response was seen
+	H2 *H2Handshake
+	// Request and Response are the heads as parsed (over HTTP/2, the
+	// extended CONNECT's fields and the answer's, with Proto "HTTP/2").
+	Request  *http1.RequestHead  // nil when not captured
+	Response *http1.ResponseHead // nil when no response was seen
 
 	Method, Path, Host, Origin, UserAgent, Server string
 	Key, Accept, ExpectedAccept                   string

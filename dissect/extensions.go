@@ -19,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/wscap/wscap/dissect/http1"
 )
 
 // ExtensionParam is one parameter of an extension (RFC 6455 §9.1):
@@ -63,7 +65,7 @@ func (e Extension) AppendText(b []byte) ([]byte, error) {
 			continue
 		}
 		b = append(b, '=')
-		if headIsToken(p.Value) {
+		if http1.IsToken(p.Value) {
 			b = append(b, p.Value...)
 			continue
 		}
@@ -191,7 +193,7 @@ func (p *extParser) next() (ext Extension, ok, more bool) {
 					return p.bad(start, "malformed quoted-string")
 				}
 				prm.Value = v
-				if !headIsToken(v) && soft == nil {
+				if !http1.IsToken(v) && soft == nil {
 					soft = &ExtensionError{
 						Value: p.value, Offset: qoff, Kept: true,
 						Reason: fmt.Sprintf("quoted value of %q is not a token after unescaping (RFC 6455 §9.1)", prm.Name),
@@ -204,7 +206,7 @@ func (p *extParser) next() (ext Extension, ok, more bool) {
 		ext.Params = append(ext.Params, prm)
 	}
 	if soft != nil {
-		soft.Text = extClip(headTrimOWS(p.s[start:p.pos]))
+		soft.Text = extClip(http1.TrimOWS(p.s[start:p.pos]))
 		p.errs = append(p.errs, soft)
 	}
 	return ext, true, p.pos < len(p.s)
@@ -218,7 +220,7 @@ func (p *extParser) bad(start int, format string, args ...any) (Extension, bool,
 	p.errs = append(p.errs, &ExtensionError{
 		Value:  p.value,
 		Offset: off,
-		Text:   extClip(headTrimOWS(p.s[start:end])),
+		Text:   extClip(http1.TrimOWS(p.s[start:end])),
 		Reason: fmt.Sprintf(format, args...),
 	})
 	p.pos = end
@@ -251,7 +253,7 @@ func (p *extParser) skipOWS() {
 // token reads 1*tchar (RFC 9110 §5.6.2); "" if there is none.
 func (p *extParser) token() string {
 	i := p.pos
-	for i < len(p.s) && headIsTchar(p.s[i]) {
+	for i < len(p.s) && http1.IsTchar(p.s[i]) {
 		i++
 	}
 	t := p.s[p.pos:i]
@@ -311,8 +313,15 @@ func extUnescape(s string) string {
 	return sb.String()
 }
 
-// extClip shortens s for an error message.
-func extClip(s string) string { return headClip(s) }
+// extClip shortens s for an error message, so a hostile 64 KiB header does
+// not make a 64 KiB error.
+func extClip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}
 
 // ParseTokenList splits the values of a comma-separated list header (RFC 9110
 // §5.6.1), such as Sec-WebSocket-Protocol (RFC 6455 §11.3.4), into elements
@@ -324,7 +333,7 @@ func ParseTokenList(values []string) []string {
 		for v != "" {
 			var elem string
 			elem, v, _ = strings.Cut(v, ",")
-			if elem = headTrimOWS(elem); elem != "" {
+			if elem = http1.TrimOWS(elem); elem != "" {
 				out = append(out, elem)
 			}
 		}

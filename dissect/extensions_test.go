@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/wscap/wscap/dissect/http1"
 )
 
 // extP builds a parameter for the tables below: "name" or "name=value".
@@ -222,6 +224,7 @@ func TestParseTokenList(t *testing.T) {
 		{[]string{"chat, superchat"}, []string{"chat", "superchat"}},
 		{[]string{"chat,superchat", " v2.bookings.example.net ,,"}, []string{"chat", "superchat", "v2.bookings.example.net"}},
 		{[]string{"a b, c\t"}, []string{"a b", "c"}}, // not checked to be tokens
+		{[]string{"chat,,  superchat ,", "v2.bookings.example.net"}, []string{"chat", "superchat", "v2.bookings.example.net"}},
 	} {
 		if got := ParseTokenList(tc.values); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("ParseTokenList(%q) = %q, want %q", tc.values, got, tc.want)
@@ -251,7 +254,7 @@ func FuzzParseExtensions(f *testing.F) {
 		extCheckErr(t, []string{a}, err)
 		var canon []string
 		for _, e := range exts {
-			if !headIsToken(e.Name) {
+			if !http1.IsToken(e.Name) {
 				t.Fatalf("name %q is not a token", e.Name)
 			}
 			canon = append(canon, e.String())
@@ -275,7 +278,7 @@ func FuzzParseExtensions(f *testing.F) {
 		}
 
 		for _, tok := range ParseTokenList([]string{a, b}) {
-			if tok == "" || strings.Contains(tok, ",") || headTrimOWS(tok) != tok {
+			if tok == "" || strings.Contains(tok, ",") || http1.TrimOWS(tok) != tok {
 				t.Fatalf("token list element %q", tok)
 			}
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/wscap/wscap/dissect/http1"
 )
 
 // chunked splits the bytes of each step into pieces whose sizes come from
@@ -173,9 +175,9 @@ func FuzzHandshake(f *testing.F) {
 		// delivered segment and gives up on a header cut by a segment end:
 		// it depends on segmentation by design, so is left out here.
 		// Likewise whether a connection speaks HTTP at all is decided on
-		// its first delivery (LooksLikeHTTPRequest accepts any prefix of a
+		// its first delivery (http1.LooksLikeRequest accepts any prefix of a
 		// request line), so bytes that are not a request line are left out.
-		if probed(whole) || probed(split) || !LooksLikeHTTPRequest(req) {
+		if probed(whole) || probed(split) || !http1.LooksLikeRequest(req) {
 			return
 		}
 		// Known: a head over MaxHandshake that arrives whole is reported by

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wscap/wscap/dissect/http1"
 	"github.com/wscap/wscap/dissect/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -193,7 +194,7 @@ func (h *h2Carrier) request(id uint32, p Pos, fields []hpack.HeaderField, method
 	hs.Captured = true
 	hs.TLS = c.tlsInfo()
 	hs.H2 = &H2Handshake{Stream: id, Other: append([]string(nil), h.other...)}
-	req := &RequestHead{Method: method, Proto: "HTTP/2", ProtoMajor: 2}
+	req := &http1.RequestHead{Method: method, Proto: "HTTP/2", ProtoMajor: 2}
 	f := func(code Code, format string, args ...any) {
 		h.finding(st, p, code, ClientToServer, format, args...)
 	}
@@ -201,7 +202,7 @@ func (h *h2Carrier) request(id uint32, p Pos, fields []hpack.HeaderField, method
 	regular := false
 	seen := map[string]int{}
 	for _, hf := range fields {
-		req.Header = append(req.Header, HeaderField{hf.Name, hf.Value})
+		req.Header = append(req.Header, http1.HeaderField{Name: hf.Name, Value: hf.Value})
 		checkH2Field("request", hf, f)
 		name := hf.Name
 		if strings.HasPrefix(name, ":") {
@@ -249,17 +250,17 @@ func (h *h2Carrier) request(id uint32, p Pos, fields []hpack.HeaderField, method
 	hs.Version, _ = hd.Get("Sec-WebSocket-Version")
 	st.info.Host, st.info.Path = hs.Host, hs.Path
 	var buf [2]string
-	hs.OfferedSubprotocols = ParseTokenList(hd.appendValues(buf[:0], "Sec-WebSocket-Protocol"))
+	hs.OfferedSubprotocols = ParseTokenList(hd.AppendValues(buf[:0], "Sec-WebSocket-Protocol"))
 	if hd.Count("Sec-WebSocket-Key") > 0 {
 		f(CodeH2KeyAccept, "the request has Sec-WebSocket-Key, which WebSocket over HTTP/2 does not use")
 	}
-	switch vs := hd.appendValues(buf[:0], "Sec-WebSocket-Version"); {
+	switch vs := hd.AppendValues(buf[:0], "Sec-WebSocket-Version"); {
 	case len(vs) == 0:
 		f(CodeVersionMissing, "the extended CONNECT request has no sec-websocket-version (RFC 8441 §5)")
 	case len(vs) > 1 || strings.TrimSpace(vs[0]) != "13":
 		f(CodeVersionUnsupported, "sec-websocket-version is %q; it must be 13 (RFC 8441 §5)", strings.Join(vs, ", "))
 	}
-	if vs := hd.appendValues(buf[:0], "Sec-WebSocket-Extensions"); len(vs) > 0 {
+	if vs := hd.AppendValues(buf[:0], "Sec-WebSocket-Extensions"); len(vs) > 0 {
 		exts, err := ParseExtensions(vs)
 		hs.OfferedExtensions = exts
 		if err != nil {
@@ -270,14 +271,14 @@ func (h *h2Carrier) request(id uint32, p Pos, fields []hpack.HeaderField, method
 
 // response takes the server's answer on a WebSocket stream.
 func (h *h2Carrier) response(st *h2Stream, p Pos, fields []hpack.HeaderField) {
-	resp := &ResponseHead{Proto: "HTTP/2", ProtoMajor: 2}
+	resp := &http1.ResponseHead{Proto: "HTTP/2", ProtoMajor: 2}
 	f := func(code Code, format string, args ...any) {
 		h.finding(st, p, code, ServerToClient, format, args...)
 	}
 	statuses := 0
 	regular := false
 	for _, hf := range fields {
-		resp.Header = append(resp.Header, HeaderField{hf.Name, hf.Value})
+		resp.Header = append(resp.Header, http1.HeaderField{Name: hf.Name, Value: hf.Value})
 		checkH2Field("response", hf, f)
 		switch {
 		case hf.Name == ":status":
@@ -328,14 +329,14 @@ func (h *h2Carrier) response(st *h2Stream, p Pos, fields []hpack.HeaderField) {
 	if hd.Count("Sec-WebSocket-Accept") > 0 {
 		f(CodeH2KeyAccept, "the response has Sec-WebSocket-Accept, which WebSocket over HTTP/2 does not use")
 	}
-	if vs := hd.appendValues(buf[:0], "Sec-WebSocket-Protocol"); len(vs) > 0 {
+	if vs := hd.AppendValues(buf[:0], "Sec-WebSocket-Protocol"); len(vs) > 0 {
 		chosen := ParseTokenList(vs)
 		hs.Subprotocol = strings.Join(chosen, ", ")
 		if len(chosen) != 1 || !slices.Contains(hs.OfferedSubprotocols, chosen[0]) {
 			f(CodeSubprotocolNotOffered, "the server chose subprotocol %q; the client offered %q", hs.Subprotocol, strings.Join(hs.OfferedSubprotocols, ", "))
 		}
 	}
-	if vs := hd.appendValues(buf[:0], "Sec-WebSocket-Extensions"); len(vs) > 0 {
+	if vs := hd.AppendValues(buf[:0], "Sec-WebSocket-Extensions"); len(vs) > 0 {
 		exts, err := ParseExtensions(vs)
 		hs.Extensions = exts
 		if err != nil {

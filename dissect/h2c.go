@@ -1,12 +1,14 @@
 package dissect
 
+import "github.com/wscap/wscap/dissect/http1"
+
 // The HTTP/1.1 Upgrade to h2c (RFC 7540 §3.2, still deployed although RFC
 // 9113 deprecates it): a request with "Upgrade: h2c" and HTTP2-Settings;
 // a 101 switches the connection to HTTP/2, whose stream 1 is that request
 // (answered by the server in HTTP/2), after the client's preface.
 
 // asksH2c reports whether an HTTP/1.1 request asks to upgrade to h2c.
-func asksH2c(req *RequestHead) bool {
+func asksH2c(req *http1.RequestHead) bool {
 	return req.Header.HasToken("Upgrade", "h2c") && req.Header.HasToken("Connection", "Upgrade")
 }
 
@@ -19,7 +21,7 @@ func (c *Conn) h2cResponse(p Pos, b []byte) {
 			return
 		}
 		b = rest
-		resp, _, err := parseResponse(head, c.d.opts.MaxHandshake, true)
+		resp, err := http1.ParseResponse(head, c.d.opts.MaxHandshake)
 		switch {
 		case err != nil:
 			c.h2 = nil

@@ -1,8 +1,12 @@
 package dissect
 
 import (
+	"crypto/sha1"
+	"encoding/base64"
 	"slices"
 	"strings"
+
+	"github.com/wscap/wscap/dissect/http1"
 )
 
 // compact drops what the handshake record needed but the connection no
@@ -68,7 +72,7 @@ func (hs *Handshake) compact() {
 
 // checkRequest records the opening handshake request and reports every rule
 // of RFC 6455 §4.1 it breaks.
-func (c *Conn) checkRequest(p Pos, req *RequestHead) {
+func (c *Conn) checkRequest(p Pos, req *http1.RequestHead) {
 	hs := &c.hs
 	hs.Request = req
 	hs.TLS = c.tlsInfo()
@@ -81,7 +85,7 @@ func (c *Conn) checkRequest(p Pos, req *RequestHead) {
 	hs.Key, _ = h.Get("Sec-WebSocket-Key")
 	hs.Version, _ = h.Get("Sec-WebSocket-Version")
 	var buf [2]string // reused by each field lookup below: nothing keeps the slices
-	hs.OfferedSubprotocols = ParseTokenList(h.appendValues(buf[:0], "Sec-WebSocket-Protocol"))
+	hs.OfferedSubprotocols = ParseTokenList(h.AppendValues(buf[:0], "Sec-WebSocket-Protocol"))
 	c.info.Host, c.info.Path = hs.Host, hs.Path
 
 	f := func(code Code, format string, args ...any) {
@@ -118,14 +122,14 @@ func (c *Conn) checkRequest(p Pos, req *RequestHead) {
 	case !ValidKey(hs.Key):
 		f(CodeKeyInvalid, "Sec-WebSocket-Key %q is not the base64 encoding of 16 bytes", hs.Key)
 	}
-	switch vs := h.appendValues(buf[:0], "Sec-WebSocket-Version"); {
+	switch vs := h.AppendValues(buf[:0], "Sec-WebSocket-Version"); {
 	case len(vs) == 0 && cut:
 	case len(vs) == 0:
 		f(CodeVersionMissing, "the handshake request has no Sec-WebSocket-Version")
 	case len(vs) > 1 || strings.TrimSpace(vs[0]) != "13":
 		f(CodeVersionUnsupported, "Sec-WebSocket-Version is %q; it must be 13", strings.Join(vs, ", "))
 	}
-	if vs := h.appendValues(buf[:0], "Sec-WebSocket-Extensions"); len(vs) > 0 {
+	if vs := h.AppendValues(buf[:0], "Sec-WebSocket-Extensions"); len(vs) > 0 {
 		exts, err := ParseExtensions(vs)
 		hs.OfferedExtensions = exts
 		if err != nil {
@@ -139,7 +143,7 @@ func (c *Conn) checkRequest(p Pos, req *RequestHead) {
 
 // checkResponse records the server's answer and reports every rule of RFC
 // 6455 §4.2.2 and RFC 7692 §7.1 it breaks.
-func (c *Conn) checkResponse(p Pos, resp *ResponseHead) {
+func (c *Conn) checkResponse(p Pos, resp *http1.ResponseHead) {
 	hs := &c.hs
 	hs.Response = resp
 	hs.Status = resp.Status
@@ -171,7 +175,7 @@ func (c *Conn) checkResponse(p Pos, resp *ResponseHead) {
 		f(CodeResponseConnection, "the 101 response's Connection header is %q; it must contain Upgrade", v)
 	}
 	var buf [2]string // reused by each field lookup below: nothing keeps the slices
-	accepts := h.appendValues(buf[:0], "Sec-WebSocket-Accept")
+	accepts := h.AppendValues(buf[:0], "Sec-WebSocket-Accept")
 	switch {
 	case len(accepts) == 0 && cut:
 		hs.AcceptUnchecked = true
@@ -192,14 +196,14 @@ func (c *Conn) checkResponse(p Pos, resp *ResponseHead) {
 			}
 		}
 	}
-	if vs := h.appendValues(buf[:0], "Sec-WebSocket-Protocol"); len(vs) > 0 {
+	if vs := h.AppendValues(buf[:0], "Sec-WebSocket-Protocol"); len(vs) > 0 {
 		chosen := ParseTokenList(vs)
 		hs.Subprotocol = strings.Join(chosen, ", ")
 		if len(chosen) != 1 || !slices.Contains(hs.OfferedSubprotocols, chosen[0]) && !c.reqCut {
 			f(CodeSubprotocolNotOffered, "the server chose subprotocol %q; the client offered %q", hs.Subprotocol, strings.Join(hs.OfferedSubprotocols, ", "))
 		}
 	}
-	if vs := h.appendValues(buf[:0], "Sec-WebSocket-Extensions"); len(vs) > 0 {
+	if vs := h.AppendValues(buf[:0], "Sec-WebSocket-Extensions"); len(vs) > 0 {
 		exts, err := ParseExtensions(vs)
 		hs.Extensions = exts
 		if err != nil {
@@ -250,4 +254,35 @@ func (c *Session) checkExtensions(p Pos, reqCut bool) {
 			c.deflate = negotiateDeflate(e, offers, func(code Code, format string, args ...any) { f(code, format, args...) })
 		}
 	}
+}
+
+// headWebSocketGUID is the GUID appended to Sec-WebSocket-Key (RFC 6455 §1.3).
+const headWebSocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// ComputeAccept returns the Sec-WebSocket-Accept value for a
+// Sec-WebSocket-Key: base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+// (RFC 6455 §1.3, §4.2.2 item 5.4). key is used as given, not trimmed or
+// decoded.
+func ComputeAccept(key string) string {
+	var buf [24 + len(headWebSocketGUID)]byte // a valid key's length: no allocation
+	sum := sha1.Sum(append(append(buf[:0], key...), headWebSocketGUID...))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// ValidKey reports whether key is the base64 encoding (RFC 4648 §4, with
+// padding) of exactly 16 bytes, as RFC 6455 §4.1 item 7 and §4.2.1 item 5
+// require of Sec-WebSocket-Key: 24 characters ending in "==". Like the common
+// Go implementations (gorilla/websocket, coder/websocket) it accepts non-zero
+// padding bits (RFC 4648 §3.5 lets decoders do so).
+func ValidKey(key string) bool {
+	if len(key) != 24 || key[22:] != "==" {
+		return false
+	}
+	for i := 0; i < 22; i++ {
+		c := key[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/') {
+			return false
+		}
+	}
+	return true
 }

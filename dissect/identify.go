@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 
+	"github.com/wscap/wscap/dissect/http1"
 	"github.com/wscap/wscap/dissect/http2"
 	"github.com/wscap/wscap/dissect/tls"
 )
@@ -250,7 +251,7 @@ func (c *Conn) identify(dir Direction, p Pos, b []byte) {
 		if dir == ClientToServer {
 			c.swap()
 		}
-		c.more().maybeReq, c.noReq = &RequestHead{}, true
+		c.more().maybeReq, c.noReq = &http1.RequestHead{}, true
 		c.phase = phaseAwait101
 		c.responseData(p, b)
 		return

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"slices"
 	"strings"
+
+	"github.com/wscap/wscap/dissect/http1"
 )
 
 // Heads cut by the snapshot length. A capture made with a small snaplen
@@ -56,7 +58,7 @@ func (c *Conn) cutRequest(p Pos, n int64) {
 		c.phase = phaseDone
 		return
 	}
-	req, _, err := parseRequest(head, c.d.opts.MaxHandshake, true)
+	req, err := http1.ParseRequest(head, c.d.opts.MaxHandshake)
 	if req == nil || err != nil && !isHeadError(err) {
 		c.phase = phaseDone
 		return
@@ -89,7 +91,7 @@ func (c *Conn) cutResponse(p Pos, n int64) {
 		c.phase = phaseDone
 		return
 	}
-	resp, _, err := parseResponse(head, c.d.opts.MaxHandshake, true)
+	resp, err := http1.ParseResponse(head, c.d.opts.MaxHandshake)
 	if resp == nil || err != nil && !isHeadError(err) || resp.Status >= 100 && resp.Status < 200 && resp.Status != 101 {
 		c.phase = phaseDone
 		return
@@ -112,7 +114,7 @@ func (c *Conn) cutResponse(p Pos, n int64) {
 // an upgrade, whether it was the WebSocket handshake: a 101 whose visible
 // fields name no other protocol. It reports whether the answer goes on to
 // be read as the handshake's.
-func (c *Conn) tentative(p Pos, resp *ResponseHead) bool {
+func (c *Conn) tentative(p Pos, resp *http1.ResponseHead) bool {
 	req := c.maybeReq
 	c.maybeReq = nil
 	up, ok := resp.Header.Get("Upgrade")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wscap/wscap/dissect"
 	"github.com/wscap/wscap/dissect/app"
+	"github.com/wscap/wscap/dissect/http1"
 )
 
 // Follow prints the conversation of connections as a readable transcript,
@@ -180,7 +181,7 @@ func (followEncoder) Encode(dst []byte, ev *dissect.Event) ([]byte, any, bool) {
 	return dst, nil, false
 }
 
-func validHeader(h dissect.Header) [][2]string {
+func validHeader(h http1.Header) [][2]string {
 	out := make([][2]string, len(h))
 	for i, f := range h {
 		out[i] = [2]string{validUTF8(f.Name), validUTF8(f.Value)}

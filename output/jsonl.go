@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wscap/wscap/dissect"
+	"github.com/wscap/wscap/dissect/http1"
 )
 
 // TimeFormat is how timestamps are written: RFC 3339, UTC, nanoseconds.
@@ -219,7 +220,7 @@ func appendHandshake(dst []byte, ev *dissect.Event) []byte {
 }
 
 // appendHead appends an HTTP head as {"line": ..., "headers": [[name, value], ...]}.
-func appendHead(dst []byte, key, line string, h dissect.Header) []byte {
+func appendHead(dst []byte, key, line string, h http1.Header) []byte {
 	dst = append(appendKey(dst, key), `{"line":`...)
 	dst = appendString(dst, line)
 	dst = append(dst, `,"headers":[`...)

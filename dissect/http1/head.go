@@ -1,8 +1,10 @@
-package dissect
-
-// This file parses the HTTP/1.x messages that carry the WebSocket opening
-// handshake (RFC 6455 §4, message syntax from RFC 9112): pure functions over
-// bytes, no I/O, bounded work and allocation on hostile input.
+// Package http1 parses the heads of HTTP/1.x messages (RFC 9112): a request
+// line or status line and the header section, as they carry the WebSocket
+// opening handshake (RFC 6455 §4) and the requests before it. Pure functions
+// over bytes, no I/O, bounded work and allocation on hostile input. It knows
+// nothing of WebSocket: package dissect checks the handshake's rules on the
+// heads parsed here. It is a package of its own, as x/net keeps http2/hpack
+// apart from http2.
 //
 // Leniency, decided once here:
 //   - Lines may end in CRLF or a bare LF (RFC 9112 §2.2 allows it); nothing is
@@ -20,15 +22,17 @@ package dissect
 //     is not a token (including whitespace before the colon, §5.1), a line
 //     without a colon, control bytes (bare CR, NUL, DEL, ...) in a value, target
 //     or reason phrase, a malformed HTTP-version.
+package http1
 
 import (
 	"bytes"
-	"crypto/sha1"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 )
+
+// The errors' texts keep the prefix they had when this parser was part of
+// package dissect: findings quote them, and wscap's output stays the same.
 
 // ErrShortHead reports that b does not yet hold a complete HTTP head: the
 // caller should buffer more bytes and call again (house style: short input is
@@ -82,11 +86,11 @@ func (h Header) Get(name string) (string, bool) {
 }
 
 // Values returns every value of the field called name, in order.
-func (h Header) Values(name string) []string { return h.appendValues(nil, name) }
+func (h Header) Values(name string) []string { return h.AppendValues(nil, name) }
 
-// appendValues appends every value of the field called name to dst: with
+// AppendValues appends every value of the field called name to dst: with
 // a dst on the caller's stack, looking a field up does not allocate.
-func (h Header) appendValues(dst []string, name string) []string {
+func (h Header) AppendValues(dst []string, name string) []string {
 	for _, f := range h {
 		if fieldNameIs(f.Name, name) {
 			dst = append(dst, f.Value)
@@ -119,7 +123,7 @@ func (h Header) HasToken(name, token string) bool {
 		for v != "" {
 			var elem string
 			elem, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(headTrimOWS(elem), token) {
+			if strings.EqualFold(TrimOWS(elem), token) {
 				return true
 			}
 		}
@@ -217,6 +221,15 @@ func ParseRequestHead(b []byte, limit int) (*RequestHead, int, error) {
 	return parseRequest(b, limit, false)
 }
 
+// ParseRequest parses a request head that HeadEnd delimited: head is
+// b[:HeadEnd(b, from)], a complete head, so it is not scanned for its end
+// again. Limits and errors are as for ParseRequestHead; it never returns
+// ErrShortHead. The head read ends at the first empty line of head.
+func ParseRequest(head []byte, limit int) (*RequestHead, error) {
+	h, _, err := parseRequest(head, limit, true)
+	return h, err
+}
+
 // parseRequest is ParseRequestHead; complete says that b is one whole head,
 // as HeadEnd found it, not to be scanned for its end again.
 func parseRequest(b []byte, limit int, complete bool) (*RequestHead, int, error) {
@@ -235,6 +248,13 @@ func parseRequest(b []byte, limit int, complete bool) (*RequestHead, int, error)
 // are as for ParseRequestHead.
 func ParseResponseHead(b []byte, limit int) (*ResponseHead, int, error) {
 	return parseResponse(b, limit, false)
+}
+
+// ParseResponse parses a response head that HeadEnd delimited, as
+// ParseRequest parses a request head.
+func ParseResponse(head []byte, limit int) (*ResponseHead, error) {
+	h, _, err := parseResponse(head, limit, true)
+	return h, err
 }
 
 // parseResponse is ParseResponseHead; complete as for parseRequest.
@@ -521,7 +541,7 @@ func (p *headParser) parseFields() (Header, bool) {
 			continue
 		}
 		voff := off + len(name) + 1 + headLeadingOWS(value)
-		value = headTrimOWS(value)
+		value = TrimOWS(value)
 		if i := headBadValueByte(value); i >= 0 {
 			p.fail(voff+i, "invalid byte %q in value of %q (RFC 9110 §5.5)", value[i], headClip(name))
 			continue
@@ -559,7 +579,7 @@ func (p *headParser) joinFolds(value string) (_ string, ok, joined bool) {
 		if !ok {
 			continue
 		}
-		v := headTrimOWS(line)
+		v := TrimOWS(line)
 		if i := headBadValueByte(v); i >= 0 {
 			p.fail(off+headLeadingOWS(line)+i, "invalid byte %q in obs-fold continuation (RFC 9110 §5.5)", v[i])
 			ok = false
@@ -592,13 +612,13 @@ func headParseVersion(v string) (major, minor int, ok bool) {
 // UPDATEREDIRECTREF, has 17 letters).
 const maxMethodLen = 24
 
-// LooksLikeHTTPRequest reports whether b, possibly a short prefix, could be
+// LooksLikeRequest reports whether b, possibly a short prefix, could be
 // the start of an HTTP/1.x request line (RFC 9112 §3): a method token, SP, a
 // request-target, SP, "HTTP/1." DIGIT and the line end, or any prefix of
 // that, after optional empty lines (§2.2). An empty b could be anything and
 // gives true. It reads b once and allocates nothing; an HTTP/2 connection
 // preface ("PRI * HTTP/2.0") gives false.
-func LooksLikeHTTPRequest(b []byte) bool {
+func LooksLikeRequest(b []byte) bool {
 	i := 0
 	for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
 		if b[i] == '\r' && i+1 < len(b) && b[i+1] != '\n' {
@@ -608,7 +628,7 @@ func LooksLikeHTTPRequest(b []byte) bool {
 	}
 	// method
 	start := i
-	for i < len(b) && headIsTchar(b[i]) {
+	for i < len(b) && IsTchar(b[i]) {
 		i++
 	}
 	if i-start > maxMethodLen {
@@ -656,37 +676,6 @@ func LooksLikeHTTPRequest(b []byte) bool {
 	return true
 }
 
-// headWebSocketGUID is the GUID appended to Sec-WebSocket-Key (RFC 6455 §1.3).
-const headWebSocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-// ComputeAccept returns the Sec-WebSocket-Accept value for a
-// Sec-WebSocket-Key: base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-// (RFC 6455 §1.3, §4.2.2 item 5.4). key is used as given, not trimmed or
-// decoded.
-func ComputeAccept(key string) string {
-	var buf [24 + len(headWebSocketGUID)]byte // a valid key's length: no allocation
-	sum := sha1.Sum(append(append(buf[:0], key...), headWebSocketGUID...))
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
-
-// ValidKey reports whether key is the base64 encoding (RFC 4648 §4, with
-// padding) of exactly 16 bytes, as RFC 6455 §4.1 item 7 and §4.2.1 item 5
-// require of Sec-WebSocket-Key: 24 characters ending in "==". Like the common
-// Go implementations (gorilla/websocket, coder/websocket) it accepts non-zero
-// padding bits (RFC 4648 §3.5 lets decoders do so).
-func ValidKey(key string) bool {
-	if len(key) != 24 || key[22:] != "==" {
-		return false
-	}
-	for i := 0; i < 22; i++ {
-		c := key[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/') {
-			return false
-		}
-	}
-	return true
-}
-
 // headTchar marks the tchar bytes of RFC 9110 §5.6.2.
 var headTchar = [256]bool{
 	'!': true, '#': true, '$': true, '%': true, '&': true, '\'': true, '*': true,
@@ -700,15 +689,16 @@ var headTchar = [256]bool{
 	's': true, 't': true, 'u': true, 'v': true, 'w': true, 'x': true, 'y': true, 'z': true,
 }
 
-func headIsTchar(c byte) bool { return headTchar[c] }
+// IsTchar reports whether c is a tchar, a byte of a token (RFC 9110 §5.6.2).
+func IsTchar(c byte) bool { return headTchar[c] }
 
 func headIsDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // headIsCTL reports the control bytes of RFC 5234 B.1 (0x00–0x1F, 0x7F).
 func headIsCTL(c byte) bool { return c < 0x20 || c == 0x7f }
 
-// headIsToken reports whether s is a token (RFC 9110 §5.6.2): 1*tchar.
-func headIsToken(s string) bool { return s != "" && headBadTokenByte(s) < 0 }
+// IsToken reports whether s is a token (RFC 9110 §5.6.2): 1*tchar.
+func IsToken(s string) bool { return s != "" && headBadTokenByte(s) < 0 }
 
 // headBadTokenByte returns the index of the first byte of s that is not a
 // tchar, 0 for an empty s, or -1 if s is a token.
@@ -744,8 +734,8 @@ func headLeadingOWS(s string) int {
 	return i
 }
 
-// headTrimOWS trims OWS (SP and HTAB, RFC 9110 §5.6.3) from both ends of s.
-func headTrimOWS(s string) string {
+// TrimOWS trims OWS (SP and HTAB, RFC 9110 §5.6.3) from both ends of s.
+func TrimOWS(s string) string {
 	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
 		s = s[1:]
 	}

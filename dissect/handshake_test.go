@@ -1,0 +1,65 @@
+package dissect
+
+import "testing"
+
+func TestComputeAccept(t *testing.T) {
+	// RFC 6455 §1.3 and §4.2.2 (the RFC's own text; "s3pPLMBiTxaQ9kYGzzzo+xOo+pM="
+	// is a corrupted copy that circulates).
+	if got := ComputeAccept("dGhlIHNhbXBsZSBub25jZQ=="); got != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+		t.Errorf("ComputeAccept = %q", got)
+	}
+	// Pairs captured from real exchanges: those of the handshakes in
+	// dissect/http1's tests (gorilla/websocket, coder/websocket, Python
+	// websockets, Node's undici, Chrome 120), and four more.
+	for key, accept := range map[string]string{
+		"61ZXqjjXuvxHmT1wenaogA==": "P/iG3DZVWOTcRyOOXRgxIyOQisA=",
+		"8Iowu1SYa4QZvFIpoRPCvg==": "WRmJOyVPOWPRj3mDZEBwborgDlk=",
+		"nXFLYlXVD3F26Valu7dUyw==": "D7IxKCP9GpJ3PpXmz3o2T+fW25M=",
+		"RsOzRgrMstUJcBDSg5s1TA==": "y4H+Rvaoackv/oeO/28gZCAFxv4=",
+		"x3JJHMbDL1EzLkh9GBhXDw==": "HSmrc0sMlYUkAGmm5OPpG2HaGWk=",
+
+		"FuvbwfQ0zMd388//VXYb5A==": "uZaEZ4GfGCZ6gbuZ5cyqQvadJ7I=",
+		"ZM9QxI11nAd/xeOuCZeHKw==": "wpRbacQHkcuRr7QW+M0uwlpnoYk=",
+		"O7wY4R0K+EqkP8wlNrKE/g==": "0tT2bKO95bMW6nl5wsxzSfC/zt4=",
+		"b6/GW/zmLaKA+/tVDAArwQ==": "kHDsvpWztfogapULNEsfc7Wt7l0=",
+	} {
+		if got := ComputeAccept(key); got != accept {
+			t.Errorf("ComputeAccept(%q) = %q, want %q", key, got, accept)
+		}
+	}
+}
+
+func TestValidKey(t *testing.T) {
+	for _, tc := range []struct {
+		key  string
+		want bool
+	}{
+		{"dGhlIHNhbXBsZSBub25jZQ==", true},
+		{"61ZXqjjXuvxHmT1wenaogA==", true},
+		{"8Iowu1SYa4QZvFIpoRPCvg==", true},
+		{"nXFLYlXVD3F26Valu7dUyw==", true},
+		{"RsOzRgrMstUJcBDSg5s1TA==", true},
+		{"x3JJHMbDL1EzLkh9GBhXDw==", true},
+		{"AQIDBAUGBwgJCgsMDQ4PEA==", true}, // Firefox 121
+		{"AAAAAAAAAAAAAAAAAAAAAA==", true},
+		{"/+/+/+/+/+/+/+/+/+/+/w==", true},
+		{"dGhlIHNhbXBsZSBub25jZR==", true}, // non-zero padding bits: decodes to the same 16 bytes
+		{"", false},
+		{"dGhlIHNhbXBsZSBub25jZQ=", false},
+		{"dGhlIHNhbXBsZSBub25jZQ", false},
+		{"dGhlIHNhbXBsZSBub25jZQ===", false},
+		{"dGhlIHNhbXBsZSBub25jZSE=", false}, // 17 bytes
+		{"dGhlIHNhbXBsZSBub25j", false},     // 15 bytes
+		{"dGhlIHNhbXBsZSBub25jZQ-_", false}, // URL alphabet
+		{"dGhlIHNhbXBsZSBub25j ZQ==", false},
+		{" dGhlIHNhbXBsZSBub25jZQ=", false},
+		{"dGhlIHNhbXBsZSBub25jZ\n==", false},
+		{"dGhlIHNhbXBsZSBub25jZQ\r\n", false},
+		{"dGhlIHNhbXBsZSBub25j=Q==", false},
+		{"the sample nonce", false}, // the raw 16 bytes, not encoded
+	} {
+		if got := ValidKey(tc.key); got != tc.want {
+			t.Errorf("ValidKey(%q) = %v, want %v", tc.key, got, tc.want)
+		}
+	}
+}
