@@ -3,9 +3,10 @@
 // messages and findings (RFC 6455, RFC 7692).
 //
 // A Conn is the stream.Stream of one TCP connection; the Dissector is
-// their stream.Factory. Besides the standard library and klauspost's flate
-// (behind one seam, deflate.go), dissect imports only the stream vocabulary
-// it shares with reassembly and internal/prefetch's cache hints. It observes: a protocol violation is reported as a
+// their stream.Factory. Besides the standard library, its HTTP/1 head
+// parser (dissect/http1) and klauspost's flate (behind one seam,
+// deflate.go), dissect's core imports only the stream vocabulary it shares
+// with reassembly and internal/prefetch's cache hints. It observes: a protocol violation is reported as a
 // Finding and decoding goes on.
 package dissect
 

@@ -334,9 +334,6 @@ func (l *Live) explain(err error) error {
 // the poll timeout.
 var errPollTimeout = errors.New("poll timeout")
 
-// liveFilter compiles capture filters for live capture. With the libpcap
-// build tag, it also has a libpcap method (live_libpcap.go) and any tcpdump
-// expression compiles.
 // DefaultSnaplen is the snapshot length used when none is given: enough for
 // the largest TCP segment offloading produces, as tcpdump uses.
 const DefaultSnaplen = 262144
@@ -345,6 +342,9 @@ const DefaultSnaplen = 262144
 // expression's (filter.ErrExpr, the same error) or libpcap's.
 var ErrFilter = filter.ErrExpr
 
+// liveFilter compiles capture filters for live capture. With the libpcap
+// build tag, it also has a libpcap method (live_libpcap.go) and any tcpdump
+// expression compiles.
 type liveFilter struct{}
 
 type libpcapCompiler interface {
