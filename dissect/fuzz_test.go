@@ -176,8 +176,11 @@ func FuzzHandshake(f *testing.F) {
 		// it depends on segmentation by design, so is left out here.
 		// Likewise whether a connection speaks HTTP at all is decided on
 		// its first delivery (http1.LooksLikeRequest accepts any prefix of a
-		// request line), so bytes that are not a request line are left out.
-		if probed(whole) || probed(split) || !http1.LooksLikeRequest(req) {
+		// request line), so bytes that are not a request line are left out,
+		// and so is a connection whose client sent nothing: its first
+		// delivery is the server's, and a response head's first byte alone
+		// does not say HTTP (seed fac80af72ad31f2d).
+		if probed(whole) || probed(split) || len(req) == 0 || !http1.LooksLikeRequest(req) {
 			return
 		}
 		// Known: a head over MaxHandshake that arrives whole is reported by
