@@ -180,12 +180,7 @@ func (f *fanout) run(s *fanSocket) {
 			return
 		}
 		ts := ci.Timestamp.UnixNano()
-		uncounted := false
-		if s.countedFrom != 0 {
-			if uncounted = ts < s.countedFrom; !uncounted {
-				s.countedFrom = 0
-			}
-		}
+		uncounted := beforeCounting(&s.countedFrom, ts)
 		if ts < s.keepFrom || s.early != nil && !s.keepEarly(data, ci) {
 			if !uncounted {
 				s.adjust.Add(-1)

@@ -220,12 +220,7 @@ func (l *Live) Next() (Record, error) {
 		if l.stopping && ts.After(l.stopAt) || !l.deadline.IsZero() && !ts.Before(l.deadline) {
 			return l.finish()
 		}
-		uncounted := false
-		if l.countedFrom != 0 {
-			if uncounted = ts.UnixNano() < l.countedFrom; !uncounted {
-				l.countedFrom = 0
-			}
-		}
+		uncounted := beforeCounting(&l.countedFrom, ts.UnixNano())
 		if l.early != nil && !l.keepEarly(data, ts) {
 			if !uncounted {
 				l.adjust--
@@ -275,6 +270,20 @@ func (l *Live) snapshot() {
 	l.statsDone = true
 	l.received, l.kernelDropped, l.statsErr = l.h.stats()
 	l.received = adjusted(l.received, l.adjust)
+}
+
+// beforeCounting reports whether a packet stamped ts reached the ring
+// before the kernel counted packets (from, ns since the epoch); from
+// becomes 0 at the first packet stamped later, and then nothing is.
+func beforeCounting(from *int64, ts int64) bool {
+	if *from == 0 {
+		return false
+	}
+	if ts < *from {
+		return true
+	}
+	*from = 0
+	return false
 }
 
 // adjusted returns the kernel's count r corrected by what the reader
