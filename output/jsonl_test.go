@@ -242,8 +242,7 @@ func TestStatsCells(t *testing.T) {
 		w := rowWriter{}
 		w.cells(ev, r)
 		var c [statsColumns]string
-		cells := w.done()
-		splitCells(&c, "", &cells)
+		splitCells(&c, "", w.done())
 		return c[1:]
 	}
 	r := rowNums(ev)
@@ -260,6 +259,19 @@ func TestStatsCells(t *testing.T) {
 	want = []string{"2 connections", "", "", "totals", "0s", "0/0", "0/0", "", "", "0", "0.5/-/7", "", "0/0/0"}
 	if got := cells(nil, &r, 60); !slices.Equal(got, want) {
 		t.Errorf("totals cells\n%q\nwant\n%q", got, want)
+	}
+	// A row keeps its cells' lengths as uvarints: cells of 0, 127, 128 and
+	// 300 bytes come back whole.
+	var w rowWriter
+	want = make([]string, statsColumns-1)
+	for i := range want {
+		want[i] = strings.Repeat(string(rune('a'+i)), []int{0, 127, 128, 300}[i%4])
+		w.text(want[i])
+	}
+	var c [statsColumns]string
+	splitCells(&c, "n", w.done())
+	if c[0] != "n" || !slices.Equal(c[1:], want) {
+		t.Errorf("long cells: %q", c)
 	}
 }
 

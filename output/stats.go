@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -234,11 +235,11 @@ type statsLine struct {
 	cells statsCells
 }
 
-// statsCells are the cells of a row after CONN: one string, cut at ends.
-type statsCells struct {
-	text string
-	ends [statsColumns - 1]int32
-}
+// statsCells are the cells of a row after CONN, in one string: the
+// cells' lengths as uvarints, then the cells. A table keeps a row per
+// connection until the end, so a row is kept as small as it renders
+// (24 bytes and its text, as a string of the cells alone would be).
+type statsCells string
 
 // statsCols are the table's columns, in order. A text column is at most
 // max wide, and narrows down to min on a narrow terminal; drop ranks the
@@ -343,17 +344,28 @@ func statsLayout(rows int, row func(i int, c *[statsColumns]string), width int) 
 const statsColumns = 14
 
 // splitCells fills c with first and the cells after it.
-func splitCells(c *[statsColumns]string, first string, cells *statsCells) {
+func splitCells(c *[statsColumns]string, first string, cells statsCells) {
 	c[0] = first
-	from := int32(0)
-	for i, end := range cells.ends {
-		c[i+1] = cells.text[from:end]
-		from = end
+	var lens [statsColumns - 1]int
+	at := 0
+	for i := range lens {
+		for shift := 0; ; shift += 7 {
+			b := cells[at]
+			at++
+			lens[i] |= int(b&0x7f) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+	}
+	for i, n := range lens {
+		c[i+1] = string(cells[at : at+n])
+		at += n
 	}
 }
 
 // writeTable prints the table: rows by connection number, then totals.
-func (s *Stats) writeTable(totals *statsCells) error {
+func (s *Stats) writeTable(totals statsCells) error {
 	slices.SortFunc(s.rows, func(a, b statsLine) int { return cmp.Compare(a.conn, b.conn) })
 	var num []byte
 	row := func(i int, c *[statsColumns]string) {
@@ -362,7 +374,7 @@ func (s *Stats) writeTable(totals *statsCells) error {
 			return
 		}
 		num = strconv.AppendInt(num[:0], int64(s.rows[i].conn), 10)
-		splitCells(c, string(num), &s.rows[i].cells)
+		splitCells(c, string(num), s.rows[i].cells)
 	}
 	show, widths := statsLayout(len(s.rows)+1, row, s.Width)
 	bw := bufio.NewWriterSize(s.w, 64<<10)
@@ -469,8 +481,7 @@ func (s *Stats) Close() error {
 	}
 	var w rowWriter
 	w.cells(nil, t)
-	cells := w.done()
-	return s.writeTable(&cells)
+	return s.writeTable(w.done())
 }
 
 // rowWriter makes a table row's cells after CONN (text escaped and cut at
@@ -481,12 +492,22 @@ type rowWriter struct {
 	col     int
 	ends    [statsColumns - 1]int32
 	scratch []byte
+	out     []byte // done's
 }
 
 func (w *rowWriter) reset() { w.b, w.col = w.b[:0], 0 }
 
 // done returns the cells written.
-func (w *rowWriter) done() statsCells { return statsCells{text: string(w.b), ends: w.ends} }
+func (w *rowWriter) done() statsCells {
+	out := w.out[:0]
+	from := int32(0)
+	for _, end := range w.ends {
+		out = binary.AppendUvarint(out, uint64(end-from))
+		from = end
+	}
+	w.out = append(out, w.b...)
+	return statsCells(w.out)
+}
 
 // statsCellMax caps a text cell before the table's widths are known
 // (statsCols' widest is less).
