@@ -30,14 +30,15 @@ func runeWidth(r rune) int {
 // (go-runewidth's tables, East Asian ambiguous runes narrow, whatever the
 // locale), and the ANSI colour sequences wscap itself adds none.
 type grid struct {
-	w      io.Writer
-	widths []int
-	right  []bool // right-aligned columns
-	wrap   []bool // columns whose long cells wrap
-	grow   []bool // columns that widen for a long cell (numbers: never cut)
-	buf    []byte
-	lines  [][]string
-	one    []string // backing for the cells that take one line
+	w        io.Writer
+	widths   []int
+	right    []bool // right-aligned columns
+	wrap     []bool // columns whose long cells wrap
+	grow     []bool // columns that widen for a long cell (numbers: never cut)
+	buf      []byte
+	lines    [][]string
+	one      []string // backing for the cells that take one line
+	oneWidth []int    // their widths
 }
 
 func newGrid(w io.Writer, widths []int) *grid { return &grid{w: w, widths: widths} }
@@ -98,6 +99,7 @@ func (g *grid) row(cells []string) error {
 	g.lines = g.lines[:0]
 	if len(g.one) < len(g.widths) {
 		g.one = make([]string, len(g.widths))
+		g.oneWidth = make([]int, len(g.widths))
 	}
 	height := 1
 	for i, w := range g.widths {
@@ -106,9 +108,10 @@ func (g *grid) row(cells []string) error {
 			c = cells[i]
 		}
 		var ls []string
-		switch {
-		case visibleWidth(c) <= w:
+		switch cw := visibleWidth(c); {
+		case cw <= w:
 			g.one[i] = c
+			g.oneWidth[i] = cw
 			ls = g.one[i : i+1 : i+1]
 		case i < len(g.wrap) && g.wrap[i]:
 			ls = wrapRunes(c, w)
@@ -126,7 +129,12 @@ func (g *grid) row(cells []string) error {
 			if l < len(g.lines[i]) {
 				c = g.lines[i][l]
 			}
-			pad := w - visibleWidth(c)
+			var pad int
+			if height == 1 && len(g.lines[i]) == 1 && &g.lines[i][0] == &g.one[i] {
+				pad = w - g.oneWidth[i] // measured above
+			} else {
+				pad = w - visibleWidth(c)
+			}
 			g.buf = append(g.buf, ' ')
 			if i < len(g.right) && g.right[i] {
 				g.buf = appendSpaces(g.buf, pad)

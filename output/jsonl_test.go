@@ -336,7 +336,11 @@ func TestStatsLayout(t *testing.T) {
 		{120, []string{"CONN", "CLIENT → SERVER", "HOST/PATH", "MSGS C/S", "BYTES C/S", "FINDINGS E/W/I"}},
 		{80, []string{"CONN", "CLIENT → SERVER", "HOST/PATH", "MSGS C/S", "BYTES C/S"}},
 	} {
-		show, widths := statsLayout(1, func(_ int, c *[statsColumns]string) { copy(c[:], row) }, tc.width)
+		var widest [statsColumns]int
+		for i, c := range row {
+			widest[i] = visibleWidth(c)
+		}
+		show, widths := statsLayout(&widest, tc.width)
 		var names []string
 		total := 1
 		for j, i := range show {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -29,7 +30,8 @@ type Stats struct {
 	jsonl bool
 	// Width is the terminal's width in columns; 0 fits nothing.
 	Width   int
-	rows    []statsLine // the table's rows, until Close
+	rows    []statsLine       // the table's rows, until Close
+	widest  [statsColumns]int // the widest cell of each column, in display columns
 	total   statsRow
 	Extra   []string // lines printed after the table (packet counters)
 	Packets any      // packet counters for the JSON totals object
@@ -64,8 +66,9 @@ type statsEncoder struct {
 // totals' inputs, and for the table its cells after CONN (the writer adds
 // that one, which only it knows), rendered on the shard.
 type statsRecord struct {
-	row   statsRow
-	cells statsCells
+	row    statsRow
+	cells  statsCells
+	widths [statsColumns - 1]uint16 // of the cells, in display columns
 }
 
 // Encode makes a connection record's row. For JSON Lines the record's
@@ -82,6 +85,11 @@ func (e *statsEncoder) Encode(dst []byte, ev *dissect.Event) ([]byte, any, bool)
 	e.w.reset()
 	e.w.cells(ev, &r.row)
 	r.cells = e.w.done()
+	var c [statsColumns]string
+	splitCells(&c, "", r.cells)
+	for i, v := range c[1:] {
+		r.widths[i] = uint16(min(visibleWidth(v), math.MaxUint16))
+	}
 	return dst, r, true
 }
 
@@ -223,9 +231,20 @@ func (s *Stats) WriteRecord(r *Encoded) error {
 		_, err := s.w.Write(r.Bytes)
 		return err
 	}
-	// The row, as the shard rendered its cells, waits for the end.
+	// The row, as the shard rendered its cells, waits for the end; the
+	// table's widths grow as the rows come.
 	s.rows = append(s.rows, statsLine{r.Conn, rec.cells})
+	for i, n := range rec.widths {
+		s.widest[i+1] = max(s.widest[i+1], int(n))
+	}
 	return nil
+}
+
+// widen makes the table's columns as wide as the cells c.
+func (s *Stats) widen(c *[statsColumns]string) {
+	for i, v := range c {
+		s.widest[i] = max(s.widest[i], visibleWidth(v))
+	}
 }
 
 // statsLine is one row of the table: the connection number and the cells
@@ -267,22 +286,15 @@ var statsCols = []struct {
 }
 
 // statsLayout returns the columns to show (indexes into statsCols) and
-// their widths, for the rows (each a row's cells, filled in by row(i, c))
-// and a terminal of width columns (0: no limit). Columns are as wide as
-// their widest cell or header (text up to its max); on a terminal,
-// columns are dropped by rank until the rest fit with text at its min,
-// then the widest text narrows until the table fits.
-func statsLayout(rows int, row func(i int, c *[statsColumns]string), width int) (show, widths []int) {
+// their widths, for rows whose widest cells are widest (display columns,
+// by column) and a terminal of width columns (0: no limit). Columns are as
+// wide as their widest cell or header (text up to its max); on a
+// terminal, columns are dropped by rank until the rest fit with text at
+// its min, then the widest text narrows until the table fits.
+func statsLayout(widest *[statsColumns]int, width int) (show, widths []int) {
 	w := make([]int, len(statsCols))
 	for i, c := range statsCols {
-		w[i] = visibleWidth(c.name)
-	}
-	var cells [statsColumns]string
-	for r := range rows {
-		row(r, &cells)
-		for i, c := range cells {
-			w[i] = max(w[i], visibleWidth(c))
-		}
+		w[i] = max(visibleWidth(c.name), widest[i])
 	}
 	floor := make([]int, len(w)) // the narrowest each may get
 	for i, c := range statsCols {
@@ -376,7 +388,13 @@ func (s *Stats) writeTable(totals statsCells) error {
 		num = strconv.AppendInt(num[:0], int64(s.rows[i].conn), 10)
 		splitCells(c, string(num), s.rows[i].cells)
 	}
-	show, widths := statsLayout(len(s.rows)+1, row, s.Width)
+	var c [statsColumns]string
+	splitCells(&c, "total", totals)
+	s.widen(&c)
+	if n := len(s.rows); n > 0 {
+		s.widest[0] = max(s.widest[0], len(strconv.Itoa(s.rows[n-1].conn)))
+	}
+	show, widths := statsLayout(&s.widest, s.Width)
 	bw := bufio.NewWriterSize(s.w, 64<<10)
 	g := newGrid(bw, widths)
 	cells := make([]string, len(show))
