@@ -383,14 +383,14 @@ func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
 			// A broken upgrade request: report it and go on with what
 			// could be read, as a server might.
 			c.recognise(p)
-			c.d.finding(&c.Session, p, CodeMalformedHandshake, ClientToServer, "the upgrade request is not valid HTTP: %v", err)
+			c.d.finding(&c.Session, p, CodeMalformedHandshake, ClientToServer, "the upgrade request is not valid HTTP: %s", headErr(err))
 		default:
 			if isUpgradeAttempt(head) {
 				c.recognise(p)
 				if errors.Is(err, http1.ErrHeadTooLarge) {
-					c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, "the upgrade request has more header fields or bytes than wscap reads (%v); the connection is not decoded", err)
+					c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, "the upgrade request has more header fields or bytes than wscap reads (%s); the connection is not decoded", headErr(err))
 				} else {
-					c.d.finding(&c.Session, p, CodeMalformedHandshake, ClientToServer, "the upgrade request is not valid HTTP: %v", err)
+					c.d.finding(&c.Session, p, CodeMalformedHandshake, ClientToServer, "the upgrade request is not valid HTTP: %s", headErr(err))
 				}
 				c.phase = phaseAwait101
 				c.emitHandshake(p)
@@ -527,9 +527,9 @@ func (c *Conn) responseData(p Pos, b []byte) {
 		resp, err := http1.ParseResponse(head, c.d.opts.MaxHandshake)
 		if err != nil {
 			if errors.Is(err, http1.ErrHeadTooLarge) {
-				c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, "the upgrade response has more header fields or bytes than wscap reads (%v)", err)
+				c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, "the upgrade response has more header fields or bytes than wscap reads (%s)", headErr(err))
 			} else {
-				c.d.finding(&c.Session, p, CodeMalformedHandshake, ServerToClient, "the upgrade response is not valid HTTP: %v", err)
+				c.d.finding(&c.Session, p, CodeMalformedHandshake, ServerToClient, "the upgrade response is not valid HTTP: %s", headErr(err))
 			}
 			c.emitHandshake(p)
 			c.phase = phaseDone
@@ -575,6 +575,13 @@ func (c *Conn) answer(p Pos, resp *http1.ResponseHead, b []byte) bool {
 		c.Session.feed(ServerToClient, p, b)
 		return true
 	}
+}
+
+// headErr is an error of dissect/http1 as findings quote it: in the words
+// it had when the head parser was part of this package ("dissect: HTTP
+// head too large"), so that the findings keep their text.
+func headErr(err error) string {
+	return "dissect: " + strings.TrimPrefix(err.Error(), "http1: ")
 }
 
 // isHeadError reports whether err is a *http1.HeadError: a malformed head that

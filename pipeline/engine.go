@@ -456,7 +456,7 @@ func (e *Engine) round() {
 }
 
 // Finish ends every connection, waits for the last records and returns the
-// packet counters.
+// packet counters (see Totals for the rest of what the run counted).
 func (e *Engine) Finish() Counters {
 	for _, s := range e.shards {
 		s.fill.final = true
@@ -467,10 +467,9 @@ func (e *Engine) Finish() Counters {
 		close(s.in)
 	}
 	e.merged.Wait()
-	c := e.counters
-	c.WebSocket = e.final.ClaimedPackets
-	c.OtherTCP = e.final.OtherPackets
-	return c
+	e.counters.WebSocket = e.final.ClaimedPackets
+	e.counters.OtherTCP = e.final.OtherPackets
+	return e.counters
 }
 
 // merge writes the shards' records round by round, in input order: a

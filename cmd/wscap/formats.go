@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"math"
@@ -11,64 +10,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/wscap/wscap/dissect"
 	"github.com/wscap/wscap/dissect/app"
 	"github.com/wscap/wscap/output"
-	"github.com/wscap/wscap/pcap/defrag"
 	"github.com/wscap/wscap/pipeline"
 )
 
-// totals is what a run counted: every packet read, the WebSocket
-// connections that opened, what the TCP connections carried, and IP
-// reassembly when there were fragments.
-type totals struct {
-	Kind     string            `json:"kind"`
-	Packets  pipeline.Counters `json:"packets"`
-	Conns    int64             `json:"websocket_connections"`
-	Rejected int64             `json:"rejected_upgrades"`
-	// H2WebSockets counts the WebSockets over HTTP/2 streams (also in
-	// websocket_connections), H2OtherStreams the other HTTP/2 streams.
-	H2WebSockets   int64 `json:"h2_websockets,omitempty"`
-	H2OtherStreams int64 `json:"h2_other_streams,omitempty"`
-	// H2Undecoded counts the HTTP/2 streams whose headers could not be
-	// decoded after loss: not attributed.
-	H2Undecoded int64          `json:"h2_undecoded_streams,omitempty"`
-	Protocols   protocolCounts `json:"protocols"`
-	// ServerNames counts the TLS connections by the server name of their
-	// ClientHello (SNI); "" holds those without one, "(more)" those past
-	// dissect.MaxServerNames names.
-	ServerNames map[string]int64 `json:"tls_server_names,omitempty"`
-	// With --keylog: the TLS connections decrypted, and those the key
-	// log had no secret for.
-	TLSDecrypted int64 `json:"tls_decrypted,omitempty"`
-	TLSNoKey     int64 `json:"tls_no_key,omitempty"`
-	// What the TLS hellos chose, counted by name (see dissect.Census).
-	TLSVersions     map[string]int64 `json:"tls_versions,omitempty"`
-	TLSCipherSuites map[string]int64 `json:"tls_cipher_suites,omitempty"`
-	TLSALPN         map[string]int64 `json:"tls_alpn,omitempty"`
-	noKey           []string
-	findings        map[dissect.Code]int64
-	Defrag          *defrag.Stats `json:"ip_defrag,omitempty"`
-	// TimeBackwards counts the packets stamped earlier than the packet
-	// before them in their file (merged or clock-adjusted captures).
-	TimeBackwards int64 `json:"timestamps_backwards,omitempty"`
-	span          time.Duration
-	// Evicted counts the connections --max-conns ended, AfterEviction
-	// their packets that came after (counted with them, not decoded).
-	Evicted       int64 `json:"evicted_connections,omitempty"`
-	AfterEviction int64 `json:"packets_after_eviction,omitempty"`
-	// HalfOpenForgotten counts the connections that had carried no byte
-	// (a SYN flood, a scan) forgotten to stay within --max-half-open.
-	HalfOpenForgotten int64 `json:"half_open_forgotten,omitempty"`
-	// capFlags says, per cap finding code, which flag set that cap and,
-	// where the run split it over the workers, each one's share.
-	capFlags map[dissect.Code]string
-}
-
-// capNotes says which run-wide caps were hit, one line each.
-func (t *totals) capNotes() []string {
+// capNotes says which run-wide caps the run hit and the flags that set
+// them, one line each.
+func (f *pipelineFlags) capNotes(t *pipeline.Totals) []string {
 	var s []string
 	if t.Evicted > 0 {
 		s = append(s, fmt.Sprintf("--max-conns: %d connections were ended to make room; %d of their packets came after and were counted, not decoded", t.Evicted, t.AfterEviction))
@@ -76,10 +27,11 @@ func (t *totals) capNotes() []string {
 	if t.HalfOpenForgotten > 0 {
 		s = append(s, fmt.Sprintf("--max-half-open: %d connections that had carried no byte (a SYN flood or a scan?) were forgotten to make room; any that carried data later was followed from there, as if mid-stream", t.HalfOpenForgotten))
 	}
-	codes := slices.Sorted(maps.Keys(t.capFlags))
+	capFlags := f.capFlags()
+	codes := slices.Sorted(maps.Keys(capFlags))
 	for _, code := range codes {
-		if t.findings[code] > 0 {
-			s = append(s, fmt.Sprintf("%s: %s", code, t.capFlags[code]))
+		if t.Findings[code] > 0 {
+			s = append(s, fmt.Sprintf("%s: %s", code, capFlags[code]))
 		}
 	}
 	return s
@@ -112,103 +64,17 @@ func (f *pipelineFlags) capFlags() map[dissect.Code]string {
 	}
 }
 
-// protocolCounts is the number of TCP connections per protocol.
-type protocolCounts struct {
-	WebSocket int64 `json:"websocket"`
-	TLS       int64 `json:"tls"`
-	HTTP      int64 `json:"http"`
-	HTTP2     int64 `json:"http2"`
-	Other     int64 `json:"other"`
-}
-
-func newTotals(c pipeline.Counters, cs *dissect.Census) totals {
-	p := &cs.Protocols
-	t := totals{Kind: "totals", Packets: c, Conns: p[dissect.ProtoWebSocket] + cs.H2WebSockets, Rejected: cs.Rejected, H2WebSockets: cs.H2WebSockets, H2OtherStreams: cs.H2OtherStreams, H2Undecoded: cs.H2Undecoded, TLSDecrypted: cs.TLSDecrypted, TLSNoKey: cs.TLSNoKey, noKey: cs.NoKeyRandoms,
-		TLSVersions: cs.TLSVersions, TLSCipherSuites: cs.TLSCipherSuites, TLSALPN: cs.TLSALPN, findings: cs.Findings,
-		Protocols: protocolCounts{WebSocket: p[dissect.ProtoWebSocket], TLS: p[dissect.ProtoTLS], HTTP: p[dissect.ProtoHTTP], HTTP2: p[dissect.ProtoHTTP2], Other: p[dissect.ProtoOther]}}
-	if p[dissect.ProtoTLS] > 0 {
-		t.ServerNames = maps.Clone(cs.ServerNames)
-		if t.ServerNames == nil {
-			t.ServerNames = map[string]int64{}
-		}
-		if cs.NoName > 0 {
-			t.ServerNames[""] = cs.NoName
-		}
-		if cs.MoreNames > 0 {
-			t.ServerNames["(more)"] = cs.MoreNames
-		}
-	}
-	return t
-}
-
-// describe says in one line what the TCP connections were: "1 websocket,
-// 3 tls (SNI chat.example.com), 2 other".
-func (t *totals) describe() string {
-	var parts []string
-	p := t.Protocols
-	for _, x := range []struct {
-		name string
-		n    int64
-	}{{"websocket", p.WebSocket}, {"tls", p.TLS}, {"http", p.HTTP}, {"http2", p.HTTP2}, {"other", p.Other}} {
-		if x.n == 0 {
-			continue
-		}
-		s := fmt.Sprintf("%d %s", x.n, x.name)
-		switch {
-		case x.name == "tls":
-			s += " (" + t.serverNames(5) + ")"
-		case x.name == "http" && t.Rejected > 0:
-			s += fmt.Sprintf(" (%d WebSocket upgrade%s refused, unanswered or malformed)", t.Rejected, plural(t.Rejected))
-		}
-		parts = append(parts, s)
-	}
-	if len(parts) == 0 {
-		return "no TCP connections"
-	}
-	return strings.Join(parts, ", ")
-}
-
-// serverNames lists up to n server names, most connections first.
-func (t *totals) serverNames(n int) string {
-	names := slices.Collect(maps.Keys(t.ServerNames))
-	slices.SortFunc(names, func(a, b string) int {
-		if c := cmp.Compare(t.ServerNames[b], t.ServerNames[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	var out []string
-	for i, name := range names {
-		if i == n {
-			out = append(out, fmt.Sprintf("and %d more", len(names)-n))
-			break
-		}
-		label := name
-		if name == "" {
-			label = "no SNI"
-		}
-		if c := t.ServerNames[name]; c > 1 {
-			label += fmt.Sprintf(" ×%d", c)
-		}
-		out = append(out, label)
-	}
-	if len(out) > 0 && names[0] != "" {
-		return "SNI " + strings.Join(out, ", ")
-	}
-	return strings.Join(out, ", ")
-}
-
 // hint says what to try when no WebSocket was found, or "" when one was.
-func (t *totals) hint() string {
+func hint(t *pipeline.Totals) string {
 	if t.Conns > 0 || t.Rejected > 0 {
 		return ""
 	}
-	msg := "no WebSocket found; the TCP connections were: " + t.describe()
+	msg := "no WebSocket found; the TCP connections were: " + t.Describe()
 	switch {
-	case t.TLSNoKey > 0 && len(t.noKey) == 0:
+	case t.TLSNoKey > 0 && len(t.NoKeyRandoms) == 0:
 		msg += fmt.Sprintf(". %d TLS connections had no secret in the key log: their handshakes were not captured, and none of its TLS 1.3 traffic secrets opened their first records", t.TLSNoKey)
 	case t.TLSNoKey > 0:
-		msg += fmt.Sprintf(". %d TLS connections had no secret in the key log (client randoms %s)", t.TLSNoKey, strings.Join(t.noKey, ", "))
+		msg += fmt.Sprintf(". %d TLS connections had no secret in the key log (client randoms %s)", t.TLSNoKey, strings.Join(t.NoKeyRandoms, ", "))
 	case t.Protocols.TLS > 0 && t.TLSDecrypted == 0:
 		msg += ". wss:// runs inside TLS: decrypt it with --keylog FILE (the key log a browser writes with SSLKEYLOGFILE)"
 	case t.Protocols.Other > 0:
@@ -385,30 +251,6 @@ func followMissing(f *output.Follow, msg int) string {
 	return ""
 }
 
-// output returns the totals as the writers finish with them.
-func (t *totals) output() *output.Totals {
-	return &output.Totals{Record: *t, Span: t.span, Lines: t.lines(), Caps: t.capNotes(), Findings: t.findings}
-}
-
-// lines says in words what the run counted, for the foot of stats.
-func (t *totals) lines() []string {
-	c := t.Packets
-	s := []string{fmt.Sprintf("packets: %d read = %d websocket + %d other TCP + %d not TCP + %d undecodable + %d IP fragments; %d WebSocket connections",
-		c.Read, c.WebSocket, c.OtherTCP, c.NotTCP, c.Undecodable, c.Fragments, t.Conns)}
-	s = append(s, "TCP connections: "+t.describe())
-	if len(t.TLSVersions) > 0 || len(t.TLSALPN) > 0 {
-		s = append(s, "TLS hellos: "+countsText(t.TLSVersions)+"; "+countsText(t.TLSCipherSuites)+"; ALPN "+countsText(t.TLSALPN))
-	}
-	if t.TLSDecrypted > 0 || t.TLSNoKey > 0 {
-		s = append(s, fmt.Sprintf("TLS: %d connections decrypted with the key log, %d without a secret in it", t.TLSDecrypted, t.TLSNoKey))
-	}
-	s = append(s, t.capNotes()...)
-	if t.TimeBackwards > 0 {
-		s = append(s, fmt.Sprintf("timestamps: %d packets are stamped earlier than the packet before them; wscap keeps the capture's order and counts those steps as no time", t.TimeBackwards))
-	}
-	return s
-}
-
 // tableOptions reads the table's flags and looks at the terminal.
 func (f *pipelineFlags) tableOptions(e *env) (output.TableOptions, error) {
 	tty, width := terminal(e.stdout)
@@ -492,13 +334,3 @@ func (f *pipelineFlags) filter() (*output.Filter, func(int) bool, error) {
 	}
 	return flt, keep, nil
 }
-
-func plural(n int64) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
-
-// countsText lists counts by name, most first: "TLS 1.3 ×60, TLS 1.2 ×4".
-func countsText(m map[string]int64) string { return output.CountsText(m) }

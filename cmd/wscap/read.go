@@ -370,7 +370,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 			break
 		}
 	}
-	counters := eng.Finish()
+	eng.Finish()
 	if err := eng.WriteErr(); err != nil {
 		if pf.sinkOut != nil {
 			if serr := pf.sinkOut.Close(); serr != nil {
@@ -380,18 +380,11 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		e.errorf("writing output: %v", err)
 		return exitError
 	}
-	t := newTotals(counters, eng.Census())
-	t.TimeBackwards, t.span = eng.TimeBackwards(), eng.Span()
+	t := eng.Totals()
 	if len(pf.connIDs) > 0 || pf.host != "" || pf.path != "" || pf.from != "" || len(pf.opcodes) > 0 || pf.grep != "" || pf.findingsOnly || pf.event != "" || pf.topic != "" || pf.method != "" {
-		t.findings = nil // counted over every connection, not only those shown
+		t.Findings = nil // counted over every connection, not only those shown
 	}
-	t.capFlags = pf.capFlags()
-	t.Evicted, t.AfterEviction = eng.Evicted()
-	t.HalfOpenForgotten = eng.HalfOpenForgotten()
-	if d := eng.DefragStats(); d.Fragments > 0 {
-		t.Defrag = &d
-	}
-	w.Finish(t.output())
+	w.Finish(t.Output(pf.capNotes(t)))
 	if err := w.Close(); err != nil {
 		e.errorf("writing output: %v", err)
 		return exitError
@@ -403,7 +396,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		e.errorf("%s", followMissing(f, pf.msg))
 		status = exitError
 	}
-	if h := t.hint(); h != "" && t.Packets.Read > 0 {
+	if h := hint(t); h != "" && t.Packets.Read > 0 {
 		e.errorf("%s", h)
 	}
 	for _, id := range pf.connIDs {

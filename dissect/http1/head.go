@@ -31,17 +31,14 @@ import (
 	"strings"
 )
 
-// The errors' texts keep the prefix they had when this parser was part of
-// package dissect: findings quote them, and wscap's output stays the same.
-
 // ErrShortHead reports that b does not yet hold a complete HTTP head: the
 // caller should buffer more bytes and call again (house style: short input is
 // a sentinel, never a panic).
-var ErrShortHead = errors.New("dissect: incomplete HTTP head")
+var ErrShortHead = errors.New("http1: incomplete HTTP head")
 
 // ErrHeadTooLarge reports an HTTP head longer than the limit given to
 // ParseRequestHead or ParseResponseHead, or with more than 1000 header fields.
-var ErrHeadTooLarge = errors.New("dissect: HTTP head too large")
+var ErrHeadTooLarge = errors.New("http1: HTTP head too large")
 
 // HeadError describes a malformed HTTP/1.x head (RFC 9112 §2–§5).
 type HeadError struct {
@@ -50,7 +47,7 @@ type HeadError struct {
 }
 
 func (e *HeadError) Error() string {
-	return fmt.Sprintf("dissect: malformed HTTP head at byte %d: %s", e.Offset, e.Reason)
+	return fmt.Sprintf("http1: malformed HTTP head at byte %d: %s", e.Offset, e.Reason)
 }
 
 const (

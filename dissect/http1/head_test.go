@@ -475,7 +475,7 @@ func TestParseHeadMalformed(t *testing.T) {
 			if len(hdr) != tc.fields {
 				t.Errorf("%d fields kept (%v), want %d", len(hdr), hdr, tc.fields)
 			}
-			if !strings.HasPrefix(err.Error(), "dissect: ") {
+			if !strings.HasPrefix(err.Error(), "http1: malformed HTTP head at byte ") {
 				t.Errorf("Error() = %q", err.Error())
 			}
 		})
