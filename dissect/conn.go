@@ -577,11 +577,10 @@ func (c *Conn) answer(p Pos, resp *http1.ResponseHead, b []byte) bool {
 	}
 }
 
-// headErr is an error of dissect/http1 as findings quote it: in the words
-// it had when the head parser was part of this package ("dissect: HTTP
-// head too large"), so that the findings keep their text.
+// headErr is an error of dissect/http1 as findings quote it: without the
+// package's prefix, which names wscap's code, not the capture's fault.
 func headErr(err error) string {
-	return "dissect: " + strings.TrimPrefix(err.Error(), "http1: ")
+	return strings.TrimPrefix(err.Error(), "http1: ")
 }
 
 // isHeadError reports whether err is a *http1.HeadError: a malformed head that

@@ -68,8 +68,7 @@ func TestValidKey(t *testing.T) {
 }
 
 // TestHeadErrorFindings: the findings about a head dissect/http1 could not
-// parse quote its error in the words they have always had, prefix
-// included: the texts are wscap's output.
+// parse quote its error, without the package's prefix.
 func TestHeadErrorFindings(t *testing.T) {
 	big := "X-Big: " + strings.Repeat("a", 300)
 	for _, tc := range []struct {
@@ -78,15 +77,15 @@ func TestHeadErrorFindings(t *testing.T) {
 		want  string
 	}{
 		{"request field", []step{c2s([]byte("GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nBad Header\r\n\r\n")), s2c([]byte(response()))},
-			`the upgrade request is not valid HTTP: dissect: malformed HTTP head at byte 70: field line "Bad Header" has no colon (RFC 9112 §5)`},
+			`the upgrade request is not valid HTTP: malformed HTTP head at byte 70: field line "Bad Header" has no colon (RFC 9112 §5)`},
 		{"request line", []step{c2s([]byte("GET /chat HTTP/1.1 x\r\nUpgrade: websocket\r\n\r\n"))},
-			`the upgrade request is not valid HTTP: dissect: malformed HTTP head at byte 10: malformed HTTP-version "HTTP/1.1 x" (RFC 9112 §2.3)`},
+			`the upgrade request is not valid HTTP: malformed HTTP head at byte 10: malformed HTTP-version "HTTP/1.1 x" (RFC 9112 §2.3)`},
 		{"status", []step{c2s([]byte(request())), s2c([]byte("HTTP/1.1 1O1 Switching\r\n\r\n"))},
-			`the upgrade response is not valid HTTP: dissect: malformed HTTP head at byte 9: status code "1O1 Switching" is not 3 digits (RFC 9112 §4)`},
+			`the upgrade response is not valid HTTP: malformed HTTP head at byte 9: status code "1O1 Switching" is not 3 digits (RFC 9112 §4)`},
 		{"request too large", []step{c2s([]byte(request(big)))},
-			"the upgrade request has more header fields or bytes than wscap reads (dissect: HTTP head too large); the connection is not decoded"},
+			"the upgrade request has more header fields or bytes than wscap reads (HTTP head too large); the connection is not decoded"},
 		{"response too large", []step{c2s([]byte(request())), s2c([]byte(response(big)))},
-			"the upgrade response has more header fields or bytes than wscap reads (dissect: HTTP head too large)"},
+			"the upgrade response has more header fields or bytes than wscap reads (HTTP head too large)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := runConn(t, Options{MaxHandshake: 256}, EndCaptureEnd, tc.steps...)
