@@ -290,6 +290,7 @@ func TestIdentifySplit(t *testing.T) {
 		{"TLS 1.3", true, tls13, ProtoTLS, false},
 		{"TLS 1.3 from its ServerHello on", false, tls13[1:], ProtoTLS, false},
 		{"HTTP/2, the client's preface first", true, h2Conversation(false), ProtoHTTP2, true},
+		{"HTTP/2, the server's SETTINGS first", true, h2Conversation(true), ProtoHTTP2, true},
 		{"an SSH banner from the server", true, []step{s2c([]byte("SSH-2.0-OpenSSH_9.6\r\n")), c2s([]byte("SSH-2.0-Go\r\n"))}, ProtoOther, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
