@@ -129,6 +129,9 @@ func (c *Conn) Data(dir Direction, p Pos, b []byte) {
 	}
 	c.d.now = p
 	c.seen(p)
+	if c.phase == phaseHTTP && c.decrypting() == nil {
+		c.settleOther(c.mapDir(dir), p) // before mapping: deciding may swap the peers
+	}
 	dir = c.mapDir(dir)
 	if s := c.decrypting(); s != nil {
 		c.tlsPos = p
@@ -184,6 +187,9 @@ func (c *Conn) gap(dir Direction, p Pos, n int64, cut bool) {
 		return
 	}
 	c.seen(p)
+	if c.phase == phaseHTTP && c.decrypting() == nil {
+		c.settle(p) // a loss decides on kept first bytes (identify.go)
+	}
 	dir = c.mapDir(dir)
 	if s := c.decrypting(); s != nil {
 		c.tlsPos = p
@@ -241,6 +247,9 @@ func (c *Conn) plainGap(dir Direction, p Pos, n int64, cut bool) {
 // WebSocket connection. It reports whether the connection was WebSocket.
 // A Conn made by NewStream is released (see Release) before End returns.
 func (c *Conn) End(p Pos, reason EndReason) bool {
+	if !c.ended && c.phase == phaseHTTP {
+		c.settle(c.laterOf(p)) // kept first bytes are decided on (identify.go)
+	}
 	if s := c.decrypting(); s != nil && !c.ended {
 		c.tlsPos = p
 		s.Close() // secrets still awaited are reported missing
@@ -262,14 +271,21 @@ func (c *Conn) end(p Pos, reason EndReason) {
 		return
 	}
 	c.ended = true
-	if p.Before(c.sum.End) {
-		p = c.sum.End
-	}
+	p = c.laterOf(p)
 	c.seen(p)
 	if m := c.connMore; m != nil && m.h2 != nil {
 		m.h2.end(p, reason)
 	}
 	c.endSession(p, reason)
+}
+
+// laterOf returns p, or the connection's last packet if p comes before
+// it: the end is never reported before what came last.
+func (c *Conn) laterOf(p Pos) Pos {
+	if p.Before(c.sum.End) {
+		return c.sum.End
+	}
+	return p
 }
 
 // endSession emits the records that end the connection's current
@@ -340,8 +356,29 @@ func (c *Conn) swap() {
 }
 
 // httpData parses HTTP request heads in the client direction until one asks
-// for a WebSocket upgrade.
+// for a WebSocket upgrade. Until the connection is identified, b is the
+// first delivery of dir, or follows its first bytes kept undecided
+// (identify.go): the bytes joined are kept again while still undecided.
 func (c *Conn) httpData(dir Direction, p Pos, b []byte) {
+	if s := &c.dirs[dir]; !c.dirs[ClientToServer].sawHTTP {
+		kept := len(s.http) > 0
+		if kept {
+			b = append(s.http, b...)
+			s.http = nil
+		}
+		if undecided(dir, b) {
+			if !kept {
+				b = bytes.Clone(b) // b is borrowed
+			}
+			s.http = b
+			return
+		}
+	}
+	c.requests(dir, p, b)
+}
+
+// requests is httpData for bytes that are decided on.
+func (c *Conn) requests(dir Direction, p Pos, b []byte) {
 	s := &c.dirs[dir]
 	for len(b) > 0 && c.phase == phaseHTTP {
 		if s.bodyLeft > 0 { // skip the body of an ordinary request

@@ -176,14 +176,11 @@ func FuzzHandshake(f *testing.F) {
 		// it depends on segmentation by design, so is left out here.
 		// Likewise whether a connection speaks HTTP at all is decided on
 		// its first delivery (http1.LooksLikeRequest accepts any prefix of a
-		// request line), so bytes that are not a request line are left out,
-		// and so is a connection whose client sent nothing. Known, not by
-		// design: its first delivery is the server's, and identify judges
-		// it whole ("HTTP/1.1 101 ...") but probes a piece too short to
-		// match (seed fac80af72ad31f2d). The fix belongs in identify: keep
-		// a first delivery that is a prefix of a signature until it
-		// decides.
-		if probed(whole) || probed(split) || len(req) == 0 || !http1.LooksLikeRequest(req) {
+		// request line), so bytes that are not a request line are left out.
+		// A connection whose client sent nothing is not: its first delivery
+		// is the server's, kept while too short to decide on (identify.go,
+		// seed fac80af72ad31f2d).
+		if probed(whole) || probed(split) || !http1.LooksLikeRequest(req) {
 			return
 		}
 		// Known: a head over MaxHandshake that arrives whole is reported by

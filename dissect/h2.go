@@ -32,8 +32,10 @@ type h2Carrier struct {
 	// Other lists the first few other streams by method and path.
 	other []string
 	// tentative: the server spoke first; HTTP/2 only if the client's
-	// first bytes are the preface.
-	tentative bool
+	// first bytes are the preface (confirm). prefaceSeen counts the
+	// client's bytes so far, all of them the preface's beginning.
+	tentative   bool
+	prefaceSeen int
 	// held are connection-level problems from before the first WebSocket
 	// stream, reported on it.
 	held []heldH2Finding
@@ -84,26 +86,60 @@ func (c *Conn) startH2(p Pos, upgraded bool) {
 
 func (h *h2Carrier) data(dir Direction, p Pos, b []byte) {
 	h.pos = p
-	if h.tentative && dir == ClientToServer {
-		h.tentative = false
-		if !http2.StartsPreface(b) {
-			c := h.c
-			c.h2, c.phase = nil, phaseDone
-			if c.proto == ProtoHTTP2 {
-				c.proto = ProtoOther
-			}
-			if c.innerProto == ProtoHTTP2 {
-				c.innerProto = ProtoOther
-			}
-			return
-		}
+	if h.tentative && !h.confirm(dir == ClientToServer, b) {
+		return
 	}
 	h.conn.Feed(dir == ServerToClient, b)
 }
 
 func (h *h2Carrier) gap(dir Direction, p Pos, n int64) {
 	h.pos = p
+	if h.tentative && !h.confirm(false, nil) {
+		return
+	}
 	h.conn.Gap(dir == ServerToClient, n)
+}
+
+// confirm decides a tentative HTTP/2 connection on the client's first
+// bytes, as identify decides on a first delivery: HTTP/2 when
+// http2.StartsPreface accepts them all. b is more of them (client), or
+// something else came (server bytes, a loss, the end), which decides on
+// those seen if there are any (a short first delivery of the preface must
+// not depend on its segmentation). It reports whether the connection is
+// still HTTP/2; if not, the HTTP/2 layer is dropped.
+func (h *h2Carrier) confirm(client bool, b []byte) bool {
+	if client {
+		n := h.prefaceSeen
+		k := min(len(b), len(http2.Preface)-n)
+		if string(b[:k]) != http2.Preface[n:n+k] {
+			h.notH2()
+			return false
+		}
+		h.prefaceSeen += k
+		h.tentative = h.prefaceSeen < len(http2.Preface)
+		return true
+	}
+	if h.prefaceSeen == 0 {
+		return true // the client has not spoken: still tentative
+	}
+	h.tentative = false
+	if !http2.StartsPreface([]byte(http2.Preface[:h.prefaceSeen])) {
+		h.notH2()
+		return false
+	}
+	return true
+}
+
+// notH2 drops the HTTP/2 layer of a tentative connection that is not one.
+func (h *h2Carrier) notH2() {
+	c := h.c
+	c.h2, c.phase = nil, phaseDone
+	if c.proto == ProtoHTTP2 {
+		c.proto = ProtoOther
+	}
+	if c.innerProto == ProtoHTTP2 {
+		c.innerProto = ProtoOther
+	}
 }
 
 // Headers handles a header block: an extended CONNECT opens a WebSocket
@@ -534,6 +570,9 @@ func (h *h2Carrier) end(p Pos, reason EndReason) {
 		return // an Upgrade: h2c that was not answered
 	}
 	h.pos = p
+	if h.tentative && !h.confirm(false, nil) {
+		return
+	}
 	h.conn.Close()
 	for _, st := range h.sorted() {
 		h.endStream(st, p, reason)

@@ -228,7 +228,7 @@ func (c *Conn) identify(dir Direction, p Pos, b []byte) {
 	switch {
 	case tls.StartsHello(b) && c.decrypting() == nil:
 		c.proto = ProtoTLS
-		if (len(b) > tls.RecordHeaderLen && b[tls.RecordHeaderLen] == 1) != (dir == ClientToServer) {
+		if len(b) > tls.RecordHeaderLen && (b[tls.RecordHeaderLen] == 1) != (dir == ClientToServer) {
 			c.swap() // the ClientHello comes from the client
 			dir = dir.Reverse()
 		}
@@ -245,7 +245,7 @@ func (c *Conn) identify(dir Direction, p Pos, b []byte) {
 		c.h2.tentative = true
 		c.h2.data(dir, p, b)
 		return
-	case bytes.HasPrefix(b, []byte("HTTP/1.1 101 ")) && !c.opened:
+	case bytes.HasPrefix(b, []byte(upgradeAnswer)) && !c.opened:
 		// The answer to an upgrade request that was not captured: the
 		// response decides (see tentative).
 		if dir == ClientToServer {
@@ -272,4 +272,91 @@ func (c *Conn) identify(dir Direction, p Pos, b []byte) {
 		return
 	}
 	c.phase = phaseDone
+}
+
+// A short first delivery may only begin what identify tells apart: "HT"
+// begins a request line as well as "HTTP/1.1 101 ", and "\x16\x03\x01"
+// a ClientHello as well as a ServerHello. Such bytes (undecided) are kept
+// in their direction's head buffer (dirState.http, empty until a request
+// line is seen) and joined to the direction's next bytes: identification
+// decides on the joined bytes, at the packet that completed them, as it
+// would have on one delivery. When anything else comes first (bytes from
+// the other direction, a loss, the end) it decides on what is kept
+// (settle), and the kept bytes go to the layer it chose as a first
+// delivery would. A first delivery of maxUndecided bytes or more is
+// decided at once.
+
+// maxUndecided bounds the first bytes kept undecided: the longest
+// signature is a method (http1.MaxMethodLen) and its SP.
+const maxUndecided = http1.MaxMethodLen + 1
+
+// upgradeAnswer begins the answer to an upgrade whose request was not
+// captured (identify).
+const upgradeAnswer = "HTTP/1.1 101 "
+
+// undecided reports whether b, the first bytes from dir of a connection
+// not yet identified, is shorter than what identify needs to judge it as
+// it would judge a longer delivery that b begins: a request method and its
+// SP (http1.InMethod), upgradeAnswer, the HTTP/2 client preface (RFC 9113
+// §3.4), a TLS record header and the handshake type after it (RFC 8446
+// §5.1), and from the server a SETTINGS frame header (RFC 9113 §3.4).
+func undecided(dir Direction, b []byte) bool {
+	if len(b) >= maxUndecided {
+		return false
+	}
+	return http1.InMethod(b) || beginsOf(b, upgradeAnswer) || beginsOf(b, http2.Preface) ||
+		len(b) <= tls.RecordHeaderLen && tls.StartsHello(b) ||
+		dir == ServerToClient && len(b) < http2.FrameHeaderLen && beginsSettings(b)
+}
+
+// beginsOf reports whether b is a proper prefix of s.
+func beginsOf(b []byte, s string) bool {
+	return len(b) < len(s) && string(b) == s[:len(b)]
+}
+
+// beginsSettings reports whether b, shorter than a frame header, begins
+// one that http2.StartsSettings accepts: the bytes it lacks can be those
+// of an empty SETTINGS frame.
+func beginsSettings(b []byte) bool {
+	h := [http2.FrameHeaderLen]byte{3: 4} // length 0, type SETTINGS, no flags, stream 0
+	copy(h[:], b)
+	return http2.StartsSettings(h[:])
+}
+
+// heldFirst returns the direction whose first bytes are kept undecided, if
+// one's are.
+func (c *Conn) heldFirst() (Direction, bool) {
+	if c.phase != phaseHTTP || c.dirs[ClientToServer].sawHTTP {
+		return 0, false
+	}
+	for d := ClientToServer; d <= ServerToClient; d++ {
+		if len(c.dirs[d].http) > 0 {
+			return d, true
+		}
+	}
+	return 0, false
+}
+
+// settle decides on the first bytes kept undecided, at p: something other
+// than more of them came first. Deciding may start TLS, whose plaintext
+// may hold first bytes of its own: those are settled too.
+func (c *Conn) settle(p Pos) {
+	for {
+		d, ok := c.heldFirst()
+		if !ok {
+			return
+		}
+		s := &c.dirs[d]
+		b := s.http
+		s.http = nil
+		c.requests(d, p, b)
+	}
+}
+
+// settleOther is settle before bytes from dir: the other direction's kept
+// first bytes came before them.
+func (c *Conn) settleOther(dir Direction, p Pos) {
+	if d, ok := c.heldFirst(); ok && d != dir {
+		c.settle(p)
+	}
 }

@@ -39,6 +39,9 @@ func (u tlsUp) AppData(server bool, b []byte) {
 	if c.phase == phaseDone {
 		return
 	}
+	if c.phase == phaseHTTP {
+		c.settleOther(c.tlsDir(server), c.tlsPos) // kept first plaintext came first (identify.go)
+	}
 	c.plainData(c.tlsDir(server), c.tlsPos, b)
 }
 
@@ -46,6 +49,9 @@ func (u tlsUp) Lost(server bool, n int64) {
 	c := u.c
 	if c.phase == phaseDone || n <= 0 {
 		return
+	}
+	if c.phase == phaseHTTP {
+		c.settle(c.tlsPos)
 	}
 	c.plainGap(c.tlsDir(server), c.tlsPos, n, false)
 }

@@ -605,9 +605,9 @@ func headParseVersion(v string) (major, minor int, ok bool) {
 	return int(v[5] - '0'), int(v[7] - '0'), true
 }
 
-// maxMethodLen bounds a plausible method name (the longest registered one,
+// MaxMethodLen bounds a plausible method name (the longest registered one,
 // UPDATEREDIRECTREF, has 17 letters).
-const maxMethodLen = 24
+const MaxMethodLen = 24
 
 // LooksLikeRequest reports whether b, possibly a short prefix, could be
 // the start of an HTTP/1.x request line (RFC 9112 §3): a method token, SP, a
@@ -628,7 +628,7 @@ func LooksLikeRequest(b []byte) bool {
 	for i < len(b) && IsTchar(b[i]) {
 		i++
 	}
-	if i-start > maxMethodLen {
+	if i-start > MaxMethodLen {
 		return false // no method is that long: a run of token bytes is not HTTP
 	}
 	if i == len(b) {
@@ -671,6 +671,27 @@ func LooksLikeRequest(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// InMethod reports whether b could be the start of a request line that
+// stops before the SP after its method (RFC 9112 §3): optional empty lines
+// (§2.2), then token characters, no more than MaxMethodLen of them. Such
+// bytes do not tell a request from what only begins like one (a response's
+// "HTTP/", the HTTP/2 preface's "PRI *"), though LooksLikeRequest accepts
+// them. An empty b gives true.
+func InMethod(b []byte) bool {
+	i := 0
+	for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
+		if b[i] == '\r' && i+1 < len(b) && b[i+1] != '\n' {
+			return false
+		}
+		i++
+	}
+	start := i
+	for i < len(b) && IsTchar(b[i]) {
+		i++
+	}
+	return i == len(b) && i-start <= MaxMethodLen
 }
 
 // headTchar marks the tchar bytes of RFC 9110 §5.6.2.

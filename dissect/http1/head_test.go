@@ -662,6 +662,37 @@ func TestLooksLikeRequest(t *testing.T) {
 	}
 }
 
+// TestInMethod: the bytes before a method's SP, and nothing further.
+func TestInMethod(t *testing.T) {
+	for _, tc := range []struct {
+		b    string
+		want bool
+	}{
+		{"", true},
+		{"G", true},
+		{"HTTP", true},
+		{"PRI", true},
+		{"\r\nGE", true},
+		{"\n", true},
+		{"UPDATEREDIRECTREF", true},
+		{strings.Repeat("A", MaxMethodLen), true},
+		{strings.Repeat("A", MaxMethodLen+1), false},
+		{"GET ", false},
+		{"HTTP/", false},
+		{"PRI ", false},
+		{"\rG", false},
+		{"\x16\x03", false},
+		{"GE(", false},
+	} {
+		if got := InMethod([]byte(tc.b)); got != tc.want {
+			t.Errorf("InMethod(%q) = %v, want %v", tc.b, got, tc.want)
+		}
+		if InMethod([]byte(tc.b)) && !LooksLikeRequest([]byte(tc.b)) {
+			t.Errorf("InMethod(%q) but not LooksLikeRequest", tc.b)
+		}
+	}
+}
+
 // headFormatRequest writes h back in canonical form.
 func headFormatRequest(h *RequestHead) []byte {
 	var b bytes.Buffer
