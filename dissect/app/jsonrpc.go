@@ -48,8 +48,14 @@ type rpcObject struct {
 	} `json:"error"`
 }
 
+// jsonRPCShaped reports whether b looks like a JSON-RPC 2.0 object or
+// batch: sniffed on the first messages of every text connection, so the
+// leading white space and brackets are skipped by hand (bytes.TrimLeft
+// builds its cutset's table at each call).
 func jsonRPCShaped(b []byte) bool {
-	b = bytes.TrimLeft(b, " \t\r\n[")
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n' || b[0] == '[') {
+		b = b[1:]
+	}
 	return len(b) > 0 && b[0] == '{' && bytes.Contains(b[:min(len(b), 256)], []byte(`"jsonrpc"`)) && bytes.Contains(b[:min(len(b), 256)], []byte(`"2.0"`))
 }
 
