@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"sync"
 
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -144,15 +145,39 @@ func VersionName(v uint16) string {
 	switch v {
 	case 0x0300:
 		return "SSL 3.0"
-	case 0x0301, 0x0302, 0x0303, 0x0304:
-		return fmt.Sprintf("TLS 1.%d", v-0x0301)
+	case 0x0301:
+		return "TLS 1.0"
+	case 0x0302:
+		return "TLS 1.1"
+	case 0x0303:
+		return "TLS 1.2"
+	case 0x0304:
+		return "TLS 1.3"
 	}
 	return fmt.Sprintf("0x%04x", v)
 }
 
 // CipherSuiteName returns the IANA name of a cipher suite, or "0x1301"
 // style for those crypto/tls does not know.
-func CipherSuiteName(id uint16) string { return tls.CipherSuiteName(id) }
+func CipherSuiteName(id uint16) string {
+	if name, ok := suiteNames()[id]; ok {
+		return name
+	}
+	return tls.CipherSuiteName(id)
+}
+
+// suiteNames are the names of the suites crypto/tls knows, looked up once:
+// tls.CipherSuiteName builds its lists at every call, and every TLS
+// connection asks.
+var suiteNames = sync.OnceValue(func() map[uint16]string {
+	m := map[uint16]string{}
+	for _, list := range [][]*tls.CipherSuite{tls.CipherSuites(), tls.InsecureCipherSuites()} {
+		for _, c := range list {
+			m[c.ID] = c.Name
+		}
+	}
+	return m
+})
 
 // ParseClientHello reads a ClientHello message body (after the 4-byte
 // handshake header) into h.

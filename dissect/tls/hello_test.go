@@ -178,3 +178,18 @@ func FuzzHellos(f *testing.F) {
 		StartsHello(cl)
 	})
 }
+
+// TestNames: the cached suite names are crypto/tls's for every id, and
+// versions read as their names.
+func TestNames(t *testing.T) {
+	for id := range 1 << 16 {
+		if got, want := CipherSuiteName(uint16(id)), tls.CipherSuiteName(uint16(id)); got != want {
+			t.Fatalf("suite %#04x: %q, want %q", id, got, want)
+		}
+	}
+	for v, want := range map[uint16]string{0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2", 0x0304: "TLS 1.3", 0x7f1c: "0x7f1c"} {
+		if got := VersionName(v); got != want {
+			t.Errorf("version %#04x: %q, want %q", v, got, want)
+		}
+	}
+}
