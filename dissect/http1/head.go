@@ -616,20 +616,9 @@ const MaxMethodLen = 24
 // gives true. It reads b once and allocates nothing; an HTTP/2 connection
 // preface ("PRI * HTTP/2.0") gives false.
 func LooksLikeRequest(b []byte) bool {
-	i := 0
-	for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
-		if b[i] == '\r' && i+1 < len(b) && b[i+1] != '\n' {
-			return false
-		}
-		i++
-	}
-	// method
-	start := i
-	for i < len(b) && IsTchar(b[i]) {
-		i++
-	}
-	if i-start > MaxMethodLen {
-		return false // no method is that long: a run of token bytes is not HTTP
+	start, i, ok := scanMethod(b)
+	if !ok {
+		return false
 	}
 	if i == len(b) {
 		return true
@@ -680,18 +669,27 @@ func LooksLikeRequest(b []byte) bool {
 // "HTTP/", the HTTP/2 preface's "PRI *"), though LooksLikeRequest accepts
 // them. An empty b gives true.
 func InMethod(b []byte) bool {
+	_, i, ok := scanMethod(b)
+	return ok && i == len(b)
+}
+
+// scanMethod reads the start of a request line: optional empty lines
+// (RFC 9112 §2.2), then a method's token characters, which end at end. ok
+// is false for a bare CR and for a method longer than MaxMethodLen (no
+// method is that long: a run of token bytes is not HTTP).
+func scanMethod(b []byte) (start, end int, ok bool) {
 	i := 0
 	for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
 		if b[i] == '\r' && i+1 < len(b) && b[i+1] != '\n' {
-			return false
+			return 0, 0, false
 		}
 		i++
 	}
-	start := i
+	start = i
 	for i < len(b) && IsTchar(b[i]) {
 		i++
 	}
-	return i == len(b) && i-start <= MaxMethodLen
+	return start, i, i-start <= MaxMethodLen
 }
 
 // headTchar marks the tchar bytes of RFC 9110 §5.6.2.
