@@ -77,17 +77,7 @@ func TestShardsDoNotChangeOutput(t *testing.T) {
 // TestMessagesDecoded: with an encoder that writes no message records
 // (stats), the shards still count the messages they decode.
 func TestMessagesDecoded(t *testing.T) {
-	s := output.NewStats(io.Discard, false)
-	e := New(Options{Shards: 2, NewEncoder: s.Encoder, Writer: s})
-	src, err := pcap.Open("../testdata/real/node-fragmented.pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	if err := e.ReadAll(src, 0); err != nil {
-		t.Fatal(err)
-	}
-	c := e.Finish()
+	e, c := statsRun(t, 2)
 	// 12: the messages `read` writes for this capture, 6 each way (the
 	// MSGS column of its stats row).
 	if n := e.MessagesDecoded(); n != 12 {
@@ -173,4 +163,21 @@ func TestIDWindow(t *testing.T) {
 	if got := w.get(0); got != 0 {
 		t.Fatalf("get(0) = %d", got)
 	}
+}
+
+// statsRun runs node-fragmented.pcap through an engine of that many
+// shards writing stats, to its Finish.
+func statsRun(t *testing.T, shards int) (*Engine, Counters) {
+	t.Helper()
+	s := output.NewStats(io.Discard, false)
+	e := New(Options{Shards: shards, NewEncoder: s.Encoder, Writer: s})
+	src, err := pcap.Open("../testdata/real/node-fragmented.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := e.ReadAll(src, 0); err != nil {
+		t.Fatal(err)
+	}
+	return e, e.Finish()
 }

@@ -2,14 +2,11 @@ package pipeline
 
 import (
 	"encoding/json"
-	"io"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/wscap/wscap/dissect"
-	"github.com/wscap/wscap/output"
-	"github.com/wscap/wscap/pcap"
 )
 
 // TestDescribe: the line that says what the TCP connections were, and the
@@ -66,17 +63,7 @@ func TestTotalsOutput(t *testing.T) {
 // TestEngineTotals: the engine's totals count what Finish returned and
 // what its census saw.
 func TestEngineTotals(t *testing.T) {
-	s := output.NewStats(io.Discard, false)
-	e := New(Options{NewEncoder: s.Encoder, Writer: s})
-	src, err := pcap.Open("../testdata/real/node-fragmented.pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	if err := e.ReadAll(src, 0); err != nil {
-		t.Fatal(err)
-	}
-	c := e.Finish()
+	e, c := statsRun(t, 0)
 	tot := e.Totals()
 	if tot.Kind != "totals" || tot.Packets != c || tot.Conns != 1 || tot.Protocols.WebSocket != 1 || tot.Output(nil).Span != e.Span() {
 		t.Errorf("totals %+v, counters %+v", tot, c)
