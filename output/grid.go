@@ -38,7 +38,7 @@ type grid struct {
 	buf      []byte
 	lines    [][]string
 	one      []string // backing for the cells that take one line
-	oneWidth []int    // their widths
+	oneWidth []int    // their widths; -1 for a cell cut or wrapped
 }
 
 func newGrid(w io.Writer, widths []int) *grid { return &grid{w: w, widths: widths} }
@@ -108,6 +108,7 @@ func (g *grid) row(cells []string) error {
 			c = cells[i]
 		}
 		var ls []string
+		g.oneWidth[i] = -1
 		switch cw := visibleWidth(c); {
 		case cw <= w:
 			g.one[i] = c
@@ -129,10 +130,8 @@ func (g *grid) row(cells []string) error {
 			if l < len(g.lines[i]) {
 				c = g.lines[i][l]
 			}
-			var pad int
-			if height == 1 && len(g.lines[i]) == 1 && &g.lines[i][0] == &g.one[i] {
-				pad = w - g.oneWidth[i] // measured above
-			} else {
+			pad := w - g.oneWidth[i] // a one-line cell, measured above
+			if l > 0 || g.oneWidth[i] < 0 {
 				pad = w - visibleWidth(c)
 			}
 			g.buf = append(g.buf, ' ')
