@@ -431,6 +431,8 @@ func (c *Conn) requests(dir Direction, p Pos, b []byte) {
 				}
 				c.phase = phaseAwait101
 				c.emitHandshake(p)
+			} else if c.known && errors.Is(err, http1.ErrHeadTooLarge) {
+				c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, "a request after the refused upgrade has more header fields or bytes than wscap reads (%s); the rest of the connection is not decoded", headErr(err))
 			}
 			c.phase = phaseDone
 			return
@@ -461,7 +463,8 @@ func (c *Conn) requests(dir Direction, p Pos, b []byte) {
 
 // takeHead accumulates b into s.http until a complete HTTP head is there.
 // It returns the head and the bytes after it, or ok=false when more bytes
-// are needed (or the head is too large, which ends the connection).
+// are needed. A head over MaxHandshake comes back cut at MaxHandshake+1
+// bytes, for the parser to refuse.
 func (c *Conn) takeHead(s *dirState, p Pos, b []byte) (head, rest []byte, ok bool) {
 	buf := b
 	if len(s.http) > 0 {
@@ -469,16 +472,14 @@ func (c *Conn) takeHead(s *dirState, p Pos, b []byte) (head, rest []byte, ok boo
 		buf = s.http
 	}
 	end := http1.HeadEnd(buf, s.scan)
+	if max := c.d.opts.MaxHandshake; end > max || end < 0 && len(buf) > max {
+		// A head over the cap, whole or not: the parser is handed its
+		// first max+1 bytes and says so, the same however the bytes came.
+		// The connection ends there.
+		s.http, s.scan = nil, 0
+		return buf[:max+1], nil, true
+	}
 	if end < 0 {
-		if len(buf) > c.d.opts.MaxHandshake {
-			if c.known || isUpgradeAttempt(buf) {
-				c.recognise(p)
-				c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, "an HTTP head is longer than %d bytes; the connection is not decoded", c.d.opts.MaxHandshake)
-			}
-			c.phase = phaseDone
-			s.http = nil
-			return nil, nil, false
-		}
 		if len(s.http) == 0 {
 			s.http = append(s.http, b...)
 		}

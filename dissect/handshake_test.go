@@ -1,6 +1,7 @@
 package dissect
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -97,6 +98,36 @@ func TestHeadErrorFindings(t *testing.T) {
 				details = append(details, f.Detail)
 			}
 			t.Errorf("no finding %q in %q", tc.want, details)
+		})
+	}
+}
+
+// TestHeadTooLargeSplit: a head over MaxHandshake gives the same findings
+// and handshake record whether it arrives whole or in pieces, complete or
+// not: the request of an upgrade, its response, and an ordinary request
+// after a refused upgrade.
+func TestHeadTooLargeSplit(t *testing.T) {
+	opts := Options{MaxHandshake: 1024}
+	big := "X-Big: " + strings.Repeat("a", 2000)
+	refused := "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		code  Code
+	}{
+		{"request", []step{c2s([]byte(request(big))), s2c([]byte(response()))}, CodeHandshakeTooLarge},
+		{"request cut", []step{c2s([]byte(request(big)[:1800]))}, CodeHandshakeTooLarge},
+		{"response", []step{c2s([]byte(request())), s2c([]byte(response(big)))}, CodeHandshakeTooLarge},
+		{"after a refusal", []step{c2s([]byte(request())), s2c([]byte(refused)), c2s([]byte("GET / HTTP/1.1\r\n" + big + "\r\n\r\n"))}, CodeHandshakeTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			whole := runConn(t, opts, EndFIN, tc.steps...)
+			if !hasCode(whole, tc.code) {
+				t.Fatalf("no %s:\n%s", tc.code, strings.Join(whole.lines, "\n"))
+			}
+			for _, cut := range []byte{0, 6, 99, 255} {
+				sameEvents(t, fmt.Sprintf("pieces of %d", cut+1), whole, runConn(t, opts, EndFIN, chunked([]byte{cut}, tc.steps...)...))
+			}
 		})
 	}
 }
