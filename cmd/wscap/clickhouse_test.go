@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -49,13 +50,24 @@ func clickhouseBinaries(t *testing.T) (server, client string) {
 }
 
 func freePort(t *testing.T) int {
+	return freePorts(t, 1)[0]
+}
+
+// freePorts returns n distinct loopback ports that were free a moment
+// ago: each is held until all are chosen. Another process may still take
+// one before the server binds it (startClickHouse tries again then).
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // startClickHouse starts n servers as the n shards of cluster "wscap", with
@@ -63,10 +75,26 @@ func freePort(t *testing.T) int {
 func startClickHouse(t *testing.T, n int) []*chServer {
 	t.Helper()
 	bin, _ := clickhouseBinaries(t)
-	var servers []*chServer
+	for try := 1; ; try++ {
+		servers, err := tryClickHouse(t, bin, n)
+		if err == nil {
+			return servers
+		}
+		if try == 3 || !strings.Contains(err.Error(), "Address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("try %d: %v; again on other ports", try, err)
+	}
+}
+
+// tryClickHouse is one try of startClickHouse: the servers it started are
+// stopped when it fails.
+func tryClickHouse(t *testing.T, bin string, n int) (servers []*chServer, err error) {
+	t.Helper()
 	var shards strings.Builder
+	ports := freePorts(t, 2*n)
 	for i := 0; i < n; i++ {
-		s := &chServer{dir: t.TempDir(), http: freePort(t), tcp: freePort(t), t: t}
+		s := &chServer{dir: t.TempDir(), http: ports[2*i], tcp: ports[2*i+1], t: t}
 		servers = append(servers, s)
 		fmt.Fprintf(&shards, "<shard><replica><host>127.0.0.1</host><port>%d</port></replica></shard>", s.tcp)
 	}
@@ -92,17 +120,24 @@ func startClickHouse(t *testing.T, n int) []*chServer {
 		s.start(bin)
 		t.Cleanup(s.stop)
 	}
+	for _, s := range servers {
+		if err := s.up(); err != nil {
+			for _, s := range servers {
+				s.stop()
+			}
+			return nil, err
+		}
+	}
 	schema, err := os.ReadFile("../../docs/clickhouse.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range servers {
-		s.waitUp()
 		for _, stmt := range sqlStatements(string(schema)) {
 			s.exec(stmt)
 		}
 	}
-	return servers
+	return servers, nil
 }
 
 // sqlStatements splits a SQL file into statements, without its comments.
@@ -155,22 +190,29 @@ func (s *chServer) url() string { return fmt.Sprintf("http://127.0.0.1:%d", s.ht
 
 func (s *chServer) waitUp() {
 	s.t.Helper()
+	if err := s.up(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// up waits until the server answers on its HTTP port.
+func (s *chServer) up() error {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get(s.url() + "/ping"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return
+				return nil
 			}
 		}
 		select {
 		case <-s.ended:
 			log, _ := os.ReadFile(filepath.Join(s.dir, "error.log"))
-			s.t.Fatalf("clickhouse-server exited: %s", log)
+			return fmt.Errorf("clickhouse-server exited: %s", log)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	s.t.Fatal("clickhouse-server did not answer on its HTTP port within 60s")
+	return errors.New("clickhouse-server did not answer on its HTTP port within 60s")
 }
 
 // exec runs a statement over HTTP.
