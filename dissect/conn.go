@@ -563,6 +563,15 @@ func (c *Conn) responseData(p Pos, b []byte) {
 		}
 		b = rest
 		resp, err := http1.ParseResponse(head, c.d.opts.MaxHandshake)
+		if err != nil && c.connMore != nil && c.maybeReq != nil {
+			// The answer was to tell whether a request not seen whole was
+			// an upgrade (tentative): a head that does not parse tells
+			// nothing, and no WebSocket is made of it.
+			c.maybeReq = nil
+			c.proto = ProtoHTTP
+			c.phase = phaseDone
+			return
+		}
 		if err != nil {
 			if errors.Is(err, http1.ErrHeadTooLarge) {
 				c.d.finding(&c.Session, p, CodeHandshakeTooLarge, 0, "the upgrade response has more header fields or bytes than wscap reads (%s)", headErr(err))
