@@ -242,7 +242,13 @@ func TestStatsCells(t *testing.T) {
 		w := rowWriter{}
 		w.cells(ev, r)
 		var c [statsColumns]string
-		splitCells(&c, "", w.done())
+		var widths [statsColumns - 1]uint16
+		splitCells(&c, "", w.done(&widths))
+		for i, n := range widths {
+			if int(n) != visibleWidth(c[i+1]) {
+				t.Errorf("cell %q: width %d", c[i+1], n)
+			}
+		}
 		return c[1:]
 	}
 	r := rowNums(ev)
@@ -269,9 +275,15 @@ func TestStatsCells(t *testing.T) {
 		w.text(want[i])
 	}
 	var c [statsColumns]string
-	splitCells(&c, "n", w.done())
+	var widths [statsColumns - 1]uint16
+	splitCells(&c, "n", w.done(&widths))
 	if c[0] != "n" || !slices.Equal(c[1:], want) {
 		t.Errorf("long cells: %q", c)
+	}
+	for i, n := range widths {
+		if int(n) != len(want[i]) {
+			t.Errorf("cell %d: width %d, want %d", i, n, len(want[i]))
+		}
 	}
 }
 

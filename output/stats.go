@@ -84,12 +84,7 @@ func (e *statsEncoder) Encode(dst []byte, ev *dissect.Event) ([]byte, any, bool)
 	}
 	e.w.reset()
 	e.w.cells(ev, &r.row)
-	r.cells = e.w.done()
-	var c [statsColumns]string
-	splitCells(&c, "", r.cells)
-	for i, v := range c[1:] {
-		r.widths[i] = uint16(min(visibleWidth(v), math.MaxUint16))
-	}
+	r.cells = e.w.done(&r.widths)
 	return dst, r, true
 }
 
@@ -499,7 +494,7 @@ func (s *Stats) Close() error {
 	}
 	var w rowWriter
 	w.cells(nil, t)
-	return s.writeTable(w.done())
+	return s.writeTable(w.done(nil))
 }
 
 // rowWriter makes a table row's cells after CONN (text escaped and cut at
@@ -515,8 +510,9 @@ type rowWriter struct {
 
 func (w *rowWriter) reset() { w.b, w.col = w.b[:0], 0 }
 
-// done returns the cells written.
-func (w *rowWriter) done() statsCells {
+// done returns the cells written, and their display widths in widths
+// when it is not nil.
+func (w *rowWriter) done(widths *[statsColumns - 1]uint16) statsCells {
 	out := w.out[:0]
 	from := int32(0)
 	for _, end := range w.ends {
@@ -524,7 +520,16 @@ func (w *rowWriter) done() statsCells {
 		from = end
 	}
 	w.out = append(out, w.b...)
-	return statsCells(w.out)
+	cells := statsCells(w.out)
+	if widths != nil {
+		text := string(cells[len(cells)-len(w.b):]) // after the lengths
+		from = 0
+		for i, end := range w.ends {
+			widths[i] = uint16(min(visibleWidth(text[from:end]), math.MaxUint16))
+			from = end
+		}
+	}
+	return cells
 }
 
 // statsCellMax caps a text cell before the table's widths are known
