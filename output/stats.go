@@ -3,13 +3,11 @@ package output
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strconv"
 	"time"
 
@@ -30,7 +28,7 @@ type Stats struct {
 	jsonl bool
 	// Width is the terminal's width in columns; 0 fits nothing.
 	Width   int
-	rows    []statsLine       // the table's rows, until Close
+	rows    tableRows         // the table's rows, until Close
 	widest  [statsColumns]int // the widest cell of each column, in display columns
 	total   statsRow
 	Extra   []string // lines printed after the table (packet counters)
@@ -47,7 +45,9 @@ type Stats struct {
 }
 
 // NewStats returns a Stats writer; jsonl selects JSON Lines.
-func NewStats(w io.Writer, jsonl bool) *Stats { return &Stats{w: w, jsonl: jsonl} }
+func NewStats(w io.Writer, jsonl bool) *Stats {
+	return &Stats{w: w, jsonl: jsonl, rows: tableRows{limit: spillRows}}
+}
 
 // Encoder returns the encoder whose records WriteRecord takes: a shard
 // turns each connection record into its finished row (and the numbers the
@@ -228,7 +228,7 @@ func (s *Stats) WriteRecord(r *Encoded) error {
 	}
 	// The row, as the shard rendered its cells, waits for the end; the
 	// table's widths grow as the rows come.
-	s.rows = append(s.rows, statsLine{r.Conn, rec.cells})
+	s.rows.add(statsLine{r.Conn, rec.cells})
 	for i, n := range rec.widths {
 		s.widest[i+1] = max(s.widest[i+1], int(n))
 	}
@@ -373,21 +373,11 @@ func splitCells(c *[statsColumns]string, first string, cells statsCells) {
 
 // writeTable prints the table: rows by connection number, then totals.
 func (s *Stats) writeTable(totals statsCells) error {
-	slices.SortFunc(s.rows, func(a, b statsLine) int { return cmp.Compare(a.conn, b.conn) })
-	var num []byte
-	row := func(i int, c *[statsColumns]string) {
-		if i == len(s.rows) {
-			splitCells(c, "total", totals)
-			return
-		}
-		num = strconv.AppendInt(num[:0], int64(s.rows[i].conn), 10)
-		splitCells(c, string(num), s.rows[i].cells)
-	}
 	var c [statsColumns]string
 	splitCells(&c, "total", totals)
 	s.widen(&c)
-	if n := len(s.rows); n > 0 {
-		s.widest[0] = max(s.widest[0], len(strconv.Itoa(s.rows[n-1].conn)))
+	if s.rows.n > 0 {
+		s.widest[0] = max(s.widest[0], len(strconv.Itoa(s.rows.max)))
 	}
 	show, widths := statsLayout(&s.widest, s.Width)
 	bw := bufio.NewWriterSize(s.w, 64<<10)
@@ -404,16 +394,25 @@ func (s *Stats) writeTable(totals statsCells) error {
 		g.right[j] = statsCols[i].num
 	}
 	var all [statsColumns]string
-	for r := range len(s.rows) + 1 {
-		row(r, &all)
+	row := func() error {
 		for j, i := range show {
 			cells[j] = all[i]
 		}
-		if err := g.row(cells); err != nil {
-			return err
-		}
+		return g.row(cells)
 	}
-	s.rows = nil
+	var num []byte
+	err := s.rows.each(func(l statsLine) error {
+		num = strconv.AppendInt(num[:0], int64(l.conn), 10)
+		splitCells(&all, string(num), l.cells)
+		return row()
+	})
+	if err != nil {
+		return err
+	}
+	splitCells(&all, "total", totals)
+	if err := row(); err != nil {
+		return err
+	}
 	g.line()
 	for _, l := range s.Extra {
 		fmt.Fprintln(bw, l)
