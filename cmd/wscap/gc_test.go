@@ -15,16 +15,15 @@ func TestNextGCPercent(t *testing.T) {
 		live uint64
 		want int
 	}{
-		{0, 800},           // start: 4 MB x 800 % = the 32 MB floor
-		{4 * mb, 800},      // 32 MB more
-		{16 * mb, 200},     // 32 MB more
-		{40 * mb, 80},      // 32 MB more
-		{45 * mb, 71},      // 32 MB more (70 % would be 31.5)
-		{46 * mb, 70},      // 70 % is 32.2 MB
-		{1000 * mb, 70},    // 70 %
-		{3 * mb / 2, 2133}, // tiny heaps still wait for the floor
+		{0, 600},           // start: 4 MB x 600 % = the 24 MB floor
+		{4 * mb, 600},      // 24 MB more
+		{16 * mb, 150},     // 24 MB more
+		{39 * mb, 61},      // 24 MB more (60 % would be 23.4)
+		{40 * mb, 60},      // 60 % is 24 MB
+		{1000 * mb, 60},    // 60 %
+		{3 * mb / 2, 1600}, // tiny heaps still wait for the floor
 	} {
-		if got := nextGCPercent(70, 32*mb, c.live); got != c.want {
+		if got := nextGCPercent(60, 24*mb, c.live); got != c.want {
 			t.Errorf("live %d MB: GOGC %d, want %d", c.live/mb, got, c.want)
 		}
 	}

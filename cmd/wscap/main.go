@@ -9,7 +9,7 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		// A target below the default keeps the peak near what the open
 		// connections need (figures: bench/NOTES.md).
-		tuneGC(70, 32<<20) // for the whole run
+		tuneGC(60, 24<<20) // for the whole run
 	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
