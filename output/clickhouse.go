@@ -37,9 +37,10 @@ import (
 //
 // Records are gathered in one batch per table. A batch is sent when it
 // holds BatchBytes, when FlushEvery has passed since its first record (live
-// capture) and at Close. One goroutine sends the batches in order; while
-// Queue batches wait for it, WriteRecord blocks (back-pressure on the
-// pipeline) or, with Drop, drops the batch and counts it.
+// capture) and at Close. Senders goroutines send the batches, each one
+// batch at a time; while Queue batches wait for them, WriteRecord blocks
+// (back-pressure on the pipeline) or, with Drop, drops the batch and
+// counts it.
 type ClickHouse struct {
 	o        ClickHouseOptions
 	endpoint *url.URL // the HTTP interface, with the settings to send
@@ -54,11 +55,16 @@ type ClickHouse struct {
 	stopped chan struct{} // closed by Close: stops the flush timer
 
 	queue chan *chBatch
-	sent  chan struct{} // closed when the sender is done
+	sent  chan struct{} // closed when the senders are done
 	stats ClickHouseStats
-	// failedSeq are the sequence ranges of the batches that were not
-	// written, for the error.
-	failedSeq []string
+	// failed are the batches that were not written, for the error.
+	failed []chRange
+}
+
+// chRange is a batch's table and sequence numbers, [first, end).
+type chRange struct {
+	table      int
+	first, end uint64
 }
 
 // ClickHouseOptions configures a ClickHouse sink.
@@ -67,7 +73,7 @@ type ClickHouseOptions struct {
 	// Its path, or a database= parameter, names the database; prefix= and
 	// suffix= what surrounds the record kind in the table names
 	// ("wscap_" and ""); run= the run's id; batch=, flush=, timeout=,
-	// retry= and queue= override the fields below. Any other parameter is
+	// retry=, queue= and senders= override the fields below. Any other parameter is
 	// a ClickHouse setting and is sent with every insert. Without a user
 	// in the URL, CLICKHOUSE_USER and CLICKHOUSE_PASSWORD are used.
 	URL string
@@ -92,6 +98,10 @@ type ClickHouseOptions struct {
 	// Queue is the number of full batches waiting to be sent (default 2;
 	// with Drop, twice the number of tables).
 	Queue int
+	// Senders is the number of inserts sent at once (default 2). At the
+	// end of a run the last batch of every table is sent: one at a time,
+	// the run waited for the server to parse them in turn, on one core.
+	Senders int
 }
 
 // ClickHouseStats counts what a sink wrote.
@@ -218,6 +228,7 @@ func NewClickHouse(o ClickHouseOptions) (*ClickHouse, error) {
 		o.Queue = cmp.Or(o.Queue, 2*numCHTables)
 	}
 	o.Queue = cmp.Or(o.Queue, 2)
+	o.Senders = cmp.Or(o.Senders, 2)
 	q := u.Query()
 	db := strings.Trim(u.Path, "/")
 	if v := q.Get("database"); v != "" {
@@ -250,7 +261,7 @@ func NewClickHouse(o ClickHouseOptions) (*ClickHouse, error) {
 	for _, p := range []struct {
 		name string
 		n    *int
-	}{{"batch", &o.BatchBytes}, {"queue", &o.Queue}} {
+	}{{"batch", &o.BatchBytes}, {"queue", &o.Queue}, {"senders", &o.Senders}} {
 		if v := q.Get(p.name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
@@ -259,7 +270,7 @@ func NewClickHouse(o ClickHouseOptions) (*ClickHouse, error) {
 			*p.n = n
 		}
 	}
-	for _, k := range []string{"prefix", "suffix", "run", "flush", "timeout", "retry", "batch", "queue"} {
+	for _, k := range []string{"prefix", "suffix", "run", "flush", "timeout", "retry", "batch", "queue", "senders"} {
 		q.Del(k)
 	}
 	if u.User == nil {
@@ -282,7 +293,14 @@ func NewClickHouse(o ClickHouseOptions) (*ClickHouse, error) {
 	for t, name := range chTableNames {
 		c.stats.Tables[t] = prefix + name + suffix
 	}
-	go c.send()
+	var wg sync.WaitGroup
+	for range o.Senders {
+		wg.Go(c.send)
+	}
+	go func() {
+		wg.Wait()
+		close(c.sent)
+	}()
 	if o.FlushEvery > 0 {
 		go c.flushOld()
 	}
@@ -542,10 +560,9 @@ func (c *ClickHouse) flushOld() {
 	}
 }
 
-// send inserts the queued batches, in order, each retried with backoff for
-// up to RetryFor.
+// send inserts queued batches, each retried with backoff for up to
+// RetryFor.
 func (c *ClickHouse) send() {
-	defer close(c.sent)
 	for b := range c.queue {
 		c.mu.Lock()
 		failed := c.err != nil
@@ -561,7 +578,7 @@ func (c *ClickHouse) send() {
 		c.mu.Lock()
 		if failed {
 			c.stats.NotWritten += b.rows
-			c.failedSeq = append(c.failedSeq, fmt.Sprintf("%s seq %d-%d", chTableNames[b.table], b.first, b.end-1))
+			c.failed = append(c.failed, chRange{b.table, b.first, b.end})
 		} else {
 			c.stats.Rows[b.table] += b.rows
 			c.stats.Inserts++
@@ -705,8 +722,13 @@ func (c *ClickHouse) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
+		slices.SortFunc(c.failed, func(a, b chRange) int { return cmp.Compare(a.first, b.first) })
+		ranges := make([]string, len(c.failed))
+		for i, r := range c.failed {
+			ranges[i] = fmt.Sprintf("%s seq %d-%d", chTableNames[r.table], r.first, r.end-1)
+		}
 		c.err = fmt.Errorf("%w; written: %d rows (%s); not written: %d records (%s, and any after them) of run %s",
-			c.err, c.stats.Written(), c.stats.String(), c.stats.NotWritten, strings.Join(c.failedSeq, ", "), c.o.Run)
+			c.err, c.stats.Written(), c.stats.String(), c.stats.NotWritten, strings.Join(ranges, ", "), c.o.Run)
 	}
 	return c.err
 }

@@ -1,11 +1,14 @@
 package output
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,7 +28,7 @@ func TestClickHouseURL(t *testing.T) {
 		url, db, table, user, settings, err string
 	}{
 		{url: "http://h:8123/wscap", db: "wscap", table: "wscap_messages", user: "envuser", settings: "database=wscap&input_format_skip_unknown_fields=1"},
-		{url: "http://u:p@h:8123/?database=x&prefix=t_&suffix=_local&insert_distributed_sync=1", db: "x", table: "t_messages_local", user: "u",
+		{url: "http://u:p@h:8123/?database=x&prefix=t_&suffix=_local&senders=3&insert_distributed_sync=1", db: "x", table: "t_messages_local", user: "u",
 			settings: "database=x&input_format_skip_unknown_fields=1&insert_distributed_sync=1"},
 		{url: "https://h/", db: "default", table: "wscap_messages", user: "envuser", settings: "database=default&input_format_skip_unknown_fields=1"},
 		{url: "http://h/db?prefix=", db: "db", table: "messages", user: "envuser", settings: "database=db&input_format_skip_unknown_fields=1"},
@@ -34,6 +37,7 @@ func TestClickHouseURL(t *testing.T) {
 		{url: "http://h/db?prefix=x-", err: "must be letters"},
 		{url: "http://h/db?flush=soon", err: "flush="},
 		{url: "http://h/db?batch=-1", err: "batch="},
+		{url: "http://h/db?senders=0", err: "senders="},
 	} {
 		ch, err := NewClickHouse(ClickHouseOptions{URL: c.url, Run: "r"})
 		if c.err != "" {
@@ -160,8 +164,53 @@ func TestClickHouseBackPressure(t *testing.T) {
 	if len(seqs) != 100 {
 		t.Errorf("%d sequence numbers for 100 rows", len(seqs))
 	}
-	if s.queries[0] != "INSERT INTO db.wscap_messages FORMAT JSONEachRow" {
-		t.Errorf("query %q", s.queries[0])
+	if !slices.Contains(s.queries, "INSERT INTO db.wscap_messages FORMAT JSONEachRow") {
+		t.Errorf("queries %q", s.queries)
+	}
+}
+
+// TestClickHouseSenders: Senders inserts are in flight at once, no more,
+// and every row is written once.
+func TestClickHouseSenders(t *testing.T) {
+	for _, senders := range []int{1, 2, 3} {
+		var inFlight, most atomic.Int32
+		var rows atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for {
+				m := most.Load()
+				if n <= m || most.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			time.Sleep(30 * time.Millisecond) // long enough for the others to arrive
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), 400)
+				return
+			}
+			body, _ := io.ReadAll(zr)
+			rows.Add(int64(bytes.Count(body, []byte("\n"))))
+		}))
+		ch, err := NewClickHouse(ClickHouseOptions{URL: srv.URL + "/db?senders=" + strconv.Itoa(senders), Run: "r", BatchBytes: 200, Queue: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 60 {
+			k, b := messageBody(ch, i)
+			ch.WriteRecord(&Encoded{Kind: k, Conn: 1, Bytes: b})
+		}
+		if err := ch.Close(); err != nil {
+			t.Fatal(err)
+		}
+		srv.Close()
+		if got := most.Load(); got != int32(senders) {
+			t.Errorf("senders=%d: %d inserts at once", senders, got)
+		}
+		if st := ch.Stats(); rows.Load() != 60 || st.Written() != 60 {
+			t.Errorf("senders=%d: server has %d rows, stats %+v", senders, rows.Load(), st)
+		}
 	}
 }
 
