@@ -19,7 +19,10 @@
 #
 # backlog_drops are the packets the receiving side's per-CPU backlog
 # dropped before any packet socket saw them (/proc/net/softnet_stat):
-# tcpreplay sent them, but no capture could have had them.
+# tcpreplay sent them, but no capture could have had them. veth_drops are
+# those the veth pair counted as dropped (the sender's tx_dropped, the
+# receiver's rx_dropped); not_read is sent - read: every packet tcpreplay
+# sent that wscap did not read, whoever dropped it, counted or not.
 #
 # A rate passes when the kernel dropped nothing and wscap decoded every
 # message `wscap read` finds in the file. Prints the highest passing rate and
@@ -75,11 +78,17 @@ want_pkts=$(sed -n 's/.*"packets":{"read":\([0-9]*\).*/\1/p' "$work/read.jsonl")
 echo "machine: $(nproc) cores, $(uname -r), $(tcpreplay -V 2>&1 | head -1)"
 echo "capture: $(basename "$capture"): $want_pkts packets, $want_msgs messages (wscap read)"
 echo "wscap live flags: --format jsonl $LIVE_FLAGS"
-printf '%10s %12s %10s %10s %10s %13s %10s %9s  %s\n' pps_asked pps_reached sent read k_drops backlog_drops messages wscap_cpu verdict
+printf '%10s %12s %10s %10s %9s %8s %13s %10s %10s %9s  %s\n' pps_asked pps_reached sent read not_read k_drops backlog_drops veth_drops messages wscap_cpu verdict
 softnet_drops() {
 	local s=0 d
 	while read -r _ d _; do s=$((s + 16#$d)); done </proc/net/softnet_stat
 	echo "$s"
+}
+veth_dropped() {
+	local tx_d rx_d
+	tx_d=$(ip netns exec "$tx" cat "/sys/class/net/$tif/statistics/tx_dropped")
+	rx_d=$(ip netns exec "$rx" cat "/sys/class/net/$rif/statistics/rx_dropped")
+	echo $((tx_d + rx_d))
 }
 best=0 failed= top_line=
 for rate in $PPS top; do
@@ -91,9 +100,11 @@ for rate in $PPS top; do
 	for _ in $(seq 200); do grep -q "listening on" "$work/live.err" 2>/dev/null && break; sleep 0.05; done
 	if [ "$rate" = top ]; then speed=--topspeed; else speed=--pps=$rate; fi
 	backlog0=$(softnet_drops)
+	veth0=$(veth_dropped)
 	ip netns exec "$tx" $TASKSET tcpreplay -i "$tif" "$speed" "$capture" >"$work/tcpreplay.out" 2>&1 || true
 	sleep 1 # the ring's last block is handed over within its timeout
 	backlog=$(($(softnet_drops) - backlog0))
+	veth=$(($(veth_dropped) - veth0))
 	ticks=$(awk '{print $14 + $15}' "/proc/$wscap_pid/stat")
 	kill -TERM "$wscap_pid"
 	wait "$wscap_pid" || true
@@ -103,20 +114,23 @@ for rate in $PPS top; do
 	captured=$(sed -n 's/^wscap: \([0-9]*\) packets captured$/\1/p' "$work/live.err")
 	drops=$(sed -n 's/^wscap: \([0-9]*\) packets dropped by kernel$/\1/p' "$work/live.err")
 	msgs=$(grep -c '"kind":"message"' "$work/live.jsonl" || true)
+	notread=$(( ${sent:-0} - ${captured:-0} ))
 	cpu=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v s="${secs:-0}" 'BEGIN { if (s > 0) printf "%d%%", t / hz / (s + 1) * 100; else print "?" }')
 	verdict=ok
 	if [ "${sent:-0}" != "$want_pkts" ]; then verdict="tcpreplay sent ${sent:-?} of $want_pkts: $(tail -1 "$work/tcpreplay.out")"; fi
 	if [ "${drops:-x}" != 0 ]; then verdict="KERNEL DROPS"; fi
 	if [ "$msgs" != "$want_msgs" ]; then verdict="$verdict; $((want_msgs - msgs)) MESSAGES MISSING"; fi
 	if [ "$backlog" != 0 ]; then verdict="$verdict; BACKLOG DROPS"; fi
-	printf '%10s %12s %10s %10s %10s %13s %10s %9s  %s\n' "$rate" "${reached:-?}" "${sent:-?}" "${captured:-?}" "${drops:-?}" "$backlog" "$msgs" "$cpu" "$verdict"
+	if [ "$veth" != 0 ]; then verdict="$verdict; VETH DROPS"; fi
+	if [ "$notread" != 0 ]; then verdict="$verdict; $notread PACKETS NOT READ"; fi
+	printf '%10s %12s %10s %10s %9s %8s %13s %10s %10s %9s  %s\n' "$rate" "${reached:-?}" "${sent:-?}" "${captured:-?}" "$notread" "${drops:-?}" "$backlog" "$veth" "$msgs" "$cpu" "$verdict"
 	if [ "$rate" = top ]; then
-		top_line=$(awk -v r="${reached:-?}" -v d="${drops:-0}" -v s="${sent:-0}" 'BEGIN { printf "at top speed (%s pps): %d of %d packets dropped by the kernel (%.2f %%)", r, d, s, s ? 100 * d / s : 0 }')
+		top_line=$(awk -v r="${reached:-?}" -v d="${drops:-0}" -v n="$notread" -v s="${sent:-0}" 'BEGIN { printf "at top speed (%s pps): %d of %d packets sent were not read (%.2f %%), %d of them counted as dropped by the packet socket", r, n, s, s ? 100 * n / s : 0, d }')
 	elif [ "$verdict" = ok ]; then
 		best=$rate
 	else
 		failed=1
 	fi
 done
-echo "highest rate with zero kernel drops and every message decoded: $best pps"
+echo "highest rate with every packet sent read (no drops anywhere) and every message decoded: $best pps"
 echo "$top_line"
