@@ -3,10 +3,12 @@ package dissect
 import (
 	"bytes"
 	"errors"
-	"github.com/klauspost/compress/flate"
 	"io"
 	"strconv"
-	"strings"
+
+	"github.com/klauspost/compress/flate"
+
+	"github.com/wscap/wscap/dissect/http1"
 )
 
 // deflateParams is the negotiated permessage-deflate state (RFC 7692 §7.1),
@@ -24,7 +26,7 @@ func negotiateDeflate(acc Extension, offers []Extension, f func(Code, string, ..
 	dp := deflateParams{on: true, bits: [2]int{15, 15}}
 	seen := map[string]bool{}
 	for _, prm := range acc.Params {
-		name := strings.ToLower(prm.Name)
+		name := http1.LowerASCII(prm.Name)
 		if seen[name] {
 			f(CodeDeflateParam, "permessage-deflate parameter %s appears twice in the response", name)
 			continue

@@ -41,7 +41,7 @@ type Extension struct {
 // tokens are) and whether there is one.
 func (e Extension) Param(name string) (ExtensionParam, bool) {
 	for _, p := range e.Params {
-		if strings.EqualFold(p.Name, name) {
+		if http1.EqualFold(p.Name, name) {
 			return p, true
 		}
 	}

@@ -180,7 +180,7 @@ func (h *h2Carrier) Headers(server bool, hb *http2.HeaderBlock) {
 			protocol = f.Value
 		}
 	}
-	if protocol == "" || !strings.EqualFold(protocol, "websocket") {
+	if protocol == "" || !http1.EqualFold(protocol, "websocket") {
 		h.otherStream(hb.Stream, method, hb)
 		return
 	}
@@ -258,7 +258,7 @@ func (h *h2Carrier) request(id uint32, p Pos, fields []hpack.HeaderField, method
 			continue
 		}
 		regular = true
-		if strings.EqualFold(name, "te") && !strings.EqualFold(strings.TrimSpace(hf.Value), "trailers") {
+		if http1.EqualFold(name, "te") && !http1.EqualFold(strings.TrimSpace(hf.Value), "trailers") {
 			f(CodeH2HeaderMalformed, "the request's TE field is %q; in HTTP/2 it may only be \"trailers\" (RFC 9113 §8.2.2)", hf.Value)
 		}
 	}
@@ -387,10 +387,10 @@ func (h *h2Carrier) response(st *h2Stream, p Pos, fields []hpack.HeaderField) {
 // or response: an upper-case name, a connection-specific field (no
 // pseudo-header field is one).
 func checkH2Field(what string, hf hpack.HeaderField, f func(Code, string, ...any)) {
-	if hf.Name != strings.ToLower(hf.Name) {
+	if hf.Name != http1.LowerASCII(hf.Name) {
 		f(CodeH2HeaderMalformed, "the %s's field name %q has upper-case letters (RFC 9113 §8.2.1)", what, hf.Name)
 	}
-	switch strings.ToLower(hf.Name) {
+	switch http1.LowerASCII(hf.Name) {
 	case "connection", "upgrade", "keep-alive", "proxy-connection", "transfer-encoding":
 		f(CodeH2HeaderMalformed, "the %s has the connection-specific field %s, which HTTP/2 does not carry (RFC 9113 §8.2.2)", what, hf.Name)
 	}

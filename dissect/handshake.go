@@ -230,7 +230,7 @@ func (c *Session) checkExtensions(p Pos, reqCut bool) {
 	for i, e := range hs.Extensions {
 		var offers []Extension
 		for _, o := range hs.OfferedExtensions {
-			if strings.EqualFold(o.Name, e.Name) {
+			if http1.EqualFold(o.Name, e.Name) {
 				offers = append(offers, o)
 			}
 		}
@@ -240,14 +240,14 @@ func (c *Session) checkExtensions(p Pos, reqCut bool) {
 		if len(offers) == 0 {
 			f(CodeExtensionNotOffered, "the server accepted extension %q, which the client did not offer", e.Name)
 		}
-		switch strings.ToLower(e.Name) {
+		switch http1.LowerASCII(e.Name) {
 		case "permessage-deflate", "x-webkit-deflate-frame":
 			if rsvUsed&4 != 0 {
 				f(CodeExtensionMalformed, "extension %q uses RSV1, which extension %q already took", e.Name, hs.Extensions[i-1].Name)
 				continue
 			}
 			rsvUsed |= 4
-			if strings.EqualFold(e.Name, "x-webkit-deflate-frame") {
+			if http1.EqualFold(e.Name, "x-webkit-deflate-frame") {
 				c.deflate = deflateParams{on: true, perFrame: true, bits: [2]int{15, 15}}
 				continue
 			}

@@ -1,9 +1,9 @@
 package dissect
 
 import (
-	"strings"
 	"unicode/utf8"
 
+	"github.com/wscap/wscap/dissect/http1"
 	"github.com/wscap/wscap/dissect/http2"
 	"github.com/wscap/wscap/dissect/tls"
 )
@@ -307,7 +307,7 @@ func (c *Conn) startWithoutHandshake(p Pos) {
 		if err == nil {
 			c.hs.Extensions = exts
 			for _, e := range exts {
-				if strings.EqualFold(e.Name, "permessage-deflate") {
+				if http1.EqualFold(e.Name, "permessage-deflate") {
 					c.deflate = negotiateDeflate(e, []Extension{e}, func(Code, string, ...any) {})
 				}
 			}

@@ -26,6 +26,10 @@ func TestRules(t *testing.T) {
 		{"http/1.0", []step{c2s([]byte(request("@GET /chat HTTP/1.0"))), s2c([]byte(response()))}, EndCaptureEnd, []Code{CodeHTTPVersion}},
 		{"no host", []step{c2s([]byte(request("-Host"))), s2c([]byte(response()))}, EndCaptureEnd, []Code{CodeHostMissing}},
 		{"upgrade token", []step{c2s([]byte(request("Upgrade: h2c", "Sec-WebSocket-Key: "+testKeyB64))), s2c([]byte(response()))}, EndCaptureEnd, []Code{CodeUpgradeMissing}},
+		// Tokens fold ASCII letters only: a Kelvin sign is not a "k" (nor a
+		// long s an "s") to a server, so neither is it to wscap.
+		{"upgrade token unicode fold", []step{c2s([]byte(request("Upgrade: websoc\u212aet"))), s2c([]byte(response()))}, EndCaptureEnd, []Code{CodeUpgradeMissing}},
+		{"upgrade token ascii fold", []step{c2s([]byte(request("Upgrade: WebSocket"))), s2c([]byte(response("Upgrade: WEBSOCKET", "Connection: upgrade")))}, EndCaptureEnd, nil},
 		{"connection token", []step{c2s([]byte(request("Connection: keep-alive"))), s2c([]byte(response()))}, EndCaptureEnd, []Code{CodeConnectionMissing}},
 		{"connection list ok", []step{c2s([]byte(request("Connection: keep-alive, Upgrade"))), s2c([]byte(response()))}, EndCaptureEnd, nil},
 		{"no key", []step{c2s([]byte(request("-Sec-WebSocket-Key"))), s2c([]byte(response()))}, EndCaptureEnd, []Code{CodeKeyMissing, CodeAcceptMismatch}},
@@ -45,6 +49,7 @@ func TestRules(t *testing.T) {
 		{"extension not offered", []step{c2s([]byte(request())), s2c([]byte(response("Sec-WebSocket-Extensions: permessage-deflate")))}, EndCaptureEnd, []Code{CodeExtensionNotOffered}},
 		{"extension malformed", []step{c2s([]byte(request("Sec-WebSocket-Extensions: permessage-deflate;;"))), s2c([]byte(response()))}, EndCaptureEnd, []Code{CodeExtensionMalformed}},
 		{"deflate param not offered", []step{c2s([]byte(request("Sec-WebSocket-Extensions: permessage-deflate"))), s2c([]byte(response("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10")))}, EndCaptureEnd, []Code{CodeDeflateNotOffered}},
+		{"deflate param not a token", []step{c2s([]byte(request("Sec-WebSocket-Extensions: permessage-deflate"))), s2c([]byte(response("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_ta\u212aeover")))}, EndCaptureEnd, []Code{CodeExtensionMalformed}},
 		{"deflate param bad", []step{c2s([]byte(request("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"))), s2c([]byte(response("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=16; foo")))}, EndCaptureEnd, []Code{CodeDeflateParam, CodeDeflateParam}},
 		{"data before 101", []step{c2s([]byte(request())), c2s(frames(client(OpText, "early"))), s2c([]byte(response()))}, EndCaptureEnd, []Code{CodeDataBefore101}},
 		{"no response", []step{c2s([]byte(request()))}, EndFIN, []Code{CodeNoResponse}},

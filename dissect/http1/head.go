@@ -64,11 +64,44 @@ type HeaderField struct{ Name, Value string }
 type Header []HeaderField
 
 // fieldNameIs compares field names case-insensitively (RFC 9110 §5.1).
-// Field names are ASCII tokens, so names of different lengths differ: the
-// length test spares most comparisons, and keeps Unicode case folding (the
-// Kelvin sign is a "k" to strings.EqualFold) out of HTTP.
-func fieldNameIs(a, b string) bool {
-	return len(a) == len(b) && strings.EqualFold(a, b)
+// Every header lookup runs it over every field of a head.
+func fieldNameIs(a, b string) bool { return EqualFold(a, b) }
+
+// EqualFold reports whether a and b are equal under ASCII case folding:
+// only A-Z and a-z fold. HTTP's names and tokens compare this way (RFC
+// 9110 §5.1, §5.6.2; RFC 6455 §4.2.1 "treated as an ASCII
+// case-insensitive value"); strings.EqualFold also folds Unicode, to which
+// a Kelvin sign is a "k" and a long s an "s", which no server need accept.
+func EqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if x, y := a[i], b[i]; x != y {
+			if l := x | 0x20; l != y|0x20 || l < 'a' || l > 'z' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// LowerASCII returns s with A-Z mapped to a-z and every other byte as it
+// is (s itself when it has no upper-case letter): strings.ToLower maps a
+// Kelvin sign to "k".
+func LowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 // Get returns the first value of the field called name, compared
@@ -120,7 +153,7 @@ func (h Header) HasToken(name, token string) bool {
 		for v != "" {
 			var elem string
 			elem, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(TrimOWS(elem), token) {
+			if EqualFold(TrimOWS(elem), token) {
 				return true
 			}
 		}

@@ -872,3 +872,48 @@ func BenchmarkHeadEndByteAtATime(b *testing.B) {
 		}
 	}
 }
+
+// TestEqualFold: names and tokens fold ASCII letters only (RFC 9110 §5.1).
+func TestEqualFold(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"Upgrade", "upgrade", true},
+		{"SEC-WEBSOCKET-KEY", "Sec-WebSocket-Key", true},
+		{"sec-websocket-key", "sec-websocket-key", true},
+		{"", "", true},
+		{"Host", "Hos", false},
+		{"Host", "Hist", false},
+		{"a@b", "a`b", false}, // 0x40 and 0x60 differ by 0x20 but are not letters
+		{"a[b", "a{b", false},
+		{"x-1", "x\x11-", false},
+		{"\u212a", "k\x00\x00", false},  // the Kelvin sign is three bytes, not a "k"
+		{"\u212aey", "\u212aEY", true},  // bytes that are equal stay equal
+		{"\xc3\xa9", "\xc3\x89", false}, // é and É: not ASCII, not folded
+	} {
+		if got := EqualFold(c.a, c.b); got != c.want {
+			t.Errorf("EqualFold(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		}
+		if got := EqualFold(c.b, c.a); got != c.want {
+			t.Errorf("EqualFold(%q, %q) = %v, want %v", c.b, c.a, got, c.want)
+		}
+	}
+}
+
+// TestLowerASCII: only A-Z change.
+func TestLowerASCII(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                       "",
+		"permessage-deflate":     "permessage-deflate",
+		"PerMessage-Deflate":     "permessage-deflate",
+		"Server_No_Context_Take": "server_no_context_take",
+		"ta\u212aeover":          "ta\u212aeover", // a Kelvin sign stays one
+		"\u00c9X":                "\u00c9x",
+		"@[`{":                   "@[`{",
+	} {
+		if got := LowerASCII(in); got != want {
+			t.Errorf("LowerASCII(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
