@@ -675,8 +675,13 @@ func requestBodyLength(req *http1.RequestHead) int64 {
 	if !ok {
 		return 0
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil || n < 0 {
+	// 1*DIGIT (RFC 9110 §8.6), OWS already trimmed: strconv also takes a
+	// sign, which a server refuses.
+	if v == "" || strings.TrimLeft(v, "0123456789") != "" {
+		return -1
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
 		return -1
 	}
 	return n

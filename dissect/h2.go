@@ -258,7 +258,7 @@ func (h *h2Carrier) request(id uint32, p Pos, fields []hpack.HeaderField, method
 			continue
 		}
 		regular = true
-		if http1.EqualFold(name, "te") && !http1.EqualFold(strings.TrimSpace(hf.Value), "trailers") {
+		if http1.EqualFold(name, "te") && !http1.EqualFold(http1.TrimOWS(hf.Value), "trailers") {
 			f(CodeH2HeaderMalformed, "the request's TE field is %q; in HTTP/2 it may only be \"trailers\" (RFC 9113 §8.2.2)", hf.Value)
 		}
 	}
@@ -293,7 +293,7 @@ func (h *h2Carrier) request(id uint32, p Pos, fields []hpack.HeaderField, method
 	switch vs := hd.AppendValues(buf[:0], "Sec-WebSocket-Version"); {
 	case len(vs) == 0:
 		f(CodeVersionMissing, "the extended CONNECT request has no sec-websocket-version (RFC 8441 §5)")
-	case len(vs) > 1 || strings.TrimSpace(vs[0]) != "13":
+	case len(vs) > 1 || http1.TrimOWS(vs[0]) != "13":
 		f(CodeVersionUnsupported, "sec-websocket-version is %q; it must be 13 (RFC 8441 §5)", strings.Join(vs, ", "))
 	}
 	if vs := hd.AppendValues(buf[:0], "Sec-WebSocket-Extensions"); len(vs) > 0 {

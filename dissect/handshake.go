@@ -126,7 +126,7 @@ func (c *Conn) checkRequest(p Pos, req *http1.RequestHead) {
 	case len(vs) == 0 && cut:
 	case len(vs) == 0:
 		f(CodeVersionMissing, "the handshake request has no Sec-WebSocket-Version")
-	case len(vs) > 1 || strings.TrimSpace(vs[0]) != "13":
+	case len(vs) > 1 || vs[0] != "13": // the parser trimmed OWS; a no-break space is no OWS
 		f(CodeVersionUnsupported, "Sec-WebSocket-Version is %q; it must be 13", strings.Join(vs, ", "))
 	}
 	if vs := h.AppendValues(buf[:0], "Sec-WebSocket-Extensions"); len(vs) > 0 {
@@ -183,9 +183,12 @@ func (c *Conn) checkResponse(p Pos, resp *http1.ResponseHead) {
 		f(CodeAcceptMissing, "the 101 response has no Sec-WebSocket-Accept")
 	case len(accepts) > 1:
 		f(CodeAcceptDuplicate, "the 101 response has %d Sec-WebSocket-Accept headers", len(accepts))
-		hs.Accept = strings.TrimSpace(accepts[0])
+		hs.Accept = accepts[0]
 	default:
-		hs.Accept = strings.TrimSpace(accepts[0])
+		// The parser trimmed OWS (RFC 9110 §5.5); anything else around
+		// the value (a no-break space) makes it another value, as it
+		// does to a client comparing it (RFC 6455 §4.1 item 4).
+		hs.Accept = accepts[0]
 		hs.AcceptValid = hs.Key != "" && hs.Accept == hs.ExpectedAccept
 		hs.AcceptUnchecked = !hs.AcceptValid && hs.Key == "" && c.reqCut
 		if !hs.AcceptValid && !hs.AcceptUnchecked {

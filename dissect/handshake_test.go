@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/wscap/wscap/dissect/http1"
 )
 
 func TestComputeAccept(t *testing.T) {
@@ -129,5 +131,35 @@ func TestHeadTooLargeSplit(t *testing.T) {
 				sameEvents(t, fmt.Sprintf("pieces of %d", cut+1), whole, runConn(t, opts, EndFIN, chunked([]byte{cut}, tc.steps...)...))
 			}
 		})
+	}
+}
+
+// TestRequestBodyLength: an ordinary request's Content-Length is 1*DIGIT
+// (RFC 9110 §8.6); a sign, a no-break space or a list is a length that
+// cannot be known here, as a server refuses it.
+func TestRequestBodyLength(t *testing.T) {
+	for _, c := range []struct {
+		fields string
+		want   int64
+	}{
+		{"", 0},
+		{"Content-Length: 12\r\n", 12},
+		{"Content-Length:  007 \r\n", 7},
+		{"Content-Length: 0\r\n", 0},
+		{"Content-Length: +12\r\n", -1},
+		{"Content-Length: -1\r\n", -1},
+		{"Content-Length: 12\u00a0\r\n", -1},
+		{"Content-Length: 1 2\r\n", -1},
+		{"Content-Length: 12, 12\r\n", -1},
+		{"Content-Length: 99999999999999999999\r\n", -1},
+		{"Transfer-Encoding: chunked\r\n", -1},
+	} {
+		req, err := http1.ParseRequest([]byte("POST / HTTP/1.1\r\nHost: h\r\n"+c.fields+"\r\n"), 1<<16)
+		if err != nil {
+			t.Fatalf("%q: %v", c.fields, err)
+		}
+		if got := requestBodyLength(req); got != c.want {
+			t.Errorf("%q: length %d, want %d", c.fields, got, c.want)
+		}
 	}
 }

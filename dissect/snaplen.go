@@ -122,7 +122,7 @@ func (c *Conn) tentative(p Pos, resp *http1.ResponseHead) bool {
 	case resp.Status != 101:
 		c.refused(p) // an ordinary request: read on
 		return false
-	case ok && !http1.EqualFold(strings.TrimSpace(up), "websocket"), c.noReq && !ok:
+	case ok && !http1.EqualFold(up, "websocket"), c.noReq && !ok:
 		c.phase = phaseDone // another protocol's upgrade
 		return false
 	}
