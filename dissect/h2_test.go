@@ -207,6 +207,8 @@ func TestH2Rules(t *testing.T) {
 			[]string{"1/1 finding h2-key-or-accept: the request has Sec-WebSocket-Key, which WebSocket over HTTP/2 does not use", "1/1 finding h2-key-or-accept: the response has Sec-WebSocket-Accept, which WebSocket over HTTP/2 does not use"}},
 		{"version", enable, []string{":method", "CONNECT", ":protocol", "websocket", ":scheme", "https", ":path", "/", ":authority", "a", "sec-websocket-version", "8"}, []string{":status", "200"}, nil,
 			[]string{`1/1 finding handshake-version-unsupported: sec-websocket-version is "8"; it must be 13 (RFC 8441 §5)`}},
+		{":status with a sign", enable, connectFields("/"), []string{":status", "+20"}, nil, // strconv would read 20
+			[]string{`1/1 finding h2-pseudo-header: :status is "+20", not a three-digit code (RFC 9113 §8.3.2)`, "1/1 handshake CONNECT example.com / status=0 sub=\"\" ext=0"}},
 		{"rejected", enable, connectFields("/"), []string{":status", "404"}, nil,
 			[]string{"1/1 finding handshake-rejected: the server answered the extended CONNECT with 404", "1/1 connection rejected"}},
 		{"subprotocol not offered", enable, connectFields("/"), []string{":status", "200", "sec-websocket-protocol", "mqtt"}, nil,
