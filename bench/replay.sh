@@ -23,6 +23,9 @@
 # those the veth pair counted as dropped (the sender's tx_dropped, the
 # receiver's rx_dropped); not_read is sent - read: every packet tcpreplay
 # sent that wscap did not read, whoever dropped it, counted or not.
+# rx_processed is how many packets the kernel's receive path handled during
+# the run (/proc/net/softnet_stat, all interfaces: at least sent on a quiet
+# machine); with packets not read, it tells whether they got that far.
 #
 # A rate passes when the kernel dropped nothing and wscap decoded every
 # message `wscap read` finds in the file. Prints the highest passing rate and
@@ -78,10 +81,15 @@ want_pkts=$(sed -n 's/.*"packets":{"read":\([0-9]*\).*/\1/p' "$work/read.jsonl")
 echo "machine: $(nproc) cores, $(uname -r), $(tcpreplay -V 2>&1 | head -1)"
 echo "capture: $(basename "$capture"): $want_pkts packets, $want_msgs messages (wscap read)"
 echo "wscap live flags: --format jsonl $LIVE_FLAGS"
-printf '%10s %12s %10s %10s %9s %8s %13s %10s %10s %9s  %s\n' pps_asked pps_reached sent read not_read k_drops backlog_drops veth_drops messages wscap_cpu verdict
+printf '%10s %12s %10s %10s %9s %8s %13s %10s %12s %10s %9s  %s\n' pps_asked pps_reached sent read not_read k_drops backlog_drops veth_drops rx_processed messages wscap_cpu verdict
 softnet_drops() {
 	local s=0 d
 	while read -r _ d _; do s=$((s + 16#$d)); done </proc/net/softnet_stat
+	echo "$s"
+}
+softnet_processed() {
+	local s=0 p
+	while read -r p _; do s=$((s + 16#$p)); done </proc/net/softnet_stat
 	echo "$s"
 }
 veth_dropped() {
@@ -101,10 +109,12 @@ for rate in $PPS top; do
 	if [ "$rate" = top ]; then speed=--topspeed; else speed=--pps=$rate; fi
 	backlog0=$(softnet_drops)
 	veth0=$(veth_dropped)
+	processed0=$(softnet_processed)
 	ip netns exec "$tx" $TASKSET tcpreplay -i "$tif" "$speed" "$capture" >"$work/tcpreplay.out" 2>&1 || true
 	sleep 1 # the ring's last block is handed over within its timeout
 	backlog=$(($(softnet_drops) - backlog0))
 	veth=$(($(veth_dropped) - veth0))
+	processed=$(($(softnet_processed) - processed0))
 	ticks=$(awk '{print $14 + $15}' "/proc/$wscap_pid/stat")
 	kill -TERM "$wscap_pid"
 	wait "$wscap_pid" || true
@@ -123,7 +133,7 @@ for rate in $PPS top; do
 	if [ "$backlog" != 0 ]; then verdict="$verdict; BACKLOG DROPS"; fi
 	if [ "$veth" != 0 ]; then verdict="$verdict; VETH DROPS"; fi
 	if [ "$notread" != 0 ]; then verdict="$verdict; $notread PACKETS NOT READ"; fi
-	printf '%10s %12s %10s %10s %9s %8s %13s %10s %10s %9s  %s\n' "$rate" "${reached:-?}" "${sent:-?}" "${captured:-?}" "$notread" "${drops:-?}" "$backlog" "$veth" "$msgs" "$cpu" "$verdict"
+	printf '%10s %12s %10s %10s %9s %8s %13s %10s %12s %10s %9s  %s\n' "$rate" "${reached:-?}" "${sent:-?}" "${captured:-?}" "$notread" "${drops:-?}" "$backlog" "$veth" "$processed" "$msgs" "$cpu" "$verdict"
 	if [ "$rate" = top ]; then
 		top_line=$(awk -v r="${reached:-?}" -v d="${drops:-0}" -v n="$notread" -v s="${sent:-0}" 'BEGIN { printf "at top speed (%s pps): %d of %d packets sent were not read (%.2f %%), %d of them counted as dropped by the packet socket", r, n, s, s ? 100 * n / s : 0, d }')
 	elif [ "$verdict" = ok ]; then
