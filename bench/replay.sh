@@ -98,7 +98,7 @@ veth_dropped() {
 	rx_d=$(ip netns exec "$rx" cat "/sys/class/net/$rif/statistics/rx_dropped")
 	echo $((tx_d + rx_d))
 }
-best=0 failed= top_line=
+best=0 best_asked= failed= top_line=
 for rate in $PPS top; do
 	# once a rate failed, the higher ones are skipped; top speed still runs
 	if [ -n "$failed" ] && [ "$rate" != top ]; then continue; fi
@@ -110,7 +110,10 @@ for rate in $PPS top; do
 	backlog0=$(softnet_drops)
 	veth0=$(veth_dropped)
 	processed0=$(softnet_processed)
-	ip netns exec "$tx" $TASKSET tcpreplay -i "$tif" "$speed" "$capture" >"$work/tcpreplay.out" 2>&1 || true
+	# --preload-pcap: tcpreplay reads the file into memory first, so that
+	# its top speed is not bound by reading it (here: ~350k pps without,
+	# ~425k with, nothing capturing).
+	ip netns exec "$tx" $TASKSET tcpreplay --preload-pcap -i "$tif" "$speed" "$capture" >"$work/tcpreplay.out" 2>&1 || true
 	sleep 1 # the ring's last block is handed over within its timeout
 	backlog=$(($(softnet_drops) - backlog0))
 	veth=$(($(veth_dropped) - veth0))
@@ -137,10 +140,14 @@ for rate in $PPS top; do
 	if [ "$rate" = top ]; then
 		top_line=$(awk -v r="${reached:-?}" -v d="${drops:-0}" -v n="$notread" -v s="${sent:-0}" 'BEGIN { printf "at top speed (%s pps): %d of %d packets sent were not read (%.2f %%), %d of them counted as dropped by the packet socket", r, n, s, s ? 100 * n / s : 0, d }')
 	elif [ "$verdict" = ok ]; then
-		best=$rate
+		# the rate reached counts, not the one asked: past tcpreplay's top
+		# speed every rate asked is that speed
+		if awk -v r="${reached:-0}" -v b="$best" 'BEGIN { exit !(r > b) }'; then
+			best=${reached:-0} best_asked=$rate
+		fi
 	else
 		failed=1
 	fi
 done
-echo "highest rate with every packet sent read (no drops anywhere) and every message decoded: $best pps"
+echo "highest rate reached with every packet sent read (no drops anywhere) and every message decoded: $best pps${best_asked:+ (asked $best_asked)}"
 echo "$top_line"
