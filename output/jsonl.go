@@ -79,6 +79,9 @@ func (j *JSONL) write(kind dissect.Kind, conn int, body []byte) error {
 	return err
 }
 
+// Flush writes out what is buffered (pipeline.Options.FlushWriter).
+func (j *JSONL) Flush() error { return j.w.Flush() }
+
 // WriteValue writes one extra JSON object as a line (the run's totals).
 func (j *JSONL) WriteValue(v any) error {
 	enc := json.NewEncoder(j.w)

@@ -425,6 +425,9 @@ func (t *Table) Finish(tot *Totals) {
 	t.Footer = append(t.Footer, "findings: "+CountsText(m))
 }
 
+// Flush writes out the rows buffered (pipeline.Options.FlushWriter).
+func (t *Table) Flush() error { return t.bw.Flush() }
+
 // Close ends the table.
 func (t *Table) Close() error {
 	if t.started {

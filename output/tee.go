@@ -1,6 +1,10 @@
 package output
 
-import "github.com/wscap/wscap/dissect"
+import (
+	"cmp"
+
+	"github.com/wscap/wscap/dissect"
+)
 
 // Tee writes every record to two writers (the output and a sink, or the
 // table and the stats that follow it). Its encoder runs both encoders on
@@ -64,6 +68,17 @@ func (t *Tee) Finish(tot *Totals) {
 
 // Close closes A, then B: a writer that prints only when it closes (the
 // stats table) may share A's output.
+// Flush flushes both writers that can be (pipeline.Options.FlushWriter).
+func (t *Tee) Flush() error {
+	var err error
+	for _, w := range []Writer{t.A, t.B} {
+		if f, ok := w.(interface{ Flush() error }); ok {
+			err = cmp.Or(err, f.Flush())
+		}
+	}
+	return err
+}
+
 func (t *Tee) Close() error {
 	if err := t.A.Close(); err != nil {
 		return err

@@ -245,8 +245,9 @@ type Engine struct {
 	last       dissect.Pos
 
 	w         output.RecordWriter
-	rec       output.Encoded // handed to the writer
-	stopped   atomic.Bool    // the writer failed
+	flushW    interface{ Flush() error } // Options.FlushWriter: the writer's Flush
+	rec       output.Encoded             // handed to the writer
+	stopped   atomic.Bool                // the writer failed
 	werr      error
 	merged    sync.WaitGroup
 	ids       []idWindow // per shard: local number -> connection number
@@ -290,6 +291,11 @@ type Options struct {
 	// before any record is encoded (for times relative to it); a caller
 	// that knows an earlier start sets it itself.
 	Base *time.Time
+	// FlushWriter calls the Writer's Flush, when it has one, whenever the
+	// merger has written every record it was handed and would wait for
+	// more: streaming output (live, standard input) reaches its reader as
+	// soon as the shards are done with it, without a write per record.
+	FlushWriter bool
 
 	// Tuning; zero values give the defaults.
 	//
@@ -326,6 +332,9 @@ func New(o Options) *Engine {
 	// resumption across shards relies on it (dissect.Options.RoundLag).
 	o.Dissect.RoundLag = uint64(o.Depth)
 	e := &Engine{dec: pcap.NewDecoder(), batchSize: o.Batch, w: o.Writer, ids: make([]idWindow, max(o.Shards, 1)), keep: o.Keep, onRecord: o.OnRecord, base: o.Base}
+	if f, ok := o.Writer.(interface{ Flush() error }); ok && o.FlushWriter {
+		e.flushW = f
+	}
 	for i := range max(o.Shards, 1) {
 		s := &shard{idx: i, enc: o.NewEncoder(), in: make(chan *batch, o.Depth), free: make(chan *batch, o.Depth),
 			parts: make(chan *part, partsPerShard), spare: make(chan *part, partsPerShard+1), ahead: o.Ahead, track: o.OnRecord != nil}
@@ -478,6 +487,20 @@ func (e *Engine) merge() {
 	defer e.merged.Done()
 	ps := make([]*part, len(e.shards))
 	next := make([]int, len(e.shards))
+	// receive takes shard i's next part; with FlushWriter, output is
+	// flushed before waiting for one.
+	receive := func(i int) (*part, bool) {
+		if e.flushW != nil {
+			select {
+			case p, ok := <-e.shards[i].parts:
+				return p, ok
+			default:
+				e.flushOutput()
+			}
+		}
+		p, ok := <-e.shards[i].parts
+		return p, ok
+	}
 	// advance makes ps[i] hold a record to merge, or nil once shard i's
 	// round is over. It reports false when the shards are done.
 	advance := func(i int) bool {
@@ -500,7 +523,7 @@ func (e *Engine) merge() {
 			if last {
 				return true
 			}
-			p, ok := <-e.shards[i].parts
+			p, ok := receive(i)
 			if !ok {
 				return false
 			}
@@ -509,8 +532,8 @@ func (e *Engine) merge() {
 		return true
 	}
 	for {
-		for i, s := range e.shards {
-			p, ok := <-s.parts
+		for i := range e.shards {
+			p, ok := receive(i)
 			if !ok {
 				return
 			}
@@ -563,6 +586,18 @@ func (e *Engine) write(shard int, r *record, body []byte) {
 	e.rec = output.Encoded{Kind: r.kind, Conn: id, Bytes: body, Value: r.value}
 	r.value = nil
 	if err := e.w.WriteRecord(&e.rec); err != nil {
+		e.werr = err
+		e.stopped.Store(true)
+	}
+}
+
+// flushOutput flushes the writer (FlushWriter); an error stops the
+// output, as a write error does.
+func (e *Engine) flushOutput() {
+	if e.werr != nil {
+		return
+	}
+	if err := e.flushW.Flush(); err != nil {
 		e.werr = err
 		e.stopped.Store(true)
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/wscap/wscap/dissect"
 	"github.com/wscap/wscap/internal/testcaps"
@@ -180,4 +182,105 @@ func statsRun(t *testing.T, shards int) (*Engine, Counters) {
 		t.Fatal(err)
 	}
 	return e, e.Finish()
+}
+
+// flushWriter is a JSONL writer whose Flush says what had been written by
+// then.
+type flushWriter struct {
+	*output.JSONL
+	out     *bytes.Buffer
+	flushed chan int // the bytes out held at each Flush
+}
+
+func (w *flushWriter) Flush() error {
+	err := w.JSONL.Flush()
+	select {
+	case w.flushed <- w.out.Len():
+	default:
+	}
+	return err
+}
+
+// heldSource hands out a capture's packets but the last, then waits for
+// release before the last and the end.
+type heldSource struct {
+	pcap.Source
+	left    int
+	release chan struct{}
+}
+
+func (s *heldSource) Next() (pcap.Record, error) {
+	if s.left--; s.left == 0 {
+		<-s.release
+	}
+	return s.Source.Next()
+}
+
+// TestFlushWriter: with FlushWriter, the records of the packets read so far
+// reach the writer's Flush while the source still waits for more (what
+// live capture and standard input need), at most once per record; and the
+// output is the same as without it.
+func TestFlushWriter(t *testing.T) {
+	newWriter := func() *flushWriter {
+		var out bytes.Buffer
+		return &flushWriter{JSONL: output.NewJSONL(&out, false, false), out: &out, flushed: make(chan int, 10000)}
+	}
+	run := func(w *flushWriter, flush bool, hold *heldSource) error {
+		e := New(Options{Shards: 2, NewEncoder: w.Encoder, Writer: w, FlushWriter: flush, Batch: 1})
+		src, err := pcap.Open("../testdata/real/node-fragmented.pcap")
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		var from pcap.Source = src
+		if hold != nil {
+			hold.Source = src
+			from = hold
+		}
+		if err := e.ReadAll(from, 0); err != nil {
+			return err
+		}
+		e.Finish()
+		return w.Close()
+	}
+	plain := newWriter()
+	if err := run(plain, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(plain.flushed) != 0 {
+		t.Fatalf("%d flushes without FlushWriter", len(plain.flushed))
+	}
+
+	w := newWriter()
+	hold := &heldSource{left: 20, release: make(chan struct{})}
+	done := make(chan error)
+	go func() { done <- run(w, true, hold) }()
+	// The 19 packets before the held one carry the handshake and the first
+	// messages: some of their records must be flushed while it is held.
+	timeout := time.After(10 * time.Second)
+	for n := 0; n == 0; {
+		select {
+		case n = <-w.flushed:
+		case <-timeout:
+			t.Fatal("nothing was flushed while the source waited")
+		}
+	}
+	close(hold.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got, want := w.out.String(), plain.out.String(); got != want {
+		t.Errorf("output with FlushWriter differs:\n%s\nwant\n%s", got, want)
+	}
+	// Flushes that had something to write: at most one per record (with
+	// Batch 1 and a small capture, about that; live rounds hold many).
+	writes, last := 0, 0
+	for len(w.flushed) > 0 {
+		if n := <-w.flushed; n > last {
+			writes, last = writes+1, n
+		}
+	}
+	if records := strings.Count(plain.out.String(), "\n"); writes > records {
+		t.Errorf("%d flushes wrote something, for %d records", writes, records)
+	}
 }

@@ -103,7 +103,9 @@ type format struct {
 var formats = []format{
 	{name: "table", commands: "read live", payload: true, summary: true, new: newTable},
 	{name: "jsonl", commands: "read live", payload: true, new: func(e *env, pf *pipelineFlags, multiFile, streaming bool) (output.Writer, error) {
-		return output.NewJSONL(e.stdout, multiFile, streaming), nil
+		// Streaming output is flushed by the engine once it has written
+		// what it has (pipeline.Options.FlushWriter), not per record.
+		return output.NewJSONL(e.stdout, multiFile, false), nil
 	}},
 	{name: "har", commands: "read", help: "HAR 1.2 with _webSocketMessages", payload: true, new: func(e *env, pf *pipelineFlags, multiFile, streaming bool) (output.Writer, error) {
 		return output.NewHAR(e.stdout, version), nil
@@ -198,7 +200,8 @@ func newTable(e *env, pf *pipelineFlags, multiFile, streaming bool) (output.Writ
 	if err != nil {
 		return nil, err
 	}
-	opts.Flush = streaming // live and standard input: every row as soon as it is complete
+	// Live and standard input: rows are flushed by the engine once it has
+	// written what it has (pipeline.Options.FlushWriter).
 	return output.NewTable(e.stdout, opts), nil
 }
 

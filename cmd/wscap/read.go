@@ -297,6 +297,7 @@ func analyse(e *env, pf *pipelineFlags, inputs []input, streaming bool) int {
 		NewEncoder: func() output.Encoder { return output.Filtered(w.Encoder(), filter) }, Writer: w, Keep: keepConn, Base: pf.base}
 	if streaming {
 		opts.Batch = 1 // every packet's records reach the output at once
+		opts.FlushWriter = true
 	}
 	// --write-pcap exports the connections whose records were written.
 	var selected map[int]exportConn
