@@ -66,8 +66,6 @@ func (t *Tee) Finish(tot *Totals) {
 	t.B.Finish(tot)
 }
 
-// Close closes A, then B: a writer that prints only when it closes (the
-// stats table) may share A's output.
 // Flush flushes both writers that can be (pipeline.Options.FlushWriter).
 func (t *Tee) Flush() error {
 	var err error
@@ -79,6 +77,8 @@ func (t *Tee) Flush() error {
 	return err
 }
 
+// Close closes A, then B: a writer that prints only when it closes (the
+// stats table) may share A's output.
 func (t *Tee) Close() error {
 	if err := t.A.Close(); err != nil {
 		return err
