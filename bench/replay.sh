@@ -82,14 +82,11 @@ echo "machine: $(nproc) cores, $(uname -r), $(tcpreplay -V 2>&1 | head -1)"
 echo "capture: $(basename "$capture"): $want_pkts packets, $want_msgs messages (wscap read)"
 echo "wscap live flags: --format jsonl $LIVE_FLAGS"
 printf '%10s %12s %10s %10s %9s %8s %13s %10s %12s %10s %9s  %s\n' pps_asked pps_reached sent read not_read k_drops backlog_drops veth_drops rx_processed messages wscap_cpu verdict
-softnet_drops() {
-	local s=0 d
-	while read -r _ d _; do s=$((s + 16#$d)); done </proc/net/softnet_stat
-	echo "$s"
-}
-softnet_processed() {
-	local s=0 p
-	while read -r p _; do s=$((s + 16#$p)); done </proc/net/softnet_stat
+# softnet COLUMN: the sum over the CPUs of a /proc/net/softnet_stat column
+# (hexadecimal): 1 the packets processed, 2 those the backlog dropped.
+softnet() {
+	local s=0 v
+	while read -r -a v; do s=$((s + 16#${v[$1 - 1]})); done </proc/net/softnet_stat
 	echo "$s"
 }
 veth_dropped() {
@@ -107,17 +104,17 @@ for rate in $PPS top; do
 	wscap_pid=$!
 	for _ in $(seq 200); do grep -q "listening on" "$work/live.err" 2>/dev/null && break; sleep 0.05; done
 	if [ "$rate" = top ]; then speed=--topspeed; else speed=--pps=$rate; fi
-	backlog0=$(softnet_drops)
+	backlog0=$(softnet 2)
 	veth0=$(veth_dropped)
-	processed0=$(softnet_processed)
+	processed0=$(softnet 1)
 	# --preload-pcap: tcpreplay reads the file into memory first, so that
 	# its top speed is not bound by reading it (here: ~350k pps without,
 	# ~425k with, nothing capturing).
 	ip netns exec "$tx" $TASKSET tcpreplay --preload-pcap -i "$tif" "$speed" "$capture" >"$work/tcpreplay.out" 2>&1 || true
 	sleep 1 # the ring's last block is handed over within its timeout
-	backlog=$(($(softnet_drops) - backlog0))
+	backlog=$(($(softnet 2) - backlog0))
 	veth=$(($(veth_dropped) - veth0))
-	processed=$(($(softnet_processed) - processed0))
+	processed=$(($(softnet 1) - processed0))
 	ticks=$(awk '{print $14 + $15}' "/proc/$wscap_pid/stat")
 	kill -TERM "$wscap_pid"
 	wait "$wscap_pid" || true

@@ -675,9 +675,8 @@ func requestBodyLength(req *http1.RequestHead) int64 {
 	if !ok {
 		return 0
 	}
-	// 1*DIGIT (RFC 9110 §8.6), OWS already trimmed: strconv also takes a
-	// sign, which a server refuses.
-	if v == "" || strings.TrimLeft(v, "0123456789") != "" {
+	// OWS already trimmed; a sign, which strconv takes, a server refuses.
+	if !http1.Digits(v) {
 		return -1
 	}
 	n, err := strconv.ParseInt(v, 10, 64)

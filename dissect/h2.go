@@ -322,8 +322,7 @@ func (h *h2Carrier) response(st *h2Stream, p Pos, fields []hpack.HeaderField) {
 			if regular {
 				f(CodeH2PseudoHeader, "the pseudo-header field :status follows a regular field (RFC 9113 §8.3)")
 			}
-			// 3DIGIT (RFC 9110 §15): strconv also takes a sign.
-			if v := hf.Value; len(v) == 3 && strings.Trim(v, "0123456789") == "" {
+			if v := hf.Value; len(v) == 3 && http1.Digits(v) { // 3DIGIT (RFC 9110 §15)
 				resp.Status, _ = strconv.Atoi(v)
 			} else {
 				f(CodeH2PseudoHeader, ":status is %q, not a three-digit code (RFC 9113 §8.3.2)", hf.Value)

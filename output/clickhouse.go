@@ -37,9 +37,9 @@ import (
 //
 // Records are gathered in one batch per table. A batch is sent when it
 // holds BatchBytes, when FlushEvery has passed since its first record (live
-// capture) and at Close. Senders goroutines send the batches, each one
-// batch at a time; while Queue batches wait for them, WriteRecord blocks
-// (back-pressure on the pipeline) or, with Drop, drops the batch and
+// capture) and at Close. Options.Senders goroutines send the batches, one
+// batch at a time each; while Queue batches wait for them, WriteRecord
+// blocks (back-pressure on the pipeline) or, with Drop, drops the batch and
 // counts it.
 type ClickHouse struct {
 	o        ClickHouseOptions
@@ -73,9 +73,10 @@ type ClickHouseOptions struct {
 	// Its path, or a database= parameter, names the database; prefix= and
 	// suffix= what surrounds the record kind in the table names
 	// ("wscap_" and ""); run= the run's id; batch=, flush=, timeout=,
-	// retry=, queue= and senders= override the fields below. Any other parameter is
-	// a ClickHouse setting and is sent with every insert. Without a user
-	// in the URL, CLICKHOUSE_USER and CLICKHOUSE_PASSWORD are used.
+	// retry=, queue= and senders= override the fields below. Any other
+	// parameter is a ClickHouse setting and is sent with every insert.
+	// Without a user in the URL, CLICKHOUSE_USER and CLICKHOUSE_PASSWORD
+	// are used.
 	URL string
 	// Run identifies this run's rows; with (run, seq) as the key, a run
 	// written again replaces its rows.
@@ -98,9 +99,10 @@ type ClickHouseOptions struct {
 	// Queue is the number of full batches waiting to be sent (default 2;
 	// with Drop, twice the number of tables).
 	Queue int
-	// Senders is the number of inserts sent at once (default 2). At the
-	// end of a run the last batch of every table is sent: one at a time,
-	// the run waited for the server to parse them in turn, on one core.
+	// Senders is the number of inserts in flight at once (default 2). At
+	// the end of a run the last batch of every table is sent; with one
+	// sender the run waited while the server parsed them in turn, on one
+	// core.
 	Senders int
 }
 

@@ -109,14 +109,6 @@ func (t *tableRows) each(f func(statsLine) error) error {
 		t.mem, t.bytes = nil, 0
 	}()
 	sortLines(t.mem)
-	if len(t.runs) == 0 {
-		for _, l := range t.mem {
-			if err := f(l); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	m := make(runMerge, 0, len(t.runs)+1)
 	for i, at := range t.runs {
 		end := t.size
@@ -156,7 +148,12 @@ func (r *memRun) next() (statsLine, bool, error) {
 	return l, true, nil
 }
 
-type fileRun struct{ r *bufio.Reader }
+// fileRun reads a run back from the file, each row's text through buf
+// (the conversion to statsCells copies it).
+type fileRun struct {
+	r   *bufio.Reader
+	buf []byte
+}
 
 func (r *fileRun) next() (statsLine, bool, error) {
 	conn, err := binary.ReadUvarint(r.r)
@@ -167,14 +164,17 @@ func (r *fileRun) next() (statsLine, bool, error) {
 		return statsLine{}, false, err
 	}
 	n, err := binary.ReadUvarint(r.r)
-	if err != nil {
+	if err != nil || n > 1<<24 { // a row is far shorter: the file is damaged
 		return statsLine{}, false, io.ErrUnexpectedEOF
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r.r, b); err != nil {
+	if n > uint64(cap(r.buf)) {
+		r.buf = make([]byte, n)
+	}
+	r.buf = r.buf[:n]
+	if _, err := io.ReadFull(r.r, r.buf); err != nil {
 		return statsLine{}, false, io.ErrUnexpectedEOF
 	}
-	return statsLine{int(conn), statsCells(b)}, true, nil
+	return statsLine{int(conn), statsCells(r.buf)}, true, nil
 }
 
 // runMerge is a min-heap of runs by their head row's connection number.

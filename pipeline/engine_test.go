@@ -201,8 +201,8 @@ func (w *flushWriter) Flush() error {
 	return err
 }
 
-// heldSource hands out a capture's packets but the last, then waits for
-// release before the last and the end.
+// heldSource hands out left-1 packets of its Source, then waits for
+// release before it hands out the rest.
 type heldSource struct {
 	pcap.Source
 	left    int
@@ -218,15 +218,16 @@ func (s *heldSource) Next() (pcap.Record, error) {
 
 // TestFlushWriter: with FlushWriter, the records of the packets read so far
 // reach the writer's Flush while the source still waits for more (what
-// live capture and standard input need), at most once per record; and the
-// output is the same as without it.
+// live capture and standard input need), at most once per record and, in
+// rounds of many packets, less often than once per record; and the output
+// is the same as without it.
 func TestFlushWriter(t *testing.T) {
 	newWriter := func() *flushWriter {
 		var out bytes.Buffer
 		return &flushWriter{JSONL: output.NewJSONL(&out, false, false), out: &out, flushed: make(chan int, 10000)}
 	}
-	run := func(w *flushWriter, flush bool, hold *heldSource) error {
-		e := New(Options{Shards: 2, NewEncoder: w.Encoder, Writer: w, FlushWriter: flush, Batch: 1})
+	run := func(w *flushWriter, flush bool, hold *heldSource, batch int) error {
+		e := New(Options{Shards: 2, NewEncoder: w.Encoder, Writer: w, FlushWriter: flush, Batch: batch})
 		src, err := pcap.Open("../testdata/real/node-fragmented.pcap")
 		if err != nil {
 			return err
@@ -244,7 +245,7 @@ func TestFlushWriter(t *testing.T) {
 		return w.Close()
 	}
 	plain := newWriter()
-	if err := run(plain, false, nil); err != nil {
+	if err := run(plain, false, nil, 1); err != nil {
 		t.Fatal(err)
 	}
 	if len(plain.flushed) != 0 {
@@ -254,7 +255,7 @@ func TestFlushWriter(t *testing.T) {
 	w := newWriter()
 	hold := &heldSource{left: 20, release: make(chan struct{})}
 	done := make(chan error)
-	go func() { done <- run(w, true, hold) }()
+	go func() { done <- run(w, true, hold, 1) }()
 	// The 19 packets before the held one carry the handshake and the first
 	// messages: some of their records must be flushed while it is held.
 	timeout := time.After(10 * time.Second)
@@ -274,13 +275,26 @@ func TestFlushWriter(t *testing.T) {
 	}
 	// Flushes that had something to write: at most one per record (with
 	// Batch 1 and a small capture, about that; live rounds hold many).
-	writes, last := 0, 0
-	for len(w.flushed) > 0 {
-		if n := <-w.flushed; n > last {
-			writes, last = writes+1, n
+	writes := func(w *flushWriter) int {
+		n, last := 0, 0
+		for len(w.flushed) > 0 {
+			if b := <-w.flushed; b > last {
+				n, last = n+1, b
+			}
 		}
+		return n
 	}
-	if records := strings.Count(plain.out.String(), "\n"); writes > records {
-		t.Errorf("%d flushes wrote something, for %d records", writes, records)
+	records := strings.Count(plain.out.String(), "\n")
+	if n := writes(w); n > records {
+		t.Errorf("%d flushes wrote something, for %d records", n, records)
+	}
+	// Rounds of 8 packets (35 in the capture): the records of a round go
+	// out together, so no more writes than rounds.
+	w = newWriter()
+	if err := run(w, true, nil, 8); err != nil {
+		t.Fatal(err)
+	}
+	if n := writes(w); n == 0 || n > 35/8+1 || w.out.String() != plain.out.String() {
+		t.Errorf("rounds of 8 packets: %d flushes wrote something, for %d records; same output %v", n, records, w.out.String() == plain.out.String())
 	}
 }

@@ -63,10 +63,6 @@ type HeaderField struct{ Name, Value string }
 // kept (RFC 9110 §5.2, §5.3).
 type Header []HeaderField
 
-// fieldNameIs compares field names case-insensitively (RFC 9110 §5.1).
-// Every header lookup runs it over every field of a head.
-func fieldNameIs(a, b string) bool { return EqualFold(a, b) }
-
 // EqualFold reports whether a and b are equal under ASCII case folding:
 // only A-Z and a-z fold. HTTP's names and tokens compare this way (RFC
 // 9110 §5.1, §5.6.2; RFC 6455 §4.2.1 "treated as an ASCII
@@ -108,7 +104,7 @@ func LowerASCII(s string) string {
 // case-insensitively (RFC 9110 §5.1), and whether there is one.
 func (h Header) Get(name string) (string, bool) {
 	for _, f := range h {
-		if fieldNameIs(f.Name, name) {
+		if EqualFold(f.Name, name) {
 			return f.Value, true
 		}
 	}
@@ -122,7 +118,7 @@ func (h Header) Values(name string) []string { return h.AppendValues(nil, name) 
 // a dst on the caller's stack, looking a field up does not allocate.
 func (h Header) AppendValues(dst []string, name string) []string {
 	for _, f := range h {
-		if fieldNameIs(f.Name, name) {
+		if EqualFold(f.Name, name) {
 			dst = append(dst, f.Value)
 		}
 	}
@@ -133,7 +129,7 @@ func (h Header) AppendValues(dst []string, name string) []string {
 func (h Header) Count(name string) int {
 	n := 0
 	for _, f := range h {
-		if fieldNameIs(f.Name, name) {
+		if EqualFold(f.Name, name) {
 			n++
 		}
 	}
@@ -146,7 +142,7 @@ func (h Header) Count(name string) int {
 // has the token "upgrade" (RFC 6455 §4.1 item 6, §4.2.1 item 4).
 func (h Header) HasToken(name, token string) bool {
 	for _, f := range h {
-		if !fieldNameIs(f.Name, name) {
+		if !EqualFold(f.Name, name) {
 			continue
 		}
 		v := f.Value
@@ -742,6 +738,17 @@ var headTchar = [256]bool{
 func IsTchar(c byte) bool { return headTchar[c] }
 
 func headIsDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// Digits reports whether s is 1*DIGIT (RFC 9110 §8.6's Content-Length,
+// §15's status code): strconv also takes a sign, which HTTP does not.
+func Digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !headIsDigit(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // headIsCTL reports the control bytes of RFC 5234 B.1 (0x00–0x1F, 0x7F).
 func headIsCTL(c byte) bool { return c < 0x20 || c == 0x7f }

@@ -887,7 +887,7 @@ func TestEqualFold(t *testing.T) {
 		{"Host", "Hist", false},
 		{"a@b", "a`b", false}, // 0x40 and 0x60 differ by 0x20 but are not letters
 		{"a[b", "a{b", false},
-		{"x-1", "x\x11-", false},
+		{"x-1", "x\r1", false},          // '-' and CR differ by 0x20 too
 		{"\u212a", "k\x00\x00", false},  // the Kelvin sign is three bytes, not a "k"
 		{"\u212aey", "\u212aEY", true},  // bytes that are equal stay equal
 		{"\xc3\xa9", "\xc3\x89", false}, // é and É: not ASCII, not folded
@@ -914,6 +914,16 @@ func TestLowerASCII(t *testing.T) {
 	} {
 		if got := LowerASCII(in); got != want {
 			t.Errorf("LowerASCII(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestDigits: 1*DIGIT, no sign, no space, not empty.
+func TestDigits(t *testing.T) {
+	for s, want := range map[string]bool{"0": true, "007": true, "12345678901234567890": true,
+		"": false, "+1": false, "-1": false, " 1": false, "1 ": false, "1\u00a0": false, "1a": false, "\u0661": false} {
+		if got := Digits(s); got != want {
+			t.Errorf("Digits(%q) = %v, want %v", s, got, want)
 		}
 	}
 }
